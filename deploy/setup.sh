@@ -1,0 +1,35 @@
+#!/usr/bin/env bash
+# Installs every Debian package that building, testing and running rbfs needs.
+# Idempotent: packages already present are left alone, so it is safe to run twice.
+set -euo pipefail
+
+PACKAGES=(
+  # Build: Bazel (offline, Debian's bootstrap build) and the C++ toolchain.
+  bazel-bootstrap bazel-rules-java g++ pkg-config
+  # Libraries linked into rbfs.
+  libgrpc++-dev protobuf-compiler-grpc libprotobuf-dev protobuf-compiler
+  libabsl-dev librocksdb-dev libfuse3-dev
+  # Tests and benchmarks.
+  libgtest-dev libgmock-dev libbenchmark-dev libaio-dev liburing-dev
+  fuse3 fio clang-format
+)
+
+missing=()
+for p in "${PACKAGES[@]}"; do
+  if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed"; then
+    missing+=("$p")
+  fi
+done
+
+if ((${#missing[@]})); then
+  if [[ $(id -u) -ne 0 ]]; then
+    SUDO=sudo
+  else
+    SUDO=
+  fi
+  echo "setup: installing ${missing[*]}"
+  $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}"
+else
+  echo "setup: all packages present"
+fi

@@ -1,0 +1,59 @@
+// Committer: makes the volume durable in the order crash safety needs.
+//
+// A commit syncs the block store's data, then the metadata WAL, then returns
+// the blocks freed before it to the allocator. Fsync callers share commits
+// (group commit): a caller waits for one commit that began after its call.
+// A background thread also commits every `interval` while there is
+// un-synced work, bounding what a power cut can lose.
+#ifndef RBFS_SERVER_COMMITTER_H_
+#define RBFS_SERVER_COMMITTER_H_
+
+#include <cstdint>
+#include <thread>
+
+#include "absl/base/thread_annotations.h"
+#include "absl/status/status.h"
+#include "absl/synchronization/mutex.h"
+#include "absl/time/time.h"
+#include "server/block_allocator.h"
+#include "server/block_store.h"
+#include "server/meta_store.h"
+
+namespace rbfs {
+
+class Committer {
+ public:
+  Committer(BlockStore* blocks, MetaStore* meta, BlockAllocator* allocator,
+            absl::Duration interval);
+  // Stops the background thread after a final commit.
+  ~Committer();
+
+  // Notes that there is work to make durable.
+  void MarkDirty();
+  // Returns once everything committed before the call is durable.
+  absl::Status Sync();
+
+ private:
+  absl::Status CommitOnce();
+  void Loop();
+
+  BlockStore* const blocks_;
+  MetaStore* const meta_;
+  BlockAllocator* const allocator_;
+  const absl::Duration interval_;
+
+  absl::Mutex state_mu_;
+  uint64_t requested_ ABSL_GUARDED_BY(state_mu_) = 0;  // tickets handed out
+  uint64_t completed_ ABSL_GUARDED_BY(state_mu_) = 0;  // tickets made durable
+  bool dirty_ ABSL_GUARDED_BY(state_mu_) = false;
+  bool stopping_ ABSL_GUARDED_BY(state_mu_) = false;
+
+  // Held for the whole of one commit; commits never overlap.
+  absl::Mutex commit_mu_ ABSL_ACQUIRED_AFTER(state_mu_);
+
+  std::thread thread_;
+};
+
+}  // namespace rbfs
+
+#endif  // RBFS_SERVER_COMMITTER_H_

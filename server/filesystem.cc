@@ -1,0 +1,1042 @@
+#include "server/filesystem.h"
+
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstring>
+#include <filesystem>
+
+#include "absl/cleanup/cleanup.h"
+#include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
+#include "common/errno_status.h"
+#include "common/log.h"
+#include "protos/rbfs.pb.h"
+
+namespace rbfs {
+namespace {
+
+constexpr uint32_t kRenameNoReplace = 1;
+constexpr uint32_t kRenameExchange = 2;
+// Linux relatime: atime moves on read when older than mtime/ctime or a day.
+constexpr int64_t kRelatimeNs = int64_t{24} * 3600 * 1000000000;
+
+int64_t NowNs() { return absl::ToUnixNanos(absl::Now()); }
+
+absl::Status ValidateName(absl::string_view name) {
+  if (name.empty()) return ErrnoError(ENOENT, "empty name");
+  if (name.size() > Filesystem::kMaxNameLength) {
+    return ErrnoError(ENAMETOOLONG, "name longer than 255 bytes");
+  }
+  if (name.find('/') != absl::string_view::npos ||
+      name.find('\0') != absl::string_view::npos) {
+    return ErrnoError(EINVAL, "name contains '/' or NUL");
+  }
+  if (name == "." || name == "..") {
+    return ErrnoError(EINVAL, "'.' and '..' cannot be created or removed");
+  }
+  return absl::OkStatus();
+}
+
+bool IsDir(const meta::InodeRecord& r) { return S_ISDIR(r.mode()); }
+
+uint64_t Blocks512(const meta::InodeRecord& r, uint32_t block_size) {
+  return r.blocks_used() * (block_size / 512);
+}
+
+// Locks a set of meta mutexes in the given order, skipping repeats.
+class MetaLocks {
+ public:
+  MetaLocks() = default;
+  MetaLocks(const MetaLocks&) = delete;
+  MetaLocks& operator=(const MetaLocks&) = delete;
+  ~MetaLocks() {
+    for (auto it = held_.rbegin(); it != held_.rend(); ++it) {
+      (*it)->meta.Unlock();
+    }
+  }
+  void Lock(std::shared_ptr<InodeLock> lock) {
+    for (const auto& h : held_) {
+      if (h == lock) return;
+    }
+    lock->meta.Lock();
+    held_.push_back(std::move(lock));
+  }
+
+ private:
+  std::vector<std::shared_ptr<InodeLock>> held_;
+};
+
+}  // namespace
+
+Filesystem::Filesystem(std::unique_ptr<BlockStore> blocks,
+                       std::unique_ptr<MetaStore> meta,
+                       std::unique_ptr<BlockAllocator> allocator,
+                       meta::Superblock sb, uint64_t next_ino,
+                       uint64_t inode_count, absl::Duration commit_interval)
+    : blocks_(std::move(blocks)),
+      meta_(std::move(meta)),
+      allocator_(std::move(allocator)),
+      committer_(std::make_unique<Committer>(blocks_.get(), meta_.get(),
+                                             allocator_.get(),
+                                             commit_interval)),
+      superblock_(std::move(sb)),
+      next_ino_(next_ino),
+      inode_count_(inode_count) {}
+
+Filesystem::~Filesystem() {
+  committer_.reset();  // final commit before the stores close
+}
+
+absl::StatusOr<std::unique_ptr<Filesystem>> Filesystem::Open(
+    const Options& options) {
+  std::error_code ec;
+  std::filesystem::create_directories(options.data_dir, ec);
+  if (ec) {
+    return ErrnoError(ec.value(), absl::StrCat("cannot create data directory ",
+                                               options.data_dir, ": ",
+                                               ec.message()));
+  }
+  const std::string meta_path = options.data_dir + "/meta";
+  const bool fresh = !std::filesystem::exists(meta_path + "/CURRENT");
+  const std::string volume_path = options.volume_path.empty()
+                                      ? options.data_dir + "/volume"
+                                      : options.volume_path;
+  BlockStore::Options block_options;
+  block_options.block_size = options.block_size;
+  block_options.volume_size = options.volume_size;
+  absl::StatusOr<std::unique_ptr<BlockStore>> blocks =
+      BlockStore::Open(volume_path, block_options, /*may_format=*/fresh);
+  if (!blocks.ok()) return blocks.status();
+  BlockStore* block_store = blocks->get();
+  absl::StatusOr<std::unique_ptr<MetaStore>> meta =
+      MetaStore::Open(meta_path, [block_store] {
+        if (absl::Status s = block_store->Sync(); !s.ok()) {
+          LogError("volume sync before metadata flush failed: %s",
+                   s.ToString());
+        }
+      });
+  if (!meta.ok()) return meta.status();
+
+  absl::StatusOr<meta::Superblock> sb = (*meta)->GetSuperblock();
+  rocksdb::WriteBatch batch;
+  if (absl::IsNotFound(sb.status())) {
+    sb = meta::Superblock();
+    sb->set_block_size((*blocks)->block_size());
+    sb->set_block_count((*blocks)->block_count());
+    sb->set_volume_id((*blocks)->volume_id());
+    sb->set_epoch(1);
+    sb->set_max_inodes(std::max<uint64_t>((*blocks)->block_count() * 4,
+                                          uint64_t{1} << 20));
+    meta::InodeRecord root;
+    int64_t now = NowNs();
+    root.set_generation(kRootGeneration);
+    root.set_mode(S_IFDIR | 0755);
+    root.set_nlink(2);
+    root.set_atime_ns(now);
+    root.set_mtime_ns(now);
+    root.set_ctime_ns(now);
+    root.set_parent(kRootIno);
+    root.set_next_cookie(3);
+    MetaStore::PutInode(&batch, kRootIno, root);
+  } else if (!sb.ok()) {
+    return sb.status();
+  } else if (sb->volume_id() != (*blocks)->volume_id() ||
+             sb->block_size() != (*blocks)->block_size()) {
+    return ErrnoError(EINVAL, absl::StrCat("volume ", volume_path,
+                                           " does not belong to the metadata "
+                                           "store in ",
+                                           meta_path));
+  }
+  sb->set_epoch(sb->epoch() + 1);
+  MetaStore::PutSuperblock(&batch, *sb);
+  if (absl::Status s = (*meta)->Commit(&batch); !s.ok()) return s;
+  if (absl::Status s = (*meta)->Sync(); !s.ok()) return s;
+
+  // Rebuild the allocator and counters from the durable records.
+  auto allocator = std::make_unique<BlockAllocator>(sb->block_count());
+  uint64_t max_ino = kRootIno;
+  uint64_t inodes = 0;
+  absl::Status scan = (*meta)->Scan(
+      "I", "I", [&](absl::string_view key, absl::string_view) {
+        max_ino = std::max(max_ino, MetaStore::DecodeU64(key));
+        ++inodes;
+        return true;
+      });
+  if (!scan.ok()) return scan;
+  uint64_t bad_blocks = 0;
+  scan = (*meta)->Scan("B", "B", [&](absl::string_view, absl::string_view v) {
+    if (!allocator->MarkUsed(MetaStore::DecodeU64(v))) ++bad_blocks;
+    return true;
+  });
+  if (!scan.ok()) return scan;
+  if (bad_blocks > 0) {
+    return ErrnoError(EIO, absl::StrCat(bad_blocks,
+                                        " block map entries are out of range "
+                                        "or owned twice; run --check"));
+  }
+
+  std::unique_ptr<Filesystem> fs(new Filesystem(
+      std::move(*blocks), std::move(*meta), std::move(allocator), *sb,
+      max_ino + 1, inodes, options.commit_interval));
+
+  // No file is open right after a start: every orphan goes now.
+  std::vector<uint64_t> orphans;
+  scan = fs->meta_->Scan("O", "O", [&](absl::string_view key,
+                                       absl::string_view) {
+    orphans.push_back(MetaStore::DecodeU64(key));
+    return true;
+  });
+  if (!scan.ok()) return scan;
+  for (uint64_t ino : orphans) {
+    if (absl::Status s = fs->ReclaimIfUnused(ino); !s.ok()) return s;
+  }
+  if (!orphans.empty()) {
+    LogInfo("reclaimed %d orphaned inodes left by the previous run",
+            orphans.size());
+  }
+  return fs;
+}
+
+absl::Status Filesystem::Commit(rocksdb::WriteBatch* batch) {
+  absl::Status s = meta_->Commit(batch);
+  if (s.ok()) committer_->MarkDirty();
+  return s;
+}
+
+absl::Status Filesystem::SyncAll() { return committer_->Sync(); }
+
+absl::StatusOr<meta::InodeRecord> Filesystem::Load(InodeRef id) const {
+  if (id.ino == 0) return ErrnoError(ESTALE, "inode 0");
+  absl::StatusOr<meta::InodeRecord> r = meta_->GetInode(id.ino);
+  if (absl::IsNotFound(r.status())) return ErrnoError(ESTALE, "no such inode");
+  if (!r.ok()) return r.status();
+  if (r->generation() != id.generation) {
+    return ErrnoError(ESTALE, "stale inode generation");
+  }
+  return r;
+}
+
+absl::StatusOr<meta::InodeRecord> Filesystem::LoadDir(InodeRef id) const {
+  absl::StatusOr<meta::InodeRecord> r = Load(id);
+  if (r.ok() && !IsDir(*r)) return ErrnoError(ENOTDIR);
+  if (r.ok() && r->nlink() == 0) return ErrnoError(ENOENT, "directory removed");
+  return r;
+}
+
+bool Filesystem::IsOpen(uint64_t ino) {
+  absl::MutexLock lock(&open_mu_);
+  auto it = open_counts_.find(ino);
+  return it != open_counts_.end() && it->second > 0;
+}
+
+absl::StatusOr<Entry> Filesystem::Lookup(InodeRef parent,
+                                         absl::string_view name) {
+  absl::StatusOr<meta::InodeRecord> dir = LoadDir(parent);
+  if (!dir.ok()) return dir.status();
+  if (name == ".") return Entry{parent.ino, *dir};
+  if (name == "..") {
+    absl::StatusOr<meta::InodeRecord> up = meta_->GetInode(dir->parent());
+    if (!up.ok()) return ErrnoError(ESTALE, "parent vanished");
+    return Entry{dir->parent(), *up};
+  }
+  if (name.size() > kMaxNameLength) return ErrnoError(ENAMETOOLONG);
+  if (absl::Status s = ValidateName(name); !s.ok()) return s;
+  absl::StatusOr<meta::DirentRecord> d = meta_->GetDirent(parent.ino, name);
+  if (absl::IsNotFound(d.status())) return ErrnoError(ENOENT);
+  if (!d.ok()) return d.status();
+  absl::StatusOr<meta::InodeRecord> child = meta_->GetInode(d->ino());
+  // A concurrent unlink may have removed it between the two reads.
+  if (absl::IsNotFound(child.status())) return ErrnoError(ENOENT);
+  if (!child.ok()) return child.status();
+  return Entry{d->ino(), *child};
+}
+
+absl::StatusOr<Entry> Filesystem::GetAttr(InodeRef id) {
+  absl::StatusOr<meta::InodeRecord> r = Load(id);
+  if (!r.ok()) return r.status();
+  return Entry{id.ino, *r};
+}
+
+absl::StatusOr<Entry> Filesystem::SetAttr(InodeRef id,
+                                          const SetAttrArgs& args) {
+  const bool truncate = args.valid & SETATTR_SIZE;
+  std::shared_ptr<InodeLock> lock = locks_.Get(id.ino);
+  absl::Mutex* data_mu = &lock->data;
+  if (truncate) {
+    data_mu->Lock();
+  } else {
+    data_mu->ReaderLock();
+  }
+  absl::Cleanup unlock_data = [&] {
+    if (truncate) {
+      data_mu->Unlock();
+    } else {
+      data_mu->ReaderUnlock();
+    }
+  };
+  absl::MutexLock meta_lock(&lock->meta);
+  absl::StatusOr<meta::InodeRecord> r = Load(id);
+  if (!r.ok()) return r.status();
+  const int64_t now = NowNs();
+  rocksdb::WriteBatch batch;
+  std::vector<uint64_t> freed;
+  if (args.valid & SETATTR_MODE) {
+    r->set_mode((r->mode() & S_IFMT) | (args.mode & 07777));
+  }
+  if (args.valid & (SETATTR_UID | SETATTR_GID)) {
+    if (args.valid & SETATTR_UID) r->set_uid(args.uid);
+    if (args.valid & SETATTR_GID) r->set_gid(args.gid);
+    // Like Linux: a change of owner drops set-id bits of non-directories.
+    if (!IsDir(*r) && !(args.valid & SETATTR_MODE)) {
+      uint32_t mode = r->mode() & ~S_ISUID;
+      if (mode & S_IXGRP) mode &= ~S_ISGID;
+      r->set_mode(mode);
+    }
+  }
+  if (truncate) {
+    if (IsDir(*r)) return ErrnoError(EISDIR);
+    if (!S_ISREG(r->mode())) return ErrnoError(EINVAL);
+    if (args.size > kMaxFileSize) return ErrnoError(EFBIG);
+    const uint64_t bs = blocks_->block_size();
+    if (args.size < r->size()) {
+      // Blocks wholly past the new end go; the tail of the last kept block
+      // is zeroed so that growing the file later reads zeros there.
+      const uint64_t first_gone = (args.size + bs - 1) / bs;
+      absl::Status scan = meta_->Scan(
+          MetaStore::BlockKey(id.ino, 0).substr(0, 9),
+          MetaStore::BlockKey(id.ino, first_gone),
+          [&](absl::string_view key, absl::string_view value) {
+            batch.Delete(MetaStore::BlockKey(id.ino, MetaStore::DecodeU64(key)))
+                .PermitUncheckedError();
+            freed.push_back(MetaStore::DecodeU64(value));
+            return true;
+          });
+      if (!scan.ok()) return scan;
+      if (args.size % bs != 0) {
+        absl::StatusOr<uint64_t> last = meta_->GetBlock(id.ino, args.size / bs);
+        if (!last.ok()) return last.status();
+        if (*last != 0) {
+          const uint32_t from = args.size % bs;
+          std::string zeros(bs - from, '\0');
+          if (absl::Status s = blocks_->Write(*last, from, zeros); !s.ok()) {
+            return s;
+          }
+        }
+      }
+      r->set_blocks_used(r->blocks_used() - freed.size());
+    }
+    if (args.size != r->size()) r->set_mtime_ns(now);
+    r->set_size(args.size);
+  }
+  if (args.valid & SETATTR_ATIME_NOW) {
+    r->set_atime_ns(now);
+  } else if (args.valid & SETATTR_ATIME) {
+    r->set_atime_ns(args.atime_ns);
+  }
+  if (args.valid & SETATTR_MTIME_NOW) {
+    r->set_mtime_ns(now);
+  } else if (args.valid & SETATTR_MTIME) {
+    r->set_mtime_ns(args.mtime_ns);
+  }
+  r->set_ctime_ns(now);
+  MetaStore::PutInode(&batch, id.ino, *r);
+  if (absl::Status s = Commit(&batch); !s.ok()) return s;
+  allocator_->Free(freed);
+  return Entry{id.ino, *r};
+}
+
+absl::StatusOr<Entry> Filesystem::CreateNode(InodeRef parent,
+                                             absl::string_view name,
+                                             meta::InodeRecord node,
+                                             bool exclusive, bool open) {
+  if (absl::Status s = ValidateName(name); !s.ok()) return s;
+  std::shared_ptr<InodeLock> lock = locks_.Get(parent.ino);
+  absl::MutexLock meta_lock(&lock->meta);
+  absl::StatusOr<meta::InodeRecord> dir = LoadDir(parent);
+  if (!dir.ok()) return dir.status();
+  absl::StatusOr<meta::DirentRecord> existing =
+      meta_->GetDirent(parent.ino, name);
+  if (existing.ok()) {
+    if (exclusive || !S_ISREG(node.mode())) return ErrnoError(EEXIST);
+    absl::StatusOr<meta::InodeRecord> r = meta_->GetInode(existing->ino());
+    if (!r.ok()) return r.status();
+    if (IsDir(*r)) return ErrnoError(EISDIR);
+    if (open) {
+      absl::MutexLock open_lock(&open_mu_);
+      ++open_counts_[existing->ino()];
+    }
+    return Entry{existing->ino(), *r};
+  }
+  if (!absl::IsNotFound(existing.status())) return existing.status();
+  if (inode_count_.load() >= superblock_.max_inodes()) {
+    return ErrnoError(ENOSPC, "no free inodes");
+  }
+
+  const int64_t now = NowNs();
+  const uint64_t ino = next_ino_.fetch_add(1);
+  node.set_generation(superblock_.epoch());
+  node.set_atime_ns(now);
+  node.set_mtime_ns(now);
+  node.set_ctime_ns(now);
+  // BSD group semantics for set-group-ID directories, as Linux does.
+  if (dir->mode() & S_ISGID) {
+    node.set_gid(dir->gid());
+    if (IsDir(node)) node.set_mode(node.mode() | S_ISGID);
+  }
+  meta::DirentRecord d;
+  d.set_ino(ino);
+  d.set_cookie(dir->next_cookie());
+  d.set_type(node.mode() & S_IFMT);
+  dir->set_next_cookie(dir->next_cookie() + 1);
+  dir->set_entries(dir->entries() + 1);
+  if (IsDir(node)) dir->set_nlink(dir->nlink() + 1);
+  dir->set_mtime_ns(now);
+  dir->set_ctime_ns(now);
+
+  rocksdb::WriteBatch batch;
+  MetaStore::PutInode(&batch, ino, node);
+  MetaStore::PutInode(&batch, parent.ino, *dir);
+  MetaStore::PutDirent(&batch, parent.ino, name, d);
+  if (absl::Status s = Commit(&batch); !s.ok()) return s;
+  inode_count_.fetch_add(1);
+  if (open) {
+    absl::MutexLock open_lock(&open_mu_);
+    ++open_counts_[ino];
+  }
+  return Entry{ino, node};
+}
+
+absl::StatusOr<Entry> Filesystem::MkNod(InodeRef parent,
+                                        absl::string_view name, uint32_t mode,
+                                        uint64_t rdev, Owner owner,
+                                        bool exclusive, bool open) {
+  uint32_t type = mode & S_IFMT;
+  if (type == 0) type = S_IFREG;
+  if (type != S_IFREG && type != S_IFIFO && type != S_IFSOCK &&
+      type != S_IFCHR && type != S_IFBLK) {
+    return ErrnoError(EINVAL, "mknod of a directory or symlink");
+  }
+  meta::InodeRecord node;
+  node.set_mode(type | (mode & 07777));
+  node.set_nlink(1);
+  node.set_uid(owner.uid);
+  node.set_gid(owner.gid);
+  if (type == S_IFCHR || type == S_IFBLK) node.set_rdev(rdev);
+  return CreateNode(parent, name, node, exclusive, open && type == S_IFREG);
+}
+
+absl::StatusOr<Entry> Filesystem::MkDir(InodeRef parent,
+                                        absl::string_view name, uint32_t mode,
+                                        Owner owner) {
+  meta::InodeRecord node;
+  node.set_mode(S_IFDIR | (mode & 07777));
+  node.set_nlink(2);
+  node.set_uid(owner.uid);
+  node.set_gid(owner.gid);
+  node.set_parent(parent.ino);
+  node.set_next_cookie(3);
+  return CreateNode(parent, name, node, /*exclusive=*/true, /*open=*/false);
+}
+
+absl::StatusOr<Entry> Filesystem::Symlink(InodeRef parent,
+                                          absl::string_view name,
+                                          absl::string_view target,
+                                          Owner owner) {
+  if (target.empty()) return ErrnoError(ENOENT, "empty symlink target");
+  if (target.size() > kMaxSymlinkLength) return ErrnoError(ENAMETOOLONG);
+  if (target.find('\0') != absl::string_view::npos) {
+    return ErrnoError(EINVAL, "symlink target contains NUL");
+  }
+  meta::InodeRecord node;
+  node.set_mode(S_IFLNK | 0777);
+  node.set_nlink(1);
+  node.set_uid(owner.uid);
+  node.set_gid(owner.gid);
+  node.set_size(target.size());
+  node.set_target(std::string(target));
+  return CreateNode(parent, name, node, /*exclusive=*/true, /*open=*/false);
+}
+
+absl::StatusOr<Entry> Filesystem::Link(InodeRef id, InodeRef new_parent,
+                                       absl::string_view new_name) {
+  if (absl::Status s = ValidateName(new_name); !s.ok()) return s;
+  MetaLocks held;
+  held.Lock(locks_.Get(new_parent.ino));
+  held.Lock(locks_.Get(id.ino));
+  absl::StatusOr<meta::InodeRecord> dir = LoadDir(new_parent);
+  if (!dir.ok()) return dir.status();
+  absl::StatusOr<meta::InodeRecord> node = Load(id);
+  if (!node.ok()) return node.status();
+  if (IsDir(*node)) return ErrnoError(EPERM, "hard link to a directory");
+  if (node->nlink() == 0) return ErrnoError(ENOENT, "file was removed");
+  if (node->nlink() >= 65000) return ErrnoError(EMLINK);
+  absl::StatusOr<meta::DirentRecord> existing =
+      meta_->GetDirent(new_parent.ino, new_name);
+  if (existing.ok()) return ErrnoError(EEXIST);
+  if (!absl::IsNotFound(existing.status())) return existing.status();
+
+  const int64_t now = NowNs();
+  meta::DirentRecord d;
+  d.set_ino(id.ino);
+  d.set_cookie(dir->next_cookie());
+  d.set_type(node->mode() & S_IFMT);
+  dir->set_next_cookie(dir->next_cookie() + 1);
+  dir->set_entries(dir->entries() + 1);
+  dir->set_mtime_ns(now);
+  dir->set_ctime_ns(now);
+  node->set_nlink(node->nlink() + 1);
+  node->set_ctime_ns(now);
+  rocksdb::WriteBatch batch;
+  MetaStore::PutInode(&batch, id.ino, *node);
+  MetaStore::PutInode(&batch, new_parent.ino, *dir);
+  MetaStore::PutDirent(&batch, new_parent.ino, new_name, d);
+  if (absl::Status s = Commit(&batch); !s.ok()) return s;
+  return Entry{id.ino, *node};
+}
+
+bool Filesystem::DropLink(rocksdb::WriteBatch* batch, uint64_t dir_ino,
+                          meta::InodeRecord* dir, absl::string_view name,
+                          const meta::DirentRecord& d,
+                          meta::InodeRecord* child, int64_t now) {
+  MetaStore::DeleteDirent(batch, dir_ino, name, d.cookie());
+  dir->set_entries(dir->entries() - 1);
+  dir->set_mtime_ns(now);
+  dir->set_ctime_ns(now);
+  child->set_ctime_ns(now);
+  if (IsDir(*child)) {
+    dir->set_nlink(dir->nlink() - 1);
+    child->set_nlink(0);
+  } else {
+    child->set_nlink(child->nlink() - 1);
+  }
+  if (child->nlink() == 0) {
+    batch->Put(MetaStore::OrphanKey(d.ino()), "").PermitUncheckedError();
+  }
+  MetaStore::PutInode(batch, d.ino(), *child);
+  return child->nlink() == 0;
+}
+
+absl::Status Filesystem::Unlink(InodeRef parent, absl::string_view name) {
+  if (absl::Status s = ValidateName(name); !s.ok()) return s;
+  uint64_t gone = 0;
+  {
+    MetaLocks held;
+    held.Lock(locks_.Get(parent.ino));
+    absl::StatusOr<meta::InodeRecord> dir = LoadDir(parent);
+    if (!dir.ok()) return dir.status();
+    absl::StatusOr<meta::DirentRecord> d = meta_->GetDirent(parent.ino, name);
+    if (absl::IsNotFound(d.status())) return ErrnoError(ENOENT);
+    if (!d.ok()) return d.status();
+    if (d->type() == S_IFDIR) return ErrnoError(EISDIR);
+    held.Lock(locks_.Get(d->ino()));
+    absl::StatusOr<meta::InodeRecord> child = meta_->GetInode(d->ino());
+    if (!child.ok()) return child.status();
+    rocksdb::WriteBatch batch;
+    if (DropLink(&batch, parent.ino, &*dir, name, *d, &*child, NowNs())) {
+      gone = d->ino();
+    }
+    MetaStore::PutInode(&batch, parent.ino, *dir);
+    if (absl::Status s = Commit(&batch); !s.ok()) return s;
+  }
+  return gone ? ReclaimIfUnused(gone) : absl::OkStatus();
+}
+
+absl::Status Filesystem::RmDir(InodeRef parent, absl::string_view name) {
+  if (name == ".") return ErrnoError(EINVAL);
+  if (name == "..") return ErrnoError(ENOTEMPTY);
+  if (absl::Status s = ValidateName(name); !s.ok()) return s;
+  uint64_t gone = 0;
+  {
+    MetaLocks held;
+    held.Lock(locks_.Get(parent.ino));
+    absl::StatusOr<meta::InodeRecord> dir = LoadDir(parent);
+    if (!dir.ok()) return dir.status();
+    absl::StatusOr<meta::DirentRecord> d = meta_->GetDirent(parent.ino, name);
+    if (absl::IsNotFound(d.status())) return ErrnoError(ENOENT);
+    if (!d.ok()) return d.status();
+    if (d->type() != S_IFDIR) return ErrnoError(ENOTDIR);
+    held.Lock(locks_.Get(d->ino()));
+    absl::StatusOr<meta::InodeRecord> child = meta_->GetInode(d->ino());
+    if (!child.ok()) return child.status();
+    if (child->entries() != 0) return ErrnoError(ENOTEMPTY);
+    rocksdb::WriteBatch batch;
+    DropLink(&batch, parent.ino, &*dir, name, *d, &*child, NowNs());
+    MetaStore::PutInode(&batch, parent.ino, *dir);
+    if (absl::Status s = Commit(&batch); !s.ok()) return s;
+    gone = d->ino();
+  }
+  return ReclaimIfUnused(gone);
+}
+
+absl::StatusOr<bool> Filesystem::IsAncestor(uint64_t ancestor,
+                                            uint64_t ino) const {
+  // Directory depth is bounded by the inode count; the walk ends at root.
+  for (uint64_t cur = ino, steps = 0;; ++steps) {
+    if (cur == ancestor) return true;
+    if (cur == kRootIno || steps > inode_count_.load() + 1) return false;
+    absl::StatusOr<meta::InodeRecord> r = meta_->GetInode(cur);
+    if (!r.ok()) return r.status();
+    cur = r->parent();
+  }
+}
+
+absl::Status Filesystem::Rename(InodeRef parent, absl::string_view name,
+                                InodeRef new_parent,
+                                absl::string_view new_name, uint32_t flags) {
+  if ((flags & ~(kRenameNoReplace | kRenameExchange)) != 0 ||
+      flags == (kRenameNoReplace | kRenameExchange)) {
+    return ErrnoError(EINVAL, "bad rename flags");
+  }
+  if (absl::Status s = ValidateName(name); !s.ok()) return s;
+  if (absl::Status s = ValidateName(new_name); !s.ok()) return s;
+  const bool same_dir = parent.ino == new_parent.ino;
+  uint64_t gone = 0;
+  {
+    absl::Mutex* rename_mu = same_dir ? nullptr : &rename_mu_;
+    if (rename_mu) rename_mu->Lock();
+    absl::Cleanup unlock_rename = [rename_mu] {
+      if (rename_mu) rename_mu->Unlock();
+    };
+    MetaLocks held;
+    if (same_dir) {
+      held.Lock(locks_.Get(parent.ino));
+    } else {
+      absl::StatusOr<bool> new_under_old =
+          IsAncestor(parent.ino, new_parent.ino);
+      if (!new_under_old.ok()) return new_under_old.status();
+      absl::StatusOr<bool> old_under_new =
+          IsAncestor(new_parent.ino, parent.ino);
+      if (!old_under_new.ok()) return old_under_new.status();
+      bool old_first = *new_under_old ||
+                       (!*old_under_new && parent.ino < new_parent.ino);
+      held.Lock(locks_.Get(old_first ? parent.ino : new_parent.ino));
+      held.Lock(locks_.Get(old_first ? new_parent.ino : parent.ino));
+    }
+    absl::StatusOr<meta::InodeRecord> src_dir = LoadDir(parent);
+    if (!src_dir.ok()) return src_dir.status();
+    absl::StatusOr<meta::InodeRecord> dst_dir_loaded = LoadDir(new_parent);
+    if (!dst_dir_loaded.ok()) return dst_dir_loaded.status();
+    // With one directory, both names live in one record.
+    meta::InodeRecord* dst_dir = same_dir ? &*src_dir : &*dst_dir_loaded;
+
+    absl::StatusOr<meta::DirentRecord> src = meta_->GetDirent(parent.ino, name);
+    if (absl::IsNotFound(src.status())) return ErrnoError(ENOENT);
+    if (!src.ok()) return src.status();
+    absl::StatusOr<meta::DirentRecord> dst =
+        meta_->GetDirent(new_parent.ino, new_name);
+    const bool dst_exists = dst.ok();
+    if (!dst_exists && !absl::IsNotFound(dst.status())) return dst.status();
+    if ((flags & kRenameNoReplace) && dst_exists) return ErrnoError(EEXIST);
+    if ((flags & kRenameExchange) && !dst_exists) return ErrnoError(ENOENT);
+    if (dst_exists && dst->ino() == src->ino()) {
+      return absl::OkStatus();  // two names of one file: POSIX says no-op
+    }
+    const bool src_is_dir = src->type() == S_IFDIR;
+    const bool dst_is_dir = dst_exists && dst->type() == S_IFDIR;
+    if (!same_dir) {
+      // A directory may not move below itself.
+      if (src_is_dir) {
+        absl::StatusOr<bool> loop = IsAncestor(src->ino(), new_parent.ino);
+        if (!loop.ok()) return loop.status();
+        if (*loop) return ErrnoError(EINVAL, "directory moved into itself");
+      }
+      if ((flags & kRenameExchange) && dst_is_dir) {
+        absl::StatusOr<bool> loop = IsAncestor(dst->ino(), parent.ino);
+        if (!loop.ok()) return loop.status();
+        if (*loop) return ErrnoError(EINVAL, "directory moved into itself");
+      }
+    }
+    if (!(flags & kRenameExchange) && dst_exists) {
+      if (src_is_dir && !dst_is_dir) return ErrnoError(ENOTDIR);
+      if (!src_is_dir && dst_is_dir) return ErrnoError(EISDIR);
+    }
+
+    std::shared_ptr<InodeLock> src_lock = locks_.Get(src->ino());
+    std::shared_ptr<InodeLock> dst_lock =
+        dst_exists ? locks_.Get(dst->ino()) : nullptr;
+    if (dst_lock && dst->ino() < src->ino()) {
+      held.Lock(dst_lock);
+      held.Lock(src_lock);
+    } else {
+      held.Lock(src_lock);
+      if (dst_lock) held.Lock(dst_lock);
+    }
+    absl::StatusOr<meta::InodeRecord> moved = meta_->GetInode(src->ino());
+    if (!moved.ok()) return moved.status();
+    absl::StatusOr<meta::InodeRecord> target =
+        dst_exists ? meta_->GetInode(dst->ino())
+                   : absl::StatusOr<meta::InodeRecord>(meta::InodeRecord());
+    if (!target.ok()) return target.status();
+    if (!(flags & kRenameExchange) && dst_is_dir && target->entries() != 0) {
+      return ErrnoError(ENOTEMPTY);
+    }
+
+    const int64_t now = NowNs();
+    rocksdb::WriteBatch batch;
+    if (flags & kRenameExchange) {
+      // Each name now points at the other inode; cookies stay with names.
+      meta::DirentRecord a = *src;
+      meta::DirentRecord b = *dst;
+      a.set_ino(dst->ino());
+      a.set_type(dst->type());
+      b.set_ino(src->ino());
+      b.set_type(src->type());
+      MetaStore::PutDirent(&batch, parent.ino, name, a);
+      MetaStore::PutDirent(&batch, new_parent.ino, new_name, b);
+      if (!same_dir && src_is_dir != dst_is_dir) {
+        const int delta = src_is_dir ? 1 : -1;
+        src_dir->set_nlink(src_dir->nlink() - delta);
+        dst_dir->set_nlink(dst_dir->nlink() + delta);
+      }
+      if (src_is_dir) moved->set_parent(new_parent.ino);
+      if (dst_is_dir) target->set_parent(parent.ino);
+      moved->set_ctime_ns(now);
+      target->set_ctime_ns(now);
+      MetaStore::PutInode(&batch, dst->ino(), *target);
+    } else {
+      if (dst_exists) {
+        if (DropLink(&batch, new_parent.ino, dst_dir, new_name, *dst,
+                     &*target, now)) {
+          gone = dst->ino();
+        }
+      }
+      MetaStore::DeleteDirent(&batch, parent.ino, name, src->cookie());
+      src_dir->set_entries(src_dir->entries() - 1);
+      meta::DirentRecord d = *src;
+      d.set_cookie(dst_dir->next_cookie());
+      dst_dir->set_next_cookie(dst_dir->next_cookie() + 1);
+      dst_dir->set_entries(dst_dir->entries() + 1);
+      MetaStore::PutDirent(&batch, new_parent.ino, new_name, d);
+      if (src_is_dir && !same_dir) {
+        src_dir->set_nlink(src_dir->nlink() - 1);
+        dst_dir->set_nlink(dst_dir->nlink() + 1);
+        moved->set_parent(new_parent.ino);
+      }
+      moved->set_ctime_ns(now);
+    }
+    src_dir->set_mtime_ns(now);
+    src_dir->set_ctime_ns(now);
+    dst_dir->set_mtime_ns(now);
+    dst_dir->set_ctime_ns(now);
+    MetaStore::PutInode(&batch, src->ino(), *moved);
+    MetaStore::PutInode(&batch, parent.ino, *src_dir);
+    if (!same_dir) MetaStore::PutInode(&batch, new_parent.ino, *dst_dir);
+    if (absl::Status s = Commit(&batch); !s.ok()) return s;
+  }
+  return gone ? ReclaimIfUnused(gone) : absl::OkStatus();
+}
+
+absl::StatusOr<std::string> Filesystem::ReadLink(InodeRef id) {
+  absl::StatusOr<meta::InodeRecord> r = Load(id);
+  if (!r.ok()) return r.status();
+  if (!S_ISLNK(r->mode())) return ErrnoError(EINVAL, "not a symlink");
+  return r->target();
+}
+
+absl::StatusOr<DirListing> Filesystem::ReadDir(InodeRef id, uint64_t cookie,
+                                               uint32_t max_entries,
+                                               bool with_attrs) {
+  absl::StatusOr<meta::InodeRecord> dir = Load(id);
+  if (!dir.ok()) return dir.status();
+  if (!IsDir(*dir)) return ErrnoError(ENOTDIR);
+  max_entries = std::clamp<uint32_t>(max_entries, 1, 4096);
+  DirListing listing;
+  listing.parent = dir->parent();
+  listing.eof = true;
+  const std::string prefix = MetaStore::CookieKey(id.ino, 0).substr(0, 9);
+  absl::Status corrupt;
+  absl::Status scan = meta_->Scan(
+      prefix, MetaStore::CookieKey(id.ino, cookie + 1),
+      [&](absl::string_view, absl::string_view value) {
+        if (listing.items.size() >= max_entries) {
+          listing.eof = false;
+          return false;
+        }
+        meta::DirentRecord d;
+        if (!d.ParseFromArray(value.data(), value.size())) {
+          corrupt = ErrnoError(EIO, "corrupt directory entry");
+          return false;
+        }
+        DirItem item;
+        item.name = d.name();
+        item.cookie = d.cookie();
+        item.ino = d.ino();
+        item.type = d.type();
+        listing.items.push_back(std::move(item));
+        return true;
+      });
+  if (!scan.ok()) return scan;
+  if (!corrupt.ok()) return corrupt;
+  if (with_attrs) {
+    // An entry removed since the scan is dropped, as if read a moment later.
+    std::vector<DirItem> kept;
+    kept.reserve(listing.items.size());
+    for (DirItem& item : listing.items) {
+      absl::StatusOr<meta::InodeRecord> r = meta_->GetInode(item.ino);
+      if (absl::IsNotFound(r.status())) continue;
+      if (!r.ok()) return r.status();
+      item.inode = std::move(*r);
+      kept.push_back(std::move(item));
+    }
+    listing.items = std::move(kept);
+  }
+  return listing;
+}
+
+FsStats Filesystem::StatFs() {
+  FsStats st;
+  st.block_size = blocks_->block_size();
+  st.total_blocks = allocator_->data_blocks();
+  st.free_blocks = allocator_->reclaimable_blocks();
+  st.total_inodes = superblock_.max_inodes();
+  uint64_t used = inode_count_.load();
+  st.free_inodes = used < st.total_inodes ? st.total_inodes - used : 0;
+  return st;
+}
+
+absl::Status Filesystem::Fsync(InodeRef id) {
+  absl::StatusOr<meta::InodeRecord> r = Load(id);
+  if (!r.ok()) return r.status();
+  return committer_->Sync();
+}
+
+absl::StatusOr<Entry> Filesystem::Open(InodeRef id, uint32_t flags) {
+  const bool truncate = (flags & O_TRUNC) && (flags & O_ACCMODE) != O_RDONLY;
+  if (truncate) {
+    SetAttrArgs args;
+    args.valid = SETATTR_SIZE;
+    args.size = 0;
+    absl::StatusOr<meta::InodeRecord> r = Load(id);
+    if (!r.ok()) return r.status();
+    if (S_ISREG(r->mode()) && r->size() != 0) {
+      absl::StatusOr<Entry> e = SetAttr(id, args);
+      if (!e.ok()) return e.status();
+    }
+  }
+  std::shared_ptr<InodeLock> lock = locks_.Get(id.ino);
+  absl::MutexLock meta_lock(&lock->meta);
+  absl::StatusOr<meta::InodeRecord> r = Load(id);
+  if (!r.ok()) return r.status();
+  if (IsDir(*r) && (flags & O_ACCMODE) != O_RDONLY) return ErrnoError(EISDIR);
+  absl::MutexLock open_lock(&open_mu_);
+  ++open_counts_[id.ino];
+  return Entry{id.ino, *r};
+}
+
+absl::Status Filesystem::Release(InodeRef id) {
+  {
+    std::shared_ptr<InodeLock> lock = locks_.Get(id.ino);
+    absl::MutexLock meta_lock(&lock->meta);
+    absl::MutexLock open_lock(&open_mu_);
+    auto it = open_counts_.find(id.ino);
+    if (it == open_counts_.end()) return absl::OkStatus();
+    if (--it->second > 0) return absl::OkStatus();
+    open_counts_.erase(it);
+  }
+  absl::StatusOr<meta::InodeRecord> r = meta_->GetInode(id.ino);
+  if (r.ok() && r->generation() == id.generation && r->nlink() == 0) {
+    return ReclaimIfUnused(id.ino);
+  }
+  return absl::OkStatus();
+}
+
+absl::Status Filesystem::ReclaimIfUnused(uint64_t ino) {
+  std::shared_ptr<InodeLock> lock = locks_.Get(ino);
+  absl::MutexLock data_lock(&lock->data);
+  absl::MutexLock meta_lock(&lock->meta);
+  if (IsOpen(ino)) return absl::OkStatus();
+  absl::StatusOr<meta::InodeRecord> r = meta_->GetInode(ino);
+  if (absl::IsNotFound(r.status())) return absl::OkStatus();
+  if (!r.ok()) return r.status();
+  if (r->nlink() != 0) return absl::OkStatus();
+  rocksdb::WriteBatch batch;
+  std::vector<uint64_t> freed;
+  const std::string block_prefix = MetaStore::BlockKey(ino, 0).substr(0, 9);
+  absl::Status scan = meta_->Scan(
+      block_prefix, block_prefix,
+      [&](absl::string_view key, absl::string_view value) {
+        batch.Delete(MetaStore::BlockKey(ino, MetaStore::DecodeU64(key)))
+            .PermitUncheckedError();
+        freed.push_back(MetaStore::DecodeU64(value));
+        return true;
+      });
+  if (!scan.ok()) return scan;
+  batch.Delete(MetaStore::InodeKey(ino)).PermitUncheckedError();
+  batch.Delete(MetaStore::OrphanKey(ino)).PermitUncheckedError();
+  if (absl::Status s = Commit(&batch); !s.ok()) return s;
+  allocator_->Free(freed);
+  inode_count_.fetch_sub(1);
+  return absl::OkStatus();
+}
+
+absl::Status Filesystem::Read(InodeRef id, uint64_t offset, uint32_t length,
+                              std::string* out) {
+  if (length > kMaxIoSize) return ErrnoError(EINVAL, "read larger than 4 MiB");
+  std::shared_ptr<InodeLock> lock = locks_.Get(id.ino);
+  meta::InodeRecord r;
+  {
+    absl::ReaderMutexLock data_lock(&lock->data);
+    absl::StatusOr<meta::InodeRecord> loaded = Load(id);
+    if (!loaded.ok()) return loaded.status();
+    r = std::move(*loaded);
+    if (IsDir(r)) return ErrnoError(EISDIR);
+    if (!S_ISREG(r.mode())) return ErrnoError(EINVAL);
+    if (offset >= r.size()) return absl::OkStatus();
+    const uint64_t end = std::min<uint64_t>(r.size(), offset + length);
+    const uint64_t bs = blocks_->block_size();
+    const size_t base = out->size();
+    out->resize(base + (end - offset));
+    char* dst = out->data() + base;
+    for (uint64_t pos = offset; pos < end;) {
+      const uint64_t index = pos / bs;
+      const uint32_t within = pos % bs;
+      const uint32_t n = std::min<uint64_t>(bs - within, end - pos);
+      absl::StatusOr<uint64_t> block = meta_->GetBlock(id.ino, index);
+      if (!block.ok()) return block.status();
+      if (*block == 0) {
+        std::memset(dst, 0, n);
+      } else if (absl::Status s = blocks_->Read(*block, within, dst, n);
+                 !s.ok()) {
+        return s;
+      }
+      dst += n;
+      pos += n;
+    }
+  }
+  // relatime: update atime only when it is behind mtime/ctime or stale.
+  const int64_t now = NowNs();
+  if (r.atime_ns() <= r.mtime_ns() || r.atime_ns() <= r.ctime_ns() ||
+      now - r.atime_ns() > kRelatimeNs) {
+    absl::MutexLock meta_lock(&lock->meta);
+    absl::StatusOr<meta::InodeRecord> fresh = Load(id);
+    if (fresh.ok()) {
+      fresh->set_atime_ns(now);
+      rocksdb::WriteBatch batch;
+      MetaStore::PutInode(&batch, id.ino, *fresh);
+      if (absl::Status s = Commit(&batch); !s.ok()) return s;
+    }
+  }
+  return absl::OkStatus();
+}
+
+absl::StatusOr<uint64_t> Filesystem::Write(InodeRef id, uint64_t offset,
+                                           absl::string_view data) {
+  if (data.size() > kMaxIoSize) {
+    return ErrnoError(EINVAL, "write larger than 4 MiB");
+  }
+  if (offset > kMaxFileSize || data.size() > kMaxFileSize - offset) {
+    return ErrnoError(EFBIG);
+  }
+  std::shared_ptr<InodeLock> lock = locks_.Get(id.ino);
+  absl::ReaderMutexLock data_lock(&lock->data);
+  {
+    absl::StatusOr<meta::InodeRecord> r = Load(id);
+    if (!r.ok()) return r.status();
+    if (IsDir(*r)) return ErrnoError(EISDIR);
+    if (!S_ISREG(r->mode())) return ErrnoError(EINVAL);
+    if (data.empty()) return r->size();
+  }
+  const uint64_t bs = blocks_->block_size();
+  const uint64_t first = offset / bs;
+  const uint64_t last = (offset + data.size() - 1) / bs;
+
+  // Concurrent writers of one file share the data lock; the meta lock
+  // decides who maps a hole, so a block is allocated once. A new block is
+  // written whole (zeros around the data) and mapped under it; overwrites
+  // of mapped blocks then go out without it, in parallel.
+  std::vector<uint64_t> physical(last - first + 1);
+  std::vector<bool> is_fresh(last - first + 1, false);
+  std::vector<uint64_t> fresh;
+  auto piece = [&](uint64_t i) {
+    const uint64_t block_start = i * bs;
+    const uint64_t from = std::max(offset, block_start);
+    const uint64_t to = std::min(offset + data.size(), block_start + bs);
+    return std::make_pair(from - block_start, data.substr(from - offset,
+                                                          to - from));
+  };
+  auto finish = [&](rocksdb::WriteBatch* batch) -> absl::StatusOr<uint64_t> {
+    absl::StatusOr<meta::InodeRecord> r = Load(id);
+    if (!r.ok()) return r.status();
+    const int64_t now = NowNs();
+    r->set_size(std::max<uint64_t>(r->size(), offset + data.size()));
+    r->set_blocks_used(r->blocks_used() + fresh.size());
+    r->set_mtime_ns(now);
+    r->set_ctime_ns(now);
+    MetaStore::PutInode(batch, id.ino, *r);
+    if (absl::Status s = Commit(batch); !s.ok()) return s;
+    return r->size();
+  };
+  {
+    absl::MutexLock meta_lock(&lock->meta);
+    std::vector<uint64_t> holes;
+    for (uint64_t i = first; i <= last; ++i) {
+      absl::StatusOr<uint64_t> b = meta_->GetBlock(id.ino, i);
+      if (!b.ok()) return b.status();
+      physical[i - first] = *b;
+      if (*b == 0) holes.push_back(i);
+    }
+    if (!holes.empty()) {
+      absl::StatusOr<std::vector<uint64_t>> got =
+          allocator_->Allocate(holes.size());
+      if (absl::IsResourceExhausted(got.status()) &&
+          allocator_->has_quarantined()) {
+        // Freed blocks become usable once their release is durable.
+        if (absl::Status s = committer_->Sync(); !s.ok()) return s;
+        got = allocator_->Allocate(holes.size());
+      }
+      if (!got.ok()) return got.status();
+      fresh = std::move(*got);
+      rocksdb::WriteBatch batch;
+      std::string buffer;
+      for (size_t k = 0; k < holes.size(); ++k) {
+        const uint64_t i = holes[k];
+        auto [within, bytes] = piece(i);
+        absl::Status s;
+        if (bytes.size() == bs) {
+          s = blocks_->Write(fresh[k], 0, bytes);
+        } else {
+          buffer.assign(bs, '\0');
+          std::memcpy(buffer.data() + within, bytes.data(), bytes.size());
+          s = blocks_->Write(fresh[k], 0, buffer);
+        }
+        if (!s.ok()) {
+          allocator_->Free(fresh);
+          return s;
+        }
+        physical[i - first] = fresh[k];
+        is_fresh[i - first] = true;
+        batch.Put(MetaStore::BlockKey(id.ino, i),
+                  MetaStore::EncodeBlock(fresh[k]))
+            .PermitUncheckedError();
+      }
+      if (holes.size() == physical.size()) return finish(&batch);
+      // Map the new blocks now so that a concurrent writer sees them.
+      absl::StatusOr<meta::InodeRecord> r = Load(id);
+      if (!r.ok()) return r.status();
+      r->set_blocks_used(r->blocks_used() + fresh.size());
+      MetaStore::PutInode(&batch, id.ino, *r);
+      if (absl::Status s = Commit(&batch); !s.ok()) {
+        allocator_->Free(fresh);
+        return s;
+      }
+      fresh.clear();
+    }
+  }
+  for (uint64_t i = first; i <= last; ++i) {
+    if (is_fresh[i - first]) continue;
+    auto [within, bytes] = piece(i);
+    if (absl::Status s = blocks_->Write(physical[i - first], within, bytes);
+        !s.ok()) {
+      return s;
+    }
+  }
+  absl::MutexLock meta_lock(&lock->meta);
+  rocksdb::WriteBatch batch;
+  return finish(&batch);
+}
+
+}  // namespace rbfs

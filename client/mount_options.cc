@@ -1,0 +1,124 @@
+#include "client/mount_options.h"
+
+#include <cerrno>
+#include <cstddef>
+#include <cstdlib>
+#include <cstring>
+
+#include "absl/strings/str_cat.h"
+#include "common/errno_status.h"
+
+namespace rbfs {
+namespace {
+
+constexpr uint32_t kDefaultChunkBytes = 256 << 10;
+
+// Plain C fields, because fuse_opt_parse writes through offsets.
+struct RawOptions {
+  unsigned chunk_size;
+  unsigned max_inflight;
+  char* cache;
+  double attr_timeout;
+  double entry_timeout;
+  double deadline;
+  unsigned channels;
+  char* server;
+};
+
+#define RBFS_OPT(templ, field) \
+  { templ, offsetof(RawOptions, field), 0 }
+
+const fuse_opt kOptionSpecs[] = {
+    RBFS_OPT("chunk_size=%u", chunk_size),
+    RBFS_OPT("max_inflight=%u", max_inflight),
+    RBFS_OPT("cache=%s", cache),
+    RBFS_OPT("attr_timeout=%lf", attr_timeout),
+    RBFS_OPT("entry_timeout=%lf", entry_timeout),
+    RBFS_OPT("deadline=%lf", deadline),
+    RBFS_OPT("channels=%u", channels),
+    FUSE_OPT_END,
+};
+
+#undef RBFS_OPT
+
+int KeepServerAddress(void* data, const char* arg, int key, fuse_args*) {
+  RawOptions* raw = static_cast<RawOptions*>(data);
+  if (key == FUSE_OPT_KEY_NONOPT && raw->server == nullptr) {
+    raw->server = strdup(arg);
+    return 0;
+  }
+  return 1;
+}
+
+}  // namespace
+
+absl::StatusOr<MountOptions> ParseMountOptions(fuse_args* args) {
+  MountOptions options;
+  RawOptions raw = {};
+  raw.max_inflight = options.max_inflight;
+  raw.attr_timeout = absl::ToDoubleSeconds(options.attr_timeout);
+  raw.entry_timeout = absl::ToDoubleSeconds(options.entry_timeout);
+  raw.deadline = absl::ToDoubleSeconds(options.deadline);
+  raw.channels = options.channels;
+  const int parsed =
+      fuse_opt_parse(args, &raw, kOptionSpecs, KeepServerAddress);
+  std::string cache = raw.cache ? raw.cache : "none";
+  if (raw.server) options.server = raw.server;
+  free(raw.cache);
+  free(raw.server);
+  if (parsed != 0) return ErrnoError(EINVAL, "cannot parse options");
+  if (cache == "auto") {
+    options.cache_auto = true;
+  } else if (cache != "none") {
+    return ErrnoError(EINVAL,
+                      absl::StrCat("cache must be none or auto, not ", cache));
+  }
+  if (raw.chunk_size > kMaxChunkBytes) {
+    return ErrnoError(EINVAL, "chunk_size is limited to 4 MiB");
+  }
+  if (raw.max_inflight == 0 || raw.channels == 0) {
+    return ErrnoError(EINVAL, "max_inflight and channels must be positive");
+  }
+  if (!(raw.deadline > 0) || raw.attr_timeout < 0 || raw.entry_timeout < 0) {
+    return ErrnoError(EINVAL, "deadline must be positive, timeouts >= 0");
+  }
+  options.chunk_size = raw.chunk_size;
+  options.max_inflight = raw.max_inflight;
+  options.channels = raw.channels;
+  options.attr_timeout = absl::Seconds(raw.attr_timeout);
+  options.entry_timeout = absl::Seconds(raw.entry_timeout);
+  options.deadline = absl::Seconds(raw.deadline);
+  return options;
+}
+
+uint32_t EffectiveChunkSize(const MountOptions& options, uint32_t block_size) {
+  const uint32_t wanted =
+      options.chunk_size ? options.chunk_size : kDefaultChunkBytes;
+  if (block_size == 0 || block_size > kMaxChunkBytes) return wanted;
+  // Whole blocks per chunk, so no two chunks ever touch the same block.
+  const uint32_t blocks = (wanted + block_size - 1) / block_size;
+  const uint32_t chunk = blocks * block_size;
+  return chunk > kMaxChunkBytes ? (kMaxChunkBytes / block_size) * block_size
+                                : chunk;
+}
+
+const char* MountOptionsHelp() {
+  return R"(rbfs options:
+    -o chunk_size=BYTES    bytes per read/write RPC, rounded up to whole
+                           server blocks (default 262144, at most 4194304)
+    -o max_inflight=N      chunk RPCs in flight per mount; more queue
+                           (default 64)
+    -o cache=none|auto     none: direct I/O, every read and write goes to
+                           the server (default); auto: page cache with
+                           close-to-open consistency (executables, shared
+                           mmap, small files)
+    -o attr_timeout=SECS   how long the kernel caches attributes (default 1)
+    -o entry_timeout=SECS  how long the kernel caches names (default 1)
+    -o deadline=SECS       longest time one operation may take, retries of
+                           idempotent calls included; afterwards it fails
+                           with ETIMEDOUT or EIO (default 30)
+    -o channels=N          gRPC connections to the server (default 4)
+)";
+}
+
+}  // namespace rbfs

@@ -1,0 +1,77 @@
+#include "client/rpc_client.h"
+
+#include <algorithm>
+#include <cerrno>
+
+#include "absl/strings/str_cat.h"
+
+namespace rbfs {
+namespace {
+
+// Both sides accept up to 8 MiB; a 4 MiB chunk plus framing fits.
+constexpr int kMaxMessageBytes = 8 << 20;
+
+}  // namespace
+
+absl::Status FromGrpcStatus(const grpc::Status& status) {
+  int err;
+  switch (status.error_code()) {
+    case grpc::StatusCode::OK:
+      return absl::OkStatus();
+    case grpc::StatusCode::DEADLINE_EXCEEDED:
+      err = ETIMEDOUT;
+      break;
+    case grpc::StatusCode::RESOURCE_EXHAUSTED:
+      err = EAGAIN;
+      break;
+    case grpc::StatusCode::UNAUTHENTICATED:
+    case grpc::StatusCode::PERMISSION_DENIED:
+      err = EACCES;
+      break;
+    default:
+      err = EIO;
+      break;
+  }
+  return ErrnoError(err, absl::StrCat("rpc failed: ", status.error_message()));
+}
+
+bool IsRetryable(const grpc::Status& status) {
+  return status.error_code() == grpc::StatusCode::UNAVAILABLE;
+}
+
+absl::Duration RetryBackoff(int attempt) {
+  return std::min(absl::Milliseconds(20) * (1 << std::min(attempt, 6)),
+                  absl::Seconds(1));
+}
+
+RpcClient::RpcClient(const RpcOptions& options) : options_(options) {
+  const int channels = options.channels > 0 ? options.channels : 1;
+  for (int i = 0; i < channels; ++i) {
+    grpc::ChannelArguments args;
+    args.SetMaxReceiveMessageSize(kMaxMessageBytes);
+    args.SetMaxSendMessageSize(kMaxMessageBytes);
+    // Without a private subchannel pool all channels share one connection.
+    args.SetInt(GRPC_ARG_USE_LOCAL_SUBCHANNEL_POOL, 1);
+    // Reconnect quickly after a server restart instead of gRPC's default
+    // backoff of up to two minutes.
+    args.SetInt(GRPC_ARG_INITIAL_RECONNECT_BACKOFF_MS, 100);
+    args.SetInt(GRPC_ARG_MIN_RECONNECT_BACKOFF_MS, 100);
+    args.SetInt(GRPC_ARG_MAX_RECONNECT_BACKOFF_MS, 1000);
+    stubs_.push_back(Rbfs::NewStub(grpc::CreateCustomChannel(
+        options.target, grpc::InsecureChannelCredentials(), args)));
+  }
+}
+
+Rbfs::Stub& RpcClient::NextStub() {
+  return *stubs_[next_.fetch_add(1, std::memory_order_relaxed) % stubs_.size()];
+}
+
+void RpcClient::PrepareContext(grpc::ClientContext& context,
+                               absl::Time deadline) {
+  context.set_deadline(absl::ToChronoTime(deadline));
+  // Wait out a server restart (bounded by the deadline) rather than failing
+  // the moment the connection is down.
+  context.set_wait_for_ready(true);
+}
+
+}  // namespace rbfs

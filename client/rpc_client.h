@@ -1,0 +1,93 @@
+// RpcClient: the mount's connection to rbfs-server.
+//
+// It owns a small pool of channels used round-robin, because one HTTP/2
+// connection caps its concurrent streams and chunks past the cap would queue
+// silently. Every call carries a deadline (the mount's `deadline` option)
+// and waits for the channel to become ready within it, so a call made while
+// the server restarts succeeds once it is back and a call never hangs past
+// its deadline. Idempotent calls are also retried with exponential backoff
+// when the connection breaks under them. Results are absl::Status values
+// carrying the server's exact errno (or the transport's mapping of a gRPC
+// failure).
+#ifndef RBFS_CLIENT_RPC_CLIENT_H_
+#define RBFS_CLIENT_RPC_CLIENT_H_
+
+#include <grpcpp/grpcpp.h>
+
+#include <atomic>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/time/clock.h"
+#include "absl/time/time.h"
+#include "common/errno_status.h"
+#include "protos/rbfs.grpc.pb.h"
+
+namespace rbfs {
+
+struct RpcOptions {
+  std::string target;  // HOST:PORT
+  int channels = 4;
+  absl::Duration deadline = absl::Seconds(30);
+};
+
+enum class Idempotency { kIdempotent, kOnce };
+
+// The errno a failed gRPC call stands for at the FUSE edge.
+absl::Status FromGrpcStatus(const grpc::Status& status);
+
+// Whether a failed attempt may be repeated for an idempotent call.
+bool IsRetryable(const grpc::Status& status);
+
+// The wait before retry number `attempt` (0-based): 20 ms doubling, capped.
+absl::Duration RetryBackoff(int attempt);
+
+class RpcClient {
+ public:
+  explicit RpcClient(const RpcOptions& options);
+
+  RpcClient(const RpcClient&) = delete;
+  RpcClient& operator=(const RpcClient&) = delete;
+
+  // The next stub in round-robin order.
+  Rbfs::Stub& NextStub();
+
+  absl::Duration deadline() const { return options_.deadline; }
+
+  // Prepares a ClientContext for one attempt of a call ending at `deadline`.
+  static void PrepareContext(grpc::ClientContext& context, absl::Time deadline);
+
+  // A blocking unary call; the reply's own `err` becomes the status.
+  template <typename Request, typename Reply>
+  absl::Status Call(grpc::Status (Rbfs::Stub::*method)(grpc::ClientContext*,
+                                                       const Request&, Reply*),
+                    const Request& request, Reply* reply,
+                    Idempotency idempotency) {
+    const absl::Time deadline = absl::Now() + options_.deadline;
+    for (int attempt = 0;; ++attempt) {
+      grpc::ClientContext context;
+      PrepareContext(context, deadline);
+      grpc::Status status = (NextStub().*method)(&context, request, reply);
+      if (status.ok()) {
+        return reply->err() == 0 ? absl::OkStatus() : ErrnoError(reply->err());
+      }
+      const absl::Time retry_at = absl::Now() + RetryBackoff(attempt);
+      if (idempotency == Idempotency::kOnce || !IsRetryable(status) ||
+          retry_at >= deadline) {
+        return FromGrpcStatus(status);
+      }
+      absl::SleepFor(retry_at - absl::Now());
+    }
+  }
+
+ private:
+  const RpcOptions options_;
+  std::vector<std::unique_ptr<Rbfs::Stub>> stubs_;
+  std::atomic<size_t> next_{0};
+};
+
+}  // namespace rbfs
+
+#endif  // RBFS_CLIENT_RPC_CLIENT_H_

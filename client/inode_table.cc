@@ -58,13 +58,12 @@ void InodeTable::Opened(uint64_t ino) {
   ++entries_[ino].opens;
 }
 
-bool InodeTable::Released(uint64_t ino) {
+void InodeTable::Released(uint64_t ino) {
   absl::MutexLock lock(&mu_);
   auto it = entries_.find(ino);
-  if (it == entries_.end() || it->second.opens == 0) return false;
-  const bool last = --it->second.opens == 0;
+  if (it == entries_.end() || it->second.opens == 0) return;
+  --it->second.opens;
   EraseIfUnused(ino);
-  return last;
 }
 
 void InodeTable::RaiseSize(uint64_t ino, uint64_t end) {

@@ -3,10 +3,10 @@
 // The FUSE node id is the server's inode number; the table adds what the
 // kernel does not keep for us: the generation to put in every request (so a
 // recycled or restarted id is caught as ESTALE by the server), the lookup
-// count the kernel will later forget, the number of open handles (the server
-// is told Release only when the last one closes) and the file size as last
-// known here. An entry lives while the kernel holds a lookup reference or a
-// handle is open. The root (ino 1, generation 1) is always present.
+// count the kernel will later forget, the number of open handles (an open
+// inode stays known even after the kernel forgot its name) and the file size
+// as last known here. An entry lives while the kernel holds a lookup reference
+// or a handle is open. The root (ino 1, generation 1) is always present.
 #ifndef RBFS_CLIENT_INODE_TABLE_H_
 #define RBFS_CLIENT_INODE_TABLE_H_
 
@@ -43,8 +43,7 @@ class InodeTable {
   void Refresh(const Attr& attr);
 
   void Opened(uint64_t ino);
-  // Whether this closed the last open handle.
-  bool Released(uint64_t ino);
+  void Released(uint64_t ino);
 
   // Raises the known size to `end` if it is larger (a write finished).
   void RaiseSize(uint64_t ino, uint64_t end);

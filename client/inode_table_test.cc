@@ -36,18 +36,22 @@ TEST(InodeTableTest, EntryLivesUntilLastForgetAndClose) {
   table.Opened(7);
   table.Forget(7, 2);
   ASSERT_TRUE(table.Id(7).ok()) << "an open file must stay known";
-  EXPECT_TRUE(table.Released(7));
+  table.Released(7);
   EXPECT_FALSE(table.Id(7).ok());
 }
 
-TEST(InodeTableTest, OnlyTheLastCloseReleases) {
+TEST(InodeTableTest, ForgottenInodeStaysUntilTheLastClose) {
   InodeTable table;
   table.Remember(MakeAttr(9, 1, 0));
   table.Opened(9);
   table.Opened(9);
-  EXPECT_FALSE(table.Released(9));
-  EXPECT_TRUE(table.Released(9));
-  EXPECT_FALSE(table.Released(9));
+  table.Forget(9, 1);
+  table.Released(9);
+  EXPECT_TRUE(table.Id(9).ok());
+  table.Released(9);
+  EXPECT_FALSE(table.Id(9).ok());
+  table.Released(9);
+  EXPECT_EQ(table.size(), 1u);
 }
 
 TEST(InodeTableTest, NewGenerationAfterServerRestartIsAdopted) {

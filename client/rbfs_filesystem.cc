@@ -338,8 +338,9 @@ void RbfsFilesystem::Open(fuse_req_t req, fuse_ino_t ino, fuse_file_info* fi) {
   inodes_.Refresh(reply.attr());
   inodes_.Opened(ino);
   SetOpenFlags(fi);
-  if (fuse_reply_open(req, fi) != 0 && inodes_.Released(ino)) {
+  if (fuse_reply_open(req, fi) != 0) {
     // The opener was interrupted: no release will ever come for this open.
+    inodes_.Released(ino);
     ReleaseOnServer(request.id());
   }
 }
@@ -367,7 +368,8 @@ void RbfsFilesystem::Create(fuse_req_t req, fuse_ino_t parent, const char* name,
   fuse_entry_param entry = MakeEntry(reply.attr());
   if (fuse_reply_create(req, &entry, fi) != 0) {
     inodes_.Forget(ino, 1);
-    if (inodes_.Released(ino)) ReleaseOnServer(reply.attr().id());
+    inodes_.Released(ino);
+    ReleaseOnServer(reply.attr().id());
   }
 }
 
@@ -383,9 +385,11 @@ void RbfsFilesystem::ReleaseOnServer(const InodeId& id) {
 }
 
 void RbfsFilesystem::Release(fuse_req_t req, fuse_ino_t ino) {
-  // Read the id first: the last release may drop the table entry.
+  // Read the id first: the last release may drop the table entry. The server
+  // counts opens, so every handle's release is passed on.
   absl::StatusOr<InodeId> id = inodes_.Id(ino);
-  if (inodes_.Released(ino) && id.ok()) ReleaseOnServer(*id);
+  inodes_.Released(ino);
+  if (id.ok()) ReleaseOnServer(*id);
   fuse_reply_err(req, 0);
 }
 

@@ -85,7 +85,7 @@ class RbfsFilesystem {
                  const AttrReply& reply);
   fuse_entry_param MakeEntry(const Attr& attr) const;
   void SetOpenFlags(fuse_file_info* fi) const;
-  // Tells the server the last handle of `id` is gone.
+  // Tells the server one open handle of `id` is gone.
   void ReleaseOnServer(const InodeId& id);
 
   void BeginRequest();

@@ -82,9 +82,9 @@ int ErrnoForCode(absl::StatusCode code) {
 }  // namespace
 
 absl::Status ErrnoError(int err, absl::string_view message) {
-  absl::Status status(CodeForErrno(err),
-                      message.empty() ? absl::string_view(strerror(err))
-                                      : message);
+  absl::Status status(CodeForErrno(err), message.empty()
+                                             ? absl::string_view(strerror(err))
+                                             : message);
   status.SetPayload(kErrnoPayload, absl::Cord(absl::StrCat(err)));
   return status;
 }

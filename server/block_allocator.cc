@@ -23,8 +23,7 @@ bool BlockAllocator::MarkUsed(uint64_t block) {
   return true;
 }
 
-absl::StatusOr<std::vector<uint64_t>> BlockAllocator::Allocate(
-    uint64_t count) {
+absl::StatusOr<std::vector<uint64_t>> BlockAllocator::Allocate(uint64_t count) {
   absl::MutexLock lock(&mu_);
   if (count > free_count_) return ErrnoError(ENOSPC, "volume is full");
   std::vector<uint64_t> blocks;

@@ -45,8 +45,9 @@ absl::StatusOr<uint64_t> DeviceSize(int fd, const std::string& path) {
     return bytes;
   }
   if (!S_ISREG(st.st_mode)) {
-    return ErrnoError(EINVAL, absl::StrCat(path, " is neither a regular file "
-                                                 "nor a block device"));
+    return ErrnoError(EINVAL, absl::StrCat(path,
+                                           " is neither a regular file "
+                                           "nor a block device"));
   }
   return static_cast<uint64_t>(st.st_size);
 }
@@ -72,7 +73,8 @@ absl::StatusOr<std::unique_ptr<BlockStore>> BlockStore::Open(
     if (n != sizeof(header)) return fail(PosixError(EIO, "read header", path));
   }
   if (std::memcmp(header.magic, kMagic, sizeof(kMagic)) == 0) {
-    if (header.block_size < kMinBlockSize || header.block_size > kMaxBlockSize ||
+    if (header.block_size < kMinBlockSize ||
+        header.block_size > kMaxBlockSize ||
         (header.block_size & (header.block_size - 1)) != 0 ||
         header.block_count < 2 ||
         header.block_count > *size / header.block_size) {
@@ -92,8 +94,9 @@ absl::StatusOr<std::unique_ptr<BlockStore>> BlockStore::Open(
   }
   if (*size != 0 && !may_format) {
     return fail(ErrnoError(
-        EINVAL, absl::StrCat(path, " has no rbfs volume header; refusing to "
-                                   "format a non-empty volume")));
+        EINVAL, absl::StrCat(path,
+                             " has no rbfs volume header; refusing to "
+                             "format a non-empty volume")));
   }
   uint64_t bytes = *size;
   if (bytes == 0) {
@@ -125,9 +128,9 @@ absl::Status BlockStore::CheckRange(uint64_t block, uint32_t offset,
                                     uint64_t length) const {
   if (block == 0 || block >= block_count_ || offset > block_size_ ||
       length > block_size_ - offset) {
-    return ErrnoError(EIO, absl::StrCat("block range out of volume: block ",
-                                        block, " offset ", offset, " length ",
-                                        length));
+    return ErrnoError(EIO,
+                      absl::StrCat("block range out of volume: block ", block,
+                                   " offset ", offset, " length ", length));
   }
   return absl::OkStatus();
 }

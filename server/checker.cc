@@ -30,12 +30,12 @@ absl::StatusOr<CheckReport> CheckDataDir(const std::string& data_dir,
                                          const std::string& volume_path) {
   const std::string meta_path = data_dir + "/meta";
   if (!std::filesystem::exists(meta_path + "/CURRENT")) {
-    return ErrnoError(ENOENT, absl::StrCat("no rbfs metadata store in ",
-                                           data_dir));
+    return ErrnoError(ENOENT,
+                      absl::StrCat("no rbfs metadata store in ", data_dir));
   }
-  absl::StatusOr<std::unique_ptr<BlockStore>> blocks = BlockStore::Open(
-      volume_path.empty() ? data_dir + "/volume" : volume_path,
-      BlockStore::Options(), /*may_format=*/false);
+  absl::StatusOr<std::unique_ptr<BlockStore>> blocks =
+      BlockStore::Open(volume_path.empty() ? data_dir + "/volume" : volume_path,
+                       BlockStore::Options(), /*may_format=*/false);
   if (!blocks.ok()) return blocks.status();
   absl::StatusOr<std::unique_ptr<MetaStore>> meta =
       MetaStore::Open(meta_path, nullptr);
@@ -103,8 +103,8 @@ absl::StatusOr<CheckReport> CheckDataDir(const std::string& data_dir,
     }
     auto child = inodes.find(d.ino());
     if (child == inodes.end()) {
-      problem(absl::StrCat("entry ", parent, "/", name,
-                           ": dangling, inode ", d.ino(), " does not exist"));
+      problem(absl::StrCat("entry ", parent, "/", name, ": dangling, inode ",
+                           d.ino(), " does not exist"));
     } else {
       ++child->second.links_seen;
       if ((child->second.record.mode() & S_IFMT) != d.type()) {
@@ -118,17 +118,15 @@ absl::StatusOr<CheckReport> CheckDataDir(const std::string& data_dir,
     }
     cookies_by_name.insert({parent, d.cookie()});
     std::string by_cookie;
-    absl::Status s = store.Scan(
-        MetaStore::CookieKey(parent, d.cookie()),
-        MetaStore::CookieKey(parent, d.cookie()),
-        [&](absl::string_view, absl::string_view cv) {
-          by_cookie = std::string(cv);
-          return false;
-        });
+    absl::Status s = store.Scan(MetaStore::CookieKey(parent, d.cookie()),
+                                MetaStore::CookieKey(parent, d.cookie()),
+                                [&](absl::string_view, absl::string_view cv) {
+                                  by_cookie = std::string(cv);
+                                  return false;
+                                });
     meta::DirentRecord c;
-    if (!s.ok() || by_cookie.empty() ||
-        !c.ParseFromString(by_cookie) || c.name() != name ||
-        c.ino() != d.ino()) {
+    if (!s.ok() || by_cookie.empty() || !c.ParseFromString(by_cookie) ||
+        c.name() != name || c.ino() != d.ino()) {
       problem(absl::StrCat("entry ", parent, "/", name,
                            ": readdir record missing or different"));
     }
@@ -158,8 +156,8 @@ absl::StatusOr<CheckReport> CheckDataDir(const std::string& data_dir,
       problem(absl::StrCat("inode ", ino, " block ", index, " maps to ", block,
                            ", outside the volume"));
     } else if (auto [it, inserted] = owner.insert({block, ino}); !inserted) {
-      problem(absl::StrCat("block ", block, " owned twice: inodes ",
-                           it->second, " and ", ino));
+      problem(absl::StrCat("block ", block, " owned twice: inodes ", it->second,
+                           " and ", ino));
     }
     auto it = inodes.find(ino);
     if (it == inodes.end()) {
@@ -186,8 +184,8 @@ absl::StatusOr<CheckReport> CheckDataDir(const std::string& data_dir,
     }
     if (S_ISDIR(r.mode())) {
       if (f.entries_seen != r.entries()) {
-        problem(absl::StrFormat("directory %d: %d entries, record says %d",
-                                ino, f.entries_seen, r.entries()));
+        problem(absl::StrFormat("directory %d: %d entries, record says %d", ino,
+                                f.entries_seen, r.entries()));
       }
       uint64_t want = r.nlink() == 0 ? 0 : 2 + f.subdirs;
       if (r.nlink() != want) {

@@ -80,9 +80,8 @@ Filesystem::Filesystem(std::unique_ptr<BlockStore> blocks,
     : blocks_(std::move(blocks)),
       meta_(std::move(meta)),
       allocator_(std::move(allocator)),
-      committer_(std::make_unique<Committer>(blocks_.get(), meta_.get(),
-                                             allocator_.get(),
-                                             commit_interval)),
+      committer_(std::make_unique<Committer>(
+          blocks_.get(), meta_.get(), allocator_.get(), commit_interval)),
       superblock_(std::move(sb)),
       next_ino_(next_ino),
       inode_count_(inode_count) {}
@@ -96,9 +95,9 @@ absl::StatusOr<std::unique_ptr<Filesystem>> Filesystem::Open(
   std::error_code ec;
   std::filesystem::create_directories(options.data_dir, ec);
   if (ec) {
-    return ErrnoError(ec.value(), absl::StrCat("cannot create data directory ",
-                                               options.data_dir, ": ",
-                                               ec.message()));
+    return ErrnoError(ec.value(),
+                      absl::StrCat("cannot create data directory ",
+                                   options.data_dir, ": ", ec.message()));
   }
   const std::string meta_path = options.data_dir + "/meta";
   const bool fresh = !std::filesystem::exists(meta_path + "/CURRENT");
@@ -129,8 +128,8 @@ absl::StatusOr<std::unique_ptr<Filesystem>> Filesystem::Open(
     sb->set_block_count((*blocks)->block_count());
     sb->set_volume_id((*blocks)->volume_id());
     sb->set_epoch(1);
-    sb->set_max_inodes(std::max<uint64_t>((*blocks)->block_count() * 4,
-                                          uint64_t{1} << 20));
+    sb->set_max_inodes(
+        std::max<uint64_t>((*blocks)->block_count() * 4, uint64_t{1} << 20));
     meta::InodeRecord root;
     int64_t now = NowNs();
     root.set_generation(kRootGeneration);
@@ -160,8 +159,8 @@ absl::StatusOr<std::unique_ptr<Filesystem>> Filesystem::Open(
   auto allocator = std::make_unique<BlockAllocator>(sb->block_count());
   uint64_t max_ino = kRootIno;
   uint64_t inodes = 0;
-  absl::Status scan = (*meta)->Scan(
-      "I", "I", [&](absl::string_view key, absl::string_view) {
+  absl::Status scan =
+      (*meta)->Scan("I", "I", [&](absl::string_view key, absl::string_view) {
         max_ino = std::max(max_ino, MetaStore::DecodeU64(key));
         ++inodes;
         return true;
@@ -179,17 +178,17 @@ absl::StatusOr<std::unique_ptr<Filesystem>> Filesystem::Open(
                                         "or owned twice; run --check"));
   }
 
-  std::unique_ptr<Filesystem> fs(new Filesystem(
-      std::move(*blocks), std::move(*meta), std::move(allocator), *sb,
-      max_ino + 1, inodes, options.commit_interval));
+  std::unique_ptr<Filesystem> fs(
+      new Filesystem(std::move(*blocks), std::move(*meta), std::move(allocator),
+                     *sb, max_ino + 1, inodes, options.commit_interval));
 
   // No file is open right after a start: every orphan goes now.
   std::vector<uint64_t> orphans;
-  scan = fs->meta_->Scan("O", "O", [&](absl::string_view key,
-                                       absl::string_view) {
-    orphans.push_back(MetaStore::DecodeU64(key));
-    return true;
-  });
+  scan =
+      fs->meta_->Scan("O", "O", [&](absl::string_view key, absl::string_view) {
+        orphans.push_back(MetaStore::DecodeU64(key));
+        return true;
+      });
   if (!scan.ok()) return scan;
   for (uint64_t ino : orphans) {
     if (absl::Status s = fs->ReclaimIfUnused(ino); !s.ok()) return s;
@@ -410,10 +409,10 @@ absl::StatusOr<Entry> Filesystem::CreateNode(InodeRef parent,
   return Entry{ino, node};
 }
 
-absl::StatusOr<Entry> Filesystem::MkNod(InodeRef parent,
-                                        absl::string_view name, uint32_t mode,
-                                        uint64_t rdev, Owner owner,
-                                        bool exclusive, bool open) {
+absl::StatusOr<Entry> Filesystem::MkNod(InodeRef parent, absl::string_view name,
+                                        uint32_t mode, uint64_t rdev,
+                                        Owner owner, bool exclusive,
+                                        bool open) {
   uint32_t type = mode & S_IFMT;
   if (type == 0) type = S_IFREG;
   if (type != S_IFREG && type != S_IFIFO && type != S_IFSOCK &&
@@ -429,9 +428,8 @@ absl::StatusOr<Entry> Filesystem::MkNod(InodeRef parent,
   return CreateNode(parent, name, node, exclusive, open && type == S_IFREG);
 }
 
-absl::StatusOr<Entry> Filesystem::MkDir(InodeRef parent,
-                                        absl::string_view name, uint32_t mode,
-                                        Owner owner) {
+absl::StatusOr<Entry> Filesystem::MkDir(InodeRef parent, absl::string_view name,
+                                        uint32_t mode, Owner owner) {
   meta::InodeRecord node;
   node.set_mode(S_IFDIR | (mode & 07777));
   node.set_nlink(2);
@@ -500,8 +498,8 @@ absl::StatusOr<Entry> Filesystem::Link(InodeRef id, InodeRef new_parent,
 
 bool Filesystem::DropLink(rocksdb::WriteBatch* batch, uint64_t dir_ino,
                           meta::InodeRecord* dir, absl::string_view name,
-                          const meta::DirentRecord& d,
-                          meta::InodeRecord* child, int64_t now) {
+                          const meta::DirentRecord& d, meta::InodeRecord* child,
+                          int64_t now) {
   MetaStore::DeleteDirent(batch, dir_ino, name, d.cookie());
   dir->set_entries(dir->entries() - 1);
   dir->set_mtime_ns(now);
@@ -585,8 +583,8 @@ absl::StatusOr<bool> Filesystem::IsAncestor(uint64_t ancestor,
 }
 
 absl::Status Filesystem::Rename(InodeRef parent, absl::string_view name,
-                                InodeRef new_parent,
-                                absl::string_view new_name, uint32_t flags) {
+                                InodeRef new_parent, absl::string_view new_name,
+                                uint32_t flags) {
   if ((flags & ~(kRenameNoReplace | kRenameExchange)) != 0 ||
       flags == (kRenameNoReplace | kRenameExchange)) {
     return ErrnoError(EINVAL, "bad rename flags");
@@ -611,8 +609,8 @@ absl::Status Filesystem::Rename(InodeRef parent, absl::string_view name,
       absl::StatusOr<bool> old_under_new =
           IsAncestor(new_parent.ino, parent.ino);
       if (!old_under_new.ok()) return old_under_new.status();
-      bool old_first = *new_under_old ||
-                       (!*old_under_new && parent.ino < new_parent.ino);
+      bool old_first =
+          *new_under_old || (!*old_under_new && parent.ino < new_parent.ino);
       held.Lock(locks_.Get(old_first ? parent.ino : new_parent.ino));
       held.Lock(locks_.Get(old_first ? new_parent.ino : parent.ino));
     }
@@ -699,8 +697,8 @@ absl::Status Filesystem::Rename(InodeRef parent, absl::string_view name,
       MetaStore::PutInode(&batch, dst->ino(), *target);
     } else {
       if (dst_exists) {
-        if (DropLink(&batch, new_parent.ino, dst_dir, new_name, *dst,
-                     &*target, now)) {
+        if (DropLink(&batch, new_parent.ino, dst_dir, new_name, *dst, &*target,
+                     now)) {
           gone = dst->ino();
         }
       }
@@ -749,26 +747,26 @@ absl::StatusOr<DirListing> Filesystem::ReadDir(InodeRef id, uint64_t cookie,
   listing.eof = true;
   const std::string prefix = MetaStore::CookieKey(id.ino, 0).substr(0, 9);
   absl::Status corrupt;
-  absl::Status scan = meta_->Scan(
-      prefix, MetaStore::CookieKey(id.ino, cookie + 1),
-      [&](absl::string_view, absl::string_view value) {
-        if (listing.items.size() >= max_entries) {
-          listing.eof = false;
-          return false;
-        }
-        meta::DirentRecord d;
-        if (!d.ParseFromArray(value.data(), value.size())) {
-          corrupt = ErrnoError(EIO, "corrupt directory entry");
-          return false;
-        }
-        DirItem item;
-        item.name = d.name();
-        item.cookie = d.cookie();
-        item.ino = d.ino();
-        item.type = d.type();
-        listing.items.push_back(std::move(item));
-        return true;
-      });
+  absl::Status scan =
+      meta_->Scan(prefix, MetaStore::CookieKey(id.ino, cookie + 1),
+                  [&](absl::string_view, absl::string_view value) {
+                    if (listing.items.size() >= max_entries) {
+                      listing.eof = false;
+                      return false;
+                    }
+                    meta::DirentRecord d;
+                    if (!d.ParseFromArray(value.data(), value.size())) {
+                      corrupt = ErrnoError(EIO, "corrupt directory entry");
+                      return false;
+                    }
+                    DirItem item;
+                    item.name = d.name();
+                    item.cookie = d.cookie();
+                    item.ino = d.ino();
+                    item.type = d.type();
+                    listing.items.push_back(std::move(item));
+                    return true;
+                  });
   if (!scan.ok()) return scan;
   if (!corrupt.ok()) return corrupt;
   if (with_attrs) {
@@ -955,8 +953,8 @@ absl::StatusOr<uint64_t> Filesystem::Write(InodeRef id, uint64_t offset,
     const uint64_t block_start = i * bs;
     const uint64_t from = std::max(offset, block_start);
     const uint64_t to = std::min(offset + data.size(), block_start + bs);
-    return std::make_pair(from - block_start, data.substr(from - offset,
-                                                          to - from));
+    return std::make_pair(from - block_start,
+                          data.substr(from - offset, to - from));
   };
   auto finish = [&](rocksdb::WriteBatch* batch) -> absl::StatusOr<uint64_t> {
     absl::StatusOr<meta::InodeRecord> r = Load(id);
@@ -1009,8 +1007,9 @@ absl::StatusOr<uint64_t> Filesystem::Write(InodeRef id, uint64_t offset,
         }
         physical[i - first] = fresh[k];
         is_fresh[i - first] = true;
-        batch.Put(MetaStore::BlockKey(id.ino, i),
-                  MetaStore::EncodeBlock(fresh[k]))
+        batch
+            .Put(MetaStore::BlockKey(id.ino, i),
+                 MetaStore::EncodeBlock(fresh[k]))
             .PermitUncheckedError();
       }
       if (holes.size() == physical.size()) return finish(&batch);

@@ -180,7 +180,8 @@ class Filesystem {
   absl::Mutex open_mu_ ABSL_ACQUIRED_AFTER(rename_mu_);
   // Openers per inode; counts live only in memory, so a restart reclaims
   // every orphan.
-  absl::flat_hash_map<uint64_t, uint32_t> open_counts_ ABSL_GUARDED_BY(open_mu_);
+  absl::flat_hash_map<uint64_t, uint32_t> open_counts_
+      ABSL_GUARDED_BY(open_mu_);
 };
 
 }  // namespace rbfs

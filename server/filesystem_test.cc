@@ -106,9 +106,9 @@ TEST_F(FilesystemTest, CreateLookupAndNameRules) {
   ASSERT_TRUE(found.ok());
   EXPECT_EQ(found->ino, f.ino);
   EXPECT_EQ(Err(fs_->Lookup(kRoot, "nope")), ENOENT);
-  EXPECT_EQ(Err(fs_->MkNod(kRoot, "file", S_IFREG | 0644, 0, Owner{}, true,
-                           false)),
-            EEXIST);
+  EXPECT_EQ(
+      Err(fs_->MkNod(kRoot, "file", S_IFREG | 0644, 0, Owner{}, true, false)),
+      EEXIST);
   // Non-exclusive create of an existing file opens it.
   absl::StatusOr<Entry> again =
       fs_->MkNod(kRoot, "file", S_IFREG | 0644, 0, Owner{}, false, false);
@@ -118,9 +118,9 @@ TEST_F(FilesystemTest, CreateLookupAndNameRules) {
   EXPECT_EQ(Err(fs_->MkNod(kRoot, std::string(256, 'x'), S_IFREG, 0, Owner{},
                            true, false)),
             ENAMETOOLONG);
-  EXPECT_TRUE(fs_->MkNod(kRoot, std::string(255, 'x'), S_IFREG, 0, Owner{},
-                         true, false)
-                  .ok());
+  EXPECT_TRUE(
+      fs_->MkNod(kRoot, std::string(255, 'x'), S_IFREG, 0, Owner{}, true, false)
+          .ok());
   EXPECT_EQ(Err(fs_->MkDir(kRoot, "a/b", 0755, Owner{})), EINVAL);
   EXPECT_EQ(Err(fs_->MkDir(kRoot, std::string("a\0b", 3), 0755, Owner{})),
             EINVAL);

@@ -3,10 +3,10 @@
 
 #include <cstdio>
 #include <cstring>
-#include <vector>
 #include <memory>
 #include <string>
 #include <thread>
+#include <vector>
 
 #include "absl/flags/flag.h"
 #include "absl/flags/parse.h"
@@ -36,8 +36,7 @@ ABSL_FLAG(uint64_t, volume_size, 16ull << 30,
           "size in bytes of a volume file created on first start (sparse)");
 ABSL_FLAG(uint32_t, block_size, 64 * 1024,
           "block size in bytes for a new volume: a power of two, 4 KiB..4 MiB");
-ABSL_FLAG(int, threads, 0,
-          "maximum threads serving calls (0: gRPC's default)");
+ABSL_FLAG(int, threads, 0, "maximum threads serving calls (0: gRPC's default)");
 ABSL_FLAG(bool, check, false,
           "check the consistency of --data and exit: 0 when clean, 1 when "
           "problems were found, 2 when it could not be checked");
@@ -113,7 +112,9 @@ int Serve() {
   int sig = 0;
   sigwait(&signals, &sig);
   LogInfo("signal %d: finishing in-flight calls", sig);
-  server->Shutdown(std::chrono::system_clock::now() + std::chrono::seconds(10));
+  // Calls last milliseconds; the grace period mostly bounds how long gRPC
+  // lingers over idle client connections (it uses all of it when any is open).
+  server->Shutdown(std::chrono::system_clock::now() + std::chrono::seconds(2));
   server->Wait();
   absl::Status synced = (*fs)->SyncAll();
   fs->reset();

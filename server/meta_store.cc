@@ -158,8 +158,7 @@ void MetaStore::PutInode(rocksdb::WriteBatch* batch, uint64_t ino,
 }
 
 void MetaStore::PutDirent(rocksdb::WriteBatch* batch, uint64_t parent,
-                          absl::string_view name,
-                          const meta::DirentRecord& d) {
+                          absl::string_view name, const meta::DirentRecord& d) {
   meta::DirentRecord by_name = d;
   by_name.clear_name();
   batch->Put(DirentKey(parent, name), by_name.SerializeAsString())
@@ -184,8 +183,7 @@ absl::Status MetaStore::Sync() { return FromRocks(db_->FlushWAL(true)); }
 
 absl::Status MetaStore::Scan(
     absl::string_view prefix, absl::string_view start,
-    const std::function<bool(absl::string_view, absl::string_view)>& fn)
-    const {
+    const std::function<bool(absl::string_view, absl::string_view)>& fn) const {
   std::unique_ptr<rocksdb::Iterator> it(
       db_->NewIterator(rocksdb::ReadOptions()));
   for (it->Seek(rocksdb::Slice(start.data(), start.size())); it->Valid();

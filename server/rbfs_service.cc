@@ -62,8 +62,8 @@ Owner OwnerOf(const Caller& c) { return Owner{c.uid(), c.gid()}; }
 
 grpc::Status RbfsService::Lookup(grpc::ServerContext*, const LookupRequest* req,
                                  EntryReply* reply) {
-  return Answer(fs_->Lookup(Ref(req->parent()), req->name()),
-                fs_->block_size(), reply);
+  return Answer(fs_->Lookup(Ref(req->parent()), req->name()), fs_->block_size(),
+                reply);
 }
 
 grpc::Status RbfsService::GetAttr(grpc::ServerContext*,
@@ -86,10 +86,10 @@ grpc::Status RbfsService::SetAttr(grpc::ServerContext*,
 
 grpc::Status RbfsService::MkNod(grpc::ServerContext*, const MkNodRequest* req,
                                 EntryReply* reply) {
-  return Answer(fs_->MkNod(Ref(req->parent()), req->name(), req->mode(),
-                           req->rdev(), OwnerOf(req->caller()),
-                           req->exclusive(), req->open()),
-                fs_->block_size(), reply);
+  return Answer(
+      fs_->MkNod(Ref(req->parent()), req->name(), req->mode(), req->rdev(),
+                 OwnerOf(req->caller()), req->exclusive(), req->open()),
+      fs_->block_size(), reply);
 }
 
 grpc::Status RbfsService::MkDir(grpc::ServerContext*, const MkDirRequest* req,
@@ -99,8 +99,8 @@ grpc::Status RbfsService::MkDir(grpc::ServerContext*, const MkDirRequest* req,
                 fs_->block_size(), reply);
 }
 
-grpc::Status RbfsService::Unlink(grpc::ServerContext*,
-                                 const UnlinkRequest* req, ErrReply* reply) {
+grpc::Status RbfsService::Unlink(grpc::ServerContext*, const UnlinkRequest* req,
+                                 ErrReply* reply) {
   return Answer(fs_->Unlink(Ref(req->parent()), req->name()), reply);
 }
 
@@ -109,12 +109,12 @@ grpc::Status RbfsService::RmDir(grpc::ServerContext*, const RmDirRequest* req,
   return Answer(fs_->RmDir(Ref(req->parent()), req->name()), reply);
 }
 
-grpc::Status RbfsService::Rename(grpc::ServerContext*,
-                                 const RenameRequest* req, ErrReply* reply) {
-  return Answer(fs_->Rename(Ref(req->parent()), req->name(),
-                            Ref(req->new_parent()), req->new_name(),
-                            req->flags()),
-                reply);
+grpc::Status RbfsService::Rename(grpc::ServerContext*, const RenameRequest* req,
+                                 ErrReply* reply) {
+  return Answer(
+      fs_->Rename(Ref(req->parent()), req->name(), Ref(req->new_parent()),
+                  req->new_name(), req->flags()),
+      reply);
 }
 
 grpc::Status RbfsService::Link(grpc::ServerContext*, const LinkRequest* req,
@@ -194,7 +194,8 @@ grpc::Status RbfsService::Release(grpc::ServerContext*,
 grpc::Status RbfsService::Read(grpc::ServerContext*, const ReadRequest* req,
                                ReadReply* reply) {
   std::string* data = reply->mutable_data();
-  absl::Status s = fs_->Read(Ref(req->id()), req->offset(), req->length(), data);
+  absl::Status s =
+      fs_->Read(Ref(req->id()), req->offset(), req->length(), data);
   if (!s.ok()) {
     data->clear();
     return Answer(s, reply);

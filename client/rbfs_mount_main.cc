@@ -9,9 +9,11 @@
 // reads and writes are answered before the session is torn down.
 #include <fcntl.h>
 #include <malloc.h>
+#include <signal.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <climits>
 #include <cstdio>
 #include <cstring>
 #include <memory>
@@ -31,6 +33,8 @@
 
 namespace rbfs {
 namespace {
+
+constexpr unsigned kDefaultIdleThreads = 16;
 
 constexpr char kUsage[] = "usage: %s [options] HOST:PORT MOUNTPOINT\n\n";
 
@@ -180,7 +184,11 @@ int Run(int argc, char** argv) {
     fuse_loop_config config;
     memset(&config, 0, sizeof(config));
     config.clone_fd = cmdline.clone_fd;
-    config.max_idle_threads = cmdline.max_idle_threads;
+    // libfuse 3.14 reads an unset (UINT_MAX) idle limit as a thread limit
+    // and complains; metadata calls block workers, so keep a few spare.
+    config.max_idle_threads = cmdline.max_idle_threads == UINT_MAX
+                                  ? kDefaultIdleThreads
+                                  : cmdline.max_idle_threads;
     result = fuse_session_loop_mt(session, &config);
   }
   if (!fs.WaitIdle(options->deadline + absl::Seconds(5))) {
@@ -188,7 +196,10 @@ int Run(int argc, char** argv) {
   }
   fuse_session_unmount(session);
   LogInfo("unmounted %s", cmdline.mountpoint);
-  return result == 0 ? 0 : 1;
+  // libfuse reports the signal that ended the loop; that is a clean exit.
+  const bool clean =
+      result == 0 || result == SIGTERM || result == SIGINT || result == SIGHUP;
+  return clean ? 0 : 1;
 }
 
 }  // namespace

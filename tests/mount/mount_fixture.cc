@@ -127,11 +127,10 @@ RbfsCluster::~RbfsCluster() {
 absl::Status RbfsCluster::StartServer() {
   int fds[2];
   if (pipe2(fds, O_CLOEXEC) != 0) return absl::InternalError("pipe failed");
-  server_pid_ =
-      Spawn({RunfilePath("server/rbfs-server"), "--listen",
-             absl::StrCat("127.0.0.1:", port_), "--data", root_ + "/data",
-             "--volume-size", absl::StrCat(options_.volume_bytes)},
-            fds[1]);
+  server_pid_ = Spawn(
+      {RunfilePath("server/rbfs-server"), "--listen", ServerAddress(), "--data",
+       root_ + "/data", "--volume-size", absl::StrCat(options_.volume_bytes)},
+      fds[1]);
   close(fds[1]);
   const int log_fd = fds[0];
   // Read the server's stderr until it is ready, echoing it for the test log.
@@ -179,6 +178,10 @@ absl::Status RbfsCluster::StopServer(int signal) {
   server_pid_ = -1;
   if (server_log_.joinable()) server_log_.join();
   return status.status();
+}
+
+std::string RbfsCluster::ServerAddress() const {
+  return absl::StrCat("127.0.0.1:", port_);
 }
 
 bool RbfsCluster::Mounted() const {

@@ -49,6 +49,7 @@ class RbfsCluster {
   absl::StatusOr<int> StopMount(int signal);
 
   const std::string& mountpoint() const { return mountpoint_; }
+  std::string ServerAddress() const;
   std::string Path(const std::string& name) const {
     return mountpoint_ + "/" + name;
   }

@@ -1,0 +1,180 @@
+// End-to-end behaviour when the server goes away and comes back, and the
+// ways a mount ends (SIGTERM, SIGINT, fusermount3 -u) or starts (daemon).
+#include <fcntl.h>
+#include <signal.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <cerrno>
+#include <future>
+#include <memory>
+#include <string>
+#include <thread>
+
+#include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
+#include "absl/time/time.h"
+#include "gtest/gtest.h"
+#include "tests/mount/mount_fixture.h"
+#include "tests/mount/test_data.h"
+
+namespace rbfs {
+namespace {
+
+constexpr absl::Duration kDeadline = absl::Seconds(3);
+// Scheduling noise on a loaded 2-core machine, on top of the deadline.
+constexpr absl::Duration kSlack = absl::Seconds(3);
+
+std::unique_ptr<RbfsCluster> StartCluster() {
+  absl::StatusOr<std::unique_ptr<RbfsCluster>> cluster = RbfsCluster::Start(
+      {absl::StrCat("deadline=", absl::ToInt64Seconds(kDeadline))});
+  EXPECT_TRUE(cluster.ok()) << cluster.status();
+  return cluster.ok() ? *std::move(cluster) : nullptr;
+}
+
+void WriteAndCheck(const std::string& path, uint64_t seed) {
+  std::string data(3 << 20, '\0');
+  PatternFill(seed, 0, data.data(), data.size());
+  const int fd = open(path.c_str(), O_CREAT | O_RDWR | O_TRUNC, 0644);
+  ASSERT_GE(fd, 0) << path << ": " << strerror(errno);
+  ASSERT_EQ(pwrite(fd, data.data(), data.size(), 0),
+            static_cast<ssize_t>(data.size()))
+      << strerror(errno);
+  std::string back(data.size(), '\0');
+  ASSERT_EQ(pread(fd, back.data(), back.size(), 0),
+            static_cast<ssize_t>(back.size()));
+  EXPECT_TRUE(back == data);
+  ASSERT_EQ(close(fd), 0);
+}
+
+TEST(MountFaultTest, ServerKilledMidWriteThenRestarted) {
+  std::unique_ptr<RbfsCluster> cluster = StartCluster();
+  ASSERT_NE(cluster, nullptr);
+  WriteAndCheck(cluster->Path("before"), 1);
+
+  const int fd = open(cluster->Path("victim").c_str(), O_CREAT | O_RDWR, 0644);
+  ASSERT_GE(fd, 0);
+  std::atomic<int> writes{0};
+  std::promise<std::pair<int, absl::Time>> failure;
+  std::thread writer([&] {
+    std::string block(1 << 20, 'w');
+    for (uint64_t i = 0;; ++i) {
+      if (pwrite(fd, block.data(), block.size(), (i % 64) << 20) < 0) {
+        failure.set_value({errno, absl::Now()});
+        return;
+      }
+      ++writes;
+    }
+  });
+  const absl::Time wait_until = absl::Now() + absl::Seconds(30);
+  while (writes.load() < 20 && absl::Now() < wait_until) {
+    absl::SleepFor(absl::Milliseconds(5));
+  }
+  ASSERT_GE(writes.load(), 20) << "writer made no progress";
+  const absl::Time killed = absl::Now();
+  ASSERT_TRUE(cluster->StopServer(SIGKILL).ok());
+
+  std::future<std::pair<int, absl::Time>> result = failure.get_future();
+  const bool failed =
+      result.wait_for(absl::ToChronoSeconds(kDeadline + kSlack)) ==
+      std::future_status::ready;
+  if (!failed) {
+    // Unblock the writer before failing, so the test can end.
+    ASSERT_TRUE(cluster->StartServer().ok());
+  }
+  ASSERT_TRUE(failed) << "write did not fail within the deadline";
+  writer.join();
+  const auto [err, when] = result.get();
+  EXPECT_TRUE(err == EIO || err == ETIMEDOUT) << strerror(err);
+  EXPECT_LT(when - killed, kDeadline + kSlack);
+  close(fd);
+
+  // While the server is away, calls fail within the deadline as well.
+  const absl::Time stat_start = absl::Now();
+  struct stat st;
+  EXPECT_EQ(stat(cluster->Path("never-created").c_str(), &st), -1);
+  EXPECT_TRUE(errno == EIO || errno == ETIMEDOUT) << strerror(errno);
+  EXPECT_LT(absl::Now() - stat_start, kDeadline + kSlack);
+
+  // The same mount works again once the server is back.
+  ASSERT_TRUE(cluster->StartServer().ok());
+  WriteAndCheck(cluster->Path("after"), 2);
+  EXPECT_EQ(stat(cluster->mountpoint().c_str(), &st), 0);
+  EXPECT_TRUE(cluster->Mounted());
+}
+
+TEST(MountFaultTest, SigtermUnmountsCleanlyAndDataSurvives) {
+  std::unique_ptr<RbfsCluster> cluster = StartCluster();
+  ASSERT_NE(cluster, nullptr);
+  WriteAndCheck(cluster->Path("kept"), 3);
+  absl::StatusOr<int> status = cluster->StopMount(SIGTERM);
+  ASSERT_TRUE(status.ok()) << status.status();
+  EXPECT_TRUE(WIFEXITED(*status) && WEXITSTATUS(*status) == 0) << *status;
+  EXPECT_FALSE(cluster->Mounted());
+
+  ASSERT_TRUE(cluster->StartMount().ok());
+  std::string expected(3 << 20, '\0');
+  PatternFill(3, 0, expected.data(), expected.size());
+  const int fd = open(cluster->Path("kept").c_str(), O_RDONLY);
+  ASSERT_GE(fd, 0);
+  std::string back(expected.size(), '\0');
+  ASSERT_EQ(pread(fd, back.data(), back.size(), 0),
+            static_cast<ssize_t>(back.size()));
+  EXPECT_TRUE(back == expected);
+  close(fd);
+
+  status = cluster->StopMount(SIGINT);
+  ASSERT_TRUE(status.ok()) << status.status();
+  EXPECT_TRUE(WIFEXITED(*status) && WEXITSTATUS(*status) == 0) << *status;
+}
+
+int RunCommand(const std::vector<std::string>& argv) {
+  const pid_t pid = fork();
+  if (pid == 0) {
+    std::vector<char*> args;
+    for (const std::string& arg : argv) {
+      args.push_back(const_cast<char*>(arg.c_str()));
+    }
+    args.push_back(nullptr);
+    execvp(args[0], args.data());
+    _exit(127);
+  }
+  absl::StatusOr<int> status = WaitForExit(pid, absl::Seconds(60));
+  return status.ok() && WIFEXITED(*status) ? WEXITSTATUS(*status) : -1;
+}
+
+TEST(MountFaultTest, DaemonIsMountedWhenTheCommandReturns) {
+  std::unique_ptr<RbfsCluster> cluster = StartCluster();
+  ASSERT_NE(cluster, nullptr);
+  absl::StatusOr<int> stopped = cluster->StopMount(SIGTERM);
+  ASSERT_TRUE(stopped.ok()) << stopped.status();
+
+  const std::string server = cluster->ServerAddress();
+  ASSERT_EQ(RunCommand({RunfilePath("client/rbfs-mount"), "-o", "deadline=3",
+                        server, cluster->mountpoint()}),
+            0);
+  // No waiting: the parent exits only after the mount is up.
+  EXPECT_TRUE(cluster->Mounted());
+  WriteAndCheck(cluster->Path("daemon"), 4);
+  ASSERT_EQ(RunCommand({"fusermount3", "-u", cluster->mountpoint()}), 0);
+  EXPECT_FALSE(cluster->Mounted());
+}
+
+TEST(MountFaultTest, UnreachableServerFailsTheMount) {
+  std::unique_ptr<RbfsCluster> cluster = StartCluster();
+  ASSERT_NE(cluster, nullptr);
+  const std::string server = cluster->ServerAddress();
+  ASSERT_TRUE(cluster->StopMount(SIGTERM).ok());
+  ASSERT_TRUE(cluster->StopServer(SIGTERM).ok());
+  const absl::Time start = absl::Now();
+  EXPECT_EQ(RunCommand({RunfilePath("client/rbfs-mount"), "-o", "deadline=1",
+                        server, cluster->mountpoint()}),
+            1);
+  EXPECT_LT(absl::Now() - start, absl::Seconds(1) + kSlack);
+  EXPECT_FALSE(cluster->Mounted());
+}
+
+}  // namespace
+}  // namespace rbfs

@@ -16,6 +16,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/time/time.h"
 #include "common/log.h"
+#include "common/malloc_tuning.h"
 #include "grpcpp/grpcpp.h"
 #include "grpcpp/health_check_service_interface.h"
 #include "grpcpp/resource_quota.h"
@@ -160,6 +161,7 @@ int main(int argc, char** argv) {
   std::vector<char*> args = rbfs::UnderscoreFlagNames(argc, argv);
   absl::ParseCommandLine(static_cast<int>(args.size()), args.data());
   rbfs::SetLogProgramName("rbfs-server");
+  rbfs::TuneMallocForLargeBuffers();
   if (absl::GetFlag(FLAGS_data).empty()) {
     rbfs::LogError("--data DIR is required (see --help)");
     return 2;

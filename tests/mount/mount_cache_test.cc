@@ -1,0 +1,137 @@
+// End-to-end tests of a cache=auto mount: page cache, executables, shared
+// mmap, close-to-open consistency.
+#include <fcntl.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstdlib>
+#include <memory>
+#include <string>
+
+#include "absl/time/time.h"
+#include "gtest/gtest.h"
+#include "tests/mount/mount_fixture.h"
+#include "tests/mount/test_data.h"
+
+namespace rbfs {
+namespace {
+
+class MountCacheTest : public testing::Test {
+ protected:
+  static void SetUpTestSuite() {
+    absl::StatusOr<std::unique_ptr<RbfsCluster>> cluster =
+        RbfsCluster::Start({"cache=auto"});
+    ASSERT_TRUE(cluster.ok()) << cluster.status();
+    cluster_ = cluster->release();
+  }
+  static void TearDownTestSuite() {
+    delete cluster_;
+    cluster_ = nullptr;
+  }
+  void SetUp() override { ASSERT_NE(cluster_, nullptr); }
+
+  static RbfsCluster* cluster_;
+};
+
+RbfsCluster* MountCacheTest::cluster_ = nullptr;
+
+std::string ReadAll(int fd) {
+  std::string data;
+  char buf[65536];
+  ssize_t n;
+  while ((n = read(fd, buf, sizeof(buf))) > 0) data.append(buf, n);
+  return data;
+}
+
+TEST_F(MountCacheTest, CopiedBinaryRuns) {
+  const int source = open("/bin/echo", O_RDONLY);
+  ASSERT_GE(source, 0);
+  const std::string binary = ReadAll(source);
+  close(source);
+  ASSERT_GT(binary.size(), 1000u);
+
+  const std::string path = cluster_->Path("echo");
+  const int fd = open(path.c_str(), O_CREAT | O_WRONLY | O_TRUNC, 0755);
+  ASSERT_GE(fd, 0);
+  ASSERT_EQ(write(fd, binary.data(), binary.size()),
+            static_cast<ssize_t>(binary.size()));
+  ASSERT_EQ(close(fd), 0);
+
+  int out[2];
+  ASSERT_EQ(pipe(out), 0);
+  const pid_t pid = fork();
+  if (pid == 0) {
+    dup2(out[1], STDOUT_FILENO);
+    close(out[0]);
+    close(out[1]);
+    execl(path.c_str(), "echo", "hello", "from", "rbfs", nullptr);
+    _exit(127);
+  }
+  close(out[1]);
+  const std::string output = ReadAll(out[0]);
+  close(out[0]);
+  absl::StatusOr<int> status = WaitForExit(pid, absl::Seconds(30));
+  ASSERT_TRUE(status.ok()) << status.status();
+  EXPECT_TRUE(WIFEXITED(*status) && WEXITSTATUS(*status) == 0) << *status;
+  EXPECT_EQ(output, "hello from rbfs\n");
+}
+
+TEST_F(MountCacheTest, SharedMmapWritesReachTheServer) {
+  constexpr size_t kBytes = 1 << 20;
+  const std::string path = cluster_->Path("mapped");
+  const int fd = open(path.c_str(), O_CREAT | O_RDWR | O_TRUNC, 0644);
+  ASSERT_GE(fd, 0);
+  ASSERT_EQ(ftruncate(fd, kBytes), 0);
+  void* map = mmap(nullptr, kBytes, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+  ASSERT_NE(map, MAP_FAILED) << strerror(errno);
+  PatternFill(77, 0, static_cast<char*>(map), kBytes);
+  ASSERT_EQ(msync(map, kBytes, MS_SYNC), 0);
+  ASSERT_EQ(munmap(map, kBytes), 0);
+  ASSERT_EQ(close(fd), 0);
+
+  // O_DIRECT bypasses the page cache, so this reads what the server holds.
+  const int direct = open(path.c_str(), O_RDONLY | O_DIRECT);
+  ASSERT_GE(direct, 0);
+  void* raw = nullptr;
+  ASSERT_EQ(posix_memalign(&raw, 4096, kBytes), 0);
+  std::unique_ptr<char, decltype(&free)> buffer(static_cast<char*>(raw), free);
+  ASSERT_EQ(pread(direct, buffer.get(), kBytes, 0),
+            static_cast<ssize_t>(kBytes));
+  close(direct);
+  std::string expected(kBytes, '\0');
+  PatternFill(77, 0, expected.data(), kBytes);
+  EXPECT_EQ(memcmp(buffer.get(), expected.data(), kBytes), 0);
+}
+
+TEST_F(MountCacheTest, OpenSeesWritesThatBypassedTheCache) {
+  const std::string path = cluster_->Path("c2o");
+  int fd = open(path.c_str(), O_CREAT | O_RDWR | O_TRUNC, 0644);
+  ASSERT_GE(fd, 0);
+  ASSERT_EQ(write(fd, "old contents", 12), 12);
+  ASSERT_EQ(close(fd), 0);
+  fd = open(path.c_str(), O_RDONLY);
+  ASSERT_EQ(ReadAll(fd), "old contents");  // now in the page cache
+  close(fd);
+
+  // Written around the page cache, as another client would.
+  void* raw = nullptr;
+  ASSERT_EQ(posix_memalign(&raw, 4096, 4096), 0);
+  std::unique_ptr<char, decltype(&free)> page(static_cast<char*>(raw), free);
+  memset(page.get(), 0, 4096);
+  memcpy(page.get(), "new contents", 12);
+  const int direct = open(path.c_str(), O_WRONLY | O_DIRECT);
+  ASSERT_GE(direct, 0);
+  ASSERT_EQ(pwrite(direct, page.get(), 4096, 0), 4096);
+  ASSERT_EQ(ftruncate(direct, 12), 0);
+  close(direct);
+
+  fd = open(path.c_str(), O_RDONLY);
+  EXPECT_EQ(ReadAll(fd), "new contents");
+  close(fd);
+}
+
+}  // namespace
+}  // namespace rbfs

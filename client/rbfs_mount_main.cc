@@ -38,7 +38,13 @@ constexpr unsigned kDefaultIdleThreads = 16;
 
 constexpr char kUsage[] = "usage: %s [options] HOST:PORT MOUNTPOINT\n\n";
 
-constexpr char kFstabHelp[] = R"(
+constexpr char kMountHelp[] = R"(
+    -o ro                  read-only mount
+    -o default_permissions let the kernel check permissions from the
+                           attributes (otherwise the server decides)
+    -o nosuid,nodev,noexec the usual mount(8) restrictions
+    -o fsname=NAME         source shown in mount(8) (default HOST:PORT)
+
 mount(8) and /etc/fstab (after client/install.sh):
     mount -t fuse.rbfs HOST:PORT /mnt/x -o allow_other
     HOST:PORT  /mnt/x  fuse.rbfs  _netdev,allow_other,cache=auto  0  0
@@ -51,7 +57,7 @@ void PrintHelp(const char* program) {
   printf("\n%s\nFUSE options:\n", MountOptionsHelp());
   fflush(stdout);
   fuse_lowlevel_help();
-  printf("%s", kFstabHelp);
+  printf("%s", kMountHelp);
 }
 
 // True if some -o option already starts with `name`.

@@ -162,6 +162,26 @@ TEST(MountFaultTest, DaemonIsMountedWhenTheCommandReturns) {
   EXPECT_FALSE(cluster->Mounted());
 }
 
+TEST(MountFaultTest, MountHelperMountsLikeFstabWould) {
+  std::unique_ptr<RbfsCluster> cluster = StartCluster();
+  ASSERT_NE(cluster, nullptr);
+  ASSERT_TRUE(cluster->StopMount(SIGTERM).ok());
+  // mount.fuse3 finds rbfs-mount on PATH, as after install.sh.
+  const std::string binary = RunfilePath("client/rbfs-mount");
+  const std::string path =
+      absl::StrCat(binary.substr(0, binary.rfind('/')), ":", getenv("PATH"));
+  ASSERT_EQ(setenv("PATH", path.c_str(), 1), 0);
+  // The arguments mount(8) passes for an fstab line with _netdev.
+  ASSERT_EQ(RunCommand({RunfilePath("client/mount.fuse.rbfs"),
+                        cluster->ServerAddress(), cluster->mountpoint(), "-o",
+                        "rw,_netdev,deadline=3", "-t", "fuse.rbfs"}),
+            0);
+  EXPECT_TRUE(cluster->Mounted());
+  WriteAndCheck(cluster->Path("helper"), 5);
+  ASSERT_EQ(RunCommand({"fusermount3", "-u", cluster->mountpoint()}), 0);
+  EXPECT_FALSE(cluster->Mounted());
+}
+
 TEST(MountFaultTest, UnreachableServerFailsTheMount) {
   std::unique_ptr<RbfsCluster> cluster = StartCluster();
   ASSERT_NE(cluster, nullptr);

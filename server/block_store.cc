@@ -82,7 +82,8 @@ absl::StatusOr<std::unique_ptr<BlockStore>> BlockStore::Open(
           EINVAL, absl::StrCat("volume header of ", path, " is corrupt")));
     }
     return std::unique_ptr<BlockStore>(new BlockStore(
-        fd, header.block_size, header.block_count, header.volume_id));
+        fd, header.block_size, header.block_count, header.volume_id,
+        /*formatted=*/false));
   }
 
   // No header: format, if allowed.
@@ -118,8 +119,9 @@ absl::StatusOr<std::unique_ptr<BlockStore>> BlockStore::Open(
       fdatasync(fd) != 0) {
     return fail(PosixError(errno ? errno : EIO, "write header", path));
   }
-  return std::unique_ptr<BlockStore>(
-      new BlockStore(fd, bs, header.block_count, header.volume_id));
+  return std::unique_ptr<BlockStore>(new BlockStore(fd, bs, header.block_count,
+                                                    header.volume_id,
+                                                    /*formatted=*/true));
 }
 
 BlockStore::~BlockStore() { close(fd_); }

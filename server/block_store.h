@@ -42,6 +42,8 @@ class BlockStore {
   // Total blocks including the header block 0.
   uint64_t block_count() const { return block_count_; }
   uint64_t volume_id() const { return volume_id_; }
+  // True if Open() wrote a fresh header (the volume held no rbfs data).
+  bool formatted() const { return formatted_; }
 
   // Reads data.size() bytes at `offset` within `block`.
   absl::Status Read(uint64_t block, uint32_t offset, char* data,
@@ -54,11 +56,12 @@ class BlockStore {
 
  private:
   BlockStore(int fd, uint32_t block_size, uint64_t block_count,
-             uint64_t volume_id)
+             uint64_t volume_id, bool formatted)
       : fd_(fd),
         block_size_(block_size),
         block_count_(block_count),
-        volume_id_(volume_id) {}
+        volume_id_(volume_id),
+        formatted_(formatted) {}
 
   absl::Status CheckRange(uint64_t block, uint32_t offset,
                           uint64_t length) const;
@@ -67,6 +70,7 @@ class BlockStore {
   const uint32_t block_size_;
   const uint64_t block_count_;
   const uint64_t volume_id_;
+  const bool formatted_;
 };
 
 }  // namespace rbfs

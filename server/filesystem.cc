@@ -104,12 +104,27 @@ absl::StatusOr<std::unique_ptr<Filesystem>> Filesystem::Open(
   const std::string volume_path = options.volume_path.empty()
                                       ? options.data_dir + "/volume"
                                       : options.volume_path;
+  if (!fresh && !std::filesystem::exists(volume_path)) {
+    return ErrnoError(ENOENT, absl::StrCat("volume ", volume_path,
+                                           " is missing but metadata exists "
+                                           "in ",
+                                           meta_path));
+  }
   BlockStore::Options block_options;
   block_options.block_size = options.block_size;
   block_options.volume_size = options.volume_size;
   absl::StatusOr<std::unique_ptr<BlockStore>> blocks =
       BlockStore::Open(volume_path, block_options, /*may_format=*/fresh);
   if (!blocks.ok()) return blocks.status();
+  if (fresh && !(*blocks)->formatted()) {
+    // Its data belongs to the metadata store that formatted it; adopting
+    // the volume here would hand those blocks out a second time.
+    return ErrnoError(
+        EEXIST, absl::StrCat("volume ", volume_path,
+                             " does not belong to the new "
+                             "metadata store in ",
+                             meta_path, "; it is already an rbfs volume"));
+  }
   BlockStore* block_store = blocks->get();
   absl::StatusOr<std::unique_ptr<MetaStore>> meta =
       MetaStore::Open(meta_path, [block_store] {

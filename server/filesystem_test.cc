@@ -464,5 +464,53 @@ TEST_F(FilesystemTest, ParallelDisjointWritersToOneFile) {
   ExpectClean();
 }
 
+TEST_F(FilesystemTest, CheckerReportsDamage) {
+  Entry f = Create(kRoot, "f");
+  Write(RefOf(f), 0, std::string(2 * kBlock, 'd'));
+  Dir(kRoot, "d");
+  fs_.reset();
+  {
+    absl::StatusOr<std::unique_ptr<MetaStore>> meta =
+        MetaStore::Open(dir_ + "/meta", nullptr);
+    ASSERT_TRUE(meta.ok());
+    rocksdb::WriteBatch batch;
+    meta::DirentRecord dangling;
+    dangling.set_ino(999);
+    dangling.set_cookie(77);
+    dangling.set_type(S_IFREG);
+    MetaStore::PutDirent(&batch, Filesystem::kRootIno, "ghost", dangling);
+    // A second file claims the first file's block 0.
+    meta::InodeRecord thief;
+    thief.set_generation(1);
+    thief.set_mode(S_IFREG | 0644);
+    thief.set_nlink(1);
+    thief.set_size(kBlock);
+    thief.set_blocks_used(1);
+    MetaStore::PutInode(&batch, 500, thief);
+    meta::DirentRecord thief_entry;
+    thief_entry.set_ino(500);
+    thief_entry.set_cookie(78);
+    thief_entry.set_type(S_IFREG);
+    MetaStore::PutDirent(&batch, Filesystem::kRootIno, "thief", thief_entry);
+    absl::StatusOr<uint64_t> block = (*meta)->GetBlock(f.ino, 0);
+    ASSERT_TRUE(block.ok());
+    batch.Put(MetaStore::BlockKey(500, 0), MetaStore::EncodeBlock(*block));
+    ASSERT_TRUE((*meta)->Commit(&batch).ok());
+    ASSERT_TRUE((*meta)->Sync().ok());
+  }
+  absl::StatusOr<CheckReport> report = CheckDataDir(dir_, "");
+  ASSERT_TRUE(report.ok()) << report.status();
+  EXPECT_FALSE(report->clean());
+  std::string all;
+  for (const std::string& p : report->problems) all += p + "\n";
+  EXPECT_NE(all.find("dangling"), std::string::npos) << all;
+  EXPECT_NE(all.find("owned twice"), std::string::npos) << all;
+  EXPECT_NE(all.find("entries, record says"), std::string::npos) << all;
+  // The server refuses to serve a volume whose blocks are owned twice.
+  Filesystem::Options options;
+  options.data_dir = dir_;
+  EXPECT_FALSE(Filesystem::Open(options).ok());
+}
+
 }  // namespace
 }  // namespace rbfs

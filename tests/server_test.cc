@@ -2,8 +2,11 @@
 #include <fcntl.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
+#include <unistd.h>
 
 #include <cerrno>
+#include <cstdio>
+#include <filesystem>
 #include <random>
 #include <thread>
 
@@ -493,6 +496,76 @@ TEST_F(ServerTest, HostileRequestsGetErrorsAndDataStaysIntact) {
   EXPECT_TRUE(r.data() == precious);
   ASSERT_TRUE(server_->Stop().ok());
   EXPECT_EQ(Check(), 0);
+}
+
+TEST_F(ServerTest, UsesAnExistingVolumeFileAndRefusesAForeignOne) {
+  const std::string dir = MakeTempDir("external_volume");
+  const std::string volume = dir + "/disk.img";
+  {
+    // A pre-allocated, unformatted file, as an operator would provide.
+    std::FILE* f = std::fopen(volume.c_str(), "w");
+    ASSERT_NE(f, nullptr);
+    ASSERT_EQ(ftruncate(fileno(f), 32 << 20), 0);
+    std::fclose(f);
+  }
+  StartServer({"--volume=" + volume});
+  {
+    Client c(server_->NewChannel());
+    EXPECT_EQ(c.StatFs().total_blocks(), (32u << 20) / 65536 - 1);
+    EntryReply f = c.Create(Root(), "f");
+    ASSERT_EQ(c.Write(f.attr().id(), 0, "on the external volume").err(), 0);
+  }
+  ASSERT_TRUE(server_->Stop().ok());
+  testing::ProgramResult check =
+      RunProgram({RunfilePath("server/rbfs-server"), "--check",
+                  "--data=" + data_, "--volume=" + volume});
+  EXPECT_EQ(check.exit_code, 0) << check.output;
+
+  // Another data directory must not adopt (or format) that volume.
+  const std::string other = MakeTempDir("other_data");
+  testing::ProgramResult foreign =
+      RunProgram({RunfilePath("server/rbfs-server"), "--data=" + other,
+                  "--volume=" + volume, "--listen=127.0.0.1:0"});
+  EXPECT_NE(foreign.exit_code, 0);
+  EXPECT_NE(foreign.output.find("does not belong"), std::string::npos)
+      << foreign.output;
+
+  ASSERT_TRUE(server_->Start().ok());
+  Client c(server_->NewChannel());
+  EntryReply f = c.Lookup(Root(), "f");
+  ASSERT_EQ(f.err(), 0);
+  EXPECT_EQ(c.Read(f.attr().id(), 0, 100).data(), "on the external volume");
+}
+
+TEST_F(ServerTest, RefusesAMissingVolumeAndExplainsBadFlags) {
+  StartServer();
+  {
+    Client c(server_->NewChannel());
+    EntryReply f = c.Create(Root(), "f");
+    ASSERT_EQ(c.Write(f.attr().id(), 0, "x").err(), 0);
+  }
+  ASSERT_TRUE(server_->Stop().ok());
+  EXPECT_EQ(Check(), 0);
+  // Lose the volume: the server refuses to start instead of making a new one.
+  std::filesystem::rename(data_ + "/volume", data_ + "/volume.gone");
+  testing::ProgramResult missing =
+      RunProgram({RunfilePath("server/rbfs-server"), "--data=" + data_,
+                  "--listen=127.0.0.1:0"});
+  EXPECT_NE(missing.exit_code, 0);
+  EXPECT_NE(missing.output.find("missing"), std::string::npos)
+      << missing.output;
+  EXPECT_FALSE(std::filesystem::exists(data_ + "/volume"));
+
+  testing::ProgramResult no_data =
+      RunProgram({RunfilePath("server/rbfs-server")});
+  EXPECT_EQ(no_data.exit_code, 2);
+  EXPECT_NE(no_data.output.find("--data"), std::string::npos);
+  testing::ProgramResult bad_block = RunProgram(
+      {RunfilePath("server/rbfs-server"), "--data=" + MakeTempDir("bad_block"),
+       "--block-size=1000", "--listen=127.0.0.1:0"});
+  EXPECT_NE(bad_block.exit_code, 0);
+  EXPECT_NE(bad_block.output.find("power of two"), std::string::npos)
+      << bad_block.output;
 }
 
 }  // namespace

@@ -167,15 +167,28 @@ std::string ServerProcess::Log() {
   return log_;
 }
 
-ProgramResult RunProgram(const std::vector<std::string>& argv) {
+ProgramResult RunProgram(const std::vector<std::string>& argv,
+                         absl::Duration timeout) {
   ProgramResult result;
   int fds[2];
   if (pipe2(fds, O_CLOEXEC) != 0) return result;
   pid_t pid = Spawn(argv, fds[1]);
   close(fds[1]);
+  const absl::Time deadline = absl::Now() + timeout;
   char buf[4096];
-  ssize_t n;
-  while ((n = read(fds[0], buf, sizeof(buf))) > 0) result.output.append(buf, n);
+  for (;;) {
+    pollfd p{fds[0], POLLIN, 0};
+    int64_t left = absl::ToInt64Milliseconds(deadline - absl::Now());
+    if (left <= 0 || poll(&p, 1, static_cast<int>(left)) == 0) {
+      kill(pid, SIGKILL);
+      result.output += "\n[killed: still running after the test's timeout]";
+      break;
+    }
+    ssize_t n = read(fds[0], buf, sizeof(buf));
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) break;
+    result.output.append(buf, n);
+  }
   close(fds[0]);
   int status = 0;
   waitpid(pid, &status, 0);

@@ -64,12 +64,14 @@ class ServerProcess {
   bool log_closed_ ABSL_GUARDED_BY(mu_) = false;
 };
 
-// Runs a program to completion; returns its exit code and captured output.
+// Runs a program to completion (killed after `timeout`); returns its exit
+// code (-1 if killed) and captured output.
 struct ProgramResult {
   int exit_code = -1;
   std::string output;
 };
-ProgramResult RunProgram(const std::vector<std::string>& argv);
+ProgramResult RunProgram(const std::vector<std::string>& argv,
+                         absl::Duration timeout = absl::Seconds(60));
 
 }  // namespace rbfs::testing
 

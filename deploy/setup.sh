@@ -12,6 +12,8 @@ PACKAGES=(
   # Tests and benchmarks.
   libgtest-dev libgmock-dev libbenchmark-dev libaio-dev liburing-dev
   fuse3 fio clang-format
+  # tools/bench/run.sh: the peers rbfs is measured against, and the chart.
+  sshfs openssh-server openssh-client gnuplot-nox
 )
 
 missing=()

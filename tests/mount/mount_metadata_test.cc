@@ -96,6 +96,21 @@ TEST_F(MountMetadataTest, CreateStatUnlink) {
   EXPECT_EQ(errno, ENOENT);
 }
 
+TEST_F(MountMetadataTest, SpecialFilesAndDirectorySync) {
+  ASSERT_EQ(mkfifo(Path("fifo").c_str(), 0600), 0) << strerror(errno);
+  struct stat st;
+  ASSERT_EQ(lstat(Path("fifo").c_str(), &st), 0);
+  EXPECT_TRUE(S_ISFIFO(st.st_mode));
+  EXPECT_EQ(st.st_mode & 07777, 0600u);
+  EXPECT_EQ(mkfifo(Path("fifo").c_str(), 0600), -1);
+  EXPECT_EQ(errno, EEXIST);
+  const int dir = open(cluster_->mountpoint().c_str(), O_RDONLY | O_DIRECTORY);
+  ASSERT_GE(dir, 0);
+  EXPECT_EQ(fsync(dir), 0) << strerror(errno);
+  close(dir);
+  ASSERT_EQ(unlink(Path("fifo").c_str()), 0);
+}
+
 TEST_F(MountMetadataTest, ServerErrnosReachTheCaller) {
   ASSERT_EQ(mkdir(Path("errs").c_str(), 0755), 0);
   WriteFile(Path("errs/file"), "x");

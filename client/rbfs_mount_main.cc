@@ -25,6 +25,7 @@
 #include "absl/cleanup/cleanup.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "absl/synchronization/mutex.h"
 #include "client/mount_options.h"
 #include "client/rbfs_filesystem.h"
 #include "client/rpc_client.h"
@@ -114,6 +115,9 @@ int Run(int argc, char** argv) {
   // on the target VMs.
   mallopt(M_MMAP_THRESHOLD, 32 << 20);
   mallopt(M_TRIM_THRESHOLD, 256 << 20);
+  // Debian's Abseil is built with deadlock detection on, which costs a
+  // graph update on every lock of the data path.
+  absl::SetMutexDeadlockDetectionMode(absl::OnDeadlockCycle::kIgnore);
 
   fuse_args args = FUSE_ARGS_INIT(argc, argv);
   absl::Cleanup free_args = [&args] { fuse_opt_free_args(&args); };

@@ -191,6 +191,38 @@ TEST(MountFaultTest, MountHelperMountsLikeFstabWould) {
   EXPECT_FALSE(cluster->Mounted());
 }
 
+TEST(MountFaultTest, FullVolumeReportsEnospcAndRecovers) {
+  RbfsCluster::Options options;
+  options.volume_bytes = 32 << 20;
+  absl::StatusOr<std::unique_ptr<RbfsCluster>> started =
+      RbfsCluster::Start(options);
+  ASSERT_TRUE(started.ok()) << started.status();
+  std::unique_ptr<RbfsCluster> cluster = *std::move(started);
+  const std::string path = cluster->Path("fill");
+  const int fd = open(path.c_str(), O_CREAT | O_WRONLY, 0644);
+  ASSERT_GE(fd, 0);
+  std::string block(1 << 20, 'f');
+  int err = 0;
+  for (int i = 0; i < 64 && err == 0; ++i) {
+    if (write(fd, block.data(), block.size()) < 0) err = errno;
+  }
+  EXPECT_EQ(err, ENOSPC) << strerror(err);
+  close(fd);
+  ASSERT_EQ(unlink(path.c_str()), 0);
+  // Space comes back once the last handle is gone (release is asynchronous).
+  const absl::Time deadline = absl::Now() + absl::Seconds(10);
+  int written = -1;
+  do {
+    const int again = open(path.c_str(), O_CREAT | O_WRONLY | O_TRUNC, 0644);
+    ASSERT_GE(again, 0);
+    written = static_cast<int>(write(again, block.data(), block.size()));
+    close(again);
+    if (written == static_cast<int>(block.size())) break;
+    absl::SleepFor(absl::Milliseconds(20));
+  } while (absl::Now() < deadline);
+  EXPECT_EQ(written, static_cast<int>(block.size()));
+}
+
 TEST(MountFaultTest, UnreachableServerFailsTheMount) {
   std::unique_ptr<RbfsCluster> cluster = StartCluster();
   ASSERT_NE(cluster, nullptr);

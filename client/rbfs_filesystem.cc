@@ -338,6 +338,13 @@ void RbfsFilesystem::Open(fuse_req_t req, fuse_ino_t ino, fuse_file_info* fi) {
   inodes_.Refresh(reply.attr());
   inodes_.Opened(ino);
   SetOpenFlags(fi);
+  if (options_.cache_auto && session_ != nullptr) {
+    // Close-to-open: the kernel's cached attributes (above all the size that
+    // bounds page-cache reads) may predate another client's last close. The
+    // notification is handled before it returns, so the open completes with
+    // them invalidated.
+    fuse_lowlevel_notify_inval_inode(session_, ino, -1, 0);
+  }
   if (fuse_reply_open(req, fi) != 0) {
     // The opener was interrupted: no release will ever come for this open.
     inodes_.Released(ino);

@@ -40,6 +40,9 @@ class RbfsFilesystem {
   // The operation table; the session's userdata must be this object.
   static const fuse_lowlevel_ops& Operations();
 
+  // The session to send invalidations on; set before the session loop runs.
+  void set_session(fuse_session* session) { session_ = session; }
+
   // Waits until no read or write is in flight or `timeout` passes, so the
   // session is not destroyed under a pending reply.
   bool WaitIdle(absl::Duration timeout);
@@ -94,6 +97,7 @@ class RbfsFilesystem {
   const MountOptions options_;
   const uint32_t chunk_size_;
   RpcClient* const rpc_;
+  fuse_session* session_ = nullptr;
   InodeTable inodes_;
   BufferPool buffers_;
   InflightLimiter limiter_;

@@ -177,6 +177,7 @@ int Run(int argc, char** argv) {
                                            sizeof(fuse_lowlevel_ops), &fs);
   if (session == nullptr) return 1;
   absl::Cleanup destroy_session = [session] { fuse_session_destroy(session); };
+  fs.set_session(session);
   if (fuse_set_signal_handlers(session) != 0) return 1;
   absl::Cleanup remove_handlers = [session] {
     fuse_remove_signal_handlers(session);

@@ -10,6 +10,7 @@
 #include <cstdlib>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "absl/time/time.h"
 #include "gtest/gtest.h"
@@ -23,7 +24,7 @@ class MountCacheTest : public testing::Test {
  protected:
   static void SetUpTestSuite() {
     absl::StatusOr<std::unique_ptr<RbfsCluster>> cluster =
-        RbfsCluster::Start({"cache=auto"});
+        RbfsCluster::Start({"cache=auto,attr_timeout=60,entry_timeout=60"});
     ASSERT_TRUE(cluster.ok()) << cluster.status();
     cluster_ = cluster->release();
   }
@@ -131,6 +132,32 @@ TEST_F(MountCacheTest, OpenSeesWritesThatBypassedTheCache) {
   fd = open(path.c_str(), O_RDONLY);
   EXPECT_EQ(ReadAll(fd), "new contents");
   close(fd);
+}
+
+TEST_F(MountCacheTest, CloseToOpenAcrossClients) {
+  // A second client without a page cache writes; this cached mount must see
+  // each new version at its next open, long before its attribute and entry
+  // caches would expire.
+  absl::StatusOr<std::string> other =
+      cluster_->AddClient("writer", "cache=none");
+  ASSERT_TRUE(other.ok()) << other.status();
+  const std::string reader_path = cluster_->Path("shared_doc");
+  const std::string writer_path = *other + "/shared_doc";
+  const std::vector<std::string> versions = {"v1", "version two, longer", "3",
+                                             std::string(100000, 'x')};
+  for (const std::string& version : versions) {
+    const int w = open(writer_path.c_str(), O_CREAT | O_WRONLY | O_TRUNC, 0644);
+    ASSERT_GE(w, 0);
+    ASSERT_EQ(write(w, version.data(), version.size()),
+              static_cast<ssize_t>(version.size()));
+    ASSERT_EQ(close(w), 0);
+    const int r = open(reader_path.c_str(), O_RDONLY);
+    ASSERT_GE(r, 0) << strerror(errno);
+    const std::string seen = ReadAll(r);
+    close(r);
+    EXPECT_TRUE(seen == version) << "read " << seen.size() << " bytes, "
+                                 << version.size() << " expected";
+  }
 }
 
 }  // namespace

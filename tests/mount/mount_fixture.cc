@@ -113,6 +113,14 @@ absl::StatusOr<std::unique_ptr<RbfsCluster>> RbfsCluster::Start(
 }
 
 RbfsCluster::~RbfsCluster() {
+  for (const auto& [pid, dir] : extra_mounts_) {
+    kill(pid, SIGTERM);
+    if (!WaitForExit(pid, absl::Seconds(30)).ok()) {
+      kill(pid, SIGKILL);
+      WaitForExit(pid, absl::Seconds(10)).IgnoreError();
+    }
+    if (IsMounted(dir)) umount2(dir.c_str(), MNT_DETACH);
+  }
   if (mount_pid_ > 0) {
     absl::StatusOr<int> stopped = StopMount(SIGTERM);
     if (!stopped.ok()) {
@@ -184,10 +192,10 @@ std::string RbfsCluster::ServerAddress() const {
   return absl::StrCat("127.0.0.1:", port_);
 }
 
-bool RbfsCluster::Mounted() const {
+bool RbfsCluster::IsMounted(const std::string& dir) {
   std::ifstream mountinfo("/proc/self/mountinfo");
   std::string line;
-  const std::string needle = absl::StrCat(" ", mountpoint_, " ");
+  const std::string needle = absl::StrCat(" ", dir, " ");
   while (std::getline(mountinfo, line)) {
     if (absl::StrContains(line, needle) &&
         absl::StrContains(line, " fuse.rbfs ")) {
@@ -197,29 +205,47 @@ bool RbfsCluster::Mounted() const {
   return false;
 }
 
-absl::Status RbfsCluster::StartMount() {
+bool RbfsCluster::Mounted() const { return IsMounted(mountpoint_); }
+
+absl::StatusOr<pid_t> RbfsCluster::SpawnMount(const std::string& dir,
+                                              const std::string& options) {
   std::string mount_options = "deadline=10";
-  if (!options_.mount_options.empty()) {
-    absl::StrAppend(&mount_options, ",", options_.mount_options);
-  }
-  mount_pid_ =
-      Spawn({RunfilePath("client/rbfs-mount"), "-f", "-o", mount_options,
-             absl::StrCat("127.0.0.1:", port_), mountpoint_},
-            -1);
+  if (!options.empty()) absl::StrAppend(&mount_options, ",", options);
+  const pid_t pid = Spawn({RunfilePath("client/rbfs-mount"), "-f", "-o",
+                           mount_options, ServerAddress(), dir},
+                          -1);
   const absl::Time deadline = absl::Now() + kStartTimeout;
-  while (!Mounted()) {
+  while (!IsMounted(dir)) {
     int status = 0;
-    if (waitpid(mount_pid_, &status, WNOHANG) == mount_pid_) {
-      mount_pid_ = -1;
+    if (waitpid(pid, &status, WNOHANG) == pid) {
       return absl::InternalError(
           absl::StrCat("rbfs-mount exited with status ", status));
     }
     if (absl::Now() > deadline) {
+      kill(pid, SIGKILL);
+      WaitForExit(pid, absl::Seconds(10)).IgnoreError();
       return absl::DeadlineExceededError("mount did not come up");
     }
     absl::SleepFor(kPollInterval);
   }
+  return pid;
+}
+
+absl::Status RbfsCluster::StartMount() {
+  absl::StatusOr<pid_t> pid = SpawnMount(mountpoint_, options_.mount_options);
+  if (!pid.ok()) return pid.status();
+  mount_pid_ = *pid;
   return absl::OkStatus();
+}
+
+absl::StatusOr<std::string> RbfsCluster::AddClient(const std::string& name,
+                                                   const std::string& options) {
+  const std::string dir = absl::StrCat(root_, "/", name);
+  mkdir(dir.c_str(), 0755);
+  absl::StatusOr<pid_t> pid = SpawnMount(dir, options);
+  if (!pid.ok()) return pid.status();
+  extra_mounts_.push_back({*pid, dir});
+  return dir;
 }
 
 absl::StatusOr<int> RbfsCluster::StopMount(int signal) {

@@ -15,6 +15,8 @@
 #include <memory>
 #include <string>
 #include <thread>
+#include <utility>
+#include <vector>
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
@@ -55,8 +57,19 @@ class RbfsCluster {
   }
   bool Mounted() const;
 
+  // Mounts the same server again at a new directory named `name`, as a
+  // second client would; returns the directory. It is unmounted with the
+  // cluster.
+  absl::StatusOr<std::string> AddClient(const std::string& name,
+                                        const std::string& options);
+
  private:
   RbfsCluster(const Options& options, std::string root, int port);
+
+  static bool IsMounted(const std::string& dir);
+  // Starts rbfs-mount -f on `dir` and waits until the kernel lists it.
+  absl::StatusOr<pid_t> SpawnMount(const std::string& dir,
+                                   const std::string& options);
 
   const Options options_;
   const std::string root_;
@@ -65,6 +78,7 @@ class RbfsCluster {
   pid_t server_pid_ = -1;
   pid_t mount_pid_ = -1;
   std::thread server_log_;
+  std::vector<std::pair<pid_t, std::string>> extra_mounts_;
 };
 
 // A path inside the test's runfiles, e.g. "server/rbfs-server".

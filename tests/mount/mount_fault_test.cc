@@ -67,6 +67,8 @@ TEST(MountFaultTest, ServerKilledMidWriteThenRestarted) {
   std::unique_ptr<RbfsCluster> cluster = StartCluster();
   ASSERT_NE(cluster, nullptr);
   WriteAndCheck(cluster->Path("before"), 1);
+  const int held = open(cluster->Path("before").c_str(), O_RDONLY);
+  ASSERT_GE(held, 0);
 
   const int fd = open(cluster->Path("victim").c_str(), O_CREAT | O_RDWR, 0644);
   ASSERT_GE(fd, 0);
@@ -115,9 +117,16 @@ TEST(MountFaultTest, ServerKilledMidWriteThenRestarted) {
   // The same mount works again once the server is back.
   ASSERT_TRUE(cluster->StartServer().ok());
   WriteAndCheck(cluster->Path("after"), 2);
-  // Synced before the crash, so it survived; the kernel still caches the
-  // name with the old generation.
+  // Synced before the crash, so it survived.
   CheckContents(cluster->Path("before"), 1);
+  // A descriptor opened before the crash keeps working.
+  std::string expected(4096, '\0');
+  PatternFill(1, 8192, expected.data(), expected.size());
+  std::string back(4096, '\0');
+  ASSERT_EQ(pread(held, back.data(), back.size(), 8192), 4096)
+      << strerror(errno);
+  EXPECT_TRUE(back == expected);
+  close(held);
   EXPECT_EQ(stat(cluster->mountpoint().c_str(), &st), 0);
   EXPECT_TRUE(cluster->Mounted());
 }

@@ -131,6 +131,60 @@ TEST(MountFaultTest, ServerKilledMidWriteThenRestarted) {
   EXPECT_TRUE(cluster->Mounted());
 }
 
+TEST(MountFaultTest, QuickServerRestartIsInvisibleToAWriter) {
+  absl::StatusOr<std::unique_ptr<RbfsCluster>> started =
+      RbfsCluster::Start({"deadline=20"});
+  ASSERT_TRUE(started.ok()) << started.status();
+  std::unique_ptr<RbfsCluster> cluster = *std::move(started);
+  const int fd = open(cluster->Path("steady").c_str(), O_CREAT | O_RDWR, 0644);
+  ASSERT_GE(fd, 0);
+  // The file itself must survive the crash for its descriptor to stay valid.
+  ASSERT_EQ(fsync(fd), 0);
+  constexpr int kBlocks = 16;
+  std::atomic<int> writes{0};
+  std::atomic<bool> stop{false};
+  std::atomic<int> error{0};
+  std::thread writer([&] {
+    std::string block(1 << 20, '\0');
+    for (int i = 0; !stop.load(); ++i) {
+      PatternFill(i, 0, block.data(), block.size());
+      if (pwrite(fd, block.data(), block.size(),
+                 static_cast<off_t>(i % kBlocks) << 20) < 0) {
+        error = errno;
+        return;
+      }
+      ++writes;
+    }
+  });
+  auto wait_for_writes = [&](int count) {
+    const absl::Time until = absl::Now() + absl::Seconds(60);
+    while (writes.load() < count && error.load() == 0 && absl::Now() < until) {
+      absl::SleepFor(absl::Milliseconds(5));
+    }
+    return writes.load() >= count;
+  };
+  EXPECT_TRUE(wait_for_writes(20));
+  ASSERT_TRUE(cluster->StopServer(SIGKILL).ok());
+  ASSERT_TRUE(cluster->StartServer().ok());
+  const int after_restart = writes.load();
+  EXPECT_TRUE(wait_for_writes(after_restart + 2 * kBlocks));
+  stop = true;
+  writer.join();
+  EXPECT_EQ(error.load(), 0) << strerror(error.load());
+
+  // The last kBlocks writes all happened after the restart.
+  const int last = writes.load() - 1;
+  std::string expected(1 << 20, '\0');
+  std::string back(1 << 20, '\0');
+  for (int i = last - kBlocks + 1; i <= last; ++i) {
+    PatternFill(i, 0, expected.data(), expected.size());
+    const off_t offset = static_cast<off_t>(i % kBlocks) << 20;
+    ASSERT_EQ(pread(fd, back.data(), back.size(), offset), 1 << 20);
+    EXPECT_TRUE(back == expected) << "block written by write " << i;
+  }
+  close(fd);
+}
+
 TEST(MountFaultTest, SigtermUnmountsCleanlyAndDataSurvives) {
   std::unique_ptr<RbfsCluster> cluster = StartCluster();
   ASSERT_NE(cluster, nullptr);

@@ -241,6 +241,40 @@ TEST_F(MountMetadataTest, ReaddirOfTenThousandEntries) {
   EXPECT_TRUE(S_ISREG(st.st_mode));
 }
 
+TEST_F(MountMetadataTest, ReaddirSurvivesConcurrentUnlinks) {
+  const std::string dir = Path("churn");
+  ASSERT_EQ(mkdir(dir.c_str(), 0755), 0);
+  constexpr int kEntries = 3000;
+  for (int i = 0; i < kEntries; ++i) {
+    const int fd =
+        open(absl::StrCat(dir, "/f", i).c_str(), O_CREAT | O_WRONLY, 0644);
+    ASSERT_GE(fd, 0);
+    close(fd);
+  }
+  DIR* d = opendir(dir.c_str());
+  ASSERT_NE(d, nullptr);
+  std::set<std::string> seen;
+  int read_count = 0;
+  bool unlinked = false;
+  while (dirent* entry = readdir(d)) {
+    const std::string name = entry->d_name;
+    if (name == "." || name == "..") continue;
+    EXPECT_TRUE(seen.insert(name).second) << "duplicate " << name;
+    if (++read_count == kEntries / 3 && !unlinked) {
+      // Midway: remove every odd-numbered file, seen or not.
+      for (int i = 1; i < kEntries; i += 2) {
+        ASSERT_EQ(unlink(absl::StrCat(dir, "/f", i).c_str()), 0);
+      }
+      unlinked = true;
+    }
+  }
+  closedir(d);
+  ASSERT_TRUE(unlinked);
+  for (int i = 0; i < kEntries; i += 2) {
+    EXPECT_EQ(seen.count(absl::StrCat("f", i)), 1u) << "missing f" << i;
+  }
+}
+
 TEST_F(MountMetadataTest, StatFsReportsTheVolume) {
   struct statvfs before;
   ASSERT_EQ(statvfs(cluster_->mountpoint().c_str(), &before), 0);

@@ -59,6 +59,7 @@ std::shared_ptr<IoContext> IoContext::CreateWrite(
 }
 
 IoContext::~IoContext() {
+  if (buffers_returned_) return;
   for (Chunk& chunk : chunks_) pool_->Put(std::move(chunk.buffer));
 }
 
@@ -123,6 +124,11 @@ void IoContext::Finalise() {
     size_raiser_(offset_ + *result);
   }
   finisher_(*this, std::move(result));
+  // Every chunk has completed and the reply has been sent: nothing reads
+  // the buffers any more.
+  for (Chunk& chunk : chunks_) pool_->Put(std::move(chunk.buffer));
+  buffers_returned_ = true;
+  if (release_hook_) release_hook_();
 }
 
 absl::InlinedVector<iovec, 16> IoContext::Gather(size_t bytes) {

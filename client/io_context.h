@@ -95,6 +95,14 @@ class IoContext : public std::enable_shared_from_this<IoContext> {
   IoContext(const IoContext&) = delete;
   IoContext& operator=(const IoContext&) = delete;
 
+  // Runs once the context has given every buffer back to the pool, after
+  // the finisher: from then on the context touches neither the pool nor
+  // anything the finisher captured, so an owner waiting for this hook may
+  // tear them down. Set before Start().
+  void SetReleaseHook(std::function<void()> hook) {
+    release_hook_ = std::move(hook);
+  }
+
   // Hands every chunk to `sender`. The context finalises only after this has
   // returned and every chunk has completed, even if chunks complete inline.
   void Start(ChunkSender& sender);
@@ -129,6 +137,9 @@ class IoContext : public std::enable_shared_from_this<IoContext> {
   BufferPool* const pool_;
   Finisher finisher_;
   SizeRaiser size_raiser_;
+  std::function<void()> release_hook_;
+  // Set by Finalise once the buffers are back in the pool.
+  bool buffers_returned_ = false;
   // Written before Start() and by each chunk's own sender only.
   std::vector<Chunk> chunks_;
 

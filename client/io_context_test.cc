@@ -326,3 +326,43 @@ TEST(IoContextTest, ConcurrentCompletionsFinaliseExactlyOnce) {
 
 }  // namespace
 }  // namespace rbfs
+
+namespace rbfs {
+namespace {
+
+TEST(IoContextTest, ReleaseHookRunsAfterTheReplyWithEveryBufferReturned) {
+  BufferPool pool(16);
+  std::vector<std::string> events;
+  std::shared_ptr<IoContext> context =
+      IoContext::CreateRead(100, 3 * 4096, 4096, &pool,
+                            [&](IoContext& c, absl::StatusOr<size_t> result) {
+                              ASSERT_TRUE(result.ok());
+                              // The reply gathers from the chunk buffers: they
+                              // are still ours.
+                              size_t gathered = 0;
+                              for (const iovec& v : c.Gather(*result))
+                                gathered += v.iov_len;
+                              EXPECT_EQ(gathered, *result);
+                              EXPECT_EQ(pool.returned(), 0u);
+                              events.push_back("finish");
+                            });
+  const size_t chunks = context->num_chunks();
+  context->SetReleaseHook([&] {
+    EXPECT_EQ(pool.returned(), chunks) << "buffers back before the hook";
+    events.push_back("released");
+  });
+  FakeSender sender;
+  context->Start(sender);
+  std::weak_ptr<IoContext> weak = context;
+  context.reset();
+  for (FakeSender::Pending& p : sender.pending()) {
+    Answer(*p.context, p.index, Outcome{0, p.context->chunk(p.index).length});
+  }
+  EXPECT_EQ(events, (std::vector<std::string>{"finish", "released"}));
+  sender.pending().clear();
+  EXPECT_TRUE(weak.expired());
+  EXPECT_EQ(pool.returned(), chunks) << "the destructor returns nothing twice";
+}
+
+}  // namespace
+}  // namespace rbfs

@@ -425,8 +425,8 @@ void RbfsFilesystem::Read(fuse_req_t req, fuse_ino_t ino, size_t size,
           absl::InlinedVector<iovec, 16> iov = context.Gather(*result);
           fuse_reply_iov(req, iov.data(), static_cast<int>(iov.size()));
         }
-        EndRequest();
       });
+  context->SetReleaseHook([this] { EndRequest(); });
   GrpcChunkSender sender(rpc_, &limiter_, id);
   context->Start(sender);
 }
@@ -444,9 +444,9 @@ void RbfsFilesystem::Write(fuse_req_t req, fuse_ino_t ino, const char* data,
         } else {
           ReplyStatus(req, result.status());
         }
-        EndRequest();
       },
       [this, ino](uint64_t end) { inodes_.RaiseSize(ino, end); });
+  context->SetReleaseHook([this] { EndRequest(); });
   GrpcChunkSender sender(rpc_, &limiter_, id);
   context->Start(sender);
 }

@@ -2,10 +2,11 @@
 //
 // Holds the superblock, inodes, directory entries (by name and by cookie),
 // block maps and the orphan list; the key schema is in meta.proto. Every
-// filesystem operation is one atomic WriteBatch (Commit). Writes go to a WAL
-// that is flushed only by Sync(), which the server calls after the volume's
-// data is durable: metadata never becomes durable ahead of the data it
-// points to. Thread-safe; callers serialise conflicting read-modify-writes.
+// filesystem operation is one atomic WriteBatch (Commit), written through to
+// the OS so that a crash of the server process loses nothing acknowledged.
+// Sync() makes committed batches durable; the server calls it after the
+// volume's data is durable. Thread-safe; callers serialise conflicting
+// read-modify-writes.
 #ifndef RBFS_SERVER_META_STORE_H_
 #define RBFS_SERVER_META_STORE_H_
 
@@ -60,7 +61,7 @@ class MetaStore {
                            absl::string_view name, uint64_t cookie);
 
   absl::Status Commit(rocksdb::WriteBatch* batch);
-  // Makes every committed batch durable.
+  // Makes every committed batch durable (fsync of the WAL).
   absl::Status Sync();
 
   // Calls fn(key_suffix, value) for each key starting with `prefix` at or

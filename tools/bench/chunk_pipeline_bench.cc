@@ -1,0 +1,118 @@
+// The client's chunk pipeline (IoContext -> GrpcChunkSender -> callback
+// gRPC) against an in-process server: MiB/s and chunk calls/s by chunk size
+// and by how many requests are outstanding at once.
+#include <string>
+
+#include "absl/synchronization/mutex.h"
+#include "benchmark/benchmark.h"
+#include "client/buffer_pool.h"
+#include "client/grpc_chunk_sender.h"
+#include "client/inflight_limiter.h"
+#include "client/io_context.h"
+#include "client/rpc_client.h"
+#include "common/malloc_tuning.h"
+#include "tools/bench/loopback_server.h"
+
+namespace rbfs {
+namespace {
+
+constexpr size_t kRequest = 1 << 20;          // one FUSE max_write request
+constexpr uint64_t kFileSpan = 256ull << 20;  // cycle over 256 MiB
+constexpr size_t kMaxInflight = 64;
+
+// Counts outstanding requests; the benchmark loop keeps `depth` of them.
+class Outstanding {
+ public:
+  void Add() {
+    absl::MutexLock lock(&mu_);
+    ++count_;
+  }
+  void Fail() {
+    absl::MutexLock lock(&mu_);
+    ++failures_;
+  }
+  void Done() {
+    absl::MutexLock lock(&mu_);
+    --count_;
+  }
+  void WaitBelow(int limit) {
+    absl::MutexLock lock(&mu_);
+    auto below = [&]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+      return count_ < limit;
+    };
+    mu_.Await(absl::Condition(&below));
+  }
+  int failures() {
+    absl::MutexLock lock(&mu_);
+    return failures_;
+  }
+
+ private:
+  absl::Mutex mu_;
+  int count_ ABSL_GUARDED_BY(mu_) = 0;
+  int failures_ ABSL_GUARDED_BY(mu_) = 0;
+};
+
+void RunPipeline(benchmark::State& state, IoContext::Direction direction) {
+  const uint32_t chunk = static_cast<uint32_t>(state.range(0));
+  const int depth = static_cast<int>(state.range(1));
+  LoopbackServer server;
+  InodeId id = server.CreateFile("f");
+  if (direction == IoContext::Direction::kRead) server.Fill(id, kFileSpan);
+  RpcOptions options;
+  options.target = server.address();
+  RpcClient rpc(options);
+  InflightLimiter limiter(kMaxInflight);
+  BufferPool pool(2 * kMaxInflight);
+  GrpcChunkSender sender(&rpc, &limiter, id);
+  const std::string payload(kRequest, 'p');
+  Outstanding outstanding;
+  uint64_t offset = 0;
+  for (auto _ : state) {
+    outstanding.WaitBelow(depth);
+    outstanding.Add();
+    auto finish = [&outstanding](IoContext&, absl::StatusOr<size_t> result) {
+      if (!result.ok() || *result != kRequest) outstanding.Fail();
+    };
+    std::shared_ptr<IoContext> io =
+        direction == IoContext::Direction::kWrite
+            ? IoContext::CreateWrite(offset, payload.data(), kRequest, chunk,
+                                     &pool, finish, [](uint64_t) {})
+            : IoContext::CreateRead(offset, kRequest, chunk, &pool, finish);
+    // Counted until the context is done with the pool, not just replied.
+    io->SetReleaseHook([&outstanding] { outstanding.Done(); });
+    io->Start(sender);
+    offset = (offset + kRequest) % kFileSpan;
+  }
+  outstanding.WaitBelow(1);
+  if (outstanding.failures() > 0) state.SkipWithError("a request failed");
+  state.SetBytesProcessed(state.iterations() * kRequest);
+  state.counters["calls"] = benchmark::Counter(
+      static_cast<double>(state.iterations() * (kRequest / chunk)),
+      benchmark::Counter::kIsRate);
+}
+
+void BM_PipelineWrite(benchmark::State& state) {
+  RunPipeline(state, IoContext::Direction::kWrite);
+}
+void BM_PipelineRead(benchmark::State& state) {
+  RunPipeline(state, IoContext::Direction::kRead);
+}
+
+// {chunk size, requests outstanding}
+BENCHMARK(BM_PipelineWrite)
+    ->ArgsProduct({{64 << 10, 256 << 10, 1 << 20}, {1, 16}})
+    ->UseRealTime();
+BENCHMARK(BM_PipelineRead)
+    ->ArgsProduct({{64 << 10, 256 << 10, 1 << 20}, {1, 16}})
+    ->UseRealTime();
+
+}  // namespace
+}  // namespace rbfs
+
+int main(int argc, char** argv) {
+  rbfs::TuneMallocForLargeBuffers();
+  benchmark::Initialize(&argc, argv);
+  benchmark::RunSpecifiedBenchmarks();
+  return 0;
+}

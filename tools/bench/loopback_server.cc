@@ -1,0 +1,66 @@
+#include "tools/bench/loopback_server.h"
+
+#include <cstdlib>
+#include <filesystem>
+
+namespace rbfs {
+
+LoopbackServer::LoopbackServer(uint64_t volume_size) {
+  const char* tmp = std::getenv("TMPDIR");
+  dir_ = std::string(tmp ? tmp : "/tmp") + "/rbfs_bench_" +
+         std::to_string(getpid());
+  std::filesystem::remove_all(dir_);
+  Filesystem::Options options;
+  options.data_dir = dir_;
+  options.volume_size = volume_size;
+  fs_ = std::move(*Filesystem::Open(options));
+  service_ = std::make_unique<RbfsService>(fs_.get());
+  grpc::ServerBuilder builder;
+  builder.AddListeningPort("127.0.0.1:0", grpc::InsecureServerCredentials(),
+                           &port_);
+  builder.RegisterService(service_.get());
+  builder.SetMaxReceiveMessageSize(RbfsService::kMaxMessageBytes);
+  builder.SetMaxSendMessageSize(RbfsService::kMaxMessageBytes);
+  server_ = builder.BuildAndStart();
+  grpc::ChannelArguments args;
+  args.SetMaxReceiveMessageSize(RbfsService::kMaxMessageBytes);
+  args.SetMaxSendMessageSize(RbfsService::kMaxMessageBytes);
+  stub_ = Rbfs::NewStub(grpc::CreateCustomChannel(
+      address(), grpc::InsecureChannelCredentials(), args));
+}
+
+LoopbackServer::~LoopbackServer() {
+  server_->Shutdown();
+  fs_.reset();
+  std::filesystem::remove_all(dir_);
+}
+
+std::string LoopbackServer::address() const {
+  return "127.0.0.1:" + std::to_string(port_);
+}
+
+InodeId LoopbackServer::CreateFile(const std::string& name) {
+  grpc::ClientContext ctx;
+  MkNodRequest req;
+  req.mutable_parent()->set_ino(Filesystem::kRootIno);
+  req.mutable_parent()->set_generation(Filesystem::kRootGeneration);
+  req.set_name(name);
+  req.set_mode(0100644);
+  EntryReply reply;
+  stub_->MkNod(&ctx, req, &reply);
+  return reply.attr().id();
+}
+
+void LoopbackServer::Fill(const InodeId& id, uint64_t size) {
+  WriteRequest fill;
+  *fill.mutable_id() = id;
+  fill.set_data(std::string(1 << 20, 'r'));
+  for (uint64_t off = 0; off < size; off += 1 << 20) {
+    grpc::ClientContext ctx;
+    fill.set_offset(off);
+    WriteReply reply;
+    stub_->Write(&ctx, fill, &reply);
+  }
+}
+
+}  // namespace rbfs

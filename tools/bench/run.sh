@@ -63,6 +63,7 @@ RESULTS=""     # one file per target.job holding the figure or "fail"
 START_LOADAVG=""
 TARGET_PID=""  # the subshell measuring the current target
 RBFS_BUILD_ERROR=""
+SAMPLER_PID=""
 
 log() { printf '[%(%H:%M:%S)T] %s\n' -1 "$*" >&2; }
 # The last reason is kept in a file so that a failed target's reason gets
@@ -229,6 +230,7 @@ on_exit() {
   local rc=$?
   trap - EXIT INT TERM
   ((rc == 0)) || log "exiting with status $rc; cleaning up"
+  stop_load_sampler
   stop_target_jobs
   teardown
   if [[ -n $BASE && -d $BASE ]]; then
@@ -503,8 +505,9 @@ target_rbfs() {
 # fio does), while `wait` returns at once, so Ctrl-C and SIGTERM take effect
 # immediately and on_exit stops the subshell and what it runs.
 run_target() {
-  local t=$1 rc=0
+  local t=$1 rc=0 started
   log "=== $t"
+  started=$(date +%s)
   rm -f "$WORK/last_error"
   (
     set -e
@@ -513,6 +516,9 @@ run_target() {
   TARGET_PID=$!
   wait "$TARGET_PID" || rc=$?
   TARGET_PID=""
+  local load
+  load=$(load_between "$started" "$(date +%s)")
+  [[ -z $load ]] || note "$t" "$load"
   if ((rc != 0)); then
     log "$t: FAILED (exit $rc); continuing with the other targets"
     note "$t" "target failed (exit $rc): $(cat "$WORK/last_error" 2>/dev/null || echo "see the log above")"
@@ -571,6 +577,68 @@ build_tools() {
     cp "$REPO_ROOT/bazel-bin/server/rbfs-server" "$REPO_ROOT/bazel-bin/client/rbfs-mount" "$WORK/bin/" \
       || RBFS_BUILD_ERROR="no rbfs binaries in bazel-bin/"
   fi
+}
+
+# ---------------------------------------------------------------- noise
+
+# The machine is shared. Every 2 s, count the processes on a CPU (state R)
+# that are not part of this run (not below this script's pid), with their
+# names, so that each target's notes say what competed with it. The load
+# average would not do: the benchmark's own threads waiting on FUSE count
+# in it.
+start_load_sampler() {
+  local me=$$
+  (
+    while [[ ! -e $STATE/stop ]]; do
+      ps -e -o pid=,ppid=,stat=,comm= | awk -v me="$me" -v now="$(date +%s)" '
+        { pp[$1] = $2; st[$1] = $3; cm[$1] = $4 }
+        END {
+          n = 0; names = ""
+          for (p in pp) {
+            # Kernel threads (kworkers) mostly do the writeback of this run.
+            if (st[p] !~ /^R/ || p == 2 || pp[p] == 2) continue
+            q = p; ours = 0
+            for (d = 0; d < 64 && q > 1; d++) { if (q == me) { ours = 1; break } q = pp[q] }
+            if (ours) continue
+            n++; names = names " " cm[p]
+          }
+          print now, n, names }'
+      sleep 2
+    done
+  ) >"$WORK/load.log" 2>/dev/null &
+  SAMPLER_PID=$!
+}
+
+stop_load_sampler() {
+  [[ -n $SAMPLER_PID ]] || return 0
+  local p
+  for p in $(descendants "$SAMPLER_PID" "") "$SAMPLER_PID"; do
+    kill "$p" 2>/dev/null || true
+  done
+  SAMPLER_PID=""
+}
+
+# "other processes on a CPU: 1.2 mean (cc1plus, java)" between two epoch
+# seconds, flagged when others kept at least one of the vCPUs busy on average.
+load_between() {
+  awk -v a="$1" -v b="$2" -v n="$(nproc)" '
+    $1 >= a && $1 <= b {
+      c++; s += $2
+      for (i = 3; i <= NF; i++) seen[$i]++
+    }
+    END {
+      if (!c) exit
+      top = ""
+      for (k = 0; k < 3; k++) {
+        best = ""; bc = 0
+        for (x in seen) if (seen[x] > bc) { best = x; bc = seen[x] }
+        if (best == "") break
+        top = top (top == "" ? "" : ", ") best; delete seen[best]
+      }
+      printf "other processes on a CPU during this target: %.1f mean of %d vCPUs", s / c, n
+      if (top != "") printf " (mostly %s)", top
+      if (s / c >= 0.5) printf "; NOISY"
+      printf "\n" }' "$WORK/load.log" 2>/dev/null
 }
 
 # ---------------------------------------------------------------- output
@@ -767,6 +835,7 @@ main() {
 
   build_tools
   START_LOADAVG=$(cut -d' ' -f1-3 /proc/loadavg)
+  start_load_sampler
 
   local t
   for t in "${TARGETS[@]}"; do run_target "$t"; done

@@ -8,7 +8,6 @@
 // returns. SIGTERM, SIGINT and `fusermount3 -u` end the session; in-flight
 // reads and writes are answered before the session is torn down.
 #include <fcntl.h>
-#include <malloc.h>
 #include <signal.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -30,6 +29,7 @@
 #include "client/rbfs_filesystem.h"
 #include "client/rpc_client.h"
 #include "common/log.h"
+#include "common/malloc_tuning.h"
 #include "protos/rbfs.pb.h"
 
 namespace rbfs {
@@ -41,8 +41,8 @@ constexpr char kUsage[] = "usage: %s [options] HOST:PORT MOUNTPOINT\n\n";
 
 constexpr char kMountHelp[] = R"(
     -o ro                  read-only mount
-    -o default_permissions let the kernel check permissions from the
-                           attributes (otherwise the server decides)
+    -o default_permissions the kernel checks permissions from the
+                           attributes (always on: the server does not)
     -o nosuid,nodev,noexec the usual mount(8) restrictions
     -o fsname=NAME         source shown in mount(8) (default HOST:PORT)
 
@@ -111,10 +111,7 @@ void FinishDaemon(int report_fd) {
 
 int Run(int argc, char** argv) {
   SetLogProgramName("rbfs-mount");
-  // Keep freed chunk-sized blocks in the heap: fresh pages cost ~20 us each
-  // on the target VMs.
-  mallopt(M_MMAP_THRESHOLD, 32 << 20);
-  mallopt(M_TRIM_THRESHOLD, 256 << 20);
+  TuneMallocForLargeBuffers();
   // Debian's Abseil is built with deadlock detection on, which costs a
   // graph update on every lock of the data path.
   absl::SetMutexDeadlockDetectionMode(absl::OnDeadlockCycle::kIgnore);
@@ -129,6 +126,11 @@ int Run(int argc, char** argv) {
   if (!HasOption(args, "subtype=")) fuse_opt_add_arg(&args, "-osubtype=rbfs");
   if (!HasOption(args, "fsname=") && !options->server.empty()) {
     fuse_opt_add_arg(&args, absl::StrCat("-ofsname=", options->server).c_str());
+  }
+  // The server does not check permissions: the kernel enforces mode bits
+  // for every caller, as on a local filesystem.
+  if (!HasOption(args, "default_permissions")) {
+    fuse_opt_add_arg(&args, "-odefault_permissions");
   }
   // The kernel caps direct reads at max_read; libfuse wants it both here and
   // in the init reply.

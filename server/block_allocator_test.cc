@@ -72,3 +72,23 @@ TEST(BlockAllocatorTest, MarkUsedRejectsDuplicatesAndOutOfRange) {
 
 }  // namespace
 }  // namespace rbfs
+
+namespace rbfs {
+namespace {
+
+TEST(BlockAllocatorTest, FillsALargeVolumeInMultiBlockRuns) {
+  BlockAllocator alloc(65536);
+  uint64_t got_total = 0;
+  std::set<uint64_t> seen;
+  for (;;) {
+    absl::StatusOr<std::vector<uint64_t>> got = alloc.Allocate(16);
+    if (!got.ok()) break;
+    for (uint64_t b : *got) ASSERT_TRUE(seen.insert(b).second) << b;
+    got_total += got->size();
+  }
+  EXPECT_EQ(got_total, 65520u);  // every whole run of 16 of the 65535 blocks
+  EXPECT_EQ(alloc.free_blocks(), 15u);
+}
+
+}  // namespace
+}  // namespace rbfs

@@ -3,6 +3,7 @@
 // and by how many requests are outstanding at once.
 #include <string>
 
+#include "absl/strings/str_cat.h"
 #include "absl/synchronization/mutex.h"
 #include "benchmark/benchmark.h"
 #include "client/buffer_pool.h"
@@ -27,9 +28,9 @@ class Outstanding {
     absl::MutexLock lock(&mu_);
     ++count_;
   }
-  void Fail() {
+  void Fail(std::string why) {
     absl::MutexLock lock(&mu_);
-    ++failures_;
+    if (failures_++ == 0) first_failure_ = std::move(why);
   }
   void Done() {
     absl::MutexLock lock(&mu_);
@@ -46,25 +47,42 @@ class Outstanding {
     absl::MutexLock lock(&mu_);
     return failures_;
   }
+  std::string first_failure() {
+    absl::MutexLock lock(&mu_);
+    return first_failure_;
+  }
 
  private:
   absl::Mutex mu_;
   int count_ ABSL_GUARDED_BY(mu_) = 0;
   int failures_ ABSL_GUARDED_BY(mu_) = 0;
+  std::string first_failure_ ABSL_GUARDED_BY(mu_);
 };
 
 void RunPipeline(benchmark::State& state, IoContext::Direction direction) {
   const uint32_t chunk = static_cast<uint32_t>(state.range(0));
   const int depth = static_cast<int>(state.range(1));
-  LoopbackServer server;
-  InodeId id = server.CreateFile("f");
-  if (direction == IoContext::Direction::kRead) server.Fill(id, kFileSpan);
-  RpcOptions options;
-  options.target = server.address();
-  RpcClient rpc(options);
+  // One server and client for the whole process: gRPC 1.51 does not take
+  // kindly to callback-API users being created and destroyed repeatedly.
+  static LoopbackServer* const server = new LoopbackServer();
+  static RpcClient* const rpc = [] {
+    RpcOptions options;
+    options.target = server->address();
+    return new RpcClient(options);
+  }();
+  // Google Benchmark calls this several times per configuration: every
+  // call reuses the same two files rather than filling the volume.
+  static const InodeId write_file = server->CreateFile("written");
+  static const InodeId read_file = [] {
+    InodeId id = server->CreateFile("read");
+    server->Fill(id, kFileSpan);
+    return id;
+  }();
+  const InodeId& id =
+      direction == IoContext::Direction::kRead ? read_file : write_file;
   InflightLimiter limiter(kMaxInflight);
   BufferPool pool(2 * kMaxInflight);
-  GrpcChunkSender sender(&rpc, &limiter, id);
+  GrpcChunkSender sender(rpc, &limiter, id);
   const std::string payload(kRequest, 'p');
   Outstanding outstanding;
   uint64_t offset = 0;
@@ -72,7 +90,10 @@ void RunPipeline(benchmark::State& state, IoContext::Direction direction) {
     outstanding.WaitBelow(depth);
     outstanding.Add();
     auto finish = [&outstanding](IoContext&, absl::StatusOr<size_t> result) {
-      if (!result.ok() || *result != kRequest) outstanding.Fail();
+      if (!result.ok() || *result != kRequest) {
+        outstanding.Fail(result.ok() ? absl::StrCat("short: ", *result)
+                                     : result.status().ToString());
+      }
     };
     std::shared_ptr<IoContext> io =
         direction == IoContext::Direction::kWrite
@@ -85,7 +106,9 @@ void RunPipeline(benchmark::State& state, IoContext::Direction direction) {
     offset = (offset + kRequest) % kFileSpan;
   }
   outstanding.WaitBelow(1);
-  if (outstanding.failures() > 0) state.SkipWithError("a request failed");
+  if (outstanding.failures() > 0) {
+    state.SkipWithError(outstanding.first_failure().c_str());
+  }
   state.SetBytesProcessed(state.iterations() * kRequest);
   state.counters["calls"] = benchmark::Counter(
       static_cast<double>(state.iterations() * (kRequest / chunk)),

@@ -1,5 +1,6 @@
 #include "tools/bench/loopback_server.h"
 
+#include <cstdio>
 #include <cstdlib>
 #include <filesystem>
 
@@ -59,7 +60,13 @@ void LoopbackServer::Fill(const InodeId& id, uint64_t size) {
     grpc::ClientContext ctx;
     fill.set_offset(off);
     WriteReply reply;
-    stub_->Write(&ctx, fill, &reply);
+    grpc::Status status = stub_->Write(&ctx, fill, &reply);
+    if (!status.ok() || reply.err() != 0) {
+      std::fprintf(stderr, "fill failed at %llu: %s errno %d\n",
+                   static_cast<unsigned long long>(off),
+                   status.error_message().c_str(), reply.err());
+      return;
+    }
   }
 }
 

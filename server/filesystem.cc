@@ -534,6 +534,17 @@ bool Filesystem::DropLink(rocksdb::WriteBatch* batch, uint64_t dir_ino,
 }
 
 absl::Status Filesystem::Unlink(InodeRef parent, absl::string_view name) {
+  return RemoveEntry(parent, name, /*directory=*/false);
+}
+
+absl::Status Filesystem::RmDir(InodeRef parent, absl::string_view name) {
+  if (name == ".") return ErrnoError(EINVAL);
+  if (name == "..") return ErrnoError(ENOTEMPTY);
+  return RemoveEntry(parent, name, /*directory=*/true);
+}
+
+absl::Status Filesystem::RemoveEntry(InodeRef parent, absl::string_view name,
+                                     bool directory) {
   if (absl::Status s = ValidateName(name); !s.ok()) return s;
   uint64_t gone = 0;
   {
@@ -544,10 +555,13 @@ absl::Status Filesystem::Unlink(InodeRef parent, absl::string_view name) {
     absl::StatusOr<meta::DirentRecord> d = meta_->GetDirent(parent.ino, name);
     if (absl::IsNotFound(d.status())) return ErrnoError(ENOENT);
     if (!d.ok()) return d.status();
-    if (d->type() == S_IFDIR) return ErrnoError(EISDIR);
+    if ((d->type() == S_IFDIR) != directory) {
+      return ErrnoError(directory ? ENOTDIR : EISDIR);
+    }
     held.Lock(locks_.Get(d->ino()));
     absl::StatusOr<meta::InodeRecord> child = meta_->GetInode(d->ino());
     if (!child.ok()) return child.status();
+    if (directory && child->entries() != 0) return ErrnoError(ENOTEMPTY);
     rocksdb::WriteBatch batch;
     if (DropLink(&batch, parent.ino, &*dir, name, *d, &*child, NowNs())) {
       gone = d->ino();
@@ -556,33 +570,6 @@ absl::Status Filesystem::Unlink(InodeRef parent, absl::string_view name) {
     if (absl::Status s = Commit(&batch); !s.ok()) return s;
   }
   return gone ? ReclaimIfUnused(gone) : absl::OkStatus();
-}
-
-absl::Status Filesystem::RmDir(InodeRef parent, absl::string_view name) {
-  if (name == ".") return ErrnoError(EINVAL);
-  if (name == "..") return ErrnoError(ENOTEMPTY);
-  if (absl::Status s = ValidateName(name); !s.ok()) return s;
-  uint64_t gone = 0;
-  {
-    MetaLocks held;
-    held.Lock(locks_.Get(parent.ino));
-    absl::StatusOr<meta::InodeRecord> dir = LoadDir(parent);
-    if (!dir.ok()) return dir.status();
-    absl::StatusOr<meta::DirentRecord> d = meta_->GetDirent(parent.ino, name);
-    if (absl::IsNotFound(d.status())) return ErrnoError(ENOENT);
-    if (!d.ok()) return d.status();
-    if (d->type() != S_IFDIR) return ErrnoError(ENOTDIR);
-    held.Lock(locks_.Get(d->ino()));
-    absl::StatusOr<meta::InodeRecord> child = meta_->GetInode(d->ino());
-    if (!child.ok()) return child.status();
-    if (child->entries() != 0) return ErrnoError(ENOTEMPTY);
-    rocksdb::WriteBatch batch;
-    DropLink(&batch, parent.ino, &*dir, name, *d, &*child, NowNs());
-    MetaStore::PutInode(&batch, parent.ino, *dir);
-    if (absl::Status s = Commit(&batch); !s.ok()) return s;
-    gone = d->ino();
-  }
-  return ReclaimIfUnused(gone);
 }
 
 absl::StatusOr<bool> Filesystem::IsAncestor(uint64_t ancestor,

@@ -152,6 +152,9 @@ class Filesystem {
   absl::StatusOr<Entry> CreateNode(InodeRef parent, absl::string_view name,
                                    meta::InodeRecord node, bool exclusive,
                                    bool open);
+  // Unlink (a non-directory) or RmDir (an empty directory) of `name`.
+  absl::Status RemoveEntry(InodeRef parent, absl::string_view name,
+                           bool directory);
   // Frees an unlinked inode's blocks and record once nobody has it open.
   absl::Status ReclaimIfUnused(uint64_t ino);
   // Removes the name `name` (of child `d`) from `dir` in `batch`, updating

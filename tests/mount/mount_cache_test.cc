@@ -20,24 +20,11 @@
 namespace rbfs {
 namespace {
 
-class MountCacheTest : public testing::Test {
- protected:
-  static void SetUpTestSuite() {
-    absl::StatusOr<std::unique_ptr<RbfsCluster>> cluster =
-        RbfsCluster::Start({"cache=auto,attr_timeout=60,entry_timeout=60"});
-    ASSERT_TRUE(cluster.ok()) << cluster.status();
-    cluster_ = cluster->release();
-  }
-  static void TearDownTestSuite() {
-    delete cluster_;
-    cluster_ = nullptr;
-  }
-  void SetUp() override { ASSERT_NE(cluster_, nullptr); }
-
-  static RbfsCluster* cluster_;
+class MountCacheTest : public SharedClusterTest<MountCacheTest> {
+ public:
+  static constexpr const char* kMountOptions =
+      "cache=auto,attr_timeout=60,entry_timeout=60";
 };
-
-RbfsCluster* MountCacheTest::cluster_ = nullptr;
 
 std::string ReadAll(int fd) {
   std::string data;

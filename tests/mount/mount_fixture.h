@@ -21,6 +21,7 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
+#include "gtest/gtest.h"
 
 namespace rbfs {
 
@@ -86,6 +87,26 @@ std::string RunfilePath(const std::string& relative);
 
 // Waits for `pid` to exit for at most `timeout`; returns its wait status.
 absl::StatusOr<int> WaitForExit(pid_t pid, absl::Duration timeout);
+
+// Base of a test suite whose tests share one server and mount, started once
+// with the -o options the suite names in `Suite::kMountOptions`.
+template <typename Suite>
+class SharedClusterTest : public ::testing::Test {
+ protected:
+  static void SetUpTestSuite() {
+    absl::StatusOr<std::unique_ptr<RbfsCluster>> cluster =
+        RbfsCluster::Start({Suite::kMountOptions});
+    ASSERT_TRUE(cluster.ok()) << cluster.status();
+    cluster_ = cluster->release();
+  }
+  static void TearDownTestSuite() {
+    delete cluster_;
+    cluster_ = nullptr;
+  }
+  void SetUp() override { ASSERT_NE(cluster_, nullptr); }
+
+  static inline RbfsCluster* cluster_ = nullptr;
+};
 
 }  // namespace rbfs
 

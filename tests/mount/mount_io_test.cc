@@ -25,24 +25,10 @@ namespace {
 
 constexpr size_t kMiB = 1 << 20;
 
-class MountIoTest : public testing::Test {
- protected:
-  static void SetUpTestSuite() {
-    absl::StatusOr<std::unique_ptr<RbfsCluster>> cluster =
-        RbfsCluster::Start({});
-    ASSERT_TRUE(cluster.ok()) << cluster.status();
-    cluster_ = cluster->release();
-  }
-  static void TearDownTestSuite() {
-    delete cluster_;
-    cluster_ = nullptr;
-  }
-  void SetUp() override { ASSERT_NE(cluster_, nullptr); }
-
-  static RbfsCluster* cluster_;
+class MountIoTest : public SharedClusterTest<MountIoTest> {
+ public:
+  static constexpr const char* kMountOptions = "";
 };
-
-RbfsCluster* MountIoTest::cluster_ = nullptr;
 
 // Page-aligned memory for O_DIRECT.
 struct AlignedBuffer {

@@ -27,20 +27,11 @@ namespace {
 #define FUSE_SUPER_MAGIC 0x65735546
 #endif
 
-class MountMetadataTest : public testing::Test {
- protected:
-  static void SetUpTestSuite() {
-    absl::StatusOr<std::unique_ptr<RbfsCluster>> cluster =
-        RbfsCluster::Start({});
-    ASSERT_TRUE(cluster.ok()) << cluster.status();
-    cluster_ = cluster->release();
-  }
-  static void TearDownTestSuite() {
-    delete cluster_;
-    cluster_ = nullptr;
-  }
-  void SetUp() override { ASSERT_NE(cluster_, nullptr); }
+class MountMetadataTest : public SharedClusterTest<MountMetadataTest> {
+ public:
+  static constexpr const char* kMountOptions = "";
 
+ protected:
   static std::string Path(const std::string& name) {
     return cluster_->Path(name);
   }
@@ -63,11 +54,7 @@ class MountMetadataTest : public testing::Test {
     close(fd);
     return data;
   }
-
-  static RbfsCluster* cluster_;
 };
-
-RbfsCluster* MountMetadataTest::cluster_ = nullptr;
 
 TEST_F(MountMetadataTest, IsAFuseMount) {
   struct statfs st;

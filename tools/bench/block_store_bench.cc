@@ -64,5 +64,3 @@ BENCHMARK(BM_FilesystemWrite)
 
 }  // namespace
 }  // namespace rbfs
-
-BENCHMARK_MAIN();

@@ -11,7 +11,6 @@
 #include "client/inflight_limiter.h"
 #include "client/io_context.h"
 #include "client/rpc_client.h"
-#include "common/malloc_tuning.h"
 #include "tools/bench/loopback_server.h"
 
 namespace rbfs {
@@ -132,10 +131,3 @@ BENCHMARK(BM_PipelineRead)
 
 }  // namespace
 }  // namespace rbfs
-
-int main(int argc, char** argv) {
-  rbfs::TuneMallocForLargeBuffers();
-  benchmark::Initialize(&argc, argv);
-  benchmark::RunSpecifiedBenchmarks();
-  return 0;
-}

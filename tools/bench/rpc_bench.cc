@@ -5,7 +5,6 @@
 #include <string>
 
 #include "benchmark/benchmark.h"
-#include "common/malloc_tuning.h"
 #include "grpcpp/grpcpp.h"
 #include "protos/rbfs.grpc.pb.h"
 #include "tools/bench/loopback_server.h"
@@ -61,10 +60,3 @@ BENCHMARK(BM_Read)->Arg(64 << 10)->Arg(1 << 20)->UseRealTime();
 
 }  // namespace
 }  // namespace rbfs
-
-int main(int argc, char** argv) {
-  rbfs::TuneMallocForLargeBuffers();
-  benchmark::Initialize(&argc, argv);
-  benchmark::RunSpecifiedBenchmarks();
-  return 0;
-}

@@ -61,7 +61,8 @@ WORK=""        # keys, binaries, logs, results (not on a benchmarked mount)
 STATE=""       # pids/ and mounts/ files so cleanup finds what subshells started
 RESULTS=""     # one file per target.job holding the figure or "fail"
 START_LOADAVG=""
-TARGET_PID=""  # the subshell measuring the current target
+STEP_PID=""    # the subshell running the current setup or job
+ALIVE=()       # targets set up and not given up
 RBFS_BUILD_ERROR=""
 SAMPLER_PID=""
 
@@ -164,21 +165,26 @@ stop_pid() {
   kill -KILL "$pid" 2>/dev/null || true
 }
 
-# Tears down everything recorded in $STATE: mounts first (so their daemons
-# can answer the unmount), then processes, newest first.
+# Tears down what is recorded in $STATE for target $1 (everything when no
+# target is given): mounts first (so their daemons can answer the unmount),
+# then processes, newest first.
 teardown() {
   [[ -n $STATE && -d $STATE ]] || return 0
-  local files i mnt
+  local i mnt m="*" p="*"
+  local -a files
+  if [[ -n ${1:-} ]]; then m="*.$1"; p="*.$1.*"; fi
   # Names start with a nanosecond timestamp, so the glob's order is the
   # order things were started in; walk it backwards.
-  files=("$STATE"/mounts/*)
+  # shellcheck disable=SC2206  # the patterns are meant to glob
+  files=("$STATE"/mounts/$m)
   for ((i = ${#files[@]} - 1; i >= 0; i--)); do
     [[ -f ${files[i]} ]] || continue
     mnt=$(cat "${files[i]}")
     unmount_one "$mnt" || log "could not unmount $mnt"
     rm -f "${files[i]}"
   done
-  files=("$STATE"/pids/*)
+  # shellcheck disable=SC2206
+  files=("$STATE"/pids/$p)
   for ((i = ${#files[@]} - 1; i >= 0; i--)); do
     [[ -f ${files[i]} ]] || continue
     stop_pid "$(cat "${files[i]}")"
@@ -197,14 +203,14 @@ descendants() {
   done
 }
 
-# Stops a target subshell that is still running (we are exiting on a signal
+# Stops a step subshell that is still running (we are exiting on a signal
 # or an error) and its jobs (fio, metabench, timeout), but not its daemons:
 # they must stay up to answer the unmount.
 stop_target_jobs() {
-  [[ -n $TARGET_PID ]] || return 0
+  [[ -n $STEP_PID ]] || return 0
   # The job loops check this before starting anything new.
   touch "$STATE/stop"
-  local daemons seen=" $TARGET_PID " p q i alive
+  local daemons seen=" $STEP_PID " p q i alive
   daemons=$(cat "$STATE"/pids/* 2>/dev/null | tr '\n' ' ' || true)
   # Rescan every round: a process started between two scans, or orphaned by
   # its parent's death, is still below a pid already seen. TERM for 5 s,
@@ -244,8 +250,9 @@ on_exit() {
   exit "$rc"
 }
 
-# Records a pid / a mount point for teardown (works from subshells too).
-track_pid() { echo "$2" >"$STATE/pids/$(date +%s%N).$1"; }
+# Records a pid (target, name, pid) / a mount point (target, path) for
+# teardown; files, so that it works from subshells too.
+track_pid() { echo "$3" >"$STATE/pids/$(date +%s%N).$1.$2"; }
 track_mount() { echo "$2" >"$STATE/mounts/$(date +%s%N).$1"; }
 
 # ---------------------------------------------------------------- helpers
@@ -298,53 +305,58 @@ fio_figure() {
 }
 
 # ---------------------------------------------------------------- jobs
+# All targets are mounted at once and every job runs on each of them in
+# turn, so the figures of one row are measured within a minute of each
+# other: on this shared machine, noise that comes and goes then hits all
+# targets alike instead of whichever one happened to be running.
 
-run_fio_jobs() {
-  local target=$1 dir=$2 spec key rw bs qd unit label json dirn
+# One fio job on one target. Fails (and the target is given up) only when
+# its mount is gone, or when the append job, which lays out the file the
+# other jobs use, fails.
+fio_step() {
+  local target=$1 spec=$2 dir key rw bs qd unit label json dirn
   local -a timing
-  for spec in "${FIO_JOBS[@]}"; do
-    IFS='|' read -r key rw bs qd unit label <<<"$spec"
-    json="$WORK/fio.$target.$key.json"
-    check_mounted "$target" "$dir"
-    if [[ $key == append16 ]]; then
-      timing=()     # laying out the file: its whole size, however long it takes
-    else
-      timing=(--time_based "--runtime=$RUNTIME" "--ramp_time=$RAMP")
-    fi
-    if [[ $rw == *write* ]]; then dirn="write"; else dirn="read"; fi
-    log "$target: fio $key ($label)"
-    # --thread keeps fio one process, so timeout's SIGTERM/SIGKILL reaches
-    # every job; --foreground lets Ctrl-C reach fio directly. fallocate=none:
-    # preallocation would turn the append job into an overwrite on some
-    # targets and not on others.
-    if timeout --foreground -k 10 $((RUNTIME + RAMP + 600)) \
-        fio --thread --name="$key" --filename="$dir/bench.dat" --size="$SIZE" \
-          --direct=1 --ioengine=libaio --rw="$rw" --bs="$bs" --iodepth="$qd" \
-          --fallocate=none --randrepeat=0 --norandommap "${timing[@]}" \
-          --output-format=json --output="$json" 2>"$json.err" \
-        && [[ $(fio_figure "$json" "$dirn" "$unit") != fail ]]; then
-      record "$target" "$key" "$(fio_figure "$json" "$dirn" "$unit")"
-    else
-      record "$target" "$key" fail
-      note "$target" "fio $key failed: $(tr '\n' ' ' <"$json.err" | cut -c1-300)"
-      log "$target: fio $key failed (see $json.err)"
-      # Without a complete file the remaining jobs measure nothing useful.
-      if [[ $key == append16 ]]; then return 1; fi
-    fi
-  done
-  rm -f "$dir/bench.dat"
+  dir=$(cat "$STATE/dir.$target")
+  IFS='|' read -r key rw bs qd unit label <<<"$spec"
+  json="$WORK/fio.$target.$key.json"
+  check_mounted "$target" "$dir"
+  if [[ $key == append16 ]]; then
+    timing=()     # laying out the file: its whole size, however long it takes
+  else
+    timing=(--time_based "--runtime=$RUNTIME" "--ramp_time=$RAMP")
+  fi
+  if [[ $rw == *write* ]]; then dirn="write"; else dirn="read"; fi
+  log "$target: fio $key ($label)"
+  # --thread keeps fio one process, so timeout's SIGTERM/SIGKILL reaches
+  # every job; --foreground lets Ctrl-C reach fio directly. fallocate=none:
+  # preallocation would turn the append job into an overwrite on some
+  # targets and not on others.
+  if timeout --foreground -k 10 $((RUNTIME + RAMP + 600)) \
+      fio --thread --name="$key" --filename="$dir/bench.dat" --size="$SIZE" \
+        --direct=1 --ioengine=libaio --rw="$rw" --bs="$bs" --iodepth="$qd" \
+        --fallocate=none --randrepeat=0 --norandommap "${timing[@]}" \
+        --output-format=json --output="$json" 2>"$json.err" \
+      && [[ $(fio_figure "$json" "$dirn" "$unit") != fail ]]; then
+    record "$target" "$key" "$(fio_figure "$json" "$dirn" "$unit")"
+  else
+    record "$target" "$key" fail
+    note "$target" "fio $key failed: $(tr '\n' ' ' <"$json.err" | cut -c1-300)"
+    log "$target: fio $key failed (see $json.err)"
+    # Without a complete file the remaining jobs measure nothing useful.
+    if [[ $key == append16 ]]; then die "$target: the append job failed"; fi
+  fi
 }
 
-run_meta() {
-  local target=$1 dir=$2 phase v
+meta_step() {
+  local target=$1 dir phase v
+  dir=$(cat "$STATE/dir.$target")
   local out="$WORK/meta.$target.out"
   check_mounted "$target" "$dir"
+  rm -f "$dir/bench.dat"
   mkdir "$dir/meta"
   log "$target: metabench, $NFILES files"
-  if timeout --foreground -k 10 600 "$WORK/bin/metabench" "$dir/meta" "$NFILES" "$META_PAUSE_MS" \
+  if ! timeout --foreground -k 10 600 "$WORK/bin/metabench" "$dir/meta" "$NFILES" "$META_PAUSE_MS" \
       >"$out" 2>"$out.err"; then
-    :
-  else
     note "$target" "metabench failed: $(tr '\n' ' ' <"$out.err" | cut -c1-300)"
   fi
   for phase in "${META_PHASES[@]}"; do
@@ -357,29 +369,33 @@ run_meta() {
 # A FUSE target whose mount has gone must not be measured: the jobs would
 # run on the empty directory beneath it and report the disk's figures.
 # Also stops the job loop once on_exit has begun tearing down.
+# A dead daemon leaves its mount behind ("Transport endpoint is not
+# connected"), so its liveness is checked too.
 check_mounted() {
   [[ ! -e $STATE/stop ]] || exit 1
   [[ $1 == raw ]] && return 0
   is_fuse_mount "$2" || die "$1: $2 is no longer mounted"
-}
-
-run_all_jobs() {
-  run_fio_jobs "$1" "$2"
-  run_meta "$1" "$2"
+  local name pid logf
+  if [[ -f $STATE/watch.$1 ]]; then
+    while read -r name pid logf; do
+      kill -0 "$pid" 2>/dev/null || die "$1: $name (pid $pid) has died; its log ends: $(tail -2 "$logf" | tr '\n' ' ')"
+    done <"$STATE/watch.$1"
+  fi
 }
 
 # ---------------------------------------------------------------- targets
-# Each runs in a subshell with set -e active (see run_target), records what
-# it starts, and writes its figures to $RESULTS.
+# setup_<target> runs in a subshell with set -e active (see step), records
+# what it starts, writes the directory to measure to $STATE/dir.<target>
+# and the daemons whose peak RSS is reported to $STATE/watch.<target>.
 
-target_raw() {
+setup_raw() {
   local dir="$BASE/backing/raw"
   mkdir -p "$dir"
+  echo "$dir" >"$STATE/dir.raw"
   note raw "the backing directory itself, $(df -T "$dir" | awk 'NR == 2 { print $2 " on " $1 }')"
-  run_all_jobs raw "$dir"
 }
 
-target_passthrough() {
+setup_passthrough() {
   local src="$BASE/backing/passthrough" mnt="$BASE/mnt/passthrough" pid
   mkdir -p "$src" "$mnt"
   # cache=never: FOPEN_DIRECT_IO like rbfs's default; timeout=1: the same 1 s
@@ -392,13 +408,13 @@ target_passthrough() {
   "$WORK/bin/passthrough_ll" -f -o "source=$src,cache=never,timeout=1" "$mnt" \
     >"$WORK/passthrough.log" 2>&1 &
   pid=$!
-  track_pid passthrough "$pid"
+  track_pid passthrough passthrough_ll "$pid"
   track_mount passthrough "$mnt"
   wait_for "$STARTUP_TIMEOUT_S" "$pid" is_fuse_mount "$mnt" \
     || { tail -5 "$WORK/passthrough.log" >&2; die "passthrough_ll did not mount"; }
+  echo "$mnt" >"$STATE/dir.passthrough"
+  echo "passthrough_ll $pid $WORK/passthrough.log" >"$STATE/watch.passthrough"
   note passthrough "libfuse's passthrough_ll -o cache=never,timeout=1 (multithreaded), O_DIRECT dropped on its backing files, rbfs's malloc tuning via GLIBC_TUNABLES (see run.sh)"
-  run_all_jobs passthrough "$mnt"
-  note passthrough "passthrough_ll peak RSS (VmHWM) at the end: $(peak_rss_mib "$pid") MiB"
 }
 
 start_sshd() {
@@ -434,7 +450,7 @@ EOF
   /usr/sbin/sshd -t -f "$ssh/sshd_config" || die "sshd rejects its config"
   /usr/sbin/sshd -D -e -f "$ssh/sshd_config" >"$WORK/sshd.log" 2>&1 &
   pid=$!
-  track_pid sshd "$pid"
+  track_pid sshfs sshd "$pid"
   wait_for "$STARTUP_TIMEOUT_S" "$pid" port_listening "$port" \
     || { tail -5 "$WORK/sshd.log" >&2; die "sshd did not start"; }
   SSHD_PORT=$port
@@ -442,7 +458,7 @@ EOF
 
 port_listening() { ss -Hltn "sport = :$1" 2>/dev/null | grep -q .; }
 
-target_sshfs() {
+setup_sshfs() {
   local src="$BASE/backing/sshfs" mnt="$BASE/mnt/sshfs" pid
   mkdir -p "$src" "$mnt"
   start_sshd
@@ -455,92 +471,132 @@ target_sshfs() {
     -o GlobalKnownHostsFile=/dev/null -o BatchMode=yes -o LogLevel=ERROR \
     -o dcache_timeout=1 >"$WORK/sshfs.log" 2>&1 &
   pid=$!
-  track_pid sshfs "$pid"
+  track_pid sshfs sshfs "$pid"
   track_mount sshfs "$mnt"
   wait_for "$STARTUP_TIMEOUT_S" "$pid" is_fuse_mount "$mnt" \
     || { tail -5 "$WORK/sshfs.log" >&2; die "sshfs did not mount"; }
+  echo "$mnt" >"$STATE/dir.sshfs"
   note sshfs "sshfs $(sshfs --version 2>&1 | awk '/SSHFS version/ { print $3 }') -o dcache_timeout=1 over loopback ssh ($(ssh -V 2>&1 | cut -d, -f1)), one connection"
-  run_all_jobs sshfs "$mnt"
 }
 
-target_rbfs() {
+setup_rbfs() {
   local data="$BASE/backing/rbfs-data" mnt="$BASE/mnt/rbfs" spid mpid addr
   [[ -z $RBFS_BUILD_ERROR ]] || die "$RBFS_BUILD_ERROR"
   mkdir -p "$data" "$mnt"
   # Port 0: the server picks a free port and logs it in its "ready on" line.
   "$WORK/bin/rbfs-server" --listen 127.0.0.1:0 --data "$data" >"$WORK/rbfs-server.log" 2>&1 &
   spid=$!
-  track_pid rbfs-server "$spid"
+  track_pid rbfs rbfs-server "$spid"
   wait_for "$STARTUP_TIMEOUT_S" "$spid" grep -q "ready on" "$WORK/rbfs-server.log" \
     || { tail -5 "$WORK/rbfs-server.log" >&2; die "rbfs-server did not log 'ready on'"; }
   addr=$(grep -o 'ready on [0-9.]*:[0-9]*' "$WORK/rbfs-server.log" | head -1 | awk '{ print $3 }')
   [[ $addr == 127.0.0.1:* ]] || die "cannot read the server's address from its log"
   "$WORK/bin/rbfs-mount" -f "$addr" "$mnt" >"$WORK/rbfs-mount.log" 2>&1 &
   mpid=$!
-  track_pid rbfs-mount "$mpid"
+  track_pid rbfs rbfs-mount "$mpid"
   track_mount rbfs "$mnt"
   wait_for "$STARTUP_TIMEOUT_S" "$mpid" is_fuse_mount "$mnt" \
     || { tail -5 "$WORK/rbfs-mount.log" >&2; die "rbfs-mount did not mount"; }
+  echo "$mnt" >"$STATE/dir.rbfs"
+  printf '%s\n' "rbfs-mount $mpid $WORK/rbfs-mount.log" \
+    "rbfs-server $spid $WORK/rbfs-server.log" >"$STATE/watch.rbfs"
   note rbfs "rbfs-mount defaults (cache=none, chunk_size 256 KiB, max_inflight 64, 4 channels); rbfs-server defaults (64 KiB blocks, sparse 16 GiB volume in the backing dir)"
-  # Run the jobs in a subshell of their own so that RSS is still sampled
-  # (and the daemons' health checked) when a job fails.
-  local rc
-  set +e
-  (
-    set -e
-    run_all_jobs rbfs "$mnt"
-  )
-  rc=$?
-  set -e
-  note rbfs "peak RSS (VmHWM) at the end: rbfs-mount $(peak_rss_mib "$mpid") MiB, rbfs-server $(peak_rss_mib "$spid") MiB"
-  kill -0 "$mpid" 2>/dev/null || note rbfs "rbfs-mount exited during the run: $(tail -3 "$WORK/rbfs-mount.log" | tr '\n' ' ')"
-  kill -0 "$spid" 2>/dev/null || note rbfs "rbfs-server exited during the run: $(tail -3 "$WORK/rbfs-server.log" | tr '\n' ' ')"
-  return "$rc"
 }
 
-# Runs one target in a subshell with errexit really on (a function called as
-# `f || x` would run with set -e silently disabled), then tears it down. The
-# subshell runs in the background and is waited for: bash defers a trap until
-# a foreground child ends (and drops a Ctrl-C the child handled itself, as
-# fio does), while `wait` returns at once, so Ctrl-C and SIGTERM take effect
-# immediately and on_exit stops the subshell and what it runs.
-run_target() {
-  local t=$1 rc=0 started
-  log "=== $t"
-  started=$(date +%s)
+# Runs "$@" in a subshell with errexit really on (a function called as
+# `f || x` would run with set -e silently disabled). The subshell runs in the
+# background and is waited for: bash defers a trap until a foreground child
+# ends (and drops a Ctrl-C the child handled itself, as fio does), while
+# `wait` returns at once, so Ctrl-C and SIGTERM take effect immediately and
+# on_exit stops the subshell and what it runs.
+step() {
+  local rc=0
   rm -f "$WORK/last_error"
   (
     set -e
-    "target_$t"
+    "$@"
   ) &
-  TARGET_PID=$!
-  wait "$TARGET_PID" || rc=$?
-  TARGET_PID=""
-  local load
-  load=$(load_between "$started" "$(date +%s)")
-  [[ -z $load ]] || note "$t" "$load"
-  if ((rc != 0)); then
-    log "$t: FAILED (exit $rc); continuing with the other targets"
-    note "$t" "target failed (exit $rc): $(cat "$WORK/last_error" 2>/dev/null || echo "see the log above")"
-    local k
-    for k in $(all_keys); do
-      [[ -f $RESULTS/$t.$k ]] || record "$t" "$k" fail
-    done
-    # Keep the daemons' logs: they are the evidence.
-    local f
-    for f in "$WORK"/*.log; do
-      [[ -s $f ]] && { log "--- tail of $f"; tail -n 20 "$f" >&2; }
-    done
-    dmesg 2>/dev/null | tail -n 20 | grep -i -E 'fuse|hung|blocked' >&2 || true
-  fi
-  teardown
+  STEP_PID=$!
+  wait "$STEP_PID" || rc=$?
+  STEP_PID=""
+  return "$rc"
+}
+
+# Gives a target up: its remaining figures are "fail", the reason and its
+# daemons' logs are kept, and its mounts and daemons are torn down.
+fail_target() {
+  local t=$1 rc=$2 k f
+  local -a logs
+  log "$t: FAILED (exit $rc); continuing with the other targets"
+  note "$t" "target failed: $(cat "$WORK/last_error" 2>/dev/null || echo "exit $rc, see the log")"
+  for k in $(all_keys); do
+    [[ -f $RESULTS/$t.$k ]] || record "$t" "$k" fail
+  done
+  watch_notes "$t"
+  case $t in
+    passthrough) logs=("$WORK/passthrough.log") ;;
+    sshfs) logs=("$WORK/sshd.log" "$WORK/sshfs.log") ;;
+    rbfs) logs=("$WORK/rbfs-server.log" "$WORK/rbfs-mount.log") ;;
+    *) logs=() ;;
+  esac
+  for f in ${logs[@]+"${logs[@]}"}; do
+    [[ -s $f ]] && { log "--- tail of $f"; tail -n 20 "$f" >&2; }
+  done
+  dmesg 2>/dev/null | tail -n 20 | grep -i -E 'fuse|hung|blocked' >&2 || true
+  teardown "$t"
+  local -a keep=()
+  for k in ${ALIVE[@]+"${ALIVE[@]}"}; do [[ $k == "$t" ]] || keep+=("$k"); done
+  ALIVE=(${keep[@]+"${keep[@]}"})
+}
+
+# Peak RSS of a target's daemons, or the news that one has died.
+watch_notes() {
+  local t=$1 name pid logf line=""
+  [[ -f $STATE/watch.$t ]] || return 0
+  while read -r name pid logf; do
+    if kill -0 "$pid" 2>/dev/null; then
+      line+="${line:+, }$name $(peak_rss_mib "$pid") MiB"
+    else
+      note "$t" "$name exited during the run: $(tail -3 "$logf" | tr '\n' ' ')"
+    fi
+  done <"$STATE/watch.$t"
+  [[ -z $line ]] || note "$t" "peak RSS (VmHWM) at the end: $line"
+  rm -f "$STATE/watch.$t"
 }
 
 all_keys() {
-  local spec
+  local spec p
   for spec in "${FIO_JOBS[@]}"; do echo "${spec%%|*}"; done
-  local p
   for p in "${META_PHASES[@]}"; do echo "meta_$p"; done
+}
+
+# Sets every target up, then runs each job on every target still standing.
+run_all() {
+  local t spec rc started load
+  ALIVE=()
+  for t in "${TARGETS[@]}"; do
+    log "=== setting up $t"
+    rc=0
+    step "setup_$t" || rc=$?
+    if ((rc == 0)); then ALIVE+=("$t"); else fail_target "$t" "$rc"; fi
+  done
+  started=$(date +%s)
+  for spec in "${FIO_JOBS[@]}"; do
+    for t in ${ALIVE[@]+"${ALIVE[@]}"}; do
+      rc=0
+      step fio_step "$t" "$spec" || rc=$?
+      ((rc == 0)) || fail_target "$t" "$rc"
+    done
+  done
+  for t in ${ALIVE[@]+"${ALIVE[@]}"}; do
+    rc=0
+    step meta_step "$t" || rc=$?
+    ((rc == 0)) || fail_target "$t" "$rc"
+  done
+  load=$(load_between "$started" "$(date +%s)")
+  [[ -z $load ]] || note all "$load"
+  for t in ${ALIVE[@]+"${ALIVE[@]}"}; do watch_notes "$t"; done
+  teardown
 }
 
 # ---------------------------------------------------------------- setup
@@ -564,7 +620,7 @@ build_tools() {
   gcc -O2 -Wall -Wextra -o "$WORK/bin/metabench" "$SCRIPT_DIR/metabench.c"
   if [[ " ${TARGETS[*]} " == *" rbfs "* ]]; then
     # A broken build only fails the rbfs target: the peers are still worth
-    # measuring, and target_rbfs reports why.
+    # measuring, and setup_rbfs reports why.
     if [[ ${BENCH_NO_BUILD:-0} != 1 ]]; then
       log "bazel build //server:rbfs-server //client:rbfs-mount"
       if ! (cd "$REPO_ROOT" && bazel build //server:rbfs-server //client:rbfs-mount); then
@@ -590,15 +646,19 @@ start_load_sampler() {
   local me=$$
   (
     while [[ ! -e $STATE/stop ]]; do
-      ps -e -o pid=,ppid=,stat=,comm= | awk -v me="$me" -v now="$(date +%s)" '
-        { pp[$1] = $2; st[$1] = $3; cm[$1] = $4 }
+      # A process is ours when it or an ancestor is below this script or has
+      # the temp dir in its arguments: the daemons outlive the subshell that
+      # started them and hang below init, as does the ssh that sshfs
+      # double-forks, and sshd's session children have neither mark.
+      ps -e -o pid=,ppid=,stat=,comm=,args= | awk -v me="$me" -v base="$BASE/" -v now="$(date +%s)" '
+        { pp[$1] = $2; st[$1] = $3; cm[$1] = $4; mine[$1] = index($0, base) > 0 }
         END {
           n = 0; names = ""
           for (p in pp) {
             # Kernel threads (kworkers) mostly do the writeback of this run.
             if (st[p] !~ /^R/ || p == 2 || pp[p] == 2) continue
-            q = p; ours = 0
-            for (d = 0; d < 64 && q > 1; d++) { if (q == me) { ours = 1; break } q = pp[q] }
+            q = p; ours = mine[p]
+            for (d = 0; d < 64 && q > 1; d++) { if (q == me || mine[q]) { ours = 1; break } q = pp[q] }
             if (ours) continue
             n++; names = names " " cm[p]
           }
@@ -635,7 +695,7 @@ load_between() {
         if (best == "") break
         top = top (top == "" ? "" : ", ") best; delete seen[best]
       }
-      printf "other processes on a CPU during this target: %.1f mean of %d vCPUs", s / c, n
+      printf "other processes on a CPU during the jobs: %.1f mean of %d vCPUs", s / c, n
       if (top != "") printf " (mostly %s)", top
       if (s / c >= 0.5) printf "; NOISY"
       printf "\n" }' "$WORK/load.log" 2>/dev/null
@@ -690,10 +750,12 @@ make_table() {
 }
 
 make_notes() {
-  local t
-  for t in "${TARGETS[@]}"; do
+  local t n
+  for t in all "${TARGETS[@]}"; do
     [[ -f $RESULTS/$t.notes ]] || continue
-    while IFS= read -r n; do echo "- $t: $n"; done <"$RESULTS/$t.notes"
+    while IFS= read -r n; do
+      if [[ $t == all ]]; then echo "- $n"; else echo "- $t: $n"; fi
+    done <"$RESULTS/$t.notes"
   done
 }
 
@@ -837,8 +899,7 @@ main() {
   START_LOADAVG=$(cut -d' ' -f1-3 /proc/loadavg)
   start_load_sampler
 
-  local t
-  for t in "${TARGETS[@]}"; do run_target "$t"; done
+  run_all
 
   # The exact command, with the environment overrides that shaped it.
   local cmd="" v

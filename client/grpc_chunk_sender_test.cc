@@ -3,6 +3,7 @@
 #include <grpcpp/grpcpp.h>
 
 #include <cerrno>
+#include <map>
 #include <memory>
 #include <string>
 
@@ -39,6 +40,14 @@ class FakeDataService final : public Rbfs::Service {
     failures_left_ = -1;
   }
   // Holds each call until `wave` calls have arrived together.
+  void Reset() {
+    absl::MutexLock lock(&mu_);
+    failures_left_ = 0;
+    wave_ = 0;
+    arrived_ = 0;
+    concurrent_ = 0;
+    max_concurrent_ = 0;
+  }
   void HoldInWavesOf(int wave) {
     absl::MutexLock lock(&mu_);
     wave_ = wave;
@@ -121,20 +130,25 @@ class FakeDataService final : public Rbfs::Service {
   int max_concurrent_ ABSL_GUARDED_BY(mu_) = 0;
 };
 
+// One server and one client for the whole suite: gRPC 1.51 can crash when
+// every channel and server of a process is torn down and new ones are made
+// while the callback API's threads of the old ones still run (the mount
+// makes its channels once).
 class GrpcChunkSenderTest : public testing::Test {
  protected:
-  void SetUp() override {
+  static void SetUpTestSuite() {
+    service_ = new FakeDataService();
     grpc::ServerBuilder builder;
     int port = 0;
     builder.AddListeningPort("127.0.0.1:0", grpc::InsecureServerCredentials(),
                              &port);
     builder.SetMaxReceiveMessageSize(8 << 20);
-    builder.RegisterService(&service_);
-    server_ = builder.BuildAndStart();
+    builder.RegisterService(service_);
+    server_ = builder.BuildAndStart().release();
     ASSERT_NE(server_, nullptr);
-    target_ = absl::StrCat("127.0.0.1:", port);
+    target_ = new std::string(absl::StrCat("127.0.0.1:", port));
   }
-  void TearDown() override { server_->Shutdown(); }
+  void SetUp() override { service_->Reset(); }
 
   struct Outcome {
     absl::StatusOr<size_t> result;
@@ -144,10 +158,17 @@ class GrpcChunkSenderTest : public testing::Test {
   // Runs one request through the real gRPC sender and waits for its reply.
   Outcome Run(bool write, uint64_t offset, size_t size, uint32_t chunk_size,
               size_t max_inflight, absl::Duration deadline) {
-    RpcOptions options;
-    options.target = target_;
-    options.deadline = deadline;
-    RpcClient rpc(options);
+    // A client per deadline, kept for the process (see the class comment).
+    static auto* clients = new std::map<int64_t, std::unique_ptr<RpcClient>>;
+    std::unique_ptr<RpcClient>& client =
+        (*clients)[absl::ToInt64Milliseconds(deadline)];
+    if (client == nullptr) {
+      RpcOptions options;
+      options.target = *target_;
+      options.deadline = deadline;
+      client = std::make_unique<RpcClient>(options);
+    }
+    RpcClient& rpc = *client;
     InflightLimiter limiter(max_inflight);
     BufferPool pool(64);
     Outcome outcome;
@@ -159,7 +180,6 @@ class GrpcChunkSenderTest : public testing::Test {
         }
       }
       outcome.result = std::move(result);
-      done.Notify();
     };
     std::string payload(size, '\0');
     for (size_t i = 0; i < size; ++i) payload[i] = ByteAt(offset + i);
@@ -171,6 +191,9 @@ class GrpcChunkSenderTest : public testing::Test {
     InodeId id;
     id.set_ino(2);
     id.set_generation(1);
+    // The pool and limiter die with this frame: wait until the context has
+    // given everything back, not merely replied.
+    context->SetReleaseHook([&done] { done.Notify(); });
     GrpcChunkSender sender(&rpc, &limiter, id);
     context->Start(sender);
     context.reset();
@@ -180,9 +203,9 @@ class GrpcChunkSenderTest : public testing::Test {
     return outcome;
   }
 
-  FakeDataService service_;
-  std::unique_ptr<grpc::Server> server_;
-  std::string target_;
+  static inline FakeDataService* service_ = nullptr;
+  static inline grpc::Server* server_ = nullptr;
+  static inline std::string* target_ = nullptr;
 };
 
 TEST_F(GrpcChunkSenderTest, ReadGathersEveryChunk) {
@@ -209,30 +232,30 @@ TEST_F(GrpcChunkSenderTest, WritePayloadArrivesIntact) {
 
 TEST_F(GrpcChunkSenderTest, NeverMoreChunksInFlightThanTheLimit) {
   constexpr int kLimit = 4;
-  service_.HoldInWavesOf(kLimit);
+  service_->HoldInWavesOf(kLimit);
   // 64 chunks: the limiter must release them in waves of exactly kLimit.
   Outcome outcome = Run(false, 0, 64 * 65536, 65536, kLimit, absl::Seconds(30));
   ASSERT_TRUE(outcome.result.ok()) << outcome.result.status();
-  EXPECT_EQ(service_.max_concurrent(), kLimit);
-  EXPECT_EQ(service_.calls(), 64);
+  EXPECT_EQ(service_->max_concurrent(), kLimit);
+  EXPECT_EQ(service_->calls(), 64);
 }
 
 TEST_F(GrpcChunkSenderTest, UnavailableIsRetriedWithBackoff) {
-  service_.FailFirst(6);
+  service_->FailFirst(6);
   Outcome outcome = Run(true, 0, 4 * 65536, 65536, 8, absl::Seconds(10));
   ASSERT_TRUE(outcome.result.ok()) << outcome.result.status();
   EXPECT_EQ(*outcome.result, 4u * 65536);
-  EXPECT_EQ(service_.calls(), 4 + 6);
+  EXPECT_EQ(service_->calls(), 4 + 6);
 }
 
 TEST_F(GrpcChunkSenderTest, PersistentFailureEndsAtTheDeadline) {
-  service_.FailAlways();
+  service_->FailAlways();
   const absl::Time start = absl::Now();
   Outcome outcome = Run(false, 0, 65536, 65536, 8, absl::Milliseconds(500));
   const absl::Duration took = absl::Now() - start;
   ASSERT_FALSE(outcome.result.ok());
   EXPECT_EQ(StatusToErrno(outcome.result.status()), EIO);
-  EXPECT_GT(service_.calls(), 2) << "should have retried";
+  EXPECT_GT(service_->calls(), 2) << "should have retried";
   EXPECT_LT(took, absl::Seconds(5));
 }
 

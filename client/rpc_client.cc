@@ -1,5 +1,7 @@
 #include "client/rpc_client.h"
 
+#include <grpc/grpc.h>
+
 #include <algorithm>
 #include <cerrno>
 
@@ -45,6 +47,12 @@ absl::Duration RetryBackoff(int attempt) {
 }
 
 RpcClient::RpcClient(const RpcOptions& options) : options_(options) {
+  // gRPC shuts its library down when its last object goes and starts it
+  // again with the next; in 1.51 a restart while the callback API's threads
+  // from the previous round are still exiting aborts the process. Holding
+  // one reference for the life of the process keeps it initialised.
+  static const bool kGrpcHeld = (grpc_init(), true);
+  (void)kGrpcHeld;
   const int channels = options.channels > 0 ? options.channels : 1;
   for (int i = 0; i < channels; ++i) {
     grpc::ChannelArguments args;

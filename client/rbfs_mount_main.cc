@@ -161,7 +161,10 @@ int Run(int argc, char** argv) {
   rpc_options.target = options->server;
   rpc_options.channels = static_cast<int>(options->channels);
   rpc_options.deadline = options->deadline;
-  RpcClient rpc(rpc_options);
+  // Deliberately never destroyed: the process ends right after the session,
+  // and gRPC 1.51 may crash when channels are torn down while the callback
+  // threads of their last calls are still unwinding.
+  RpcClient& rpc = *new RpcClient(rpc_options);
 
   StatFsRequest statfs_request;
   StatFsReply statfs;

@@ -24,8 +24,11 @@ namespace rbfs {
 namespace {
 
 constexpr absl::Duration kDeadline = absl::Seconds(3);
-// Scheduling noise on a loaded 2-core machine, on top of the deadline.
-constexpr absl::Duration kSlack = absl::Seconds(3);
+// Scheduling noise on a loaded 2-core machine, on top of the deadline: a
+// request admitted just before the kill may wait behind others, and under a
+// parallel test run gRPC's timer threads lag by seconds. The bound still
+// separates "fails after the deadline" from "hangs".
+constexpr absl::Duration kSlack = absl::Seconds(7);
 
 std::unique_ptr<RbfsCluster> StartCluster() {
   absl::StatusOr<std::unique_ptr<RbfsCluster>> cluster = RbfsCluster::Start(

@@ -8,8 +8,7 @@ STATE=$ROOT/.rbfs
 LISTEN=${RBFS_LISTEN:-127.0.0.1:7420}
 
 bash deploy/setup.sh
-bazel build //server:rbfs-server //client:rbfs-mount 2>/dev/null ||
-  bazel build //server:rbfs-server
+bazel build //server:rbfs-server //client:rbfs-mount
 mkdir -p "$STATE/data" "$STATE/mnt"
 
 if [[ -f $STATE/server.pid ]] && kill -0 "$(cat "$STATE/server.pid")" 2>/dev/null; then
@@ -30,13 +29,9 @@ else
 fi
 echo "quickstart: server ready on $LISTEN (log: $STATE/server.log)"
 
-if [[ -x $ROOT/bazel-bin/client/rbfs-mount ]]; then
-  if ! mountpoint -q "$STATE/mnt"; then
-    "$ROOT/bazel-bin/client/rbfs-mount" "$LISTEN" "$STATE/mnt"
-  fi
-  echo "quickstart: mounted at $STATE/mnt"
-  echo "  unmount:     fusermount3 -u $STATE/mnt"
-else
-  echo "quickstart: the client is not built; reach the server over gRPC at $LISTEN"
+if ! mountpoint -q "$STATE/mnt"; then
+  "$ROOT/bazel-bin/client/rbfs-mount" "$LISTEN" "$STATE/mnt"
 fi
+echo "quickstart: mounted at $STATE/mnt"
+echo "  unmount:     fusermount3 -u $STATE/mnt"
 echo "  stop server: kill \$(cat $STATE/server.pid)"

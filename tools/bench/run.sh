@@ -9,7 +9,8 @@
 #   sshfs        Debian's sshfs against a private sshd on 127.0.0.1
 #   rbfs         rbfs-server (data dir on the backing dir) + rbfs-mount
 # Jobs: fio (direct=1, libaio) 1 MiB sequential and 4 KiB random I/O, and
-# tools/bench/metabench.c (create+1 KiB write, stat, readdir, unlink).
+# tools/bench/metabench.c (create+1 KiB write, stat, readdir, unlink). All
+# targets are mounted at once and each job runs on every target in turn.
 #
 # Prints a markdown table; a full run (or --write-docs) also replaces the
 # "## Peer comparison (tools/bench/run.sh)" section of docs/benchmarks.md and

@@ -185,8 +185,21 @@ absl::Status MetaStore::Sync() { return FromRocks(db_->FlushWAL(true)); }
 absl::Status MetaStore::Scan(
     absl::string_view prefix, absl::string_view start,
     const std::function<bool(absl::string_view, absl::string_view)>& fn) const {
-  std::unique_ptr<rocksdb::Iterator> it(
-      db_->NewIterator(rocksdb::ReadOptions()));
+  // Bounding the iterator to the prefix matters: without it, a seek that
+  // finds no live key in the prefix walks every deletion tombstone after
+  // it (every unlinked entry's records), which made unlink O(deletions).
+  std::string upper(prefix);
+  while (!upper.empty() && static_cast<uint8_t>(upper.back()) == 0xff) {
+    upper.pop_back();
+  }
+  rocksdb::Slice upper_slice;
+  rocksdb::ReadOptions read_options;
+  if (!upper.empty()) {
+    upper.back() = static_cast<char>(static_cast<uint8_t>(upper.back()) + 1);
+    upper_slice = rocksdb::Slice(upper);
+    read_options.iterate_upper_bound = &upper_slice;
+  }
+  std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(read_options));
   for (it->Seek(rocksdb::Slice(start.data(), start.size())); it->Valid();
        it->Next()) {
     absl::string_view key(it->key().data(), it->key().size());

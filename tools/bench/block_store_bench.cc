@@ -55,6 +55,26 @@ void BM_FilesystemWrite(benchmark::State& state) {
   std::filesystem::remove_all(dir);
 }
 
+// Metadata cost without RPC: create and unlink of an empty file.
+void BM_FilesystemCreateUnlink(benchmark::State& state) {
+  const std::string dir = BenchDir("rbfs_meta_bench");
+  Filesystem::Options options;
+  options.data_dir = dir;
+  options.volume_size = 1ull << 30;
+  auto fs = std::move(*Filesystem::Open(options));
+  int i = 0;
+  for (auto _ : state) {
+    const std::string name = "f" + std::to_string(i++);
+    if (!fs->MkNod({1, 1}, name, 0100644, 0, {}, true, false).ok() ||
+        !fs->Unlink({1, 1}, name).ok()) {
+      state.SkipWithError("create/unlink failed");
+    }
+  }
+  fs.reset();
+  std::filesystem::remove_all(dir);
+}
+
+BENCHMARK(BM_FilesystemCreateUnlink)->UseRealTime();
 BENCHMARK(BM_BlockStoreWrite)->UseRealTime();
 // Write size x block size: how the block size trades small-write cost
 // (a fresh block is written whole) against per-block metadata.

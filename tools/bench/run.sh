@@ -66,6 +66,7 @@ STEP_PID=""    # the subshell running the current setup or job
 ALIVE=()       # targets set up and not given up
 RBFS_BUILD_ERROR=""
 SAMPLER_PID=""
+BUILT_FROM="?"
 
 log() { printf '[%(%H:%M:%S)T] %s\n' -1 "$*" >&2; }
 # The last reason is kept in a file so that a failed target's reason gets
@@ -835,7 +836,7 @@ write_docs() {
     echo
     echo "    $cmd"
     echo
-    echo "Run $(date -u '+%Y-%m-%d %H:%M UTC') at commit $(git -C "$REPO_ROOT" rev-parse --short HEAD 2>/dev/null || echo '?')."
+    echo "Run $(date -u '+%Y-%m-%d %H:%M UTC'), rbfs built at $BUILT_FROM."
     echo "Machine: $(nproc) vCPUs ($(awk -F': ' '/^model name/ { print $2; exit }' /proc/cpuinfo)),"
     echo "$mem RAM, kernel $kernel, $(fio --version), $(sshfs --version 2>&1 | awk '/FUSE library/ { print "libfuse " $4 }')."
     echo "Load average before / after the run: $START_LOADAVG / $(cut -d' ' -f1-3 /proc/loadavg)"
@@ -896,6 +897,11 @@ main() {
   mkdir -p "$STATE/pids" "$STATE/mounts" "$RESULTS" "$BASE/backing" "$BASE/mnt"
   log "working in $BASE (targets: ${TARGETS[*]}; ${SIZE} file, ${RUNTIME} s/job, $NFILES files)"
 
+  # The tree is shared and moves during a run: note what rbfs was built from.
+  BUILT_FROM="commit $(git -C "$REPO_ROOT" rev-parse --short HEAD 2>/dev/null || echo '?')"
+  if [[ -n $(git -C "$REPO_ROOT" status --porcelain -- server client common protos 2>/dev/null) ]]; then
+    BUILT_FROM+=" plus uncommitted changes in server/, client/, common/ or protos/"
+  fi
   build_tools
   START_LOADAVG=$(cut -d' ' -f1-3 /proc/loadavg)
   start_load_sampler

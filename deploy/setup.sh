@@ -13,7 +13,7 @@ PACKAGES=(
   libgtest-dev libgmock-dev libbenchmark-dev libaio-dev liburing-dev
   fuse3 fio clang-format
   # tools/bench/run.sh: the peers rbfs is measured against, and the chart.
-  sshfs openssh-server openssh-client gnuplot-nox
+  sshfs openssh-server openssh-client gnuplot-nox jq
 )
 
 missing=()

@@ -38,7 +38,15 @@ absl::Status FromGrpcStatus(const grpc::Status& status) {
 }
 
 bool IsRetryable(const grpc::Status& status) {
-  return status.error_code() == grpc::StatusCode::UNAVAILABLE;
+  return status.error_code() == grpc::StatusCode::UNAVAILABLE ||
+         WasRefusedUnrun(status);
+}
+
+bool WasRefusedUnrun(const grpc::Status& status) {
+  // rbfs-server's handlers never return RESOURCE_EXHAUSTED (they answer
+  // with errno); gRPC does, before a handler runs, when the server's
+  // --threads quota is used up.
+  return status.error_code() == grpc::StatusCode::RESOURCE_EXHAUSTED;
 }
 
 absl::Duration RetryBackoff(int attempt) {

@@ -41,6 +41,10 @@ absl::Status FromGrpcStatus(const grpc::Status& status);
 // Whether a failed attempt may be repeated for an idempotent call.
 bool IsRetryable(const grpc::Status& status);
 
+// Whether the server refused the call before running it (its thread or
+// resource quota was exhausted): any call may then be repeated.
+bool WasRefusedUnrun(const grpc::Status& status);
+
 // The wait before retry number `attempt` (0-based): 20 ms doubling, capped.
 absl::Duration RetryBackoff(int attempt);
 
@@ -74,8 +78,10 @@ class RpcClient {
         return reply->err() == 0 ? absl::OkStatus() : ErrnoError(reply->err());
       }
       const absl::Time retry_at = absl::Now() + RetryBackoff(attempt);
-      if (idempotency == Idempotency::kOnce || !IsRetryable(status) ||
-          retry_at >= deadline) {
+      const bool may_repeat =
+          WasRefusedUnrun(status) ||
+          (idempotency == Idempotency::kIdempotent && IsRetryable(status));
+      if (!may_repeat || retry_at >= deadline) {
         return FromGrpcStatus(status);
       }
       absl::SleepFor(retry_at - absl::Now());

@@ -30,11 +30,19 @@ TEST(RpcClientTest, TransportFailuresMapToErrnos) {
             EIO);
 }
 
-TEST(RpcClientTest, OnlyUnavailableIsRetried) {
+TEST(RpcClientTest, UnavailableAndRefusedCallsAreRetried) {
   EXPECT_TRUE(IsRetryable(grpc::Status(grpc::StatusCode::UNAVAILABLE, "")));
+  EXPECT_TRUE(
+      IsRetryable(grpc::Status(grpc::StatusCode::RESOURCE_EXHAUSTED, "")));
   EXPECT_FALSE(
       IsRetryable(grpc::Status(grpc::StatusCode::DEADLINE_EXCEEDED, "")));
   EXPECT_FALSE(IsRetryable(grpc::Status(grpc::StatusCode::INTERNAL, "")));
+  // Only a refusal before the handler ran makes a non-idempotent call safe
+  // to repeat.
+  EXPECT_TRUE(
+      WasRefusedUnrun(grpc::Status(grpc::StatusCode::RESOURCE_EXHAUSTED, "")));
+  EXPECT_FALSE(
+      WasRefusedUnrun(grpc::Status(grpc::StatusCode::UNAVAILABLE, "")));
 }
 
 TEST(RpcClientTest, BackoffGrowsAndIsCapped) {

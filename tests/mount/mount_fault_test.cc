@@ -12,6 +12,7 @@
 #include <memory>
 #include <string>
 #include <thread>
+#include <vector>
 
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
@@ -287,6 +288,27 @@ TEST(MountFaultTest, FullVolumeReportsEnospcAndRecovers) {
     absl::SleepFor(absl::Milliseconds(20));
   } while (absl::Now() < deadline);
   EXPECT_EQ(written, static_cast<int>(block.size()));
+}
+
+TEST(MountFaultTest, ThreadLimitedServerRefusesNothingForGood) {
+  // With two serving threads the server refuses most of the mount's
+  // parallel chunks (RESOURCE_EXHAUSTED); the mount retries them.
+  RbfsCluster::Options options;
+  options.server_args = {"--threads=2"};
+  absl::StatusOr<std::unique_ptr<RbfsCluster>> started =
+      RbfsCluster::Start(options);
+  ASSERT_TRUE(started.ok()) << started.status();
+  std::unique_ptr<RbfsCluster> cluster = *std::move(started);
+  std::vector<std::thread> writers;
+  for (int i = 0; i < 4; ++i) {
+    writers.emplace_back([&cluster, i] {
+      WriteAndCheck(cluster->Path(absl::StrCat("busy", i)), 700 + i);
+    });
+  }
+  for (std::thread& t : writers) t.join();
+  for (int i = 0; i < 4; ++i) {
+    CheckContents(cluster->Path(absl::StrCat("busy", i)), 700 + i);
+  }
 }
 
 TEST(MountFaultTest, UnreachableServerFailsTheMount) {

@@ -135,10 +135,16 @@ RbfsCluster::~RbfsCluster() {
 absl::Status RbfsCluster::StartServer() {
   int fds[2];
   if (pipe2(fds, O_CLOEXEC) != 0) return absl::InternalError("pipe failed");
-  server_pid_ = Spawn(
-      {RunfilePath("server/rbfs-server"), "--listen", ServerAddress(), "--data",
-       root_ + "/data", "--volume-size", absl::StrCat(options_.volume_bytes)},
-      fds[1]);
+  std::vector<std::string> argv = {RunfilePath("server/rbfs-server"),
+                                   "--listen",
+                                   ServerAddress(),
+                                   "--data",
+                                   root_ + "/data",
+                                   "--volume-size",
+                                   absl::StrCat(options_.volume_bytes)};
+  argv.insert(argv.end(), options_.server_args.begin(),
+              options_.server_args.end());
+  server_pid_ = Spawn(argv, fds[1]);
   close(fds[1]);
   const int log_fd = fds[0];
   // Read the server's stderr until it is ready, echoing it for the test log.

@@ -31,6 +31,8 @@ class RbfsCluster {
     // Extra -o options for rbfs-mount, e.g. "cache=auto,deadline=3".
     std::string mount_options;
     uint64_t volume_bytes = uint64_t{4} << 30;
+    // Extra rbfs-server flags, e.g. "--threads=2".
+    std::vector<std::string> server_args;
   };
 
   static absl::StatusOr<std::unique_ptr<RbfsCluster>> Start(

@@ -207,18 +207,7 @@ TEST(MountFaultTest, SigtermUnmountsCleanlyAndDataSurvives) {
 }
 
 int RunCommand(const std::vector<std::string>& argv) {
-  const pid_t pid = fork();
-  if (pid == 0) {
-    std::vector<char*> args;
-    for (const std::string& arg : argv) {
-      args.push_back(const_cast<char*>(arg.c_str()));
-    }
-    args.push_back(nullptr);
-    execvp(args[0], args.data());
-    _exit(127);
-  }
-  absl::StatusOr<int> status = WaitForExit(pid, absl::Seconds(60));
-  return status.ok() && WIFEXITED(*status) ? WEXITSTATUS(*status) : -1;
+  return testing::RunProgram(argv).exit_code;
 }
 
 TEST(MountFaultTest, DaemonIsMountedWhenTheCommandReturns) {

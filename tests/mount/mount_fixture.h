@@ -22,6 +22,8 @@
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
 #include "gtest/gtest.h"
+#include "tests/testing/process.h"
+#include "tests/testing/server_process.h"
 
 namespace rbfs {
 
@@ -45,7 +47,7 @@ class RbfsCluster {
 
   // (Re)starts the server on the same port and data directory.
   absl::Status StartServer();
-  // Sends `signal` to the server and reaps it.
+  // Stops the server: SIGKILL kills it, any other signal means SIGTERM.
   absl::Status StopServer(int signal);
 
   absl::Status StartMount();
@@ -67,7 +69,7 @@ class RbfsCluster {
                                         const std::string& options);
 
  private:
-  RbfsCluster(const Options& options, std::string root, int port);
+  RbfsCluster(const Options& options, std::string root);
 
   static bool IsMounted(const std::string& dir);
   // Starts rbfs-mount -f on `dir` and waits until the kernel lists it.
@@ -76,19 +78,14 @@ class RbfsCluster {
 
   const Options options_;
   const std::string root_;
-  const int port_;
   const std::string mountpoint_;
-  pid_t server_pid_ = -1;
+  std::unique_ptr<testing::ServerProcess> server_;
   pid_t mount_pid_ = -1;
-  std::thread server_log_;
   std::vector<std::pair<pid_t, std::string>> extra_mounts_;
 };
 
-// A path inside the test's runfiles, e.g. "server/rbfs-server".
-std::string RunfilePath(const std::string& relative);
-
-// Waits for `pid` to exit for at most `timeout`; returns its wait status.
-absl::StatusOr<int> WaitForExit(pid_t pid, absl::Duration timeout);
+using ::rbfs::testing::RunfilePath;
+using ::rbfs::testing::WaitForExit;
 
 // Base of a test suite whose tests share one server and mount, started once
 // with the -o options the suite names in `Suite::kMountOptions`.

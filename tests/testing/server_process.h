@@ -21,14 +21,9 @@
 #include "absl/time/time.h"
 #include "grpcpp/grpcpp.h"
 #include "protos/rbfs.grpc.pb.h"
+#include "tests/testing/process.h"
 
 namespace rbfs::testing {
-
-// Path of a binary in the test's runfiles, e.g. "server/rbfs-server".
-std::string RunfilePath(const std::string& relative);
-
-// A fresh, empty directory under TEST_TMPDIR.
-std::string MakeTempDir(const std::string& name);
 
 class ServerProcess {
  public:
@@ -41,12 +36,14 @@ class ServerProcess {
   ~ServerProcess();
 
   // Starts the server (on the port of the previous run, if any).
+  // `timeout` bounds the wait for its "ready" line.
   absl::Status Start(absl::Duration timeout = absl::Seconds(30));
   // SIGTERM and wait; returns the exit status as from waitpid.
   absl::StatusOr<int> Stop(absl::Duration timeout = absl::Seconds(30));
   // SIGKILL and wait.
   void Kill();
 
+  bool running() const { return pid_ > 0; }
   std::string address() const;
   std::shared_ptr<grpc::Channel> NewChannel() const;
   // Everything the server wrote to stderr so far.
@@ -63,15 +60,6 @@ class ServerProcess {
   std::string log_ ABSL_GUARDED_BY(mu_);
   bool log_closed_ ABSL_GUARDED_BY(mu_) = false;
 };
-
-// Runs a program to completion (killed after `timeout`); returns its exit
-// code (-1 if killed) and captured output.
-struct ProgramResult {
-  int exit_code = -1;
-  std::string output;
-};
-ProgramResult RunProgram(const std::vector<std::string>& argv,
-                         absl::Duration timeout = absl::Seconds(60));
 
 }  // namespace rbfs::testing
 

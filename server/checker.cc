@@ -117,16 +117,9 @@ absl::StatusOr<CheckReport> CheckDataDir(const std::string& data_dir,
       }
     }
     cookies_by_name.insert({parent, d.cookie()});
-    std::string by_cookie;
-    absl::Status s = store.Scan(MetaStore::CookieKey(parent, d.cookie()),
-                                MetaStore::CookieKey(parent, d.cookie()),
-                                [&](absl::string_view, absl::string_view cv) {
-                                  by_cookie = std::string(cv);
-                                  return false;
-                                });
-    meta::DirentRecord c;
-    if (!s.ok() || by_cookie.empty() || !c.ParseFromString(by_cookie) ||
-        c.name() != name || c.ino() != d.ino()) {
+    absl::StatusOr<meta::DirentRecord> c =
+        store.GetCookieRecord(parent, d.cookie());
+    if (!c.ok() || c->name() != name || c->ino() != d.ino()) {
       problem(absl::StrCat("entry ", parent, "/", name,
                            ": readdir record missing or different"));
     }

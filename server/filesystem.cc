@@ -321,7 +321,7 @@ absl::StatusOr<Entry> Filesystem::SetAttr(InodeRef id,
       // is zeroed so that growing the file later reads zeros there.
       const uint64_t first_gone = (args.size + bs - 1) / bs;
       absl::Status scan = meta_->Scan(
-          MetaStore::BlockKey(id.ino, 0).substr(0, 9),
+          MetaStore::BlockPrefix(id.ino),
           MetaStore::BlockKey(id.ino, first_gone),
           [&](absl::string_view key, absl::string_view value) {
             batch.Delete(MetaStore::BlockKey(id.ino, MetaStore::DecodeU64(key)))
@@ -747,7 +747,7 @@ absl::StatusOr<DirListing> Filesystem::ReadDir(InodeRef id, uint64_t cookie,
   DirListing listing;
   listing.parent = dir->parent();
   listing.eof = true;
-  const std::string prefix = MetaStore::CookieKey(id.ino, 0).substr(0, 9);
+  const std::string prefix = MetaStore::CookiePrefix(id.ino);
   absl::Status corrupt;
   absl::Status scan =
       meta_->Scan(prefix, MetaStore::CookieKey(id.ino, cookie + 1),
@@ -855,7 +855,7 @@ absl::Status Filesystem::ReclaimIfUnused(uint64_t ino) {
   if (r->nlink() != 0) return absl::OkStatus();
   rocksdb::WriteBatch batch;
   std::vector<uint64_t> freed;
-  const std::string block_prefix = MetaStore::BlockKey(ino, 0).substr(0, 9);
+  const std::string block_prefix = MetaStore::BlockPrefix(ino);
   absl::Status scan = meta_->Scan(
       block_prefix, block_prefix,
       [&](absl::string_view key, absl::string_view value) {

@@ -91,16 +91,26 @@ std::string MetaStore::DirentKey(uint64_t parent, absl::string_view name) {
   return key;
 }
 
-std::string MetaStore::CookieKey(uint64_t parent, uint64_t cookie) {
+std::string MetaStore::CookiePrefix(uint64_t parent) {
   std::string key = "C";
   AppendU64(&key, parent);
+  return key;
+}
+
+std::string MetaStore::CookieKey(uint64_t parent, uint64_t cookie) {
+  std::string key = CookiePrefix(parent);
   AppendU64(&key, cookie);
   return key;
 }
 
-std::string MetaStore::BlockKey(uint64_t ino, uint64_t index) {
+std::string MetaStore::BlockPrefix(uint64_t ino) {
   std::string key = "B";
   AppendU64(&key, ino);
+  return key;
+}
+
+std::string MetaStore::BlockKey(uint64_t ino, uint64_t index) {
+  std::string key = BlockPrefix(ino);
   AppendU64(&key, index);
   return key;
 }
@@ -136,6 +146,11 @@ absl::StatusOr<meta::InodeRecord> MetaStore::GetInode(uint64_t ino) const {
 absl::StatusOr<meta::DirentRecord> MetaStore::GetDirent(
     uint64_t parent, absl::string_view name) const {
   return GetProto<meta::DirentRecord>(db_, DirentKey(parent, name));
+}
+
+absl::StatusOr<meta::DirentRecord> MetaStore::GetCookieRecord(
+    uint64_t parent, uint64_t cookie) const {
+  return GetProto<meta::DirentRecord>(db_, CookieKey(parent, cookie));
 }
 
 absl::StatusOr<uint64_t> MetaStore::GetBlock(uint64_t ino,

@@ -39,6 +39,9 @@ class MetaStore {
   static std::string CookieKey(uint64_t parent, uint64_t cookie);
   static std::string BlockKey(uint64_t ino, uint64_t index);
   static std::string OrphanKey(uint64_t ino);
+  // Prefixes of all "B" keys of one inode and all "C" keys of one directory.
+  static std::string BlockPrefix(uint64_t ino);
+  static std::string CookiePrefix(uint64_t parent);
   static std::string EncodeBlock(uint64_t block);
   static uint64_t DecodeU64(absl::string_view bytes);
 
@@ -47,6 +50,9 @@ class MetaStore {
   absl::StatusOr<meta::InodeRecord> GetInode(uint64_t ino) const;
   absl::StatusOr<meta::DirentRecord> GetDirent(uint64_t parent,
                                                absl::string_view name) const;
+  // The readdir record of entry `cookie` in `parent`.
+  absl::StatusOr<meta::DirentRecord> GetCookieRecord(uint64_t parent,
+                                                     uint64_t cookie) const;
   // 0 if the block is a hole.
   absl::StatusOr<uint64_t> GetBlock(uint64_t ino, uint64_t index) const;
 

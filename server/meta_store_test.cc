@@ -58,8 +58,7 @@ TEST(MetaStoreTest, BatchesAreAtomicAndSurviveReopen) {
 
   std::vector<std::string> names;
   ASSERT_TRUE((*store)
-                  ->Scan(MetaStore::CookieKey(1, 0).substr(0, 9),
-                         MetaStore::CookieKey(1, 0),
+                  ->Scan(MetaStore::CookiePrefix(1), MetaStore::CookieKey(1, 0),
                          [&](absl::string_view, absl::string_view v) {
                            meta::DirentRecord c;
                            c.ParseFromArray(v.data(), v.size());

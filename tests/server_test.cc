@@ -7,7 +7,6 @@
 #include <cerrno>
 #include <cstdio>
 #include <filesystem>
-#include <random>
 #include <thread>
 
 #include "absl/strings/str_cat.h"
@@ -15,6 +14,7 @@
 #include "gtest/gtest.h"
 #include "protos/rbfs.grpc.pb.h"
 #include "tests/testing/server_process.h"
+#include "tests/testing/test_data.h"
 
 namespace rbfs {
 namespace {
@@ -140,11 +140,7 @@ class Client {
 
 std::string Pattern(uint64_t seed, size_t size) {
   std::string out(size, '\0');
-  std::mt19937_64 rng(seed);
-  for (size_t i = 0; i < size; i += 8) {
-    uint64_t v = rng();
-    std::memcpy(out.data() + i, &v, std::min<size_t>(8, size - i));
-  }
+  PatternFill(seed, 0, out.data(), size);
   return out;
 }
 

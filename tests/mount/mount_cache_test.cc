@@ -15,7 +15,7 @@
 #include "absl/time/time.h"
 #include "gtest/gtest.h"
 #include "tests/mount/mount_fixture.h"
-#include "tests/mount/test_data.h"
+#include "tests/testing/test_data.h"
 
 namespace rbfs {
 namespace {

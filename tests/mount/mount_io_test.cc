@@ -18,7 +18,7 @@
 #include "absl/strings/str_cat.h"
 #include "gtest/gtest.h"
 #include "tests/mount/mount_fixture.h"
-#include "tests/mount/test_data.h"
+#include "tests/testing/test_data.h"
 
 namespace rbfs {
 namespace {

@@ -4,8 +4,8 @@
 // [offset, offset + size), so any range can be produced or checked on its
 // own without keeping the file in memory. Checksum64 is an order-sensitive
 // hash for comparing large streams.
-#ifndef RBFS_TESTS_MOUNT_TEST_DATA_H_
-#define RBFS_TESTS_MOUNT_TEST_DATA_H_
+#ifndef RBFS_TESTS_TESTING_TEST_DATA_H_
+#define RBFS_TESTS_TESTING_TEST_DATA_H_
 
 #include <cstddef>
 #include <cstdint>
@@ -52,4 +52,4 @@ class Checksum64 {
 
 }  // namespace rbfs
 
-#endif  // RBFS_TESTS_MOUNT_TEST_DATA_H_
+#endif  // RBFS_TESTS_TESTING_TEST_DATA_H_

@@ -17,6 +17,7 @@
 
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
+#include "common/wire_limits.h"
 
 namespace rbfs {
 
@@ -34,7 +35,7 @@ struct MountOptions {
 };
 
 // Largest chunk the server accepts in one Read or Write.
-constexpr uint32_t kMaxChunkBytes = 4 << 20;
+constexpr uint32_t kMaxChunkBytes = kMaxIoBytesPerCall;
 
 // Takes rbfs's options and the first non-option argument (HOST:PORT) out of
 // `args`; fails on malformed values.

@@ -6,12 +6,12 @@
 #include <cerrno>
 
 #include "absl/strings/str_cat.h"
+#include "common/wire_limits.h"
 
 namespace rbfs {
 namespace {
 
 // Both sides accept up to 8 MiB; a 4 MiB chunk plus framing fits.
-constexpr int kMaxMessageBytes = 8 << 20;
 
 }  // namespace
 

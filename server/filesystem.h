@@ -22,6 +22,7 @@
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
 #include "absl/synchronization/mutex.h"
+#include "common/wire_limits.h"
 #include "server/block_allocator.h"
 #include "server/block_store.h"
 #include "server/committer.h"
@@ -86,7 +87,7 @@ class Filesystem {
   static constexpr size_t kMaxNameLength = 255;
   static constexpr size_t kMaxSymlinkLength = 4095;
   static constexpr uint64_t kMaxFileSize = uint64_t{1} << 44;  // 16 TiB
-  static constexpr uint32_t kMaxIoSize = 4u << 20;
+  static constexpr uint32_t kMaxIoSize = kMaxIoBytesPerCall;
 
   struct Options {
     std::string data_dir;

@@ -6,6 +6,7 @@
 #ifndef RBFS_SERVER_RBFS_SERVICE_H_
 #define RBFS_SERVER_RBFS_SERVICE_H_
 
+#include "common/wire_limits.h"
 #include "protos/rbfs.grpc.pb.h"
 #include "server/filesystem.h"
 
@@ -13,8 +14,7 @@ namespace rbfs {
 
 class RbfsService final : public Rbfs::Service {
  public:
-  // Largest message either side accepts (a 4 MiB payload plus headers).
-  static constexpr int kMaxMessageBytes = 8 << 20;
+  static constexpr int kMaxMessageBytes = rbfs::kMaxMessageBytes;
 
   explicit RbfsService(Filesystem* fs) : fs_(fs) {}
 

@@ -1,0 +1,17 @@
+// Size limits of the wire contract (protos/rbfs.proto), shared by the
+// server and the mount so that both sides enforce the same numbers.
+#ifndef RBFS_COMMON_WIRE_LIMITS_H_
+#define RBFS_COMMON_WIRE_LIMITS_H_
+
+#include <cstdint>
+
+namespace rbfs {
+
+// Bytes one Read or Write call may move; more is EINVAL.
+inline constexpr uint32_t kMaxIoBytesPerCall = 4u << 20;
+// Largest gRPC message either side accepts: a full payload plus headers.
+inline constexpr int kMaxMessageBytes = 8 << 20;
+
+}  // namespace rbfs
+
+#endif  // RBFS_COMMON_WIRE_LIMITS_H_

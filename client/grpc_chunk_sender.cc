@@ -40,7 +40,7 @@ class ChunkCall {
 
   void Issue() {
     grpc_context_ = std::make_unique<grpc::ClientContext>();
-    RpcClient::PrepareContext(*grpc_context_, deadline_);
+    rpc_->PrepareContext(*grpc_context_, deadline_);
     auto done = [this](grpc::Status status) { OnDone(std::move(status)); };
     if (context_->direction() == IoContext::Direction::kWrite) {
       rpc_->NextStub().async()->Write(grpc_context_.get(), &write_request_,

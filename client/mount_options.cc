@@ -4,8 +4,10 @@
 #include <cstddef>
 #include <cstdlib>
 #include <cstring>
+#include <utility>
 
 #include "absl/strings/str_cat.h"
+#include "absl/strings/strip.h"
 #include "common/errno_status.h"
 
 namespace rbfs {
@@ -22,11 +24,17 @@ struct RawOptions {
   double entry_timeout;
   double deadline;
   unsigned channels;
+  char* tls_ca;
+  char* tls_cert;
+  char* tls_key;
+  char* tls_server_name;
+  char* token_file;
+  int allow_insecure_token;
   char* server;
 };
 
 #define RBFS_OPT(templ, field) \
-  { templ, offsetof(RawOptions, field), 0 }
+  { templ, offsetof(RawOptions, field), 1 }
 
 const fuse_opt kOptionSpecs[] = {
     RBFS_OPT("chunk_size=%u", chunk_size),
@@ -36,6 +44,21 @@ const fuse_opt kOptionSpecs[] = {
     RBFS_OPT("entry_timeout=%lf", entry_timeout),
     RBFS_OPT("deadline=%lf", deadline),
     RBFS_OPT("channels=%u", channels),
+    // Security options also take the --flag spelling that the server uses.
+    // fuse_opt reads "--tls-ca F" and "--tls-caF" with one template, so
+    // "--tls-ca=F" arrives as "=F" (stripped below).
+    RBFS_OPT("tls_ca=%s", tls_ca),
+    RBFS_OPT("--tls-ca %s", tls_ca),
+    RBFS_OPT("tls_cert=%s", tls_cert),
+    RBFS_OPT("--tls-cert %s", tls_cert),
+    RBFS_OPT("tls_key=%s", tls_key),
+    RBFS_OPT("--tls-key %s", tls_key),
+    RBFS_OPT("tls_server_name=%s", tls_server_name),
+    RBFS_OPT("--tls-server-name %s", tls_server_name),
+    RBFS_OPT("token_file=%s", token_file),
+    RBFS_OPT("--token-file %s", token_file),
+    RBFS_OPT("allow_insecure_token", allow_insecure_token),
+    RBFS_OPT("--allow-insecure-token", allow_insecure_token),
     FUSE_OPT_END,
 };
 
@@ -64,6 +87,15 @@ absl::StatusOr<MountOptions> ParseMountOptions(fuse_args* args) {
       fuse_opt_parse(args, &raw, kOptionSpecs, KeepServerAddress);
   std::string cache = raw.cache ? raw.cache : "none";
   if (raw.server) options.server = raw.server;
+  for (auto [from, to] : {std::pair{raw.tls_ca, &options.tls_ca},
+                          {raw.tls_cert, &options.tls_cert},
+                          {raw.tls_key, &options.tls_key},
+                          {raw.tls_server_name, &options.tls_server_name},
+                          {raw.token_file, &options.token_file}}) {
+    if (from != nullptr) *to = std::string(absl::StripPrefix(from, "="));
+    free(from);
+  }
+  options.allow_insecure_token = raw.allow_insecure_token != 0;
   free(raw.cache);
   free(raw.server);
   if (parsed != 0) return ErrnoError(EINVAL, "cannot parse options");
@@ -81,6 +113,12 @@ absl::StatusOr<MountOptions> ParseMountOptions(fuse_args* args) {
   }
   if (!(raw.deadline > 0) || raw.attr_timeout < 0 || raw.entry_timeout < 0) {
     return ErrnoError(EINVAL, "deadline must be positive, timeouts >= 0");
+  }
+  if (options.tls_cert.empty() != options.tls_key.empty()) {
+    return ErrnoError(EINVAL, "tls_cert and tls_key go together");
+  }
+  if (!options.tls_cert.empty() && options.tls_ca.empty()) {
+    return ErrnoError(EINVAL, "tls_cert (mutual TLS) needs tls_ca");
   }
   options.chunk_size = raw.chunk_size;
   options.max_inflight = raw.max_inflight;
@@ -118,6 +156,20 @@ const char* MountOptionsHelp() {
                            idempotent calls included; afterwards it fails
                            with ETIMEDOUT or EIO (default 30)
     -o channels=N          gRPC connections to the server (default 4)
+
+rbfs security options (also --tls-ca F, --token-file F, ...; see
+docs/security.md):
+    -o tls_ca=FILE         connect with TLS; trust server certificates
+                           signed by this PEM CA (default: plaintext, which
+                           the server allows on loopback only)
+    -o tls_cert=FILE       client certificate for mutual TLS (with tls_key)
+    -o tls_key=FILE        private key of tls_cert
+    -o tls_server_name=N   name the server certificate must carry, when it
+                           differs from HOST (e.g. connecting by IP)
+    -o token_file=FILE     send the token in FILE with every call; refused
+                           over plaintext to a non-loopback server
+    -o allow_insecure_token
+                           send the token over plaintext anyway
 )";
 }
 

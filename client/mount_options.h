@@ -3,9 +3,12 @@
 // rbfs-mount takes `-o` options meant for libfuse and the kernel
 // (allow_other, ro, default_permissions, ...) mixed with its own
 // (chunk_size, max_inflight, cache, attr_timeout, entry_timeout, deadline,
-// channels). ParseMountOptions() removes rbfs's options and the server
-// address from the argument vector and leaves everything else, so the rest
-// goes on to fuse_parse_cmdline() and fuse_session_new() unchanged.
+// channels, and the security options tls_ca, tls_cert, tls_key,
+// tls_server_name, token_file, allow_insecure_token — also spelled
+// --tls-ca F, --token-file F, ... on the command line). ParseMountOptions()
+// removes rbfs's options and the server address from the argument vector and
+// leaves everything else, so the rest goes on to fuse_parse_cmdline() and
+// fuse_session_new() unchanged.
 #ifndef RBFS_CLIENT_MOUNT_OPTIONS_H_
 #define RBFS_CLIENT_MOUNT_OPTIONS_H_
 
@@ -32,6 +35,13 @@ struct MountOptions {
   absl::Duration entry_timeout = absl::Seconds(1);
   absl::Duration deadline = absl::Seconds(30);
   uint32_t channels = 4;
+  // Transport security (docs/security.md). Paths; empty = not used.
+  std::string tls_ca;           // verify the server against this CA (TLS)
+  std::string tls_cert;         // client certificate, for mutual TLS
+  std::string tls_key;          // its private key
+  std::string tls_server_name;  // name to expect in the server certificate
+  std::string token_file;       // token sent with every call
+  bool allow_insecure_token = false;
 };
 
 // Largest chunk the server accepts in one Read or Write.

@@ -71,5 +71,33 @@ TEST(MountOptionsTest, ChunkSizeFollowsServerBlocks) {
   EXPECT_EQ(EffectiveChunkSize(options, 3 << 20), 3u << 20);
 }
 
+TEST(MountOptionsTest, SecurityOptionsTakeBothSpellings) {
+  std::vector<std::string> rest;
+  absl::StatusOr<MountOptions> options = Parse(
+      {"rbfs-mount", "--tls-ca", "/etc/rbfs/ca.pem", "--token-file=/etc/tok",
+       "-o", "tls_cert=/c.pem,tls_key=/k.pem,tls_server_name=rbfs.example",
+       "-o", "allow_other,allow_insecure_token", "h:1", "/mnt/x"},
+      &rest);
+  ASSERT_TRUE(options.ok()) << options.status();
+  EXPECT_EQ(options->tls_ca, "/etc/rbfs/ca.pem");
+  EXPECT_EQ(options->token_file, "/etc/tok");
+  EXPECT_EQ(options->tls_cert, "/c.pem");
+  EXPECT_EQ(options->tls_key, "/k.pem");
+  EXPECT_EQ(options->tls_server_name, "rbfs.example");
+  EXPECT_TRUE(options->allow_insecure_token);
+  EXPECT_EQ(rest, (std::vector<std::string>{"rbfs-mount", "-o", "allow_other",
+                                            "/mnt/x"}));
+}
+
+TEST(MountOptionsTest, ClientCertificateNeedsKeyAndCa) {
+  std::vector<std::string> rest;
+  EXPECT_FALSE(
+      Parse({"rbfs-mount", "-o", "tls_ca=/a,tls_cert=/c", "h:1", "/m"}, &rest)
+          .ok());
+  EXPECT_FALSE(
+      Parse({"rbfs-mount", "-o", "tls_cert=/c,tls_key=/k", "h:1", "/m"}, &rest)
+          .ok());
+}
+
 }  // namespace
 }  // namespace rbfs

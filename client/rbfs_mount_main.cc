@@ -25,9 +25,11 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/mutex.h"
+#include "client/channel_security.h"
 #include "client/mount_options.h"
 #include "client/rbfs_filesystem.h"
 #include "client/rpc_client.h"
+#include "common/errno_status.h"
 #include "common/log.h"
 #include "common/malloc_tuning.h"
 #include "protos/rbfs.pb.h"
@@ -161,18 +163,20 @@ int Run(int argc, char** argv) {
   rpc_options.target = options->server;
   rpc_options.channels = static_cast<int>(options->channels);
   rpc_options.deadline = options->deadline;
+  if (absl::Status secured = ApplyChannelSecurity(*options, &rpc_options);
+      !secured.ok()) {
+    LogError("%s", secured.message());
+    return 2;
+  }
   // Deliberately never destroyed: the process ends right after the session,
   // and gRPC 1.51 may crash when channels are torn down while the callback
   // threads of their last calls are still unwinding.
   RpcClient& rpc = *new RpcClient(rpc_options);
 
-  StatFsRequest statfs_request;
   StatFsReply statfs;
-  absl::Status status = rpc.Call(&Rbfs::Stub::StatFs, statfs_request, &statfs,
-                                 Idempotency::kIdempotent);
-  if (!status.ok()) {
-    LogError("cannot reach rbfs-server at %s: %s", options->server,
-             status.ToString());
+  if (absl::Status status = rpc.Handshake(&statfs); !status.ok()) {
+    LogError("cannot mount rbfs-server at %s: %s (%s)", options->server,
+             status.message(), strerror(StatusToErrno(status)));
     return 1;
   }
   const uint32_t chunk_size = EffectiveChunkSize(*options, statfs.block_size());

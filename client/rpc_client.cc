@@ -6,14 +6,10 @@
 #include <cerrno>
 
 #include "absl/strings/str_cat.h"
+#include "common/token_file.h"
 #include "common/wire_limits.h"
 
 namespace rbfs {
-namespace {
-
-// Both sides accept up to 8 MiB; a 4 MiB chunk plus framing fits.
-
-}  // namespace
 
 absl::Status FromGrpcStatus(const grpc::Status& status) {
   int err;
@@ -27,8 +23,10 @@ absl::Status FromGrpcStatus(const grpc::Status& status) {
       err = EAGAIN;
       break;
     case grpc::StatusCode::UNAUTHENTICATED:
-    case grpc::StatusCode::PERMISSION_DENIED:
       err = EACCES;
+      break;
+    case grpc::StatusCode::PERMISSION_DENIED:
+      err = EPERM;
       break;
     default:
       err = EIO;
@@ -73,8 +71,14 @@ RpcClient::RpcClient(const RpcOptions& options) : options_(options) {
     args.SetInt(GRPC_ARG_INITIAL_RECONNECT_BACKOFF_MS, 100);
     args.SetInt(GRPC_ARG_MIN_RECONNECT_BACKOFF_MS, 100);
     args.SetInt(GRPC_ARG_MAX_RECONNECT_BACKOFF_MS, 1000);
+    if (!options.tls_server_name.empty()) {
+      args.SetSslTargetNameOverride(options.tls_server_name);
+    }
     stubs_.push_back(Rbfs::NewStub(grpc::CreateCustomChannel(
-        options.target, grpc::InsecureChannelCredentials(), args)));
+        options.target,
+        options.credentials ? options.credentials
+                            : grpc::InsecureChannelCredentials(),
+        args)));
   }
 }
 
@@ -83,11 +87,49 @@ Rbfs::Stub& RpcClient::NextStub() {
 }
 
 void RpcClient::PrepareContext(grpc::ClientContext& context,
-                               absl::Time deadline) {
+                               absl::Time deadline) const {
   context.set_deadline(absl::ToChronoTime(deadline));
   // Wait out a server restart (bounded by the deadline) rather than failing
   // the moment the connection is down.
   context.set_wait_for_ready(true);
+  if (!options_.token.empty()) {
+    context.AddMetadata(std::string(kAuthorizationKey),
+                        absl::StrCat(kBearerPrefix, options_.token));
+  }
+}
+
+absl::Status RpcClient::Handshake(StatFsReply* reply) {
+  const absl::Time deadline = absl::Now() + options_.deadline;
+  std::string last_error;
+  for (int attempt = 0;; ++attempt) {
+    grpc::ClientContext context;
+    PrepareContext(context, deadline);
+    // Fail each attempt at once when the connection cannot be made, so the
+    // transport's reason (refused, TLS handshake) is what gets reported.
+    context.set_wait_for_ready(false);
+    grpc::Status status = NextStub().StatFs(&context, StatFsRequest(), reply);
+    if (status.ok()) {
+      return reply->err() == 0 ? absl::OkStatus() : ErrnoError(reply->err());
+    }
+    if (status.error_code() == grpc::StatusCode::UNAUTHENTICATED ||
+        status.error_code() == grpc::StatusCode::PERMISSION_DENIED) {
+      return ErrnoError(
+          status.error_code() == grpc::StatusCode::UNAUTHENTICATED ? EACCES
+                                                                   : EPERM,
+          absl::StrCat("the server refused this mount's credentials: ",
+                       status.error_message()));
+    }
+    last_error = status.error_message();
+    const absl::Time retry_at = absl::Now() + RetryBackoff(attempt);
+    if (status.error_code() != grpc::StatusCode::UNAVAILABLE ||
+        retry_at >= deadline) {
+      return ErrnoError(
+          status.error_code() == grpc::StatusCode::UNAVAILABLE ? EHOSTUNREACH
+                                                               : EIO,
+          absl::StrCat("no answer within the deadline: ", last_error));
+    }
+    absl::SleepFor(retry_at - absl::Now());
+  }
 }
 
 }  // namespace rbfs

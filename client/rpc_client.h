@@ -31,6 +31,12 @@ struct RpcOptions {
   std::string target;  // HOST:PORT
   int channels = 4;
   absl::Duration deadline = absl::Seconds(30);
+  // Plaintext when null (see client/channel_security.h).
+  std::shared_ptr<grpc::ChannelCredentials> credentials;
+  // Name the server's TLS certificate must carry, if not the target host.
+  std::string tls_server_name;
+  // Sent as "authorization: Bearer <token>" with every call when set.
+  std::string token;
 };
 
 enum class Idempotency { kIdempotent, kOnce };
@@ -61,7 +67,12 @@ class RpcClient {
   absl::Duration deadline() const { return options_.deadline; }
 
   // Prepares a ClientContext for one attempt of a call ending at `deadline`.
-  static void PrepareContext(grpc::ClientContext& context, absl::Time deadline);
+  void PrepareContext(grpc::ClientContext& context, absl::Time deadline) const;
+
+  // Checks that the server answers and accepts this client's credentials,
+  // failing fast on refusals and reporting the transport's own words (a TLS
+  // handshake failure, say) when it cannot be reached within the deadline.
+  absl::Status Handshake(StatFsReply* reply);
 
   // A blocking unary call; the reply's own `err` becomes the status.
   template <typename Request, typename Reply>

@@ -21,7 +21,7 @@ TEST(RpcClientTest, TransportFailuresMapToErrnos) {
             EAGAIN);
   EXPECT_EQ(StatusToErrno(FromGrpcStatus(
                 grpc::Status(grpc::StatusCode::PERMISSION_DENIED, "no"))),
-            EACCES);
+            EPERM);
   EXPECT_EQ(StatusToErrno(FromGrpcStatus(
                 grpc::Status(grpc::StatusCode::UNAUTHENTICATED, "who"))),
             EACCES);

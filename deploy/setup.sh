@@ -8,10 +8,10 @@ PACKAGES=(
   bazel-bootstrap bazel-rules-java g++ pkg-config
   # Libraries linked into rbfs.
   libgrpc++-dev protobuf-compiler-grpc libprotobuf-dev protobuf-compiler
-  libabsl-dev librocksdb-dev libfuse3-dev
+  libabsl-dev librocksdb-dev libfuse3-dev libssl-dev
   # Tests and benchmarks.
   libgtest-dev libgmock-dev libbenchmark-dev libaio-dev liburing-dev
-  fuse3 fio clang-format
+  fuse3 fio clang-format openssl
   # tools/bench/run.sh: the peers rbfs is measured against, and the chart.
   sshfs openssh-server openssh-client gnuplot-nox jq
 )

@@ -1,6 +1,13 @@
 #include "server/rbfs_service.h"
 
+#include <fcntl.h>
+
+#include <cerrno>
+
+#include "absl/time/clock.h"
 #include "common/errno_status.h"
+#include "common/log.h"
+#include "common/token_file.h"
 
 namespace rbfs {
 namespace {
@@ -56,25 +63,94 @@ grpc::Status Answer(const absl::Status& s, Reply* reply) {
   return grpc::Status::OK;
 }
 
-Owner OwnerOf(const Caller& c) { return Owner{c.uid(), c.gid()}; }
+bool OpensForChange(uint32_t flags) {
+  return (flags & O_ACCMODE) != O_RDONLY || (flags & O_TRUNC) != 0;
+}
 
 }  // namespace
 
-grpc::Status RbfsService::Lookup(grpc::ServerContext*, const LookupRequest* req,
-                                 EntryReply* reply) {
+template <typename Reply>
+std::optional<grpc::Status> RbfsService::Refuse(grpc::ServerContext* ctx,
+                                                const char* method,
+                                                Effect effect, Reply* reply) {
+  if (access_.authenticator != nullptr) {
+    absl::string_view authorization;
+    const auto& metadata = ctx->client_metadata();
+    auto it = metadata.find(std::string(kAuthorizationKey));
+    if (it != metadata.end()) {
+      authorization = absl::string_view(it->second.data(), it->second.size());
+    }
+    absl::Status admitted = access_.authenticator->Check(authorization);
+    if (!admitted.ok()) {
+      LogRefusal(method, ctx->peer(), admitted.message());
+      return grpc::Status(grpc::StatusCode::UNAUTHENTICATED,
+                          std::string(admitted.message()));
+    }
+  }
+  if (effect == Effect::kWrites && access_.read_only) {
+    reply->set_err(EROFS);
+    return grpc::Status::OK;
+  }
+  return std::nullopt;
+}
+
+void RbfsService::LogRefusal(const char* method, const std::string& peer,
+                             absl::string_view reason) {
+  uint64_t unlogged;
+  {
+    absl::MutexLock lock(&refusal_mu_);
+    const absl::Time now = absl::Now();
+    if (now - last_refusal_log_ < absl::Seconds(1)) {
+      ++unlogged_refusals_;
+      return;
+    }
+    last_refusal_log_ = now;
+    unlogged = unlogged_refusals_;
+    unlogged_refusals_ = 0;
+  }
+  LogWarning("refused %s from %s: %s (%d more refused calls not logged)",
+             method, peer, reason, unlogged);
+}
+
+Owner RbfsService::OwnerOf(const Caller& caller) const {
+  Owner owner{caller.uid(), caller.gid()};
+  if (access_.squash_root) {
+    if (owner.uid == 0) owner.uid = access_.squash_root->uid;
+    if (owner.gid == 0) owner.gid = access_.squash_root->gid;
+  }
+  return owner;
+}
+
+grpc::Status RbfsService::Lookup(grpc::ServerContext* ctx,
+                                 const LookupRequest* req, EntryReply* reply) {
+  if (auto refused = Refuse(ctx, "Lookup", Effect::kReads, reply)) {
+    return *refused;
+  }
   return Answer(fs_->Lookup(Ref(req->parent()), req->name()), fs_->block_size(),
                 reply);
 }
 
-grpc::Status RbfsService::GetAttr(grpc::ServerContext*,
+grpc::Status RbfsService::GetAttr(grpc::ServerContext* ctx,
                                   const GetAttrRequest* req, AttrReply* reply) {
+  if (auto refused = Refuse(ctx, "GetAttr", Effect::kReads, reply)) {
+    return *refused;
+  }
   return Answer(fs_->GetAttr(Ref(req->id())), fs_->block_size(), reply);
 }
 
-grpc::Status RbfsService::SetAttr(grpc::ServerContext*,
+grpc::Status RbfsService::SetAttr(grpc::ServerContext* ctx,
                                   const SetAttrRequest* req, AttrReply* reply) {
+  if (auto refused = Refuse(ctx, "SetAttr", Effect::kWrites, reply)) {
+    return *refused;
+  }
   SetAttrArgs args;
   args.valid = req->valid();
+  if (access_.squash_root &&
+      (((args.valid & SETATTR_UID) != 0 && req->uid() == 0) ||
+       ((args.valid & SETATTR_GID) != 0 && req->gid() == 0))) {
+    // Squashed root must not be able to create root-owned (setuid) files.
+    return Answer(ErrnoError(EPERM, "root is squashed"), reply);
+  }
   args.mode = req->mode();
   args.uid = req->uid();
   args.gid = req->gid();
@@ -84,66 +160,93 @@ grpc::Status RbfsService::SetAttr(grpc::ServerContext*,
   return Answer(fs_->SetAttr(Ref(req->id()), args), fs_->block_size(), reply);
 }
 
-grpc::Status RbfsService::MkNod(grpc::ServerContext*, const MkNodRequest* req,
-                                EntryReply* reply) {
+grpc::Status RbfsService::MkNod(grpc::ServerContext* ctx,
+                                const MkNodRequest* req, EntryReply* reply) {
+  if (auto refused = Refuse(ctx, "MkNod", Effect::kWrites, reply)) {
+    return *refused;
+  }
   return Answer(
       fs_->MkNod(Ref(req->parent()), req->name(), req->mode(), req->rdev(),
                  OwnerOf(req->caller()), req->exclusive(), req->open()),
       fs_->block_size(), reply);
 }
 
-grpc::Status RbfsService::MkDir(grpc::ServerContext*, const MkDirRequest* req,
-                                EntryReply* reply) {
+grpc::Status RbfsService::MkDir(grpc::ServerContext* ctx,
+                                const MkDirRequest* req, EntryReply* reply) {
+  if (auto refused = Refuse(ctx, "MkDir", Effect::kWrites, reply)) {
+    return *refused;
+  }
   return Answer(fs_->MkDir(Ref(req->parent()), req->name(), req->mode(),
                            OwnerOf(req->caller())),
                 fs_->block_size(), reply);
 }
 
-grpc::Status RbfsService::Unlink(grpc::ServerContext*, const UnlinkRequest* req,
-                                 ErrReply* reply) {
+grpc::Status RbfsService::Unlink(grpc::ServerContext* ctx,
+                                 const UnlinkRequest* req, ErrReply* reply) {
+  if (auto refused = Refuse(ctx, "Unlink", Effect::kWrites, reply)) {
+    return *refused;
+  }
   return Answer(fs_->Unlink(Ref(req->parent()), req->name()), reply);
 }
 
-grpc::Status RbfsService::RmDir(grpc::ServerContext*, const RmDirRequest* req,
-                                ErrReply* reply) {
+grpc::Status RbfsService::RmDir(grpc::ServerContext* ctx,
+                                const RmDirRequest* req, ErrReply* reply) {
+  if (auto refused = Refuse(ctx, "RmDir", Effect::kWrites, reply)) {
+    return *refused;
+  }
   return Answer(fs_->RmDir(Ref(req->parent()), req->name()), reply);
 }
 
-grpc::Status RbfsService::Rename(grpc::ServerContext*, const RenameRequest* req,
-                                 ErrReply* reply) {
+grpc::Status RbfsService::Rename(grpc::ServerContext* ctx,
+                                 const RenameRequest* req, ErrReply* reply) {
+  if (auto refused = Refuse(ctx, "Rename", Effect::kWrites, reply)) {
+    return *refused;
+  }
   return Answer(
       fs_->Rename(Ref(req->parent()), req->name(), Ref(req->new_parent()),
                   req->new_name(), req->flags()),
       reply);
 }
 
-grpc::Status RbfsService::Link(grpc::ServerContext*, const LinkRequest* req,
+grpc::Status RbfsService::Link(grpc::ServerContext* ctx, const LinkRequest* req,
                                EntryReply* reply) {
+  if (auto refused = Refuse(ctx, "Link", Effect::kWrites, reply)) {
+    return *refused;
+  }
   return Answer(
       fs_->Link(Ref(req->id()), Ref(req->new_parent()), req->new_name()),
       fs_->block_size(), reply);
 }
 
-grpc::Status RbfsService::Symlink(grpc::ServerContext*,
+grpc::Status RbfsService::Symlink(grpc::ServerContext* ctx,
                                   const SymlinkRequest* req,
                                   EntryReply* reply) {
+  if (auto refused = Refuse(ctx, "Symlink", Effect::kWrites, reply)) {
+    return *refused;
+  }
   return Answer(fs_->Symlink(Ref(req->parent()), req->name(), req->target(),
                              OwnerOf(req->caller())),
                 fs_->block_size(), reply);
 }
 
-grpc::Status RbfsService::ReadLink(grpc::ServerContext*,
+grpc::Status RbfsService::ReadLink(grpc::ServerContext* ctx,
                                    const ReadLinkRequest* req,
                                    ReadLinkReply* reply) {
+  if (auto refused = Refuse(ctx, "ReadLink", Effect::kReads, reply)) {
+    return *refused;
+  }
   absl::StatusOr<std::string> target = fs_->ReadLink(Ref(req->id()));
   if (!target.ok()) return Answer(target.status(), reply);
   reply->set_target(std::move(*target));
   return grpc::Status::OK;
 }
 
-grpc::Status RbfsService::ReadDir(grpc::ServerContext*,
+grpc::Status RbfsService::ReadDir(grpc::ServerContext* ctx,
                                   const ReadDirRequest* req,
                                   ReadDirReply* reply) {
+  if (auto refused = Refuse(ctx, "ReadDir", Effect::kReads, reply)) {
+    return *refused;
+  }
   absl::StatusOr<DirListing> listing = fs_->ReadDir(
       Ref(req->id()), req->cookie(), req->max_entries(), req->with_attrs());
   if (!listing.ok()) return Answer(listing.status(), reply);
@@ -163,8 +266,11 @@ grpc::Status RbfsService::ReadDir(grpc::ServerContext*,
   return grpc::Status::OK;
 }
 
-grpc::Status RbfsService::StatFs(grpc::ServerContext*, const StatFsRequest*,
+grpc::Status RbfsService::StatFs(grpc::ServerContext* ctx, const StatFsRequest*,
                                  StatFsReply* reply) {
+  if (auto refused = Refuse(ctx, "StatFs", Effect::kReads, reply)) {
+    return *refused;
+  }
   FsStats st = fs_->StatFs();
   reply->set_block_size(st.block_size);
   reply->set_total_blocks(st.total_blocks);
@@ -175,24 +281,38 @@ grpc::Status RbfsService::StatFs(grpc::ServerContext*, const StatFsRequest*,
   return grpc::Status::OK;
 }
 
-grpc::Status RbfsService::Fsync(grpc::ServerContext*, const FsyncRequest* req,
-                                ErrReply* reply) {
+grpc::Status RbfsService::Fsync(grpc::ServerContext* ctx,
+                                const FsyncRequest* req, ErrReply* reply) {
+  if (auto refused = Refuse(ctx, "Fsync", Effect::kReads, reply)) {
+    return *refused;
+  }
   return Answer(fs_->Fsync(Ref(req->id())), reply);
 }
 
-grpc::Status RbfsService::Open(grpc::ServerContext*, const OpenRequest* req,
+grpc::Status RbfsService::Open(grpc::ServerContext* ctx, const OpenRequest* req,
                                AttrReply* reply) {
+  const Effect effect =
+      OpensForChange(req->flags()) ? Effect::kWrites : Effect::kReads;
+  if (auto refused = Refuse(ctx, "Open", effect, reply)) {
+    return *refused;
+  }
   return Answer(fs_->Open(Ref(req->id()), req->flags()), fs_->block_size(),
                 reply);
 }
 
-grpc::Status RbfsService::Release(grpc::ServerContext*,
+grpc::Status RbfsService::Release(grpc::ServerContext* ctx,
                                   const ReleaseRequest* req, ErrReply* reply) {
+  if (auto refused = Refuse(ctx, "Release", Effect::kReads, reply)) {
+    return *refused;
+  }
   return Answer(fs_->Release(Ref(req->id())), reply);
 }
 
-grpc::Status RbfsService::Read(grpc::ServerContext*, const ReadRequest* req,
+grpc::Status RbfsService::Read(grpc::ServerContext* ctx, const ReadRequest* req,
                                ReadReply* reply) {
+  if (auto refused = Refuse(ctx, "Read", Effect::kReads, reply)) {
+    return *refused;
+  }
   std::string* data = reply->mutable_data();
   absl::Status s =
       fs_->Read(Ref(req->id()), req->offset(), req->length(), data);
@@ -203,8 +323,11 @@ grpc::Status RbfsService::Read(grpc::ServerContext*, const ReadRequest* req,
   return grpc::Status::OK;
 }
 
-grpc::Status RbfsService::Write(grpc::ServerContext*, const WriteRequest* req,
-                                WriteReply* reply) {
+grpc::Status RbfsService::Write(grpc::ServerContext* ctx,
+                                const WriteRequest* req, WriteReply* reply) {
+  if (auto refused = Refuse(ctx, "Write", Effect::kWrites, reply)) {
+    return *refused;
+  }
   absl::StatusOr<uint64_t> size =
       fs_->Write(Ref(req->id()), req->offset(), req->data());
   if (!size.ok()) return Answer(size.status(), reply);

@@ -24,9 +24,10 @@ absl::Status ServerProcess::Start(absl::Duration timeout) {
   }
   int fds[2];
   if (pipe2(fds, O_CLOEXEC) != 0) return absl::InternalError("pipe");
-  std::vector<std::string> argv = {RunfilePath("server/rbfs-server"),
-                                   absl::StrCat("--listen=127.0.0.1:", port_),
-                                   absl::StrCat("--data=", options_.data_dir)};
+  std::vector<std::string> argv = {
+      RunfilePath("server/rbfs-server"),
+      absl::StrCat("--listen=", options_.listen_host, ":", port_),
+      absl::StrCat("--data=", options_.data_dir)};
   argv.insert(argv.end(), options_.extra_args.begin(),
               options_.extra_args.end());
   {
@@ -84,6 +85,10 @@ void ServerProcess::Kill() {
   waitpid(pid_, nullptr, 0);
   pid_ = -1;
   if (reader_.joinable()) reader_.join();
+}
+
+void ServerProcess::Signal(int signal) {
+  if (pid_ > 0) kill(pid_, signal);
 }
 
 std::string ServerProcess::address() const {

@@ -30,6 +30,8 @@ class ServerProcess {
   struct Options {
     std::string data_dir;
     std::vector<std::string> extra_args;  // e.g. {"--volume-size=1048576"}
+    // Address to listen on; clients still connect through 127.0.0.1.
+    std::string listen_host = "127.0.0.1";
   };
 
   explicit ServerProcess(Options options) : options_(std::move(options)) {}
@@ -42,6 +44,8 @@ class ServerProcess {
   absl::StatusOr<int> Stop(absl::Duration timeout = absl::Seconds(30));
   // SIGKILL and wait.
   void Kill();
+  // Sends `signal` (e.g. SIGHUP) and returns at once.
+  void Signal(int signal);
 
   bool running() const { return pid_ > 0; }
   std::string address() const;

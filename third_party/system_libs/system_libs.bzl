@@ -31,6 +31,7 @@ _LIBS = {
     "benchmark_main": ["benchmark"],
     "aio": [],
     "uring": ["liburing"],
+    "crypto": ["libcrypto"],
 }
 
 _EXTRA_LINKOPTS = {

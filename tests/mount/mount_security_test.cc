@@ -1,0 +1,159 @@
+// rbfs-mount against a secured rbfs-server, through the kernel: a mutual-TLS
+// and token mount reads and writes; a mount with the wrong credentials fails
+// at once with a clear message and exit status; a read-only export answers
+// EROFS to every change a program attempts.
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <sys/statvfs.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <fstream>
+#include <sstream>
+#include <string>
+
+#include "absl/strings/str_cat.h"
+#include "gtest/gtest.h"
+#include "tests/mount/mount_fixture.h"
+#include "tests/testing/process.h"
+#include "tests/testing/test_pki.h"
+
+namespace rbfs {
+namespace {
+
+using ::rbfs::testing::MakeTempDir;
+using ::rbfs::testing::RunProgram;
+
+constexpr char kToken[] = "mount-token-0123456789abcdef";
+
+std::string WriteTokenFile(const std::string& path, const std::string& token) {
+  std::ofstream(path, std::ios::trunc) << token << "\n";
+  chmod(path.c_str(), 0600);
+  return path;
+}
+
+class MountSecurityTest : public ::testing::Test {
+ protected:
+  static void SetUpTestSuite() {
+    absl::StatusOr<testing::TestPki> pki =
+        testing::MakeTestPki(MakeTempDir("pki"));
+    ASSERT_TRUE(pki.ok()) << pki.status();
+    pki_ = new testing::TestPki(*pki);
+    const std::string dir = MakeTempDir("tokens");
+    token_file_ = new std::string(WriteTokenFile(dir + "/good", kToken));
+    wrong_token_file_ = new std::string(
+        WriteTokenFile(dir + "/wrong", "wrong-token-0123456789abcdef"));
+  }
+
+  // A server with mutual TLS and a token.
+  RbfsCluster::Options Secured(const std::string& mount_options) const {
+    RbfsCluster::Options options;
+    options.volume_bytes = uint64_t{256} << 20;
+    options.server_args = {
+        "--tls-cert=" + pki_->server_cert, "--tls-key=" + pki_->server_key,
+        "--tls-client-ca=" + pki_->ca_cert, "--token-file=" + *token_file_};
+    options.mount_options = mount_options;
+    return options;
+  }
+
+  std::string ClientTls() const {
+    return absl::StrCat("tls_ca=", pki_->ca_cert,
+                        ",tls_cert=", pki_->client_cert,
+                        ",tls_key=", pki_->client_key);
+  }
+
+  // Runs rbfs-mount in the foreground against `cluster` with `options`;
+  // it is expected to fail, so it never mounts.
+  testing::ProgramResult FailingMount(const RbfsCluster& cluster,
+                                      const std::string& options) {
+    return RunProgram(
+        {RunfilePath("client/rbfs-mount"), "-f", "-o", "deadline=3," + options,
+         cluster.ServerAddress(), MakeTempDir("refused-mount")},
+        absl::Seconds(30));
+  }
+
+  static inline testing::TestPki* pki_ = nullptr;
+  static inline std::string* token_file_ = nullptr;
+  static inline std::string* wrong_token_file_ = nullptr;
+};
+
+TEST_F(MountSecurityTest, MutualTlsAndTokenMountReadsAndWrites) {
+  auto cluster = RbfsCluster::Start(
+      Secured(absl::StrCat(ClientTls(), ",token_file=", *token_file_)));
+  ASSERT_TRUE(cluster.ok()) << cluster.status();
+  const std::string path = (*cluster)->Path("secret.txt");
+  const std::string content(300000, 'x');
+  {
+    std::ofstream out(path, std::ios::binary);
+    out << content;
+    ASSERT_TRUE(out.good());
+  }
+  std::ifstream in(path, std::ios::binary);
+  std::stringstream read_back;
+  read_back << in.rdbuf();
+  EXPECT_EQ(read_back.str(), content);
+}
+
+TEST_F(MountSecurityTest, WrongCredentialsFailTheMountClearly) {
+  // The cluster's own mount has the right credentials; the others do not.
+  auto cluster = RbfsCluster::Start(
+      Secured(absl::StrCat(ClientTls(), ",token_file=", *token_file_)));
+  ASSERT_TRUE(cluster.ok()) << cluster.status();
+
+  testing::ProgramResult wrong_token = FailingMount(
+      **cluster, absl::StrCat(ClientTls(), ",token_file=", *wrong_token_file_));
+  EXPECT_EQ(wrong_token.exit_code, 1) << wrong_token.output;
+  EXPECT_NE(wrong_token.output.find("refused this mount's credentials"),
+            std::string::npos)
+      << wrong_token.output;
+  EXPECT_NE(wrong_token.output.find("Permission denied"), std::string::npos)
+      << wrong_token.output;
+  EXPECT_EQ(wrong_token.output.find("wrong-token-"), std::string::npos);
+
+  testing::ProgramResult no_token = FailingMount(**cluster, ClientTls());
+  EXPECT_EQ(no_token.exit_code, 1) << no_token.output;
+  EXPECT_NE(no_token.output.find("Permission denied"), std::string::npos)
+      << no_token.output;
+
+  testing::ProgramResult no_client_cert = FailingMount(
+      **cluster,
+      absl::StrCat("tls_ca=", pki_->ca_cert, ",token_file=", *token_file_));
+  EXPECT_EQ(no_client_cert.exit_code, 1) << no_client_cert.output;
+  EXPECT_NE(no_client_cert.output.find("cannot mount"), std::string::npos)
+      << no_client_cert.output;
+
+  testing::ProgramResult plaintext =
+      FailingMount(**cluster, absl::StrCat("token_file=", *token_file_));
+  EXPECT_EQ(plaintext.exit_code, 1) << plaintext.output;
+}
+
+TEST_F(MountSecurityTest, ReadOnlyExportAnswersErofs) {
+  RbfsCluster::Options options;
+  options.volume_bytes = uint64_t{256} << 20;
+  options.server_args = {"--read-only"};
+  auto cluster = RbfsCluster::Start(options);
+  ASSERT_TRUE(cluster.ok()) << cluster.status();
+  const std::string root = (*cluster)->mountpoint();
+
+  errno = 0;
+  EXPECT_EQ(open((root + "/new").c_str(), O_CREAT | O_WRONLY, 0644), -1);
+  EXPECT_EQ(errno, EROFS);
+  errno = 0;
+  EXPECT_EQ(mkdir((root + "/dir").c_str(), 0755), -1);
+  EXPECT_EQ(errno, EROFS);
+  errno = 0;
+  EXPECT_EQ(symlink("x", (root + "/link").c_str()), -1);
+  EXPECT_EQ(errno, EROFS);
+  errno = 0;
+  EXPECT_EQ(chmod(root.c_str(), 0700), -1);
+  EXPECT_EQ(errno, EROFS);
+
+  struct stat st;
+  EXPECT_EQ(stat(root.c_str(), &st), 0);
+  struct statvfs vfs;
+  EXPECT_EQ(statvfs(root.c_str(), &vfs), 0);
+  EXPECT_GT(vfs.f_blocks, 0u);
+}
+
+}  // namespace
+}  // namespace rbfs

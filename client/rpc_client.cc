@@ -123,10 +123,19 @@ absl::Status RpcClient::Handshake(StatFsReply* reply) {
     const absl::Time retry_at = absl::Now() + RetryBackoff(attempt);
     if (status.error_code() != grpc::StatusCode::UNAVAILABLE ||
         retry_at >= deadline) {
+      if (status.error_code() != grpc::StatusCode::UNAVAILABLE) {
+        return FromGrpcStatus(status);
+      }
+      // gRPC 1.51 reports a failed TLS handshake only as a broken
+      // connection, so name the likely causes.
       return ErrnoError(
-          status.error_code() == grpc::StatusCode::UNAVAILABLE ? EHOSTUNREACH
-                                                               : EIO,
-          absl::StrCat("no answer within the deadline: ", last_error));
+          ETIMEDOUT,
+          absl::StrCat("no connection within the deadline; check the "
+                       "address, that rbfs-server runs, and that the TLS "
+                       "options match the server's (tls_ca for a TLS "
+                       "server, tls_cert/tls_key when it requires client "
+                       "certificates). gRPC said: ",
+                       last_error));
     }
     absl::SleepFor(retry_at - absl::Now());
   }

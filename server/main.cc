@@ -216,6 +216,9 @@ int Serve() {
   for (;;) {
     sigwait(&signals, &sig);
     if (sig != SIGHUP) break;
+    if (tls.enabled()) {
+      LogInfo("SIGHUP: certificate files are re-read whenever they change");
+    }
     if (!authenticator) {
       LogInfo("SIGHUP: no token file to re-read");
     } else if (absl::Status reloaded = authenticator->Reload(); reloaded.ok()) {

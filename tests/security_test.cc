@@ -152,8 +152,18 @@ class SecurityTest : public ::testing::Test {
 };
 
 TEST_F(SecurityTest, TlsServerTalksOnlyToClientsThatTrustIt) {
-  auto server = Start(TlsArgs());
+  absl::StatusOr<int> health_port = testing::FreeLoopbackPort();
+  ASSERT_TRUE(health_port.ok());
+  const std::string health = absl::StrCat("127.0.0.1:", *health_port);
+  std::vector<std::string> args = TlsArgs();
+  args.push_back("--health-listen=" + health);
+  auto server = Start(args);
   EXPECT_TRUE(StatFs(TlsChannel(server->address(), pki_->ca_cert)).ok());
+
+  // The plaintext health port answers probes and nothing else.
+  EXPECT_TRUE(HealthServing(PlainChannel(health)));
+  EXPECT_EQ(StatFs(PlainChannel(health)).error_code(),
+            grpc::StatusCode::UNIMPLEMENTED);
 
   grpc::Status plain = StatFs(PlainChannel(server->address()));
   EXPECT_EQ(plain.error_code(), grpc::StatusCode::UNAVAILABLE)
@@ -162,6 +172,35 @@ TEST_F(SecurityTest, TlsServerTalksOnlyToClientsThatTrustIt) {
       StatFs(TlsChannel(server->address(), pki_->rogue_ca_cert));
   EXPECT_EQ(untrusted.error_code(), grpc::StatusCode::UNAVAILABLE)
       << untrusted.error_message();
+}
+
+TEST_F(SecurityTest, ReplacedCertificateIsServedWithoutRestart) {
+  const std::string dir = MakeTempDir("rotating");
+  const std::string cert = dir + "/server.pem", key = dir + "/server.key";
+  auto install = [&](const std::string& from_cert,
+                     const std::string& from_key) {
+    // Like an operator: write beside, then rename over the served file.
+    std::ofstream(cert + ".new") << ReadFileOrDie(from_cert);
+    std::ofstream(key + ".new") << ReadFileOrDie(from_key);
+    ASSERT_EQ(rename((key + ".new").c_str(), key.c_str()), 0);
+    ASSERT_EQ(rename((cert + ".new").c_str(), cert.c_str()), 0);
+  };
+  install(pki_->server_cert, pki_->server_key);
+  auto server = Start({"--tls-cert=" + cert, "--tls-key=" + key});
+  auto before = TlsChannel(server->address(), pki_->ca_cert);
+  ASSERT_TRUE(StatFs(before).ok());
+
+  install(pki_->rogue_server_cert, pki_->rogue_server_key);
+  const absl::Time give_up = absl::Now() + absl::Seconds(20);
+  while (!StatFs(TlsChannel(server->address(), pki_->rogue_ca_cert)).ok() &&
+         absl::Now() < give_up) {
+    absl::SleepFor(absl::Milliseconds(200));
+  }
+  EXPECT_TRUE(StatFs(TlsChannel(server->address(), pki_->rogue_ca_cert)).ok())
+      << "new connections get the new certificate";
+  EXPECT_TRUE(StatFs(before).ok()) << "the open connection keeps working";
+  EXPECT_FALSE(StatFs(TlsChannel(server->address(), pki_->ca_cert)).ok())
+      << "the old certificate is no longer offered";
 }
 
 TEST_F(SecurityTest, MutualTlsNeedsAClientCertificateFromItsCa) {

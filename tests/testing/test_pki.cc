@@ -60,6 +60,9 @@ absl::StatusOr<TestPki> MakeTestPki(const std::string& dir) {
                     "extendedKeyUsage=clientAuth\n"),
            MakeLeaf(dir, "rogue-client", "rogue-ca", "rbfs-client",
                     "extendedKeyUsage=clientAuth\n"),
+           MakeLeaf(dir, "rogue-server", "rogue-ca", "localhost",
+                    "subjectAltName=IP:127.0.0.1,DNS:localhost\n"
+                    "extendedKeyUsage=serverAuth\n"),
        }) {
     if (!s.ok()) return s;
   }
@@ -72,6 +75,8 @@ absl::StatusOr<TestPki> MakeTestPki(const std::string& dir) {
   pki.rogue_ca_cert = dir + "/rogue-ca.pem";
   pki.rogue_client_cert = dir + "/rogue-client.pem";
   pki.rogue_client_key = dir + "/rogue-client.key";
+  pki.rogue_server_cert = dir + "/rogue-server.pem";
+  pki.rogue_server_key = dir + "/rogue-server.key";
   return pki;
 }
 

@@ -2,7 +2,8 @@
 //
 // Two independent CAs: `ca` signs the server certificate (valid for
 // 127.0.0.1 and localhost) and a client certificate; `rogue_ca` signs a
-// client certificate the server must not accept. Keys are unencrypted EC
+// client certificate the server must not accept, and a second server
+// certificate (for rotation tests). Keys are unencrypted EC
 // P-256 PEM files in one directory; nothing is checked in, nothing expires
 // during a test (two days).
 #ifndef RBFS_TESTS_TESTING_TEST_PKI_H_
@@ -20,6 +21,7 @@ struct TestPki {
   std::string client_cert, client_key;
   std::string rogue_ca_cert;
   std::string rogue_client_cert, rogue_client_key;
+  std::string rogue_server_cert, rogue_server_key;
 };
 
 // Creates a fresh PKI in `dir` (which must exist).

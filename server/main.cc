@@ -191,6 +191,11 @@ int Serve() {
     return 1;
   }
   // A second server, so the health port carries nothing but health checks.
+  // gRPC serves its default health service synchronously only beside a
+  // synchronous service; the base class answers every rbfs call with
+  // UNIMPLEMENTED, so nothing but health checks is served there. Declared
+  // before the server that uses it, so it outlives it.
+  Rbfs::Service unimplemented;
   std::unique_ptr<grpc::Server> health_server;
   if (std::string health = absl::GetFlag(FLAGS_health_listen);
       !health.empty()) {
@@ -198,6 +203,7 @@ int Serve() {
     int health_port = 0;
     health_builder.AddListeningPort(health, grpc::InsecureServerCredentials(),
                                     &health_port);
+    health_builder.RegisterService(&unimplemented);
     health_server = health_builder.BuildAndStart();
     if (!health_server || health_port == 0) {
       LogError("cannot listen on --health-listen %s", health);

@@ -3,8 +3,10 @@
 // at once with a clear message and exit status; a read-only export answers
 // EROFS to every change a program attempts.
 #include <fcntl.h>
+#include <grp.h>
 #include <sys/stat.h>
 #include <sys/statvfs.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -153,6 +155,64 @@ TEST_F(MountSecurityTest, ReadOnlyExportAnswersErofs) {
   struct statvfs vfs;
   EXPECT_EQ(statvfs(root.c_str(), &vfs), 0);
   EXPECT_GT(vfs.f_blocks, 0u);
+}
+
+// Runs `body` in a child process as uid/gid 65534, in directory `dir` (the
+// test's temporary directories lie under /root, which nobody may cross),
+// and returns its exit code.
+template <typename Body>
+int AsNobody(const std::string& dir, Body body) {
+  const pid_t pid = fork();
+  if (pid == 0) {
+    if (chdir(dir.c_str()) != 0 || setgroups(0, nullptr) != 0 ||
+        setgid(65534) != 0 || setuid(65534) != 0) {
+      _exit(100);
+    }
+    _exit(body());
+  }
+  int status = 0;
+  waitpid(pid, &status, 0);
+  return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+}
+
+TEST_F(MountSecurityTest, AllowOtherMountEnforcesModesAndOwnsByCaller) {
+  RbfsCluster::Options options;
+  options.volume_bytes = uint64_t{256} << 20;
+  options.mount_options = "allow_other";
+  auto cluster = RbfsCluster::Start(options);
+  ASSERT_TRUE(cluster.ok()) << cluster.status();
+  const std::string secret = (*cluster)->Path("secret");
+  const std::string shared = (*cluster)->Path("shared");
+  const std::string drop = (*cluster)->Path("drop");
+  for (const auto& [path, mode] : {std::pair{secret, 0600}, {shared, 0644}}) {
+    const int fd = open(path.c_str(), O_CREAT | O_WRONLY, mode);
+    ASSERT_GE(fd, 0);
+    ASSERT_EQ(write(fd, "data", 4), 4);
+    ASSERT_EQ(close(fd), 0);
+    ASSERT_EQ(chmod(path.c_str(), mode), 0);
+  }
+  ASSERT_EQ(mkdir(drop.c_str(), 0777), 0);
+  ASSERT_EQ(chmod(drop.c_str(), 0777), 0);
+
+  // Exit codes: 0 = as expected; each check has its own code.
+  const int result = AsNobody((*cluster)->mountpoint(), [] {
+    if (open("secret", O_RDONLY) != -1 || errno != EACCES) return 1;
+    const int fd = open("shared", O_RDONLY);
+    char buf[4];
+    if (fd < 0 || read(fd, buf, 4) != 4) return 2;
+    close(fd);
+    if (open("shared", O_WRONLY) != -1 || errno != EACCES) return 3;
+    if (unlink("shared") != -1 || errno != EACCES) return 4;
+    const int mine = open("drop/mine", O_CREAT | O_WRONLY, 0600);
+    if (mine < 0) return 5;
+    close(mine);
+    return 0;
+  });
+  EXPECT_EQ(result, 0);
+  struct stat st;
+  ASSERT_EQ(stat((drop + "/mine").c_str(), &st), 0);
+  EXPECT_EQ(st.st_uid, 65534u) << "the server records the caller as owner";
+  EXPECT_EQ(st.st_gid, 65534u);
 }
 
 }  // namespace

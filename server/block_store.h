@@ -16,10 +16,11 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
+#include "server/block_device.h"
 
 namespace rbfs {
 
-class BlockStore {
+class BlockStore final : public BlockDevice {
  public:
   struct Options {
     uint32_t block_size = 64 * 1024;
@@ -34,25 +35,21 @@ class BlockStore {
   static absl::StatusOr<std::unique_ptr<BlockStore>> Open(
       const std::string& path, const Options& options, bool may_format);
 
-  ~BlockStore();
+  ~BlockStore() override;
   BlockStore(const BlockStore&) = delete;
   BlockStore& operator=(const BlockStore&) = delete;
 
-  uint32_t block_size() const { return block_size_; }
-  // Total blocks including the header block 0.
-  uint64_t block_count() const { return block_count_; }
+  uint32_t block_size() const override { return block_size_; }
+  uint64_t block_count() const override { return block_count_; }
   uint64_t volume_id() const { return volume_id_; }
   // True if Open() wrote a fresh header (the volume held no rbfs data).
   bool formatted() const { return formatted_; }
 
-  // Reads data.size() bytes at `offset` within `block`.
   absl::Status Read(uint64_t block, uint32_t offset, char* data,
-                    uint32_t length) const;
-  // Writes `data` at `offset` within `block`.
+                    uint32_t length) const override;
   absl::Status Write(uint64_t block, uint32_t offset,
-                     absl::string_view data) const;
-  // Makes every completed Write durable.
-  absl::Status Sync() const;
+                     absl::string_view data) const override;
+  absl::Status Sync() const override;
 
  private:
   BlockStore(int fd, uint32_t block_size, uint64_t block_count,

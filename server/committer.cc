@@ -4,7 +4,7 @@
 
 namespace rbfs {
 
-Committer::Committer(BlockStore* blocks, MetaStore* meta,
+Committer::Committer(BlockDevice* blocks, MetaStore* meta,
                      BlockAllocator* allocator, absl::Duration interval)
     : blocks_(blocks),
       meta_(meta),

@@ -16,14 +16,14 @@
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
 #include "server/block_allocator.h"
-#include "server/block_store.h"
+#include "server/block_device.h"
 #include "server/meta_store.h"
 
 namespace rbfs {
 
 class Committer {
  public:
-  Committer(BlockStore* blocks, MetaStore* meta, BlockAllocator* allocator,
+  Committer(BlockDevice* blocks, MetaStore* meta, BlockAllocator* allocator,
             absl::Duration interval);
   // Stops the background thread after a final commit.
   ~Committer();
@@ -37,7 +37,7 @@ class Committer {
   absl::Status CommitOnce();
   void Loop();
 
-  BlockStore* const blocks_;
+  BlockDevice* const blocks_;
   MetaStore* const meta_;
   BlockAllocator* const allocator_;
   const absl::Duration interval_;

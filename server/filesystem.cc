@@ -72,7 +72,7 @@ class MetaLocks {
 
 }  // namespace
 
-Filesystem::Filesystem(std::unique_ptr<BlockStore> blocks,
+Filesystem::Filesystem(std::unique_ptr<BlockDevice> blocks,
                        std::unique_ptr<MetaStore> meta,
                        std::unique_ptr<BlockAllocator> allocator,
                        meta::Superblock sb, uint64_t next_ino,
@@ -125,26 +125,31 @@ absl::StatusOr<std::unique_ptr<Filesystem>> Filesystem::Open(
                              "metadata store in ",
                              meta_path, "; it is already an rbfs volume"));
   }
-  BlockStore* block_store = blocks->get();
-  absl::StatusOr<std::unique_ptr<MetaStore>> meta =
-      MetaStore::Open(meta_path, [block_store] {
-        if (absl::Status s = block_store->Sync(); !s.ok()) {
+  const uint64_t volume_id = (*blocks)->volume_id();
+  std::unique_ptr<BlockDevice> device = *std::move(blocks);
+  if (options.wrap_volume) device = options.wrap_volume(std::move(device));
+  BlockDevice* block_device = device.get();
+  absl::StatusOr<std::unique_ptr<MetaStore>> meta = MetaStore::Open(
+      meta_path,
+      [block_device] {
+        if (absl::Status s = block_device->Sync(); !s.ok()) {
           LogError("volume sync before metadata flush failed: %s",
                    s.ToString());
         }
-      });
+      },
+      options.meta_env);
   if (!meta.ok()) return meta.status();
 
   absl::StatusOr<meta::Superblock> sb = (*meta)->GetSuperblock();
   rocksdb::WriteBatch batch;
   if (absl::IsNotFound(sb.status())) {
     sb = meta::Superblock();
-    sb->set_block_size((*blocks)->block_size());
-    sb->set_block_count((*blocks)->block_count());
-    sb->set_volume_id((*blocks)->volume_id());
+    sb->set_block_size(device->block_size());
+    sb->set_block_count(device->block_count());
+    sb->set_volume_id(volume_id);
     sb->set_epoch(1);
     sb->set_max_inodes(
-        std::max<uint64_t>((*blocks)->block_count() * 4, uint64_t{1} << 20));
+        std::max<uint64_t>(device->block_count() * 4, uint64_t{1} << 20));
     meta::InodeRecord root;
     int64_t now = NowNs();
     root.set_generation(kRootGeneration);
@@ -158,8 +163,8 @@ absl::StatusOr<std::unique_ptr<Filesystem>> Filesystem::Open(
     MetaStore::PutInode(&batch, kRootIno, root);
   } else if (!sb.ok()) {
     return sb.status();
-  } else if (sb->volume_id() != (*blocks)->volume_id() ||
-             sb->block_size() != (*blocks)->block_size()) {
+  } else if (sb->volume_id() != volume_id ||
+             sb->block_size() != device->block_size()) {
     return ErrnoError(EINVAL, absl::StrCat("volume ", volume_path,
                                            " does not belong to the metadata "
                                            "store in ",
@@ -194,7 +199,7 @@ absl::StatusOr<std::unique_ptr<Filesystem>> Filesystem::Open(
   }
 
   std::unique_ptr<Filesystem> fs(
-      new Filesystem(std::move(*blocks), std::move(*meta), std::move(allocator),
+      new Filesystem(std::move(device), std::move(*meta), std::move(allocator),
                      *sb, max_ino + 1, inodes, options.commit_interval));
 
   // No file is open right after a start: every orphan goes now.

@@ -1,4 +1,4 @@
-// Filesystem: POSIX semantics over a BlockStore (file data) and a MetaStore
+// Filesystem: POSIX semantics over a BlockDevice (file data) and a MetaStore
 // (inodes, directory entries, block maps).
 //
 // Each mutating operation is one atomic metadata batch; file data is written
@@ -12,6 +12,7 @@
 
 #include <atomic>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <string>
 #include <vector>
@@ -24,6 +25,7 @@
 #include "absl/synchronization/mutex.h"
 #include "common/wire_limits.h"
 #include "server/block_allocator.h"
+#include "server/block_device.h"
 #include "server/block_store.h"
 #include "server/committer.h"
 #include "server/lock_table.h"
@@ -96,6 +98,13 @@ class Filesystem {
     uint64_t volume_size = 16ull << 30;
     uint32_t block_size = 64 * 1024;
     absl::Duration commit_interval = absl::Seconds(1);
+
+    // Test seams for fault injection (server/fault_*.h); unset in the
+    // server. `wrap_volume` gets the opened volume and returns the device
+    // the filesystem uses; `meta_env` is the metadata store's RocksDB Env.
+    std::function<std::unique_ptr<BlockDevice>(std::unique_ptr<BlockDevice>)>
+        wrap_volume;
+    rocksdb::Env* meta_env = nullptr;
   };
 
   // Opens or creates the volume and metadata store; reclaims orphans left
@@ -142,7 +151,7 @@ class Filesystem {
   uint32_t block_size() const { return blocks_->block_size(); }
 
  private:
-  Filesystem(std::unique_ptr<BlockStore> blocks,
+  Filesystem(std::unique_ptr<BlockDevice> blocks,
              std::unique_ptr<MetaStore> meta,
              std::unique_ptr<BlockAllocator> allocator, meta::Superblock sb,
              uint64_t next_ino, uint64_t inode_count,
@@ -168,7 +177,7 @@ class Filesystem {
   absl::Status Commit(rocksdb::WriteBatch* batch);
   bool IsOpen(uint64_t ino);
 
-  std::unique_ptr<BlockStore> blocks_;
+  std::unique_ptr<BlockDevice> blocks_;
   std::unique_ptr<MetaStore> meta_;
   std::unique_ptr<BlockAllocator> allocator_;
   std::unique_ptr<Committer> committer_;

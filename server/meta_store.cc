@@ -51,9 +51,11 @@ absl::StatusOr<Proto> GetProto(rocksdb::DB* db, const std::string& key) {
 }  // namespace
 
 absl::StatusOr<std::unique_ptr<MetaStore>> MetaStore::Open(
-    const std::string& path, std::function<void()> before_flush) {
+    const std::string& path, std::function<void()> before_flush,
+    rocksdb::Env* env) {
   rocksdb::Options options;
   options.create_if_missing = true;
+  if (env != nullptr) options.env = env;
   // Every batch reaches the OS at Commit (a process crash loses nothing
   // acknowledged); Sync() makes it durable after the volume's data.
   options.manual_wal_flush = false;

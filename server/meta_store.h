@@ -28,9 +28,11 @@ class MetaStore {
  public:
   // Opens (creating if missing) the store in directory `path`.
   // `before_flush` runs before RocksDB persists a memtable, so that the
-  // volume's data reaches disk before metadata that points to it.
+  // volume's data reaches disk before metadata that points to it. `env`
+  // (tests: fault injection) replaces RocksDB's default environment.
   static absl::StatusOr<std::unique_ptr<MetaStore>> Open(
-      const std::string& path, std::function<void()> before_flush);
+      const std::string& path, std::function<void()> before_flush,
+      rocksdb::Env* env = nullptr);
   ~MetaStore();
 
   // Keys.

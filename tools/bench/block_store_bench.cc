@@ -55,6 +55,52 @@ void BM_FilesystemWrite(benchmark::State& state) {
   std::filesystem::remove_all(dir);
 }
 
+// Writes that land in reused blocks: each iteration creates a file, writes
+// it and unlinks its predecessor, with a commit every 16 files so that the
+// freed blocks come back; a small volume makes the allocator wrap around
+// onto them soon. Power-cut safety makes these writes pay a volume sync
+// (docs/architecture.md, "Durability").
+void BM_FilesystemReusedWrite(benchmark::State& state) {
+  const std::string dir = BenchDir("rbfs_reuse_bench");
+  Filesystem::Options options;
+  options.data_dir = dir;
+  options.volume_size = 256ull << 20;
+  auto fs = std::move(*Filesystem::Open(options));
+  const size_t size = state.range(0);
+  const std::string data(size, 'r');
+  // Warm up: run the volume's never-used blocks out first.
+  for (uint64_t used = 0; used < options.volume_size; used += 1 << 20) {
+    const std::string name = "warm" + std::to_string(used);
+    auto e = *fs->MkNod({1, 1}, name, 0100644, 0, {}, true, false);
+    if (!fs->Write({e.ino, e.inode.generation()}, 0, std::string(1 << 20, 'w'))
+             .ok() ||
+        !fs->Unlink({1, 1}, name).ok()) {
+      state.SkipWithError("warm-up failed");
+      return;
+    }
+    if (used % (16 << 20) == 0 && !fs->SyncAll().ok()) {
+      state.SkipWithError("sync failed");
+      return;
+    }
+  }
+  if (!fs->SyncAll().ok()) state.SkipWithError("sync failed");
+  int i = 0;
+  for (auto _ : state) {
+    const std::string name = "f" + std::to_string(i);
+    auto e = fs->MkNod({1, 1}, name, 0100644, 0, {}, true, false);
+    if (!e.ok() || !fs->Write({e->ino, e->inode.generation()}, 0, data).ok() ||
+        (i > 0 && !fs->Unlink({1, 1}, "f" + std::to_string(i - 1)).ok()) ||
+        (i % 16 == 15 && !fs->SyncAll().ok())) {
+      state.SkipWithError("reused write failed");
+      break;
+    }
+    ++i;
+  }
+  state.SetBytesProcessed(state.iterations() * size);
+  fs.reset();
+  std::filesystem::remove_all(dir);
+}
+
 // Metadata cost without RPC: create and unlink of an empty file.
 void BM_FilesystemCreateUnlink(benchmark::State& state) {
   const std::string dir = BenchDir("rbfs_meta_bench");
@@ -81,6 +127,7 @@ BENCHMARK(BM_BlockStoreWrite)->UseRealTime();
 BENCHMARK(BM_FilesystemWrite)
     ->ArgsProduct({{4 << 10, 64 << 10, 1 << 20}, {4 << 10, 64 << 10, 1 << 20}})
     ->UseRealTime();
+BENCHMARK(BM_FilesystemReusedWrite)->Arg(64 << 10)->Arg(1 << 20)->UseRealTime();
 
 }  // namespace
 }  // namespace rbfs

@@ -34,9 +34,11 @@ absl::Status PosixError(int err, absl::string_view what,
   return ErrnoError(err, absl::StrCat(what, " ", path, ": ", strerror(err)));
 }
 
-absl::StatusOr<uint64_t> DeviceSize(int fd, const std::string& path) {
+absl::StatusOr<uint64_t> DeviceSize(int fd, const std::string& path,
+                                    mode_t* mode) {
   struct stat st;
   if (fstat(fd, &st) != 0) return PosixError(errno, "stat", path);
+  *mode = st.st_mode;
   if (S_ISBLK(st.st_mode)) {
     uint64_t bytes = 0;
     if (ioctl(fd, BLKGETSIZE64, &bytes) != 0) {
@@ -63,7 +65,8 @@ absl::StatusOr<std::unique_ptr<BlockStore>> BlockStore::Open(
     return status;
   };
 
-  absl::StatusOr<uint64_t> size = DeviceSize(fd, path);
+  mode_t mode = 0;
+  absl::StatusOr<uint64_t> size = DeviceSize(fd, path, &mode);
   if (!size.ok()) return fail(size.status());
 
   VolumeHeader header;
@@ -83,7 +86,7 @@ absl::StatusOr<std::unique_ptr<BlockStore>> BlockStore::Open(
     }
     return std::unique_ptr<BlockStore>(new BlockStore(
         fd, header.block_size, header.block_count, header.volume_id,
-        /*formatted=*/false));
+        /*formatted=*/false, /*zeroed=*/false));
   }
 
   // No header: format, if allowed.
@@ -100,6 +103,7 @@ absl::StatusOr<std::unique_ptr<BlockStore>> BlockStore::Open(
                              "format a non-empty volume")));
   }
   uint64_t bytes = *size;
+  bool zeroed = bytes == 0;
   if (bytes == 0) {
     bytes = options.volume_size;
     if (ftruncate(fd, static_cast<off_t>(bytes)) != 0) {
@@ -113,15 +117,20 @@ absl::StatusOr<std::unique_ptr<BlockStore>> BlockStore::Open(
     return fail(ErrnoError(
         EINVAL, absl::StrCat("volume ", path, " holds fewer than 2 blocks")));
   }
+  if (!zeroed && S_ISREG(mode)) {
+    // Old content of a reused file must not show through as file data.
+    zeroed = fallocate(fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, bs,
+                       static_cast<off_t>(header.block_count * bs - bs)) == 0;
+  }
   header.volume_id = std::random_device()() |
                      (static_cast<uint64_t>(std::random_device()()) << 32);
   if (pwrite(fd, &header, sizeof(header), 0) != sizeof(header) ||
       fdatasync(fd) != 0) {
     return fail(PosixError(errno ? errno : EIO, "write header", path));
   }
-  return std::unique_ptr<BlockStore>(new BlockStore(fd, bs, header.block_count,
-                                                    header.volume_id,
-                                                    /*formatted=*/true));
+  return std::unique_ptr<BlockStore>(
+      new BlockStore(fd, bs, header.block_count, header.volume_id,
+                     /*formatted=*/true, zeroed));
 }
 
 BlockStore::~BlockStore() { close(fd_); }

@@ -44,6 +44,10 @@ class BlockStore final : public BlockDevice {
   uint64_t volume_id() const { return volume_id_; }
   // True if Open() wrote a fresh header (the volume held no rbfs data).
   bool formatted() const { return formatted_; }
+  // True if Open() formatted the volume and every data block now reads as
+  // zeros (a new sparse file, or an old file whose blocks it punched out);
+  // false for a raw device, whose old content stays where it was.
+  bool zeroed() const { return zeroed_; }
 
   absl::Status Read(uint64_t block, uint32_t offset, char* data,
                     uint32_t length) const override;
@@ -53,12 +57,13 @@ class BlockStore final : public BlockDevice {
 
  private:
   BlockStore(int fd, uint32_t block_size, uint64_t block_count,
-             uint64_t volume_id, bool formatted)
+             uint64_t volume_id, bool formatted, bool zeroed)
       : fd_(fd),
         block_size_(block_size),
         block_count_(block_count),
         volume_id_(volume_id),
-        formatted_(formatted) {}
+        formatted_(formatted),
+        zeroed_(zeroed) {}
 
   absl::Status CheckRange(uint64_t block, uint32_t offset,
                           uint64_t length) const;
@@ -68,6 +73,7 @@ class BlockStore final : public BlockDevice {
   const uint64_t block_count_;
   const uint64_t volume_id_;
   const bool formatted_;
+  const bool zeroed_;
 };
 
 }  // namespace rbfs

@@ -53,6 +53,9 @@ absl::StatusOr<CheckReport> CheckDataDir(const std::string& data_dir,
     problem("superblock does not match the volume header");
   }
 
+  const uint64_t high_water =
+      sb->high_water() == 0 ? sb->block_count() : sb->high_water();
+
   absl::flat_hash_map<uint64_t, InodeFacts> inodes;
   absl::Status scan =
       store.Scan("I", "I", [&](absl::string_view key, absl::string_view v) {
@@ -148,6 +151,9 @@ absl::StatusOr<CheckReport> CheckDataDir(const std::string& data_dir,
     if (block == 0 || block >= (*blocks)->block_count()) {
       problem(absl::StrCat("inode ", ino, " block ", index, " maps to ", block,
                            ", outside the volume"));
+    } else if (block >= high_water) {
+      problem(absl::StrCat("inode ", ino, " block ", index, " maps to ", block,
+                           ", above the high-water mark ", high_water));
     } else if (auto [it, inserted] = owner.insert({block, ino}); !inserted) {
       problem(absl::StrCat("block ", block, " owned twice: inodes ", it->second,
                            " and ", ino));

@@ -43,6 +43,7 @@ absl::Status Committer::Sync() {
     ticket = ++requested_;
   }
   absl::MutexLock commit(&commit_mu_);
+  if (!failure_.ok()) return failure_;
   uint64_t covers;
   {
     absl::MutexLock lock(&state_mu_);
@@ -50,12 +51,13 @@ absl::Status Committer::Sync() {
     covers = requested_;
     dirty_ = false;
   }
-  absl::Status status = CommitOnce();
-  if (status.ok()) {
-    absl::MutexLock lock(&state_mu_);
-    if (covers > completed_) completed_ = covers;
+  if (absl::Status s = CommitOnce(); !s.ok()) {
+    failure_ = s;
+    return s;
   }
-  return status;
+  absl::MutexLock lock(&state_mu_);
+  if (covers > completed_) completed_ = covers;
+  return absl::OkStatus();
 }
 
 void Committer::Loop() {

@@ -5,6 +5,10 @@
 // (group commit): a caller waits for one commit that began after its call.
 // A background thread also commits every `interval` while there is
 // un-synced work, bounding what a power cut can lose.
+//
+// A failed commit is final: Linux forgets a write-back error once fsync has
+// reported it, so a later sync could succeed over lost data. Every Sync
+// after a failure returns that failure until the server restarts.
 #ifndef RBFS_SERVER_COMMITTER_H_
 #define RBFS_SERVER_COMMITTER_H_
 
@@ -50,6 +54,7 @@ class Committer {
 
   // Held for the whole of one commit; commits never overlap.
   absl::Mutex commit_mu_ ABSL_ACQUIRED_AFTER(state_mu_);
+  absl::Status failure_ ABSL_GUARDED_BY(commit_mu_);  // first failed commit
 
   std::thread thread_;
 };

@@ -83,6 +83,8 @@ Filesystem::Filesystem(std::unique_ptr<BlockDevice> blocks,
       committer_(std::make_unique<Committer>(
           blocks_.get(), meta_.get(), allocator_.get(), commit_interval)),
       superblock_(std::move(sb)),
+      high_water_(superblock_.high_water() == 0 ? superblock_.block_count()
+                                                : superblock_.high_water()),
       next_ino_(next_ino),
       inode_count_(inode_count) {}
 
@@ -126,6 +128,7 @@ absl::StatusOr<std::unique_ptr<Filesystem>> Filesystem::Open(
                              meta_path, "; it is already an rbfs volume"));
   }
   const uint64_t volume_id = (*blocks)->volume_id();
+  const bool zeroed = (*blocks)->zeroed();
   std::unique_ptr<BlockDevice> device = *std::move(blocks);
   if (options.wrap_volume) device = options.wrap_volume(std::move(device));
   BlockDevice* block_device = device.get();
@@ -150,6 +153,9 @@ absl::StatusOr<std::unique_ptr<Filesystem>> Filesystem::Open(
     sb->set_epoch(1);
     sb->set_max_inodes(
         std::max<uint64_t>(device->block_count() * 4, uint64_t{1} << 20));
+    // A volume whose old content stayed (a raw device) has no block that is
+    // known to hold nothing.
+    sb->set_high_water(zeroed ? 1 : device->block_count());
     meta::InodeRecord root;
     int64_t now = NowNs();
     root.set_generation(kRootGeneration);
@@ -224,6 +230,24 @@ absl::Status Filesystem::Commit(rocksdb::WriteBatch* batch) {
   absl::Status s = meta_->Commit(batch);
   if (s.ok()) committer_->MarkDirty();
   return s;
+}
+
+absl::Status Filesystem::CoverByHighWater(uint64_t block) {
+  absl::MutexLock lock(&high_water_mu_);
+  const uint64_t mark = high_water_.load();
+  if (block < mark) return absl::OkStatus();
+  const uint64_t count = superblock_.block_count();
+  const uint64_t step = std::max<uint64_t>(count / 64, 1024);
+  meta::Superblock sb = superblock_;
+  sb.set_high_water(std::min(count, std::max(block + 1, mark + step)));
+  rocksdb::WriteBatch batch;
+  MetaStore::PutSuperblock(&batch, sb);
+  if (absl::Status s = meta_->Commit(&batch); !s.ok()) return s;
+  // Durable before the data: a power cut must not leave data above a mark
+  // that says there is none.
+  if (absl::Status s = meta_->Sync(); !s.ok()) return s;
+  high_water_.store(sb.high_water());
+  return absl::OkStatus();
 }
 
 absl::Status Filesystem::SyncAll() { return committer_->Sync(); }
@@ -341,9 +365,12 @@ absl::StatusOr<Entry> Filesystem::SetAttr(InodeRef id,
         if (*last != 0) {
           const uint32_t from = args.size % bs;
           std::string zeros(bs - from, '\0');
+          // Durable before the new size, or after a power cut a later
+          // extension could bring back the cut-off bytes.
           if (absl::Status s = blocks_->Write(*last, from, zeros); !s.ok()) {
             return s;
           }
+          if (absl::Status s = blocks_->Sync(); !s.ok()) return s;
         }
       }
       r->set_blocks_used(r->blocks_used() - freed.size());
@@ -995,6 +1022,24 @@ absl::StatusOr<uint64_t> Filesystem::Write(InodeRef id, uint64_t offset,
       }
       if (!got.ok()) return got.status();
       fresh = std::move(*got);
+      // Blocks below the high-water mark may still hold a deleted file's
+      // bytes: their new data must be durable before the map that exposes
+      // them, or a power cut could leave the map without the data.
+      bool reused = false;
+      uint64_t top = 0;
+      for (uint64_t b : fresh) {
+        if (b < high_water_.load()) {
+          reused = true;
+        } else {
+          top = std::max(top, b);
+        }
+      }
+      if (top != 0) {
+        if (absl::Status s = CoverByHighWater(top); !s.ok()) {
+          allocator_->Free(fresh);
+          return s;
+        }
+      }
       rocksdb::WriteBatch batch;
       std::string buffer;
       for (size_t k = 0; k < holes.size(); ++k) {
@@ -1019,7 +1064,17 @@ absl::StatusOr<uint64_t> Filesystem::Write(InodeRef id, uint64_t offset,
                  MetaStore::EncodeBlock(fresh[k]))
             .PermitUncheckedError();
       }
-      if (holes.size() == physical.size()) return finish(&batch);
+      if (reused) {
+        if (absl::Status s = blocks_->Sync(); !s.ok()) {
+          allocator_->Free(fresh);
+          return s;
+        }
+      }
+      if (holes.size() == physical.size()) {
+        absl::StatusOr<uint64_t> size = finish(&batch);
+        if (!size.ok()) allocator_->Free(fresh);
+        return size;
+      }
       // Map the new blocks now so that a concurrent writer sees them.
       absl::StatusOr<meta::InodeRecord> r = Load(id);
       if (!r.ok()) return r.status();

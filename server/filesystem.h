@@ -176,12 +176,19 @@ class Filesystem {
   absl::StatusOr<bool> IsAncestor(uint64_t ancestor, uint64_t ino) const;
   absl::Status Commit(rocksdb::WriteBatch* batch);
   bool IsOpen(uint64_t ino);
+  // Makes the high-water mark durably cover `block` before data is written
+  // to it (see meta.proto); raised in steps so that this syncs rarely.
+  absl::Status CoverByHighWater(uint64_t block);
 
   std::unique_ptr<BlockDevice> blocks_;
   std::unique_ptr<MetaStore> meta_;
   std::unique_ptr<BlockAllocator> allocator_;
   std::unique_ptr<Committer> committer_;
   const meta::Superblock superblock_;
+  // Durable high-water mark; blocks below it may hold old data, so data
+  // written into them is synced before the metadata that maps it.
+  std::atomic<uint64_t> high_water_;
+  absl::Mutex high_water_mu_;  // serialises raising it
   LockTable locks_;
   std::atomic<uint64_t> next_ino_;
   std::atomic<uint64_t> inode_count_;

@@ -187,11 +187,11 @@ void PowerCutTest::RunRound(uint64_t seed, RoundResult* result) {
     } else if (kind < 85) {
       // Rename, sometimes over another live file.
       ModelFile* target = linked_file();
-      const bool in_subdir = pick(2) == 1;
+      bool in_subdir = pick(2) == 1;
       std::string name = absl::StrCat("r", op);
       if (target != f && pick(2) == 1) {
         name = target->name;
-        if (target->in_subdir != in_subdir) target = nullptr;
+        in_subdir = target->in_subdir;
       } else {
         target = nullptr;
       }

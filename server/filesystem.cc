@@ -85,6 +85,7 @@ Filesystem::Filesystem(std::unique_ptr<BlockDevice> blocks,
       superblock_(std::move(sb)),
       high_water_(superblock_.high_water() == 0 ? superblock_.block_count()
                                                 : superblock_.high_water()),
+      maybe_used_below_(high_water_.load()),
       next_ino_(next_ino),
       inode_count_(inode_count) {}
 
@@ -193,7 +194,9 @@ absl::StatusOr<std::unique_ptr<Filesystem>> Filesystem::Open(
       });
   if (!scan.ok()) return scan;
   uint64_t bad_blocks = 0;
+  uint64_t used_blocks = 0;
   scan = (*meta)->Scan("B", "B", [&](absl::string_view, absl::string_view v) {
+    ++used_blocks;
     if (!allocator->MarkUsed(MetaStore::DecodeU64(v))) ++bad_blocks;
     return true;
   });
@@ -216,13 +219,18 @@ absl::StatusOr<std::unique_ptr<Filesystem>> Filesystem::Open(
         return true;
       });
   if (!scan.ok()) return scan;
+  const uint64_t free_before = fs->allocator_->reclaimable_blocks();
   for (uint64_t ino : orphans) {
     if (absl::Status s = fs->ReclaimIfUnused(ino); !s.ok()) return s;
   }
   if (!orphans.empty()) {
-    LogInfo("reclaimed %d orphaned inodes left by the previous run",
-            orphans.size());
+    LogInfo("reclaimed %d orphaned inodes (%d blocks) left by the previous run",
+            orphans.size(), fs->allocator_->reclaimable_blocks() - free_before);
   }
+  // Blocks written but never mapped (a crash between the data and its
+  // batch) are free already: free space is derived from the block maps.
+  LogInfo("volume: %d of %d data blocks in use", used_blocks,
+          fs->allocator_->data_blocks());
   return fs;
 }
 
@@ -233,6 +241,7 @@ absl::Status Filesystem::Commit(rocksdb::WriteBatch* batch) {
 }
 
 absl::Status Filesystem::CoverByHighWater(uint64_t block) {
+  if (block < high_water_.load()) return absl::OkStatus();
   absl::MutexLock lock(&high_water_mu_);
   const uint64_t mark = high_water_.load();
   if (block < mark) return absl::OkStatus();
@@ -1027,18 +1036,17 @@ absl::StatusOr<uint64_t> Filesystem::Write(InodeRef id, uint64_t offset,
       // them, or a power cut could leave the map without the data.
       bool reused = false;
       uint64_t top = 0;
+      uint64_t used_below = maybe_used_below_.load();
       for (uint64_t b : fresh) {
-        if (b < high_water_.load()) {
-          reused = true;
-        } else {
-          top = std::max(top, b);
-        }
+        reused |= b < used_below;
+        top = std::max(top, b);
       }
-      if (top != 0) {
-        if (absl::Status s = CoverByHighWater(top); !s.ok()) {
-          allocator_->Free(fresh);
-          return s;
-        }
+      while (top >= used_below &&
+             !maybe_used_below_.compare_exchange_weak(used_below, top + 1)) {
+      }
+      if (absl::Status s = CoverByHighWater(top); !s.ok()) {
+        allocator_->Free(fresh);
+        return s;
       }
       rocksdb::WriteBatch batch;
       std::string buffer;

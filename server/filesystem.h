@@ -185,10 +185,13 @@ class Filesystem {
   std::unique_ptr<BlockAllocator> allocator_;
   std::unique_ptr<Committer> committer_;
   const meta::Superblock superblock_;
-  // Durable high-water mark; blocks below it may hold old data, so data
-  // written into them is synced before the metadata that maps it.
+  // Durable high-water mark: no block at or above it holds data.
   std::atomic<uint64_t> high_water_;
   absl::Mutex high_water_mu_;  // serialises raising it
+  // Blocks below it may hold old data (a deleted file's), so data written
+  // into them is synced before the metadata that maps it: the high-water
+  // mark at start, then one past the highest block allocated since.
+  std::atomic<uint64_t> maybe_used_below_;
   LockTable locks_;
   std::atomic<uint64_t> next_ino_;
   std::atomic<uint64_t> inode_count_;

@@ -43,21 +43,27 @@ absl::Status Committer::Sync() {
     ticket = ++requested_;
   }
   absl::MutexLock commit(&commit_mu_);
-  if (!failure_.ok()) return failure_;
   uint64_t covers;
   {
     absl::MutexLock lock(&state_mu_);
+    if (!failure_.ok()) return failure_;
     if (completed_ >= ticket) return absl::OkStatus();
     covers = requested_;
     dirty_ = false;
   }
-  if (absl::Status s = CommitOnce(); !s.ok()) {
-    failure_ = s;
-    return s;
-  }
+  absl::Status status = CommitOnce();
   absl::MutexLock lock(&state_mu_);
+  if (!status.ok()) {
+    failure_ = status;
+    return status;
+  }
   if (covers > completed_) completed_ = covers;
   return absl::OkStatus();
+}
+
+absl::Status Committer::failure() {
+  absl::MutexLock lock(&state_mu_);
+  return failure_;
 }
 
 void Committer::Loop() {

@@ -36,6 +36,8 @@ class Committer {
   void MarkDirty();
   // Returns once everything committed before the call is durable.
   absl::Status Sync();
+  // The failure of the first commit that failed; OK while none has.
+  absl::Status failure();
 
  private:
   absl::Status CommitOnce();
@@ -51,10 +53,10 @@ class Committer {
   uint64_t completed_ ABSL_GUARDED_BY(state_mu_) = 0;  // tickets made durable
   bool dirty_ ABSL_GUARDED_BY(state_mu_) = false;
   bool stopping_ ABSL_GUARDED_BY(state_mu_) = false;
+  absl::Status failure_ ABSL_GUARDED_BY(state_mu_);  // first failed commit
 
   // Held for the whole of one commit; commits never overlap.
   absl::Mutex commit_mu_ ABSL_ACQUIRED_AFTER(state_mu_);
-  absl::Status failure_ ABSL_GUARDED_BY(commit_mu_);  // first failed commit
 
   std::thread thread_;
 };

@@ -972,6 +972,9 @@ absl::StatusOr<uint64_t> Filesystem::Write(InodeRef id, uint64_t offset,
   if (offset > kMaxFileSize || data.size() > kMaxFileSize - offset) {
     return ErrnoError(EFBIG);
   }
+  // After a failed commit nothing written can be made durable any more:
+  // say so at once rather than acknowledge writes that fsync would fail.
+  if (absl::Status s = committer_->failure(); !s.ok()) return s;
   std::shared_ptr<InodeLock> lock = locks_.Get(id.ino);
   absl::ReaderMutexLock data_lock(&lock->data);
   {

@@ -33,7 +33,8 @@ constexpr absl::Duration kPollInterval = absl::Milliseconds(20);
 RbfsCluster::RbfsCluster(const Options& options, std::string root)
     : options_(options), root_(std::move(root)), mountpoint_(root_ + "/mnt") {
   testing::ServerProcess::Options server;
-  server.data_dir = root_ + "/data";
+  server.data_dir = data_dir();
+  server.binary = options_.server_binary;
   server.extra_args = {absl::StrCat("--volume-size=", options_.volume_bytes)};
   server.extra_args.insert(server.extra_args.end(),
                            options_.server_args.begin(),

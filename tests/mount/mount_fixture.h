@@ -35,6 +35,8 @@ class RbfsCluster {
     uint64_t volume_bytes = uint64_t{4} << 30;
     // Extra rbfs-server flags, e.g. "--threads=2".
     std::vector<std::string> server_args;
+    // The server binary in the runfiles (tests of faults use another).
+    std::string server_binary = "server/rbfs-server";
   };
 
   static absl::StatusOr<std::unique_ptr<RbfsCluster>> Start(
@@ -56,6 +58,8 @@ class RbfsCluster {
   absl::StatusOr<int> StopMount(int signal);
 
   const std::string& mountpoint() const { return mountpoint_; }
+  // The server's data directory (for `rbfs-server --check`).
+  std::string data_dir() const { return root_ + "/data"; }
   std::string ServerAddress() const;
   std::string Path(const std::string& name) const {
     return mountpoint_ + "/" + name;

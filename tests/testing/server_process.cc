@@ -25,7 +25,7 @@ absl::Status ServerProcess::Start(absl::Duration timeout) {
   int fds[2];
   if (pipe2(fds, O_CLOEXEC) != 0) return absl::InternalError("pipe");
   std::vector<std::string> argv = {
-      RunfilePath("server/rbfs-server"),
+      RunfilePath(options_.binary),
       absl::StrCat("--listen=", options_.listen_host, ":", port_),
       absl::StrCat("--data=", options_.data_dir)};
   argv.insert(argv.end(), options_.extra_args.begin(),

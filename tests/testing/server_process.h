@@ -32,6 +32,8 @@ class ServerProcess {
     std::vector<std::string> extra_args;  // e.g. {"--volume-size=1048576"}
     // Address to listen on; clients still connect through 127.0.0.1.
     std::string listen_host = "127.0.0.1";
+    // The server binary in the runfiles.
+    std::string binary = "server/rbfs-server";
   };
 
   explicit ServerProcess(Options options) : options_(std::move(options)) {}

@@ -1,0 +1,301 @@
+#include "server/server_main.h"
+
+#include <signal.h>
+
+#include <cstdio>
+#include <cstring>
+#include <memory>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "absl/flags/flag.h"
+#include "absl/flags/parse.h"
+#include "absl/flags/usage.h"
+#include "absl/flags/usage_config.h"
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "absl/synchronization/mutex.h"
+#include "absl/time/time.h"
+#include "common/address.h"
+#include "common/log.h"
+#include "common/malloc_tuning.h"
+#include "grpcpp/grpcpp.h"
+#include "grpcpp/health_check_service_interface.h"
+#include "grpcpp/resource_quota.h"
+#include "server/checker.h"
+#include "server/filesystem.h"
+#include "server/rbfs_service.h"
+#include "server/token_authenticator.h"
+#include "server/transport_security.h"
+
+ABSL_FLAG(std::string, listen, "127.0.0.1:7420",
+          "HOST:PORT to serve on; port 0 picks a free port (logged)");
+ABSL_FLAG(std::string, data, "",
+          "data directory: holds the metadata store and, unless --volume is "
+          "given, the volume file (created on first start)");
+ABSL_FLAG(std::string, volume, "",
+          "volume file or raw block device to use instead of DATA/volume; a "
+          "device or non-empty file is formatted only together with a new "
+          "metadata store");
+ABSL_FLAG(uint64_t, volume_size, 16ull << 30,
+          "size in bytes of a volume file created on first start (sparse)");
+ABSL_FLAG(uint32_t, block_size, 64 * 1024,
+          "block size in bytes for a new volume: a power of two, 4 KiB..4 MiB");
+ABSL_FLAG(int, threads, 0, "maximum threads serving calls (0: gRPC's default)");
+ABSL_FLAG(bool, check, false,
+          "check the consistency of --data and exit: 0 when clean, 1 when "
+          "problems were found, 2 when it could not be checked");
+ABSL_FLAG(absl::Duration, commit_interval, absl::Seconds(1),
+          "how often un-synced writes are made durable in the background");
+ABSL_FLAG(std::string, tls_cert, "",
+          "PEM certificate (chain) to serve TLS with; needs --tls-key. "
+          "Re-read when the file changes");
+ABSL_FLAG(std::string, tls_key, "", "PEM private key of --tls-cert");
+ABSL_FLAG(std::string, tls_client_ca, "",
+          "PEM CA certificate: require client certificates it signed "
+          "(mutual TLS)");
+ABSL_FLAG(std::string, token_file, "",
+          "file holding the token every call must carry (16+ printable "
+          "characters); re-read on SIGHUP");
+ABSL_FLAG(bool, insecure, false,
+          "allow serving a non-loopback address without TLS (warned at every "
+          "start)");
+ABSL_FLAG(bool, allow_insecure_token, false,
+          "accept the token over plaintext on a non-loopback address");
+ABSL_FLAG(bool, read_only, false,
+          "export the volume read-only: every call that would change it gets "
+          "EROFS");
+ABSL_FLAG(bool, squash_root, false,
+          "treat uid/gid 0 of clients as --squash-uid/--squash-gid for new "
+          "files, and refuse giving files to uid/gid 0 (NFS root_squash)");
+ABSL_FLAG(uint32_t, squash_uid, 65534, "uid that --squash-root maps root to");
+ABSL_FLAG(uint32_t, squash_gid, 65534, "gid that --squash-root maps root to");
+ABSL_FLAG(std::string, health_listen, "",
+          "extra HOST:PORT serving only the plaintext gRPC health service "
+          "(for probes that speak neither TLS nor tokens)");
+ABSL_FLAG(int, max_streams_per_connection, 256,
+          "concurrent calls one client connection may have open; more wait "
+          "in the client");
+
+namespace rbfs {
+namespace {
+
+int RunCheck() {
+  absl::StatusOr<CheckReport> report =
+      CheckDataDir(absl::GetFlag(FLAGS_data), absl::GetFlag(FLAGS_volume));
+  if (!report.ok()) {
+    LogError("check failed: %s", report.status().message());
+    return 2;
+  }
+  for (const std::string& note : report->notes) LogInfo("note: %s", note);
+  for (const std::string& p : report->problems) LogError("problem: %s", p);
+  std::printf("%s: %llu inodes, %llu entries, %llu blocks, %zu problems\n",
+              report->clean() ? "clean" : "NOT CLEAN",
+              static_cast<unsigned long long>(report->inodes),
+              static_cast<unsigned long long>(report->entries),
+              static_cast<unsigned long long>(report->blocks),
+              report->problems.size());
+  return report->clean() ? 0 : 1;
+}
+
+int Serve(const VolumeWrapper& wrap_volume) {
+  Filesystem::Options options;
+  options.wrap_volume = wrap_volume;
+  options.data_dir = absl::GetFlag(FLAGS_data);
+  options.volume_path = absl::GetFlag(FLAGS_volume);
+  options.volume_size = absl::GetFlag(FLAGS_volume_size);
+  options.block_size = absl::GetFlag(FLAGS_block_size);
+  options.commit_interval = absl::GetFlag(FLAGS_commit_interval);
+
+  const std::string listen = absl::GetFlag(FLAGS_listen);
+  TlsFiles tls;
+  tls.cert = absl::GetFlag(FLAGS_tls_cert);
+  tls.key = absl::GetFlag(FLAGS_tls_key);
+  tls.client_ca = absl::GetFlag(FLAGS_tls_client_ca);
+  if (!tls.enabled() && !tls.client_ca.empty()) {
+    LogError("--tls-client-ca needs --tls-cert and --tls-key");
+    return 2;
+  }
+  ExposurePolicy exposure;
+  exposure.listen = listen;
+  exposure.tls = tls.enabled();
+  exposure.token = !absl::GetFlag(FLAGS_token_file).empty();
+  exposure.insecure = absl::GetFlag(FLAGS_insecure);
+  exposure.allow_insecure_token = absl::GetFlag(FLAGS_allow_insecure_token);
+  if (absl::Status allowed = CheckExposure(exposure); !allowed.ok()) {
+    LogError("%s", allowed.message());
+    return 2;
+  }
+  if (!exposure.tls && !IsLoopbackAddress(listen)) {
+    LogWarning(
+        "serving %s without TLS (--insecure): anyone who can reach it can "
+        "read%s the volume",
+        listen, exposure.token ? " the token and with it" : " and change");
+  }
+  absl::StatusOr<std::shared_ptr<grpc::ServerCredentials>> credentials =
+      MakeServerCredentials(tls);
+  if (!credentials.ok()) {
+    LogError("%s", credentials.status().message());
+    return 2;
+  }
+
+  // Handle SIGTERM/SIGINT (stop) and SIGHUP (re-read the token) on a thread of
+  // our own: block them everywhere (threads started later inherit the mask) and
+  // wait for them below.
+  sigset_t signals;
+  sigemptyset(&signals);
+  sigaddset(&signals, SIGTERM);
+  sigaddset(&signals, SIGINT);
+  sigaddset(&signals, SIGHUP);
+  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
+
+  absl::StatusOr<std::unique_ptr<Filesystem>> fs = Filesystem::Open(options);
+  if (!fs.ok()) {
+    LogError("cannot open the volume: %s", fs.status().message());
+    return 1;
+  }
+  std::unique_ptr<TokenAuthenticator> authenticator;
+  if (std::string path = absl::GetFlag(FLAGS_token_file); !path.empty()) {
+    absl::StatusOr<std::unique_ptr<TokenAuthenticator>> loaded =
+        TokenAuthenticator::FromFile(path);
+    if (!loaded.ok()) {
+      LogError("%s", loaded.status().message());
+      return 1;
+    }
+    authenticator = std::move(*loaded);
+  }
+  AccessOptions access;
+  access.authenticator = authenticator.get();
+  access.read_only = absl::GetFlag(FLAGS_read_only);
+  if (absl::GetFlag(FLAGS_squash_root)) {
+    access.squash_root =
+        Owner{absl::GetFlag(FLAGS_squash_uid), absl::GetFlag(FLAGS_squash_gid)};
+  }
+  RbfsService service(fs->get(), access);
+  grpc::EnableDefaultHealthCheckService(true);
+  grpc::ServerBuilder builder;
+  int port = 0;
+  builder.AddListeningPort(listen, *credentials, &port);
+  builder.RegisterService(&service);
+  builder.SetMaxReceiveMessageSize(RbfsService::kMaxMessageBytes);
+  builder.SetMaxSendMessageSize(RbfsService::kMaxMessageBytes);
+  builder.AddChannelArgument(GRPC_ARG_MAX_CONCURRENT_STREAMS,
+                             absl::GetFlag(FLAGS_max_streams_per_connection));
+  if (int threads = absl::GetFlag(FLAGS_threads); threads > 0) {
+    grpc::ResourceQuota quota("rbfs-server");
+    quota.SetMaxThreads(threads);
+    builder.SetResourceQuota(quota);
+  }
+  std::unique_ptr<grpc::Server> server = builder.BuildAndStart();
+  if (!server || port == 0) {
+    LogError("cannot listen on %s", listen);
+    return 1;
+  }
+  // A second server, so the health port carries nothing but health checks.
+  // gRPC serves its default health service synchronously only beside a
+  // synchronous service; the base class answers every rbfs call with
+  // UNIMPLEMENTED, so nothing but health checks is served there. Declared
+  // before the server that uses it, so it outlives it.
+  Rbfs::Service unimplemented;
+  std::unique_ptr<grpc::Server> health_server;
+  if (std::string health = absl::GetFlag(FLAGS_health_listen);
+      !health.empty()) {
+    grpc::ServerBuilder health_builder;
+    int health_port = 0;
+    health_builder.AddListeningPort(health, grpc::InsecureServerCredentials(),
+                                    &health_port);
+    health_builder.RegisterService(&unimplemented);
+    health_server = health_builder.BuildAndStart();
+    if (!health_server || health_port == 0) {
+      LogError("cannot listen on --health-listen %s", health);
+      return 1;
+    }
+    LogInfo("health service on %s", health);
+  }
+  std::string host = listen.substr(0, listen.rfind(':'));
+  LogInfo(
+      "ready on %s:%d (data %s, block size %d%s%s%s)", host, port,
+      options.data_dir, (*fs)->block_size(),
+      tls.enabled() ? (tls.client_ca.empty() ? ", TLS" : ", mutual TLS") : "",
+      authenticator ? ", token" : "", access.read_only ? ", read-only" : "");
+
+  int sig = 0;
+  for (;;) {
+    sigwait(&signals, &sig);
+    if (sig != SIGHUP) break;
+    if (tls.enabled()) {
+      LogInfo("SIGHUP: certificate files are re-read whenever they change");
+    }
+    if (!authenticator) {
+      LogInfo("SIGHUP: no token file to re-read");
+    } else if (absl::Status reloaded = authenticator->Reload(); reloaded.ok()) {
+      LogInfo("SIGHUP: token re-read from %s", absl::GetFlag(FLAGS_token_file));
+    } else {
+      LogError("SIGHUP: keeping the previous token: %s", reloaded.message());
+    }
+  }
+  LogInfo("signal %d: finishing in-flight calls", sig);
+  // Calls last milliseconds; the grace period mostly bounds how long gRPC
+  // lingers over idle client connections (it uses all of it when any is open).
+  server->Shutdown(std::chrono::system_clock::now() + std::chrono::seconds(2));
+  server->Wait();
+  if (health_server) health_server->Shutdown();
+  absl::Status synced = (*fs)->SyncAll();
+  fs->reset();
+  if (!synced.ok()) {
+    LogError("final sync failed: %s", synced.message());
+    return 1;
+  }
+  LogInfo("stopped cleanly");
+  return 0;
+}
+
+// Abseil spells flags with underscores; the documented CLI uses dashes.
+std::vector<char*> UnderscoreFlagNames(int argc, char** argv) {
+  std::vector<char*> args(argv, argv + argc);
+  for (int i = 1; i < argc; ++i) {
+    char* arg = argv[i];
+    if (std::strcmp(arg, "--") == 0) break;
+    if (std::strncmp(arg, "--", 2) != 0) continue;
+    for (char* c = arg + 2; *c != '\0' && *c != '='; ++c) {
+      if (*c == '-') *c = '_';
+    }
+  }
+  return args;
+}
+
+}  // namespace
+
+int RunServerMain(int argc, char** argv, const VolumeWrapper& wrap_volume) {
+  absl::SetProgramUsageMessage(
+      "serves an rbfs volume over gRPC.\n\n"
+      "  rbfs-server --data DIR [--listen HOST:PORT] [--volume PATH]\n"
+      "              [--volume-size BYTES] [--block-size BYTES] [--threads N]\n"
+      "              [--tls-cert F --tls-key F [--tls-client-ca F]]\n"
+      "              [--token-file F] [--read-only] [--squash-root]\n"
+      "  rbfs-server --check --data DIR\n\n"
+      "Without TLS only loopback addresses are served (--insecure allows\n"
+      "others). See docs/security.md.\n"
+      "Flag names take dashes or underscores (--volume-size = --volume_size).");
+  absl::FlagsUsageConfig usage;
+  usage.contains_help_flags = [](absl::string_view file) {
+    return absl::EndsWith(file, "server/server_main.cc");
+  };
+  usage.contains_helpshort_flags = usage.contains_help_flags;
+  absl::SetFlagsUsageConfig(usage);
+  std::vector<char*> args = UnderscoreFlagNames(argc, argv);
+  absl::ParseCommandLine(static_cast<int>(args.size()), args.data());
+  SetLogProgramName("rbfs-server");
+  TuneMallocForLargeBuffers();
+  // Debian's Abseil checks every lock for deadlock cycles; the tests keep
+  // that check, the server's hot paths do not pay for it.
+  absl::SetMutexDeadlockDetectionMode(absl::OnDeadlockCycle::kIgnore);
+  if (absl::GetFlag(FLAGS_data).empty()) {
+    LogError("--data DIR is required (see --help)");
+    return 2;
+  }
+  return absl::GetFlag(FLAGS_check) ? RunCheck() : Serve(wrap_volume);
+}
+
+}  // namespace rbfs

@@ -55,6 +55,7 @@ absl::Status Committer::Sync() {
   absl::MutexLock lock(&state_mu_);
   if (!status.ok()) {
     failure_ = status;
+    failed_.store(true);
     return status;
   }
   if (covers > completed_) completed_ = covers;
@@ -62,6 +63,7 @@ absl::Status Committer::Sync() {
 }
 
 absl::Status Committer::failure() {
+  if (!failed_.load(std::memory_order_relaxed)) return absl::OkStatus();
   absl::MutexLock lock(&state_mu_);
   return failure_;
 }

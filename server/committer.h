@@ -12,6 +12,7 @@
 #ifndef RBFS_SERVER_COMMITTER_H_
 #define RBFS_SERVER_COMMITTER_H_
 
+#include <atomic>
 #include <cstdint>
 #include <thread>
 
@@ -54,6 +55,8 @@ class Committer {
   bool dirty_ ABSL_GUARDED_BY(state_mu_) = false;
   bool stopping_ ABSL_GUARDED_BY(state_mu_) = false;
   absl::Status failure_ ABSL_GUARDED_BY(state_mu_);  // first failed commit
+  // Set once failure_ is; lets failure() skip the lock on the write path.
+  std::atomic<bool> failed_{false};
 
   // Held for the whole of one commit; commits never overlap.
   absl::Mutex commit_mu_ ABSL_ACQUIRED_AFTER(state_mu_);

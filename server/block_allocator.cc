@@ -23,6 +23,11 @@ bool BlockAllocator::MarkUsed(uint64_t block) {
   return true;
 }
 
+void BlockAllocator::StartSearchAt(uint64_t block) {
+  absl::MutexLock lock(&mu_);
+  cursor_ = block > 0 && block < block_count_ ? block : 1;
+}
+
 absl::StatusOr<std::vector<uint64_t>> BlockAllocator::Allocate(uint64_t count) {
   absl::MutexLock lock(&mu_);
   if (count > free_count_) return ErrnoError(ENOSPC, "volume is full");

@@ -25,6 +25,20 @@ TEST(BlockAllocatorTest, HandsOutEveryDataBlockOnceAndNeverTheHeader) {
   EXPECT_EQ(StatusToErrno(alloc.Allocate(1).status()), ENOSPC);
 }
 
+TEST(BlockAllocatorTest, SearchStartsWhereToldAndWrapsAround) {
+  BlockAllocator alloc(200);
+  alloc.StartSearchAt(128);
+  absl::StatusOr<std::vector<uint64_t>> got = alloc.Allocate(80);
+  ASSERT_TRUE(got.ok()) << got.status();
+  EXPECT_EQ(got->front(), 128u);
+  EXPECT_EQ((*got)[71], 199u);
+  EXPECT_EQ((*got)[72], 1u) << "wraps past the header block";
+  alloc.StartSearchAt(200);  // out of range: from the start
+  got = alloc.Allocate(1);
+  ASSERT_TRUE(got.ok());
+  EXPECT_EQ(got->front(), 9u);
+}
+
 TEST(BlockAllocatorTest, AllOrNothingOnShortage) {
   BlockAllocator alloc(11);
   ASSERT_TRUE(alloc.Allocate(7).ok());

@@ -207,6 +207,7 @@ absl::StatusOr<std::unique_ptr<Filesystem>> Filesystem::Open(
                                         "or owned twice; run --check"));
   }
 
+  allocator->StartSearchAt(sb->high_water() == 0 ? 1 : sb->high_water());
   std::unique_ptr<Filesystem> fs(
       new Filesystem(std::move(device), std::move(*meta), std::move(allocator),
                      *sb, max_ino + 1, inodes, options.commit_interval));

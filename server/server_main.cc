@@ -24,7 +24,9 @@
 #include "grpcpp/health_check_service_interface.h"
 #include "grpcpp/resource_quota.h"
 #include "server/checker.h"
+#include "server/env_flags.h"
 #include "server/filesystem.h"
+#include "server/health_probe.h"
 #include "server/rbfs_service.h"
 #include "server/token_authenticator.h"
 #include "server/transport_security.h"
@@ -77,6 +79,12 @@ ABSL_FLAG(std::string, health_listen, "",
 ABSL_FLAG(int, max_streams_per_connection, 256,
           "concurrent calls one client connection may have open; more wait "
           "in the client");
+ABSL_FLAG(std::string, probe, "",
+          "HOST:PORT of a running rbfs-server (its --listen or --health-listen "
+          "address): ask its gRPC health service whether it is serving and "
+          "exit 0 when it is, 1 when not; for container health checks");
+ABSL_FLAG(absl::Duration, probe_timeout, absl::Seconds(5),
+          "how long --probe waits for the answer");
 
 namespace rbfs {
 namespace {
@@ -268,25 +276,38 @@ std::vector<char*> UnderscoreFlagNames(int argc, char** argv) {
 }  // namespace
 
 int RunServerMain(int argc, char** argv, const VolumeWrapper& wrap_volume) {
-  absl::SetProgramUsageMessage(
+  absl::SetProgramUsageMessage(absl::StrCat(
       "serves an rbfs volume over gRPC.\n\n"
       "  rbfs-server --data DIR [--listen HOST:PORT] [--volume PATH]\n"
       "              [--volume-size BYTES] [--block-size BYTES] [--threads N]\n"
       "              [--tls-cert F --tls-key F [--tls-client-ca F]]\n"
       "              [--token-file F] [--read-only] [--squash-root]\n"
-      "  rbfs-server --check --data DIR\n\n"
+      "  rbfs-server --check --data DIR\n"
+      "  rbfs-server --probe HOST:PORT [--probe-timeout DURATION]\n\n"
       "Without TLS only loopback addresses are served (--insecure allows\n"
       "others). See docs/security.md.\n"
-      "Flag names take dashes or underscores (--volume-size = --volume_size).");
+      "Flag names take dashes or underscores (--volume-size = "
+      "--volume_size).\n",
+      EnvironmentFlagsHelp("RBFS_")));
   absl::FlagsUsageConfig usage;
   usage.contains_help_flags = [](absl::string_view file) {
     return absl::EndsWith(file, "server/server_main.cc");
   };
   usage.contains_helpshort_flags = usage.contains_help_flags;
   absl::SetFlagsUsageConfig(usage);
+  SetLogProgramName("rbfs-server");
+  if (absl::Status env =
+          SetFlagsFromEnvironment("RBFS_", usage.contains_help_flags);
+      !env.ok()) {
+    LogError("%s", env.message());
+    return 2;
+  }
   std::vector<char*> args = UnderscoreFlagNames(argc, argv);
   absl::ParseCommandLine(static_cast<int>(args.size()), args.data());
-  SetLogProgramName("rbfs-server");
+  if (!absl::GetFlag(FLAGS_probe).empty()) {
+    return RunHealthProbe(absl::GetFlag(FLAGS_probe),
+                          absl::GetFlag(FLAGS_probe_timeout));
+  }
   TuneMallocForLargeBuffers();
   // Debian's Abseil checks every lock for deadlock cycles; the tests keep
   // that check, the server's hot paths do not pay for it.

@@ -56,11 +56,13 @@ absl::Status SetFlagsFromEnvironment(
 
 std::string EnvironmentFlagsHelp(absl::string_view prefix) {
   return absl::StrCat(
-      "Every flag can also be set by an environment variable named ", prefix,
-      "<FLAG> in upper case with underscores (--token-file: ", prefix,
-      "TOKEN_FILE, --volume-size: ", prefix,
-      "VOLUME_SIZE); the command line overrides the environment, and an "
-      "empty variable counts as unset.");
+      "Every flag can also come from an environment variable, ", prefix,
+      "<FLAG> in\nupper case with underscores: ", prefix,
+      "TOKEN_FILE for "
+      "--token-file, ",
+      prefix,
+      "VOLUME_SIZE\nfor --volume-size. The command "
+      "line overrides the environment; an empty\nvariable counts as unset.");
 }
 
 }  // namespace rbfs

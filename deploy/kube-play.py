@@ -9,7 +9,9 @@ cluster would run, as such objects:
   - the PersistentVolumeClaim the StatefulSet's claim template makes for its
     first pod (data-rbfs-server-0);
   - that pod, rbfs-server-0: the StatefulSet's pod template unchanged, but
-    for the image and a hostPort standing in for the Service.
+    for the image, a hostPort standing in for the Service (other ports are
+    not published) and an explicit `optional: false` on secret volumes
+    (podman 4.3 needs it).
 
 usage: kube-play.py K8S_DIR SECRETS_DIR IMAGE HOST_IP HOST_PORT > play.yaml
 """
@@ -60,13 +62,22 @@ def main(k8s_dir, secrets_dir, image, host_ip, host_port):
             "persistentVolumeClaim": {"claimName": claim_name},
         })
 
+    # podman 4.3 crashes on a secret volume without `optional` (containers/
+    # podman#16636); false is Kubernetes' default anyway.
+    for volume in pod_spec.get("volumes", []):
+        if "secret" in volume:
+            volume["secret"].setdefault("optional", False)
+
+    # The Service's ports become hostPorts; the others stay unpublished
+    # (podman would publish them on the host under their own numbers).
     service_ports = {p["targetPort"] for p in service["spec"]["ports"]}
     for container in pod_spec["containers"]:
         container["image"] = image
-        for port in container.get("ports", []):
-            if port.get("name") in service_ports:
-                port["hostIP"] = host_ip
-                port["hostPort"] = int(host_port)
+        container["ports"] = [
+            dict(port, hostIP=host_ip, hostPort=int(host_port))
+            for port in container.get("ports", [])
+            if port.get("name") in service_ports
+        ]
 
     objects.append({
         "apiVersion": "v1",

@@ -51,6 +51,7 @@ MOUNTS=()
 CONTAINERS=()
 SECRETS=()
 VOLUMES=()
+NETWORKS=()
 COMPOSE_UP=
 KUBE_UP=
 cleanup() {
@@ -69,7 +70,8 @@ cleanup() {
   for c in "${CONTAINERS[@]}"; do podman rm -f -t 5 "$c" >/dev/null 2>&1 || true; done
   for c in "${SECRETS[@]}"; do podman secret rm "$c" >/dev/null 2>&1 || true; done
   for c in "${VOLUMES[@]}"; do podman volume rm -f "$c" >/dev/null 2>&1 || true; done
-  rm -rf "$WORK"
+  for c in "${NETWORKS[@]}"; do podman network rm -f "$c" >/dev/null 2>&1 || true; done
+  rm -rf "${WORK:?}"
   if ((rc == 0)); then log "PASS"; else log "FAILED (exit $rc)"; fi
   exit "$rc"
 }
@@ -95,7 +97,7 @@ free_port() {
 # --- Prerequisites. ---
 [[ $(id -u) -eq 0 ]] || fail "run as root (rootful podman and FUSE mounts)"
 PACKAGES=(podman buildah runc debootstrap uidmap slirp4netns fuse-overlayfs
-  iptables podman-compose python3-yaml openssl fuse3)
+  iptables podman-compose catatonit python3-yaml openssl fuse3)
 missing=()
 for p in "${PACKAGES[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" ||
@@ -117,8 +119,11 @@ runtime = "runc"
 EOF
 export CONTAINERS_CONF=$WORK/containers.conf
 
-# No registry: make debian:bookworm from the mirror apt already uses.
-if ! podman image exists docker.io/library/debian:bookworm; then
+# No registry: make debian:bookworm from the mirror apt already uses, and
+# debian:bookworm-slim from it the way Debian's own slim images are made
+# (no documentation, manuals or translations, and dpkg told to skip them).
+if ! podman image exists docker.io/library/debian:bookworm ||
+  ! podman image exists docker.io/library/debian:bookworm-slim; then
   mirror=$(awk '/^URIs:/ {print $2; exit}' /etc/apt/sources.list.d/debian.sources 2>/dev/null || true)
   mirror=${mirror:-http://deb.debian.org/debian}
   log "creating the base image with debootstrap from $mirror"
@@ -130,15 +135,23 @@ if ! podman image exists docker.io/library/debian:bookworm; then
     rm -f "$rootfs/etc/apt/sources.list"
     cp /etc/apt/sources.list.d/debian.sources "$rootfs/etc/apt/sources.list.d/"
   fi
-  tar -C "$rootfs" -c . | podman import - localhost/debian:bookworm >/dev/null
-  podman tag localhost/debian:bookworm docker.io/library/debian:bookworm \
-    docker.io/library/debian:bookworm-slim
-  rm -rf "$rootfs"
+  tar -C "$rootfs" -c . | podman import - docker.io/library/debian:bookworm >/dev/null
+  printf '%s\n' 'path-exclude /usr/share/doc/*' \
+    'path-include /usr/share/doc/*/copyright' 'path-exclude /usr/share/man/*' \
+    'path-exclude /usr/share/info/*' 'path-exclude /usr/share/locale/*' \
+    'path-exclude /usr/share/groff/*' 'path-exclude /usr/share/lintian/*' \
+    >"$rootfs/etc/dpkg/dpkg.cfg.d/slim"
+  find "${rootfs:?}/usr/share/doc" -mindepth 1 -not -name copyright -not -type d -delete
+  rm -rf "${rootfs:?}"/usr/share/{man,info,locale,groff,lintian}/*
+  tar -C "$rootfs" -c . | podman import - docker.io/library/debian:bookworm-slim >/dev/null
+  rm -rf "${rootfs:?}"
 fi
 
 log "building $IMAGE from deploy/Dockerfile"
 build_start=$SECONDS
-podman build -f "$ROOT/deploy/Dockerfile" -t "$IMAGE" "$ROOT" >"$WORK/build.log" 2>&1 ||
+# The docker format keeps HEALTHCHECK (OCI has no such field).
+podman build --format docker -f "$ROOT/deploy/Dockerfile" -t "$IMAGE" "$ROOT" \
+  >"$WORK/build.log" 2>&1 ||
   { tail -40 "$WORK/build.log"; fail "image build"; }
 BUILD_SECONDS=$((SECONDS - build_start))
 IMAGE_BYTES=$(podman image inspect --format '{{.Size}}' "$IMAGE")
@@ -172,6 +185,12 @@ chmod 0400 "$SECRETS_DIR"/*
 MOUNT_OPTS="token_file=$WORK/client-token,tls_ca=$WORK/ca.crt"
 
 # --- Helpers for the scenarios. ---
+
+# podman without systemd (as here) cannot schedule health checks on timers
+# and says so on every start and stop; wait_healthy runs the checks itself.
+podman_quiet() {
+  podman "$@" 2> >(grep -v "systemd connection" >&2)
+}
 
 # Waits until podman's health check of container $1 (the image's or the
 # compose file's HEALTHCHECK, run as its timer would) passes and podman
@@ -247,7 +266,7 @@ scenario_container() {
   podman secret create "$RUN-tls-key" "$SECRETS_DIR/tls.key" >/dev/null
   run_server() {
     CONTAINERS+=("$1")
-    podman run -d --name "$1" -p "127.0.0.1:$port:7420" \
+    podman_quiet run -d --name "$1" -p "127.0.0.1:$port:7420" \
       -v "$data:/var/lib/rbfs" \
       --secret "$RUN-token,target=token,uid=$RBFS_UID,mode=0400" \
       --secret "$RUN-tls-cert,target=tls.crt,uid=$RBFS_UID,mode=0400" \
@@ -270,14 +289,14 @@ scenario_container() {
   write_and_verify "$mnt" "$MIB"
   unmount_rbfs "$mnt"
 
-  podman stop -t 30 "$RUN-1" >/dev/null
+  podman_quiet stop -t 30 "$RUN-1" >/dev/null
   [[ $(podman inspect --format '{{.State.ExitCode}}' "$RUN-1") == 0 ]] ||
     { podman logs "$RUN-1" | tail -20; fail "the server did not stop cleanly"; }
   podman logs "$RUN-1" 2>&1 | grep -q "stopped cleanly" || fail "no 'stopped cleanly' in the log"
   podman rm "$RUN-1" >/dev/null
   log "container $RUN-1 stopped cleanly (SIGTERM) and removed"
 
-  podman run --rm -v "$data:/var/lib/rbfs" "$IMAGE" --check >"$WORK/check.log" 2>&1 ||
+  podman run --rm --no-healthcheck -v "$data:/var/lib/rbfs" "$IMAGE" --check >"$WORK/check.log" 2>&1 ||
     { cat "$WORK/check.log"; fail "rbfs-server --check on the volume"; }
   log "rbfs-server --check: $(tail -1 "$WORK/check.log")"
 
@@ -285,7 +304,7 @@ scenario_container() {
   mount_rbfs "127.0.0.1:$port" "$mnt"
   verify_again "$mnt"
   unmount_rbfs "$mnt"
-  podman rm -f -t 30 "$RUN-2" >/dev/null
+  podman_quiet rm -f -t 30 "$RUN-2" >/dev/null
 }
 
 # --- Scenario: deploy/compose.yaml. ---
@@ -294,6 +313,7 @@ scenario_compose() {
   port=$(free_port)
   log "== compose: deploy/compose.yaml with podman-compose (project $RUN)"
   COMPOSE_UP=1
+  NETWORKS+=("${RUN}_default")
   (cd "$ROOT/deploy" &&
     RBFS_IMAGE=$IMAGE RBFS_PUBLISH=127.0.0.1:$port RBFS_SECRETS=$SECRETS_DIR \
       podman-compose -p "$RUN" up -d) >"$WORK/compose.log" 2>&1 ||
@@ -321,7 +341,8 @@ scenario_kube() {
   /usr/bin/python3 "$ROOT/deploy/kube-play.py" "$ROOT/deploy/k8s" "$SECRETS_DIR" \
     "$IMAGE" 127.0.0.1 "$port" >"$WORK/kube/play.yaml"
   KUBE_UP=1
-  VOLUMES+=(data-rbfs-server-0)
+  # The claim's volume, and the secret with the volume podman keeps it in.
+  VOLUMES+=(data-rbfs-server-0 rbfs-server)
   SECRETS+=(rbfs-server)
   (cd "$WORK/kube" && podman kube play play.yaml) >"$WORK/kube.log" 2>&1 ||
     { cat "$WORK/kube.log"; fail "podman kube play"; }

@@ -2,7 +2,8 @@
 # Proves the container deployment end to end on this machine, with podman:
 #
 #   container  builds deploy/Dockerfile; runs the server with a host directory
-#              as its volume, TLS and a token; waits until podman reports it
+#              as its volume, TLS and a token (read-only bind mount), a
+#              read-only root and no capabilities; waits until podman reports it
 #              healthy; mounts it on the host with rbfs-mount; writes 100 MiB
 #              and checks their sha256; stops and removes the container,
 #              checks the data directory, starts a new container on it and
@@ -249,7 +250,7 @@ check_token_required() {  # ADDRESS
     fail "a mount without the token could list the volume"
   fi
   mountpoint -q "$mnt" && fusermount3 -u "$mnt"
-  log "a mount without the token is refused"
+  log "a mount without the token is refused: $(grep -m1 -i "token\|denied\|unauth" "$WORK/no-token.log")"
 }
 
 # --- Scenario: one container, a host directory as its volume. ---
@@ -260,25 +261,20 @@ scenario_container() {
   mnt=$WORK/mnt
   mkdir -p "$data"
   chown "$RBFS_UID:$RBFS_UID" "$data"
-  SECRETS+=("$RUN-token" "$RUN-tls-cert" "$RUN-tls-key")
-  podman secret create "$RUN-token" "$SECRETS_DIR/token" >/dev/null
-  podman secret create "$RUN-tls-cert" "$SECRETS_DIR/tls.crt" >/dev/null
-  podman secret create "$RUN-tls-key" "$SECRETS_DIR/tls.key" >/dev/null
   run_server() {
     CONTAINERS+=("$1")
     podman_quiet run -d --name "$1" -p "127.0.0.1:$port:7420" \
-      -v "$data:/var/lib/rbfs" \
-      --secret "$RUN-token,target=token,uid=$RBFS_UID,mode=0400" \
-      --secret "$RUN-tls-cert,target=tls.crt,uid=$RBFS_UID,mode=0400" \
-      --secret "$RUN-tls-key,target=tls.key,uid=$RBFS_UID,mode=0400" \
-      -e RBFS_TOKEN_FILE=/run/secrets/token \
-      -e RBFS_TLS_CERT=/run/secrets/tls.crt \
-      -e RBFS_TLS_KEY=/run/secrets/tls.key \
+      -v "$data:/var/lib/rbfs" -v "$SECRETS_DIR:/run/secrets/rbfs:ro" \
+      -e RBFS_TOKEN_FILE=/run/secrets/rbfs/token \
+      -e RBFS_TLS_CERT=/run/secrets/rbfs/tls.crt \
+      -e RBFS_TLS_KEY=/run/secrets/rbfs/tls.key \
       -e RBFS_VOLUME_SIZE=$((4 << 30)) \
       --read-only --cap-drop=ALL --security-opt=no-new-privileges \
       "$IMAGE" >/dev/null
     local start=$SECONDS
     wait_healthy "$1"
+    podman logs "$1" 2>&1 | grep -q "ready on .*TLS, token" ||
+      { podman logs "$1"; fail "$1 does not serve with TLS and a token"; }
     log "container $1 serving on 127.0.0.1:$port ($((SECONDS - start))s to healthy)"
   }
 
@@ -293,7 +289,7 @@ scenario_container() {
   [[ $(podman inspect --format '{{.State.ExitCode}}' "$RUN-1") == 0 ]] ||
     { podman logs "$RUN-1" | tail -20; fail "the server did not stop cleanly"; }
   podman logs "$RUN-1" 2>&1 | grep -q "stopped cleanly" || fail "no 'stopped cleanly' in the log"
-  podman rm "$RUN-1" >/dev/null
+  podman_quiet rm "$RUN-1" >/dev/null
   log "container $RUN-1 stopped cleanly (SIGTERM) and removed"
 
   podman run --rm --no-healthcheck -v "$data:/var/lib/rbfs" "$IMAGE" --check >"$WORK/check.log" 2>&1 ||

@@ -1,22 +1,23 @@
 #!/usr/bin/env python3
 """Renders deploy/k8s/ for `podman kube play` on a single host.
 
-podman 4.3 plays Pods, Deployments, PersistentVolumeClaims and Secrets, not
-StatefulSets or Services, and it has no kustomize. This prints what the
-cluster would run, as such objects:
+podman 4.3 (Debian 12) plays Pods, Deployments and PersistentVolumeClaims,
+not StatefulSets or Services, has no kustomize, and cannot mount a Secret's
+files with their content (it writes them base64-encoded: containers/podman
+#16625, fixed in 4.4). This prints what the cluster would run, as objects it
+plays:
 
-  - the Secret the kustomization generates, from the files in SECRETS_DIR;
   - the PersistentVolumeClaim the StatefulSet's claim template makes for its
     first pod (data-rbfs-server-0);
   - that pod, rbfs-server-0: the StatefulSet's pod template unchanged, but
     for the image, a hostPort standing in for the Service (other ports are
-    not published) and an explicit `optional: false` on secret volumes
-    (podman 4.3 needs it).
+    not published), and the generated Secret's volume replaced by the
+    directory its files come from (SECRETS_DIR, mounted read-only as the
+    manifest says).
 
 usage: kube-play.py K8S_DIR SECRETS_DIR IMAGE HOST_IP HOST_PORT > play.yaml
 """
 
-import base64
 import os
 import sys
 
@@ -32,19 +33,6 @@ def main(k8s_dir, secrets_dir, image, host_ip, host_port):
         service = yaml.safe_load(f)
 
     objects = []
-    for generator in kustomization["secretGenerator"]:
-        data = {}
-        for path in generator["files"]:
-            with open(os.path.join(secrets_dir, os.path.basename(path)), "rb") as f:
-                data[os.path.basename(path)] = base64.b64encode(f.read()).decode()
-        objects.append({
-            "apiVersion": "v1",
-            "kind": "Secret",
-            "metadata": {"name": generator["name"]},
-            "type": "Opaque",
-            "data": data,
-        })
-
     name = statefulset["metadata"]["name"]
     pod_name = name + "-0"
     template = statefulset["spec"]["template"]
@@ -62,14 +50,16 @@ def main(k8s_dir, secrets_dir, image, host_ip, host_port):
             "persistentVolumeClaim": {"claimName": claim_name},
         })
 
-    # podman 4.3 crashes on a secret volume without `optional` (containers/
-    # podman#16636); false is Kubernetes' default anyway.
-    for volume in pod_spec.get("volumes", []):
-        if "secret" in volume:
-            volume["secret"].setdefault("optional", False)
+    generated = {g["name"] for g in kustomization["secretGenerator"]}
+    for volume in pod_spec["volumes"]:
+        secret = volume.get("secret")
+        if secret and secret["secretName"] in generated:
+            del volume["secret"]
+            volume["hostPath"] = {
+                "path": os.path.abspath(secrets_dir),
+                "type": "Directory",
+            }
 
-    # The Service's ports become hostPorts; the others stay unpublished
-    # (podman would publish them on the host under their own numbers).
     service_ports = {p["targetPort"] for p in service["spec"]["ports"]}
     for container in pod_spec["containers"]:
         container["image"] = image

@@ -21,7 +21,7 @@
 # needs when missing, and once creates a Debian base image with debootstrap,
 # tagged as debian:bookworm(-slim), so no registry is needed. Prints the
 # image's size and build time. Exits non-zero on any failure; removes every
-# container, pod, volume, secret and mount it made on exit and on Ctrl-C.
+# container, pod, volume, network and mount it made on exit and on Ctrl-C.
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "$(readlink -f "${BASH_SOURCE[0]}")")/.." && pwd)
@@ -50,7 +50,6 @@ fail() { log "FAIL: $*"; exit 1; }
 WORK=$(mktemp -d /var/tmp/rbfs-test-container.XXXXXX)
 MOUNTS=()
 CONTAINERS=()
-SECRETS=()
 VOLUMES=()
 NETWORKS=()
 COMPOSE_UP=
@@ -69,7 +68,6 @@ cleanup() {
     (cd "$WORK/kube" && podman kube down play.yaml) >/dev/null 2>&1 || true
   fi
   for c in "${CONTAINERS[@]}"; do podman rm -f -t 5 "$c" >/dev/null 2>&1 || true; done
-  for c in "${SECRETS[@]}"; do podman secret rm "$c" >/dev/null 2>&1 || true; done
   for c in "${VOLUMES[@]}"; do podman volume rm -f "$c" >/dev/null 2>&1 || true; done
   for c in "${NETWORKS[@]}"; do podman network rm -f "$c" >/dev/null 2>&1 || true; done
   rm -rf "${WORK:?}"
@@ -80,13 +78,14 @@ trap cleanup EXIT
 trap 'exit 130' INT
 trap 'exit 143' TERM
 
-# Polls COMMAND once a second until it succeeds, at most SECONDS.
+# Polls COMMAND once a second until it succeeds, at most SECONDS; fails
+# (returns 1) when time is up.
 wait_for() {
   local what=$1 limit=$2
   shift 2
   local deadline=$((SECONDS + limit))
   until "$@" >/dev/null 2>&1; do
-    ((SECONDS < deadline)) || fail "no $what within ${limit}s"
+    ((SECONDS < deadline)) || { log "no $what within ${limit}s"; return 1; }
     sleep 1
   done
 }
@@ -198,10 +197,18 @@ podman_quiet() {
 # records the container as healthy.
 wait_healthy() {
   local name=$1 status
-  wait_for "healthy $name" 90 podman healthcheck run "$name"
+  wait_for "healthy $name" 90 podman healthcheck run "$name" ||
+    { podman logs "$name"; fail "$name not healthy"; }
   status=$(podman inspect --format '{{.State.Health.Status}}' "$name")
   [[ $status == healthy ]] || fail "$name is $status after a passing health check"
   log "$name is healthy"
+  check_secured "$name"
+}
+
+# The server in container $1 serves with TLS and the token.
+check_secured() {
+  podman logs "$1" 2>&1 | grep -q "ready on .*TLS, token" ||
+    { podman logs "$1"; fail "$1 does not serve with TLS and a token"; }
 }
 
 mount_rbfs() {  # ADDRESS MOUNTPOINT
@@ -273,8 +280,6 @@ scenario_container() {
       "$IMAGE" >/dev/null
     local start=$SECONDS
     wait_healthy "$1"
-    podman logs "$1" 2>&1 | grep -q "ready on .*TLS, token" ||
-      { podman logs "$1"; fail "$1 does not serve with TLS and a token"; }
     log "container $1 serving on 127.0.0.1:$port ($((SECONDS - start))s to healthy)"
   }
 
@@ -337,9 +342,7 @@ scenario_kube() {
   /usr/bin/python3 "$ROOT/deploy/kube-play.py" "$ROOT/deploy/k8s" "$SECRETS_DIR" \
     "$IMAGE" 127.0.0.1 "$port" >"$WORK/kube/play.yaml"
   KUBE_UP=1
-  # The claim's volume, and the secret with the volume podman keeps it in.
-  VOLUMES+=(data-rbfs-server-0 rbfs-server)
-  SECRETS+=(rbfs-server)
+  VOLUMES+=(data-rbfs-server-0)
   (cd "$WORK/kube" && podman kube play play.yaml) >"$WORK/kube.log" 2>&1 ||
     { cat "$WORK/kube.log"; fail "podman kube play"; }
   # What the kubelet's gRPC probes do: call the health service on the pod's
@@ -347,8 +350,10 @@ scenario_kube() {
   ip=$(podman inspect --format '{{range .NetworkSettings.Networks}}{{.IPAddress}}{{end}}' \
     rbfs-server-0-rbfs-server)
   [[ -n $ip ]] || fail "no pod address"
-  wait_for "SERVING from $ip:7421" 90 "$WORK/rbfs-server" --probe="$ip:7421"
+  wait_for "SERVING from $ip:7421" 90 "$WORK/rbfs-server" --probe="$ip:7421" ||
+    { podman logs rbfs-server-0-rbfs-server; fail "pod rbfs-server-0 not serving"; }
   log "pod rbfs-server-0 answers the gRPC health probe on $ip:7421"
+  check_secured rbfs-server-0-rbfs-server
   mount_rbfs "127.0.0.1:$port" "$mnt"
   write_and_verify "$mnt" 16
   unmount_rbfs "$mnt"

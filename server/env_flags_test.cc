@@ -103,7 +103,7 @@ TEST_F(EnvFlagsTest, InvalidValuesNameTheirVariables) {
 TEST_F(EnvFlagsTest, FlagsDefinedElsewhereAreLeftAlone) {
   setenv("RBFS_TEST_ENV_TEST_PATH", "/from/env", 1);
   ASSERT_TRUE(SetFlagsFromEnvironment(kPrefix, [](absl::string_view file) {
-                return absl::EndsWith(file, "server/main.cc");
+                return absl::EndsWith(file, "server/server_main.cc");
               }).ok());
   EXPECT_EQ(absl::GetFlag(FLAGS_env_test_path), "default");
 }

@@ -2,7 +2,9 @@
 
 #include <fcntl.h>
 
+#include <algorithm>
 #include <cerrno>
+#include <limits>
 
 #include "absl/time/clock.h"
 #include "common/errno_status.h"
@@ -25,8 +27,13 @@ void SetTime(Timespec* t, int64_t ns) {
   t->set_nsec(static_cast<uint32_t>(nsec));
 }
 
+// Times past what int64 nanoseconds can hold (about years 1678 to 2262)
+// saturate: a client may send any seconds value.
 int64_t ToNs(const Timespec& t) {
-  return t.sec() * 1000000000 + std::min<uint32_t>(t.nsec(), 999999999);
+  constexpr int64_t kMaxSec =
+      std::numeric_limits<int64_t>::max() / 1000000000 - 1;
+  const int64_t sec = std::clamp<int64_t>(t.sec(), -kMaxSec, kMaxSec);
+  return sec * 1000000000 + std::min<uint32_t>(t.nsec(), 999999999);
 }
 
 void FillAttr(const Entry& e, uint32_t block_size, Attr* a) {

@@ -1,0 +1,59 @@
+#include "server/rbfs_service.h"
+
+#include <cstdlib>
+#include <filesystem>
+#include <limits>
+
+#include "gtest/gtest.h"
+
+namespace rbfs {
+namespace {
+
+class RbfsServiceTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    const char* tmp = std::getenv("TEST_TMPDIR");
+    Filesystem::Options options;
+    options.data_dir =
+        std::string(tmp ? tmp : "/tmp") + "/service_" +
+        ::testing::UnitTest::GetInstance()->current_test_info()->name();
+    std::filesystem::remove_all(options.data_dir);
+    options.volume_size = 16 << 20;
+    options.block_size = 4096;
+    absl::StatusOr<std::unique_ptr<Filesystem>> fs = Filesystem::Open(options);
+    ASSERT_TRUE(fs.ok()) << fs.status();
+    fs_ = std::move(*fs);
+    service_ = std::make_unique<RbfsService>(fs_.get());
+  }
+
+  std::unique_ptr<Filesystem> fs_;
+  std::unique_ptr<RbfsService> service_;
+};
+
+// Found by tests/fuzz: seconds * 10^9 overflowed int64 for far times.
+TEST_F(RbfsServiceTest, SetAttrTimesBeyondNanosecondRangeSaturate) {
+  MkNodRequest mknod;
+  mknod.mutable_parent()->set_ino(Filesystem::kRootIno);
+  mknod.mutable_parent()->set_generation(Filesystem::kRootGeneration);
+  mknod.set_name("f");
+  mknod.set_mode(0100644);
+  EntryReply created;
+  ASSERT_TRUE(service_->MkNod(nullptr, &mknod, &created).ok());
+  ASSERT_EQ(created.err(), 0);
+
+  SetAttrRequest req;
+  *req.mutable_id() = created.attr().id();
+  req.set_valid(SETATTR_ATIME | SETATTR_MTIME);
+  req.mutable_atime()->set_sec(std::numeric_limits<int64_t>::max());
+  req.mutable_mtime()->set_sec(std::numeric_limits<int64_t>::min());
+  AttrReply reply;
+  ASSERT_TRUE(service_->SetAttr(nullptr, &req, &reply).ok());
+  ASSERT_EQ(reply.err(), 0);
+  const int64_t max_sec = std::numeric_limits<int64_t>::max() / 1000000000 - 1;
+  EXPECT_EQ(reply.attr().atime().sec(), max_sec);
+  EXPECT_EQ(reply.attr().mtime().sec(), -max_sec);
+  EXPECT_EQ(reply.attr().mtime().nsec(), 0u);
+}
+
+}  // namespace
+}  // namespace rbfs

@@ -8,6 +8,7 @@
 #include <cerrno>
 #include <cstring>
 #include <filesystem>
+#include <limits>
 
 #include "absl/cleanup/cleanup.h"
 #include "absl/strings/str_cat.h"
@@ -789,6 +790,8 @@ absl::StatusOr<DirListing> Filesystem::ReadDir(InodeRef id, uint64_t cookie,
   DirListing listing;
   listing.parent = dir->parent();
   listing.eof = true;
+  // Nothing follows the largest cookie; cookie + 1 below would wrap to 0.
+  if (cookie == std::numeric_limits<uint64_t>::max()) return listing;
   const std::string prefix = MetaStore::CookiePrefix(id.ino);
   absl::Status corrupt;
   absl::Status scan =

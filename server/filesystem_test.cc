@@ -6,6 +6,7 @@
 #include <cerrno>
 #include <cstdlib>
 #include <filesystem>
+#include <limits>
 #include <random>
 #include <set>
 #include <thread>
@@ -435,6 +436,17 @@ TEST_F(FilesystemTest, ReaddirResumesWithoutSkipsOrRepeatsUnderChurn) {
   EXPECT_EQ(Err(fs_->ReadDir(RefOf(Create(kRoot, "file")), 0, 10, false)),
             ENOTDIR);
   ExpectClean();
+}
+
+// Found by tests/fuzz: cookie + 1 wrapped to 0 and listed the whole
+// directory again.
+TEST_F(FilesystemTest, ReaddirAfterTheLastPossibleCookieIsEmpty) {
+  Create(kRoot, "f");
+  absl::StatusOr<DirListing> page = fs_->ReadDir(
+      kRoot, std::numeric_limits<uint64_t>::max(), 10, /*with_attrs=*/false);
+  ASSERT_TRUE(page.ok()) << page.status();
+  EXPECT_TRUE(page->items.empty());
+  EXPECT_TRUE(page->eof);
 }
 
 TEST_F(FilesystemTest, ParallelDisjointWritersToOneFile) {

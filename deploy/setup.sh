@@ -12,6 +12,8 @@ PACKAGES=(
   # Tests and benchmarks.
   libgtest-dev libgmock-dev libbenchmark-dev libaio-dev liburing-dev
   fuse3 fio clang-format openssl
+  # tests/fuzz: libFuzzer and its sanitizer runtimes come with clang only.
+  clang libclang-rt-14-dev
   # tools/bench/run.sh: the peers rbfs is measured against, and the chart.
   sshfs openssh-server openssh-client gnuplot-nox jq
 )

@@ -50,9 +50,13 @@ class ByteReader {
   }
 
   // Mostly short names over a four-letter alphabet, so that names collide;
-  // sometimes '/', NUL, '.', a high byte, or a length around the limit.
+  // sometimes '/', NUL, '.', a high byte, a length around the limit, or a
+  // reference to an earlier name.
   std::string Name() {
     uint8_t len = U8();
+    if (len >= 0xf0 && len < 0xf8) {
+      return std::string(1, static_cast<char>(len - 0xf0));  // kNameRefs
+    }
     size_t n = len >= 0xf8 ? 250 + (len - 0xf8) : len % 3 + 1;
     std::string name;
     for (size_t i = 0; i < n; ++i) {
@@ -379,6 +383,21 @@ void ServiceHarness::Learn(const Attr& attr) {
   known_.push_back({ino, attr.id().generation()});
 }
 
+void ServiceHarness::ReuseName(std::string* name) const {
+  if (name->size() != 1 || static_cast<uint8_t>((*name)[0]) >= kNameRefs ||
+      names_.empty()) {
+    return;
+  }
+  const uint8_t back = static_cast<uint8_t>((*name)[0]);
+  *name = names_[names_.size() - 1 - back % names_.size()];
+}
+
+void ServiceHarness::LearnName(const std::string& name) {
+  if (std::find(names_.begin(), names_.end(), name) != names_.end()) return;
+  if (names_.size() >= kMaxKnown) names_.erase(names_.begin());
+  names_.push_back(name);
+}
+
 void ServiceHarness::Count(Op op, int err) {
   ++calls_[static_cast<int>(op)];
   if (err == 0) ++successes_[static_cast<int>(op)];
@@ -425,6 +444,7 @@ void ServiceHarness::Call(Op op, uint8_t ids, absl::string_view payload) {
     case Op::kLookup: {
       auto req = Decode<LookupRequest>(payload);
       if (patch) PatchId(first, kFirstIdMask, req.mutable_parent());
+      ReuseName(req.mutable_name());
       EntryReply reply;
       CheckEntryReply(service_->Lookup(nullptr, &req, &reply), reply, "Lookup");
       Count(op, reply.err());
@@ -460,6 +480,7 @@ void ServiceHarness::Call(Op op, uint8_t ids, absl::string_view payload) {
     case Op::kMkNod: {
       auto req = Decode<MkNodRequest>(payload);
       if (patch) PatchId(first, kFirstIdMask, req.mutable_parent());
+      ReuseName(req.mutable_name());
       EntryReply reply;
       CheckEntryReply(service_->MkNod(nullptr, &req, &reply), reply, "MkNod");
       Count(op, reply.err());
@@ -468,6 +489,7 @@ void ServiceHarness::Call(Op op, uint8_t ids, absl::string_view payload) {
           Fail("MkNod made a directory or symlink");
         }
         Learn(reply.attr());
+        LearnName(req.name());
         if (req.open()) {
           opened_.push_back(
               {reply.attr().id().ino(), reply.attr().id().generation()});
@@ -478,18 +500,21 @@ void ServiceHarness::Call(Op op, uint8_t ids, absl::string_view payload) {
     case Op::kMkDir: {
       auto req = Decode<MkDirRequest>(payload);
       if (patch) PatchId(first, kFirstIdMask, req.mutable_parent());
+      ReuseName(req.mutable_name());
       EntryReply reply;
       CheckEntryReply(service_->MkDir(nullptr, &req, &reply), reply, "MkDir");
       Count(op, reply.err());
       if (reply.err() == 0) {
         if (!S_ISDIR(reply.attr().mode())) Fail("MkDir made a non-directory");
         Learn(reply.attr());
+        LearnName(req.name());
       }
       break;
     }
     case Op::kUnlink: {
       auto req = Decode<UnlinkRequest>(payload);
       if (patch) PatchId(first, kFirstIdMask, req.mutable_parent());
+      ReuseName(req.mutable_name());
       ErrReply reply;
       CheckStatus(service_->Unlink(nullptr, &req, &reply), "Unlink");
       CheckErr(reply.err(), "Unlink");
@@ -499,6 +524,7 @@ void ServiceHarness::Call(Op op, uint8_t ids, absl::string_view payload) {
     case Op::kRmDir: {
       auto req = Decode<RmDirRequest>(payload);
       if (patch) PatchId(first, kFirstIdMask, req.mutable_parent());
+      ReuseName(req.mutable_name());
       ErrReply reply;
       CheckStatus(service_->RmDir(nullptr, &req, &reply), "RmDir");
       CheckErr(reply.err(), "RmDir");
@@ -512,9 +538,12 @@ void ServiceHarness::Call(Op op, uint8_t ids, absl::string_view payload) {
         PatchId(second, kSecondIdMask >> kSecondIdShift,
                 req.mutable_new_parent());
       }
+      ReuseName(req.mutable_name());
+      ReuseName(req.mutable_new_name());
       ErrReply reply;
       CheckStatus(service_->Rename(nullptr, &req, &reply), "Rename");
       CheckErr(reply.err(), "Rename");
+      if (reply.err() == 0) LearnName(req.new_name());
       Count(op, reply.err());
       break;
     }
@@ -525,9 +554,11 @@ void ServiceHarness::Call(Op op, uint8_t ids, absl::string_view payload) {
         PatchId(second, kSecondIdMask >> kSecondIdShift,
                 req.mutable_new_parent());
       }
+      ReuseName(req.mutable_new_name());
       EntryReply reply;
       CheckEntryReply(service_->Link(nullptr, &req, &reply), reply, "Link");
       Count(op, reply.err());
+      if (reply.err() == 0) LearnName(req.new_name());
       if (reply.err() == 0 && reply.attr().id().ino() != req.id().ino()) {
         Fail("Link answered for another inode");
       }
@@ -536,12 +567,14 @@ void ServiceHarness::Call(Op op, uint8_t ids, absl::string_view payload) {
     case Op::kSymlink: {
       auto req = Decode<SymlinkRequest>(payload);
       if (patch) PatchId(first, kFirstIdMask, req.mutable_parent());
+      ReuseName(req.mutable_name());
       EntryReply reply;
       CheckEntryReply(service_->Symlink(nullptr, &req, &reply), reply,
                       "Symlink");
       Count(op, reply.err());
       if (reply.err() == 0) {
         Learn(reply.attr());
+        LearnName(req.name());
         ReadLinkRequest read;
         *read.mutable_id() = reply.attr().id();
         ReadLinkReply target;
@@ -653,6 +686,7 @@ void ServiceHarness::Reset() {
   }
   opened_.clear();
   known_.resize(1);
+  names_.clear();
   RemoveTree(InodeRef{Filesystem::kRootIno, Filesystem::kRootGeneration});
 }
 

@@ -16,7 +16,8 @@
 // tree: bits 0-2 pick the first id (parent, or the inode itself), bits 3-6
 // the second (new_parent of Rename and Link); 0 is the newest id, 1 the one
 // before, and so on, and all ones is the root. With bit 7 set the ids stay
-// as sent.
+// as sent. A name of one byte below kNameRefs stands for a name the script
+// created before (0 the newest), so that lookups, unlinks and renames hit.
 //
 // State between scripts: every script starts from an empty root. After each
 // script the harness releases what the script opened and removes everything
@@ -72,6 +73,8 @@ constexpr uint8_t kFirstIdMask = 0x07;
 constexpr uint8_t kSecondIdMask = 0x78;
 constexpr int kSecondIdShift = 3;
 constexpr uint8_t kRawIds = 0x80;  // keep the request's own inode ids
+// One-byte names below this refer back to names the script created.
+constexpr uint8_t kNameRefs = 0x10;
 
 // Appends one script record to *script.
 void AppendCall(Op op, uint8_t ids, const google::protobuf::Message& request,
@@ -112,6 +115,8 @@ class ServiceHarness {
   void PatchId(uint8_t selector, uint8_t root, InodeId* id) const;
   void Learn(const Attr& attr);
   void Count(Op op, int err);
+  void ReuseName(std::string* name) const;
+  void LearnName(const std::string& name);
   void CheckWrite(const WriteRequest& req, const WriteReply& reply);
   // Releases every inode the script opened and removes every entry under
   // the root; aborts if the tree cannot be emptied.
@@ -126,6 +131,8 @@ class ServiceHarness {
   std::unique_ptr<RbfsService> service_;
   // Ids seen during the current script; the root is always first.
   std::vector<Known> known_;
+  // Names the current script created, newest last.
+  std::vector<std::string> names_;
   // Inodes the current script opened, with how often.
   std::vector<Known> opened_;
   std::array<uint64_t, kOpCount> calls_{};

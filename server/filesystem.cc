@@ -422,6 +422,8 @@ absl::StatusOr<Entry> Filesystem::CreateNode(InodeRef parent,
     absl::StatusOr<meta::InodeRecord> r = meta_->GetInode(existing->ino());
     if (!r.ok()) return r.status();
     if (IsDir(*r)) return ErrnoError(EISDIR);
+    // Create may only answer with a regular file (the kernel checks).
+    if (!S_ISREG(r->mode())) return ErrnoError(EEXIST);
     if (open) {
       absl::MutexLock open_lock(&open_mu_);
       ++open_counts_[existing->ino()];

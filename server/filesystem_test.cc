@@ -438,6 +438,26 @@ TEST_F(FilesystemTest, ReaddirResumesWithoutSkipsOrRepeatsUnderChurn) {
   ExpectClean();
 }
 
+// Found by tests/fuzz: a non-exclusive create over an existing symlink
+// answered with the symlink as if it were the created file; the kernel
+// accepts only a regular file from FUSE create.
+TEST_F(FilesystemTest, NonExclusiveCreateOpensOnlyRegularFiles) {
+  ASSERT_TRUE(fs_->Symlink(kRoot, "link", "target", Owner{}).ok());
+  ASSERT_TRUE(
+      fs_->MkNod(kRoot, "fifo", S_IFIFO | 0644, 0, Owner{}, true, false).ok());
+  Dir(kRoot, "dir");
+  EXPECT_EQ(Err(fs_->MkNod(kRoot, "link", S_IFREG | 0644, 0, Owner{},
+                           /*exclusive=*/false, /*open=*/true)),
+            EEXIST);
+  EXPECT_EQ(Err(fs_->MkNod(kRoot, "fifo", S_IFREG | 0644, 0, Owner{},
+                           /*exclusive=*/false, /*open=*/true)),
+            EEXIST);
+  EXPECT_EQ(Err(fs_->MkNod(kRoot, "dir", S_IFREG | 0644, 0, Owner{},
+                           /*exclusive=*/false, /*open=*/true)),
+            EISDIR);
+  ExpectClean();
+}
+
 // Found by tests/fuzz: cookie + 1 wrapped to 0 and listed the whole
 // directory again.
 TEST_F(FilesystemTest, ReaddirAfterTheLastPossibleCookieIsEmpty) {

@@ -485,8 +485,13 @@ void ServiceHarness::Call(Op op, uint8_t ids, absl::string_view payload) {
       CheckEntryReply(service_->MkNod(nullptr, &req, &reply), reply, "MkNod");
       Count(op, reply.err());
       if (reply.err() == 0) {
-        if (S_ISDIR(reply.attr().mode()) || S_ISLNK(reply.attr().mode())) {
-          Fail("MkNod made a directory or symlink");
+        // A new node has the asked type; an existing one is opened only if
+        // it is a regular file, which is what was asked then.
+        const uint32_t type =
+            req.mode() & S_IFMT ? req.mode() & S_IFMT : S_IFREG;
+        if ((reply.attr().mode() & S_IFMT) != type) {
+          Fail(absl::StrCat("MkNod of type ", type, " answered type ",
+                            reply.attr().mode() & S_IFMT));
         }
         Learn(reply.attr());
         LearnName(req.name());

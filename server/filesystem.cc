@@ -8,6 +8,7 @@
 #include <cerrno>
 #include <cstring>
 #include <filesystem>
+#include <optional>
 
 #include "absl/cleanup/cleanup.h"
 #include "absl/strings/str_cat.h"
@@ -76,7 +77,8 @@ Filesystem::Filesystem(std::unique_ptr<BlockStore> blocks,
                        std::unique_ptr<MetaStore> meta,
                        std::unique_ptr<BlockAllocator> allocator,
                        meta::Superblock sb, uint64_t next_ino,
-                       uint64_t inode_count, absl::Duration commit_interval)
+                       uint64_t inode_count, absl::Duration commit_interval,
+                       absl::Duration lease, absl::Time grace_end)
     : blocks_(std::move(blocks)),
       meta_(std::move(meta)),
       allocator_(std::move(allocator)),
@@ -84,9 +86,18 @@ Filesystem::Filesystem(std::unique_ptr<BlockStore> blocks,
           blocks_.get(), meta_.get(), allocator_.get(), commit_interval)),
       superblock_(std::move(sb)),
       next_ino_(next_ino),
-      inode_count_(inode_count) {}
+      inode_count_(inode_count),
+      sessions_(lease),
+      calls_(meta_.get()),
+      grace_end_(grace_end),
+      sweeper_([this] { SweepLoop(); }) {}
 
 Filesystem::~Filesystem() {
+  {
+    absl::MutexLock lock(&sweep_mu_);
+    stopping_ = true;
+  }
+  sweeper_.join();
   committer_.reset();  // final commit before the stores close
 }
 
@@ -193,26 +204,110 @@ absl::StatusOr<std::unique_ptr<Filesystem>> Filesystem::Open(
                                         "or owned twice; run --check"));
   }
 
-  std::unique_ptr<Filesystem> fs(
+  // A new volume has no mounts from a previous run to wait for.
+  const absl::Time grace_end =
+      fresh ? absl::InfinitePast() : absl::Now() + options.lease_timeout;
+  return std::unique_ptr<Filesystem>(
       new Filesystem(std::move(*blocks), std::move(*meta), std::move(allocator),
-                     *sb, max_ino + 1, inodes, options.commit_interval));
+                     *sb, max_ino + 1, inodes, options.commit_interval,
+                     options.lease_timeout, grace_end));
+}
 
-  // No file is open right after a start: every orphan goes now.
+absl::Status Filesystem::ReclaimOrphans() {
   std::vector<uint64_t> orphans;
-  scan =
-      fs->meta_->Scan("O", "O", [&](absl::string_view key, absl::string_view) {
+  absl::Status scan =
+      meta_->Scan("O", "O", [&](absl::string_view key, absl::string_view) {
         orphans.push_back(MetaStore::DecodeU64(key));
         return true;
       });
   if (!scan.ok()) return scan;
+  size_t before = inode_count_.load();
   for (uint64_t ino : orphans) {
-    if (absl::Status s = fs->ReclaimIfUnused(ino); !s.ok()) return s;
+    if (absl::Status s = ReclaimIfUnused(ino); !s.ok()) return s;
   }
   if (!orphans.empty()) {
-    LogInfo("reclaimed %d orphaned inodes left by the previous run",
-            orphans.size());
+    LogInfo(
+        "reclaimed %d of %d unlinked inodes nobody re-opened since the "
+        "start",
+        before - inode_count_.load(), orphans.size());
   }
-  return fs;
+  return absl::OkStatus();
+}
+
+void Filesystem::SweepSessions() {
+  SessionTable::Expired expired = sessions_.Expire(absl::Now());
+  for (uint64_t ino : expired.inodes) {
+    if (absl::Status s = DropOpen(ino); !s.ok()) {
+      LogWarning("release of inode %d of an expired session: %s", ino,
+                 s.ToString());
+    }
+  }
+  for (uint64_t session : expired.sessions) {
+    LogInfo("session %x expired: released %d handles", session,
+            expired.inodes.size());
+    if (absl::Status s = calls_.ForgetSession(session); !s.ok()) {
+      LogWarning("cannot drop call records: %s", s.ToString());
+    }
+  }
+  if (!grace_swept_ && absl::Now() >= grace_end_) {
+    absl::Status s = ReclaimOrphans();
+    if (s.ok()) {
+      s = calls_.ForgetSessionsExcept(
+          [this](uint64_t session) { return sessions_.Live(session); });
+    }
+    if (s.ok()) {
+      grace_swept_ = true;
+    } else {
+      LogWarning("sweep after the grace period failed: %s", s.ToString());
+    }
+  }
+}
+
+void Filesystem::SweepLoop() {
+  const absl::Duration interval = std::clamp(
+      sessions_.lease() / 4, absl::Milliseconds(10), absl::Seconds(1));
+  absl::MutexLock lock(&sweep_mu_);
+  for (;;) {
+    auto stopping = [this]() ABSL_SHARED_LOCKS_REQUIRED(sweep_mu_) {
+      return stopping_;
+    };
+    if (sweep_mu_.AwaitWithTimeout(absl::Condition(&stopping), interval)) {
+      return;
+    }
+    sweep_mu_.Unlock();
+    SweepSessions();
+    sweep_mu_.Lock();
+  }
+}
+
+absl::StatusOr<Entry> Filesystem::RunEntryOnce(
+    const CallRef& call, const std::function<absl::StatusOr<Entry>()>& op) {
+  if (!call.numbered()) return op();
+  absl::StatusOr<std::optional<meta::CallRecord>> done = calls_.Begin(call);
+  if (!done.ok()) return done.status();
+  if (done->has_value()) {
+    const meta::CallRecord& record = **done;
+    // Fresher attributes if the inode is still the one answered.
+    absl::StatusOr<meta::InodeRecord> now = meta_->GetInode(record.ino());
+    if (now.ok() && now->generation() == record.inode().generation()) {
+      return Entry{record.ino(), *std::move(now)};
+    }
+    return Entry{record.ino(), record.inode()};
+  }
+  absl::StatusOr<Entry> result = op();
+  calls_.End(call);
+  return result;
+}
+
+absl::Status Filesystem::RunOnce(const CallRef& call,
+                                 const std::function<absl::Status()>& op) {
+  if (!call.numbered()) return op();
+  absl::StatusOr<std::optional<meta::CallRecord>> done = calls_.Begin(call);
+  if (!done.ok()) return done.status();
+  if (done->has_value()) return absl::OkStatus();
+  absl::Status result = op();
+  calls_.End(call);
+  return result;
 }
 
 absl::Status Filesystem::Commit(rocksdb::WriteBatch* batch) {
@@ -363,10 +458,9 @@ absl::StatusOr<Entry> Filesystem::SetAttr(InodeRef id,
   return Entry{id.ino, *r};
 }
 
-absl::StatusOr<Entry> Filesystem::CreateNode(InodeRef parent,
-                                             absl::string_view name,
-                                             meta::InodeRecord node,
-                                             bool exclusive, bool open) {
+absl::StatusOr<Entry> Filesystem::CreateNode(
+    InodeRef parent, absl::string_view name, meta::InodeRecord node,
+    bool exclusive, bool open, const CallRef& call, const OpenHandle& handle) {
   if (absl::Status s = ValidateName(name); !s.ok()) return s;
   std::shared_ptr<InodeLock> lock = locks_.Get(parent.ino);
   absl::MutexLock meta_lock(&lock->meta);
@@ -379,10 +473,7 @@ absl::StatusOr<Entry> Filesystem::CreateNode(InodeRef parent,
     absl::StatusOr<meta::InodeRecord> r = meta_->GetInode(existing->ino());
     if (!r.ok()) return r.status();
     if (IsDir(*r)) return ErrnoError(EISDIR);
-    if (open) {
-      absl::MutexLock open_lock(&open_mu_);
-      ++open_counts_[existing->ino()];
-    }
+    if (open) CountOpen(existing->ino(), handle);
     return Entry{existing->ino(), *r};
   }
   if (!absl::IsNotFound(existing.status())) return existing.status();
@@ -415,19 +506,18 @@ absl::StatusOr<Entry> Filesystem::CreateNode(InodeRef parent,
   MetaStore::PutInode(&batch, ino, node);
   MetaStore::PutInode(&batch, parent.ino, *dir);
   MetaStore::PutDirent(&batch, parent.ino, name, d);
+  CallLog::Record(&batch, call, ino, node);
   if (absl::Status s = Commit(&batch); !s.ok()) return s;
   inode_count_.fetch_add(1);
-  if (open) {
-    absl::MutexLock open_lock(&open_mu_);
-    ++open_counts_[ino];
-  }
+  if (open) CountOpen(ino, handle);
   return Entry{ino, node};
 }
 
 absl::StatusOr<Entry> Filesystem::MkNod(InodeRef parent, absl::string_view name,
                                         uint32_t mode, uint64_t rdev,
-                                        Owner owner, bool exclusive,
-                                        bool open) {
+                                        Owner owner, bool exclusive, bool open,
+                                        const CallRef& call,
+                                        const OpenHandle& handle) {
   uint32_t type = mode & S_IFMT;
   if (type == 0) type = S_IFREG;
   if (type != S_IFREG && type != S_IFIFO && type != S_IFSOCK &&
@@ -440,11 +530,19 @@ absl::StatusOr<Entry> Filesystem::MkNod(InodeRef parent, absl::string_view name,
   node.set_uid(owner.uid);
   node.set_gid(owner.gid);
   if (type == S_IFCHR || type == S_IFBLK) node.set_rdev(rdev);
-  return CreateNode(parent, name, node, exclusive, open && type == S_IFREG);
+  open = open && type == S_IFREG;
+  absl::StatusOr<Entry> e = RunEntryOnce(call, [&] {
+    return CreateNode(parent, name, node, exclusive, open, call, handle);
+  });
+  // A repeat answered from the record still registers its handle, in case
+  // the server restarted since the first attempt (a no-op otherwise).
+  if (e.ok() && open && handle.tracked()) CountOpen(e->ino, handle);
+  return e;
 }
 
 absl::StatusOr<Entry> Filesystem::MkDir(InodeRef parent, absl::string_view name,
-                                        uint32_t mode, Owner owner) {
+                                        uint32_t mode, Owner owner,
+                                        const CallRef& call) {
   meta::InodeRecord node;
   node.set_mode(S_IFDIR | (mode & 07777));
   node.set_nlink(2);
@@ -452,13 +550,16 @@ absl::StatusOr<Entry> Filesystem::MkDir(InodeRef parent, absl::string_view name,
   node.set_gid(owner.gid);
   node.set_parent(parent.ino);
   node.set_next_cookie(3);
-  return CreateNode(parent, name, node, /*exclusive=*/true, /*open=*/false);
+  return RunEntryOnce(call, [&] {
+    return CreateNode(parent, name, node, /*exclusive=*/true, /*open=*/false,
+                      call, OpenHandle());
+  });
 }
 
 absl::StatusOr<Entry> Filesystem::Symlink(InodeRef parent,
                                           absl::string_view name,
-                                          absl::string_view target,
-                                          Owner owner) {
+                                          absl::string_view target, Owner owner,
+                                          const CallRef& call) {
   if (target.empty()) return ErrnoError(ENOENT, "empty symlink target");
   if (target.size() > kMaxSymlinkLength) return ErrnoError(ENAMETOOLONG);
   if (target.find('\0') != absl::string_view::npos) {
@@ -471,44 +572,51 @@ absl::StatusOr<Entry> Filesystem::Symlink(InodeRef parent,
   node.set_gid(owner.gid);
   node.set_size(target.size());
   node.set_target(std::string(target));
-  return CreateNode(parent, name, node, /*exclusive=*/true, /*open=*/false);
+  return RunEntryOnce(call, [&] {
+    return CreateNode(parent, name, node, /*exclusive=*/true, /*open=*/false,
+                      call, OpenHandle());
+  });
 }
 
 absl::StatusOr<Entry> Filesystem::Link(InodeRef id, InodeRef new_parent,
-                                       absl::string_view new_name) {
-  if (absl::Status s = ValidateName(new_name); !s.ok()) return s;
-  MetaLocks held;
-  held.Lock(locks_.Get(new_parent.ino));
-  held.Lock(locks_.Get(id.ino));
-  absl::StatusOr<meta::InodeRecord> dir = LoadDir(new_parent);
-  if (!dir.ok()) return dir.status();
-  absl::StatusOr<meta::InodeRecord> node = Load(id);
-  if (!node.ok()) return node.status();
-  if (IsDir(*node)) return ErrnoError(EPERM, "hard link to a directory");
-  if (node->nlink() == 0) return ErrnoError(ENOENT, "file was removed");
-  if (node->nlink() >= 65000) return ErrnoError(EMLINK);
-  absl::StatusOr<meta::DirentRecord> existing =
-      meta_->GetDirent(new_parent.ino, new_name);
-  if (existing.ok()) return ErrnoError(EEXIST);
-  if (!absl::IsNotFound(existing.status())) return existing.status();
+                                       absl::string_view new_name,
+                                       const CallRef& call) {
+  return RunEntryOnce(call, [&]() -> absl::StatusOr<Entry> {
+    if (absl::Status s = ValidateName(new_name); !s.ok()) return s;
+    MetaLocks held;
+    held.Lock(locks_.Get(new_parent.ino));
+    held.Lock(locks_.Get(id.ino));
+    absl::StatusOr<meta::InodeRecord> dir = LoadDir(new_parent);
+    if (!dir.ok()) return dir.status();
+    absl::StatusOr<meta::InodeRecord> node = Load(id);
+    if (!node.ok()) return node.status();
+    if (IsDir(*node)) return ErrnoError(EPERM, "hard link to a directory");
+    if (node->nlink() == 0) return ErrnoError(ENOENT, "file was removed");
+    if (node->nlink() >= 65000) return ErrnoError(EMLINK);
+    absl::StatusOr<meta::DirentRecord> existing =
+        meta_->GetDirent(new_parent.ino, new_name);
+    if (existing.ok()) return ErrnoError(EEXIST);
+    if (!absl::IsNotFound(existing.status())) return existing.status();
 
-  const int64_t now = NowNs();
-  meta::DirentRecord d;
-  d.set_ino(id.ino);
-  d.set_cookie(dir->next_cookie());
-  d.set_type(node->mode() & S_IFMT);
-  dir->set_next_cookie(dir->next_cookie() + 1);
-  dir->set_entries(dir->entries() + 1);
-  dir->set_mtime_ns(now);
-  dir->set_ctime_ns(now);
-  node->set_nlink(node->nlink() + 1);
-  node->set_ctime_ns(now);
-  rocksdb::WriteBatch batch;
-  MetaStore::PutInode(&batch, id.ino, *node);
-  MetaStore::PutInode(&batch, new_parent.ino, *dir);
-  MetaStore::PutDirent(&batch, new_parent.ino, new_name, d);
-  if (absl::Status s = Commit(&batch); !s.ok()) return s;
-  return Entry{id.ino, *node};
+    const int64_t now = NowNs();
+    meta::DirentRecord d;
+    d.set_ino(id.ino);
+    d.set_cookie(dir->next_cookie());
+    d.set_type(node->mode() & S_IFMT);
+    dir->set_next_cookie(dir->next_cookie() + 1);
+    dir->set_entries(dir->entries() + 1);
+    dir->set_mtime_ns(now);
+    dir->set_ctime_ns(now);
+    node->set_nlink(node->nlink() + 1);
+    node->set_ctime_ns(now);
+    rocksdb::WriteBatch batch;
+    MetaStore::PutInode(&batch, id.ino, *node);
+    MetaStore::PutInode(&batch, new_parent.ino, *dir);
+    MetaStore::PutDirent(&batch, new_parent.ino, new_name, d);
+    CallLog::Record(&batch, call, id.ino, *node);
+    if (absl::Status s = Commit(&batch); !s.ok()) return s;
+    return Entry{id.ino, *node};
+  });
 }
 
 bool Filesystem::DropLink(rocksdb::WriteBatch* batch, uint64_t dir_ino,
@@ -533,18 +641,24 @@ bool Filesystem::DropLink(rocksdb::WriteBatch* batch, uint64_t dir_ino,
   return child->nlink() == 0;
 }
 
-absl::Status Filesystem::Unlink(InodeRef parent, absl::string_view name) {
-  return RemoveEntry(parent, name, /*directory=*/false);
+absl::Status Filesystem::Unlink(InodeRef parent, absl::string_view name,
+                                const CallRef& call) {
+  return RunOnce(call, [&] {
+    return RemoveEntry(parent, name, /*directory=*/false, call);
+  });
 }
 
-absl::Status Filesystem::RmDir(InodeRef parent, absl::string_view name) {
+absl::Status Filesystem::RmDir(InodeRef parent, absl::string_view name,
+                               const CallRef& call) {
   if (name == ".") return ErrnoError(EINVAL);
   if (name == "..") return ErrnoError(ENOTEMPTY);
-  return RemoveEntry(parent, name, /*directory=*/true);
+  return RunOnce(call, [&] {
+    return RemoveEntry(parent, name, /*directory=*/true, call);
+  });
 }
 
 absl::Status Filesystem::RemoveEntry(InodeRef parent, absl::string_view name,
-                                     bool directory) {
+                                     bool directory, const CallRef& call) {
   if (absl::Status s = ValidateName(name); !s.ok()) return s;
   uint64_t gone = 0;
   {
@@ -567,6 +681,7 @@ absl::Status Filesystem::RemoveEntry(InodeRef parent, absl::string_view name,
       gone = d->ino();
     }
     MetaStore::PutInode(&batch, parent.ino, *dir);
+    CallLog::Record(&batch, call, d->ino(), *child);
     if (absl::Status s = Commit(&batch); !s.ok()) return s;
   }
   return gone ? ReclaimIfUnused(gone) : absl::OkStatus();
@@ -586,148 +701,152 @@ absl::StatusOr<bool> Filesystem::IsAncestor(uint64_t ancestor,
 
 absl::Status Filesystem::Rename(InodeRef parent, absl::string_view name,
                                 InodeRef new_parent, absl::string_view new_name,
-                                uint32_t flags) {
-  if ((flags & ~(kRenameNoReplace | kRenameExchange)) != 0 ||
-      flags == (kRenameNoReplace | kRenameExchange)) {
-    return ErrnoError(EINVAL, "bad rename flags");
-  }
-  if (absl::Status s = ValidateName(name); !s.ok()) return s;
-  if (absl::Status s = ValidateName(new_name); !s.ok()) return s;
-  const bool same_dir = parent.ino == new_parent.ino;
-  uint64_t gone = 0;
-  {
-    absl::Mutex* rename_mu = same_dir ? nullptr : &rename_mu_;
-    if (rename_mu) rename_mu->Lock();
-    absl::Cleanup unlock_rename = [rename_mu] {
-      if (rename_mu) rename_mu->Unlock();
-    };
-    MetaLocks held;
-    if (same_dir) {
-      held.Lock(locks_.Get(parent.ino));
-    } else {
-      absl::StatusOr<bool> new_under_old =
-          IsAncestor(parent.ino, new_parent.ino);
-      if (!new_under_old.ok()) return new_under_old.status();
-      absl::StatusOr<bool> old_under_new =
-          IsAncestor(new_parent.ino, parent.ino);
-      if (!old_under_new.ok()) return old_under_new.status();
-      bool old_first =
-          *new_under_old || (!*old_under_new && parent.ino < new_parent.ino);
-      held.Lock(locks_.Get(old_first ? parent.ino : new_parent.ino));
-      held.Lock(locks_.Get(old_first ? new_parent.ino : parent.ino));
+                                uint32_t flags, const CallRef& call) {
+  return RunOnce(call, [&]() -> absl::Status {
+    if ((flags & ~(kRenameNoReplace | kRenameExchange)) != 0 ||
+        flags == (kRenameNoReplace | kRenameExchange)) {
+      return ErrnoError(EINVAL, "bad rename flags");
     }
-    absl::StatusOr<meta::InodeRecord> src_dir = LoadDir(parent);
-    if (!src_dir.ok()) return src_dir.status();
-    absl::StatusOr<meta::InodeRecord> dst_dir_loaded = LoadDir(new_parent);
-    if (!dst_dir_loaded.ok()) return dst_dir_loaded.status();
-    // With one directory, both names live in one record.
-    meta::InodeRecord* dst_dir = same_dir ? &*src_dir : &*dst_dir_loaded;
-
-    absl::StatusOr<meta::DirentRecord> src = meta_->GetDirent(parent.ino, name);
-    if (absl::IsNotFound(src.status())) return ErrnoError(ENOENT);
-    if (!src.ok()) return src.status();
-    absl::StatusOr<meta::DirentRecord> dst =
-        meta_->GetDirent(new_parent.ino, new_name);
-    const bool dst_exists = dst.ok();
-    if (!dst_exists && !absl::IsNotFound(dst.status())) return dst.status();
-    if ((flags & kRenameNoReplace) && dst_exists) return ErrnoError(EEXIST);
-    if ((flags & kRenameExchange) && !dst_exists) return ErrnoError(ENOENT);
-    if (dst_exists && dst->ino() == src->ino()) {
-      return absl::OkStatus();  // two names of one file: POSIX says no-op
-    }
-    const bool src_is_dir = src->type() == S_IFDIR;
-    const bool dst_is_dir = dst_exists && dst->type() == S_IFDIR;
-    if (!same_dir) {
-      // A directory may not move below itself.
-      if (src_is_dir) {
-        absl::StatusOr<bool> loop = IsAncestor(src->ino(), new_parent.ino);
-        if (!loop.ok()) return loop.status();
-        if (*loop) return ErrnoError(EINVAL, "directory moved into itself");
+    if (absl::Status s = ValidateName(name); !s.ok()) return s;
+    if (absl::Status s = ValidateName(new_name); !s.ok()) return s;
+    const bool same_dir = parent.ino == new_parent.ino;
+    uint64_t gone = 0;
+    {
+      absl::Mutex* rename_mu = same_dir ? nullptr : &rename_mu_;
+      if (rename_mu) rename_mu->Lock();
+      absl::Cleanup unlock_rename = [rename_mu] {
+        if (rename_mu) rename_mu->Unlock();
+      };
+      MetaLocks held;
+      if (same_dir) {
+        held.Lock(locks_.Get(parent.ino));
+      } else {
+        absl::StatusOr<bool> new_under_old =
+            IsAncestor(parent.ino, new_parent.ino);
+        if (!new_under_old.ok()) return new_under_old.status();
+        absl::StatusOr<bool> old_under_new =
+            IsAncestor(new_parent.ino, parent.ino);
+        if (!old_under_new.ok()) return old_under_new.status();
+        bool old_first =
+            *new_under_old || (!*old_under_new && parent.ino < new_parent.ino);
+        held.Lock(locks_.Get(old_first ? parent.ino : new_parent.ino));
+        held.Lock(locks_.Get(old_first ? new_parent.ino : parent.ino));
       }
-      if ((flags & kRenameExchange) && dst_is_dir) {
-        absl::StatusOr<bool> loop = IsAncestor(dst->ino(), parent.ino);
-        if (!loop.ok()) return loop.status();
-        if (*loop) return ErrnoError(EINVAL, "directory moved into itself");
-      }
-    }
-    if (!(flags & kRenameExchange) && dst_exists) {
-      if (src_is_dir && !dst_is_dir) return ErrnoError(ENOTDIR);
-      if (!src_is_dir && dst_is_dir) return ErrnoError(EISDIR);
-    }
+      absl::StatusOr<meta::InodeRecord> src_dir = LoadDir(parent);
+      if (!src_dir.ok()) return src_dir.status();
+      absl::StatusOr<meta::InodeRecord> dst_dir_loaded = LoadDir(new_parent);
+      if (!dst_dir_loaded.ok()) return dst_dir_loaded.status();
+      // With one directory, both names live in one record.
+      meta::InodeRecord* dst_dir = same_dir ? &*src_dir : &*dst_dir_loaded;
 
-    std::shared_ptr<InodeLock> src_lock = locks_.Get(src->ino());
-    std::shared_ptr<InodeLock> dst_lock =
-        dst_exists ? locks_.Get(dst->ino()) : nullptr;
-    if (dst_lock && dst->ino() < src->ino()) {
-      held.Lock(dst_lock);
-      held.Lock(src_lock);
-    } else {
-      held.Lock(src_lock);
-      if (dst_lock) held.Lock(dst_lock);
-    }
-    absl::StatusOr<meta::InodeRecord> moved = meta_->GetInode(src->ino());
-    if (!moved.ok()) return moved.status();
-    absl::StatusOr<meta::InodeRecord> target =
-        dst_exists ? meta_->GetInode(dst->ino())
-                   : absl::StatusOr<meta::InodeRecord>(meta::InodeRecord());
-    if (!target.ok()) return target.status();
-    if (!(flags & kRenameExchange) && dst_is_dir && target->entries() != 0) {
-      return ErrnoError(ENOTEMPTY);
-    }
-
-    const int64_t now = NowNs();
-    rocksdb::WriteBatch batch;
-    if (flags & kRenameExchange) {
-      // Each name now points at the other inode; cookies stay with names.
-      meta::DirentRecord a = *src;
-      meta::DirentRecord b = *dst;
-      a.set_ino(dst->ino());
-      a.set_type(dst->type());
-      b.set_ino(src->ino());
-      b.set_type(src->type());
-      MetaStore::PutDirent(&batch, parent.ino, name, a);
-      MetaStore::PutDirent(&batch, new_parent.ino, new_name, b);
-      if (!same_dir && src_is_dir != dst_is_dir) {
-        const int delta = src_is_dir ? 1 : -1;
-        src_dir->set_nlink(src_dir->nlink() - delta);
-        dst_dir->set_nlink(dst_dir->nlink() + delta);
+      absl::StatusOr<meta::DirentRecord> src =
+          meta_->GetDirent(parent.ino, name);
+      if (absl::IsNotFound(src.status())) return ErrnoError(ENOENT);
+      if (!src.ok()) return src.status();
+      absl::StatusOr<meta::DirentRecord> dst =
+          meta_->GetDirent(new_parent.ino, new_name);
+      const bool dst_exists = dst.ok();
+      if (!dst_exists && !absl::IsNotFound(dst.status())) return dst.status();
+      if ((flags & kRenameNoReplace) && dst_exists) return ErrnoError(EEXIST);
+      if ((flags & kRenameExchange) && !dst_exists) return ErrnoError(ENOENT);
+      if (dst_exists && dst->ino() == src->ino()) {
+        return absl::OkStatus();  // two names of one file: POSIX says no-op
       }
-      if (src_is_dir) moved->set_parent(new_parent.ino);
-      if (dst_is_dir) target->set_parent(parent.ino);
-      moved->set_ctime_ns(now);
-      target->set_ctime_ns(now);
-      MetaStore::PutInode(&batch, dst->ino(), *target);
-    } else {
-      if (dst_exists) {
-        if (DropLink(&batch, new_parent.ino, dst_dir, new_name, *dst, &*target,
-                     now)) {
-          gone = dst->ino();
+      const bool src_is_dir = src->type() == S_IFDIR;
+      const bool dst_is_dir = dst_exists && dst->type() == S_IFDIR;
+      if (!same_dir) {
+        // A directory may not move below itself.
+        if (src_is_dir) {
+          absl::StatusOr<bool> loop = IsAncestor(src->ino(), new_parent.ino);
+          if (!loop.ok()) return loop.status();
+          if (*loop) return ErrnoError(EINVAL, "directory moved into itself");
+        }
+        if ((flags & kRenameExchange) && dst_is_dir) {
+          absl::StatusOr<bool> loop = IsAncestor(dst->ino(), parent.ino);
+          if (!loop.ok()) return loop.status();
+          if (*loop) return ErrnoError(EINVAL, "directory moved into itself");
         }
       }
-      MetaStore::DeleteDirent(&batch, parent.ino, name, src->cookie());
-      src_dir->set_entries(src_dir->entries() - 1);
-      meta::DirentRecord d = *src;
-      d.set_cookie(dst_dir->next_cookie());
-      dst_dir->set_next_cookie(dst_dir->next_cookie() + 1);
-      dst_dir->set_entries(dst_dir->entries() + 1);
-      MetaStore::PutDirent(&batch, new_parent.ino, new_name, d);
-      if (src_is_dir && !same_dir) {
-        src_dir->set_nlink(src_dir->nlink() - 1);
-        dst_dir->set_nlink(dst_dir->nlink() + 1);
-        moved->set_parent(new_parent.ino);
+      if (!(flags & kRenameExchange) && dst_exists) {
+        if (src_is_dir && !dst_is_dir) return ErrnoError(ENOTDIR);
+        if (!src_is_dir && dst_is_dir) return ErrnoError(EISDIR);
       }
-      moved->set_ctime_ns(now);
+
+      std::shared_ptr<InodeLock> src_lock = locks_.Get(src->ino());
+      std::shared_ptr<InodeLock> dst_lock =
+          dst_exists ? locks_.Get(dst->ino()) : nullptr;
+      if (dst_lock && dst->ino() < src->ino()) {
+        held.Lock(dst_lock);
+        held.Lock(src_lock);
+      } else {
+        held.Lock(src_lock);
+        if (dst_lock) held.Lock(dst_lock);
+      }
+      absl::StatusOr<meta::InodeRecord> moved = meta_->GetInode(src->ino());
+      if (!moved.ok()) return moved.status();
+      absl::StatusOr<meta::InodeRecord> target =
+          dst_exists ? meta_->GetInode(dst->ino())
+                     : absl::StatusOr<meta::InodeRecord>(meta::InodeRecord());
+      if (!target.ok()) return target.status();
+      if (!(flags & kRenameExchange) && dst_is_dir && target->entries() != 0) {
+        return ErrnoError(ENOTEMPTY);
+      }
+
+      const int64_t now = NowNs();
+      rocksdb::WriteBatch batch;
+      if (flags & kRenameExchange) {
+        // Each name now points at the other inode; cookies stay with names.
+        meta::DirentRecord a = *src;
+        meta::DirentRecord b = *dst;
+        a.set_ino(dst->ino());
+        a.set_type(dst->type());
+        b.set_ino(src->ino());
+        b.set_type(src->type());
+        MetaStore::PutDirent(&batch, parent.ino, name, a);
+        MetaStore::PutDirent(&batch, new_parent.ino, new_name, b);
+        if (!same_dir && src_is_dir != dst_is_dir) {
+          const int delta = src_is_dir ? 1 : -1;
+          src_dir->set_nlink(src_dir->nlink() - delta);
+          dst_dir->set_nlink(dst_dir->nlink() + delta);
+        }
+        if (src_is_dir) moved->set_parent(new_parent.ino);
+        if (dst_is_dir) target->set_parent(parent.ino);
+        moved->set_ctime_ns(now);
+        target->set_ctime_ns(now);
+        MetaStore::PutInode(&batch, dst->ino(), *target);
+      } else {
+        if (dst_exists) {
+          if (DropLink(&batch, new_parent.ino, dst_dir, new_name, *dst,
+                       &*target, now)) {
+            gone = dst->ino();
+          }
+        }
+        MetaStore::DeleteDirent(&batch, parent.ino, name, src->cookie());
+        src_dir->set_entries(src_dir->entries() - 1);
+        meta::DirentRecord d = *src;
+        d.set_cookie(dst_dir->next_cookie());
+        dst_dir->set_next_cookie(dst_dir->next_cookie() + 1);
+        dst_dir->set_entries(dst_dir->entries() + 1);
+        MetaStore::PutDirent(&batch, new_parent.ino, new_name, d);
+        if (src_is_dir && !same_dir) {
+          src_dir->set_nlink(src_dir->nlink() - 1);
+          dst_dir->set_nlink(dst_dir->nlink() + 1);
+          moved->set_parent(new_parent.ino);
+        }
+        moved->set_ctime_ns(now);
+      }
+      src_dir->set_mtime_ns(now);
+      src_dir->set_ctime_ns(now);
+      dst_dir->set_mtime_ns(now);
+      dst_dir->set_ctime_ns(now);
+      MetaStore::PutInode(&batch, src->ino(), *moved);
+      MetaStore::PutInode(&batch, parent.ino, *src_dir);
+      if (!same_dir) MetaStore::PutInode(&batch, new_parent.ino, *dst_dir);
+      CallLog::Record(&batch, call, src->ino(), *moved);
+      if (absl::Status s = Commit(&batch); !s.ok()) return s;
     }
-    src_dir->set_mtime_ns(now);
-    src_dir->set_ctime_ns(now);
-    dst_dir->set_mtime_ns(now);
-    dst_dir->set_ctime_ns(now);
-    MetaStore::PutInode(&batch, src->ino(), *moved);
-    MetaStore::PutInode(&batch, parent.ino, *src_dir);
-    if (!same_dir) MetaStore::PutInode(&batch, new_parent.ino, *dst_dir);
-    if (absl::Status s = Commit(&batch); !s.ok()) return s;
-  }
-  return gone ? ReclaimIfUnused(gone) : absl::OkStatus();
+    return gone ? ReclaimIfUnused(gone) : absl::OkStatus();
+  });
 }
 
 absl::StatusOr<std::string> Filesystem::ReadLink(InodeRef id) {
@@ -804,8 +923,14 @@ absl::Status Filesystem::Fsync(InodeRef id) {
   return committer_->Sync();
 }
 
-absl::StatusOr<Entry> Filesystem::Open(InodeRef id, uint32_t flags) {
-  const bool truncate = (flags & O_TRUNC) && (flags & O_ACCMODE) != O_RDONLY;
+absl::StatusOr<Entry> Filesystem::Open(InodeRef id, uint32_t flags,
+                                       const OpenHandle& handle) {
+  // A repeated open of a registered handle must not truncate again: the
+  // opener may have written since.
+  const bool repeat =
+      handle.tracked() && sessions_.HasHandle(handle.session, handle.handle);
+  const bool truncate = (flags & O_TRUNC) && (flags & O_ACCMODE) != O_RDONLY &&
+                        !handle.reclaim && !repeat;
   if (truncate) {
     SetAttrArgs args;
     args.valid = SETATTR_SIZE;
@@ -822,29 +947,56 @@ absl::StatusOr<Entry> Filesystem::Open(InodeRef id, uint32_t flags) {
   absl::StatusOr<meta::InodeRecord> r = Load(id);
   if (!r.ok()) return r.status();
   if (IsDir(*r) && (flags & O_ACCMODE) != O_RDONLY) return ErrnoError(EISDIR);
-  absl::MutexLock open_lock(&open_mu_);
-  ++open_counts_[id.ino];
+  CountOpen(id.ino, handle);
   return Entry{id.ino, *r};
 }
 
-absl::Status Filesystem::Release(InodeRef id) {
+void Filesystem::CountOpen(uint64_t ino, const OpenHandle& handle) {
+  if (handle.tracked() &&
+      !sessions_.AddHandle(handle.session, handle.handle, ino, absl::Now())) {
+    return;
+  }
+  absl::MutexLock open_lock(&open_mu_);
+  ++open_counts_[ino];
+}
+
+absl::Status Filesystem::Release(InodeRef id, const OpenHandle& handle) {
+  if (!handle.tracked()) return DropOpen(id.ino);
+  std::optional<uint64_t> ino =
+      sessions_.RemoveHandle(handle.session, handle.handle);
+  return ino ? DropOpen(*ino) : absl::OkStatus();
+}
+
+absl::Status Filesystem::DropOpen(uint64_t ino) {
   {
-    std::shared_ptr<InodeLock> lock = locks_.Get(id.ino);
+    std::shared_ptr<InodeLock> lock = locks_.Get(ino);
     absl::MutexLock meta_lock(&lock->meta);
     absl::MutexLock open_lock(&open_mu_);
-    auto it = open_counts_.find(id.ino);
+    auto it = open_counts_.find(ino);
     if (it == open_counts_.end()) return absl::OkStatus();
     if (--it->second > 0) return absl::OkStatus();
     open_counts_.erase(it);
   }
-  absl::StatusOr<meta::InodeRecord> r = meta_->GetInode(id.ino);
-  if (r.ok() && r->generation() == id.generation && r->nlink() == 0) {
-    return ReclaimIfUnused(id.ino);
+  return ReclaimIfUnused(ino);
+}
+
+absl::StatusOr<KeepAliveResult> Filesystem::KeepAlive(uint64_t session,
+                                                      uint64_t answered_below) {
+  if (session == 0) return ErrnoError(EINVAL, "session 0");
+  KeepAliveResult result;
+  result.known = sessions_.Renew(session, absl::Now());
+  result.lease = sessions_.lease();
+  if (answered_below > 1) {
+    if (absl::Status s = calls_.ForgetBelow(session, answered_below); !s.ok()) {
+      return s;
+    }
   }
-  return absl::OkStatus();
+  return result;
 }
 
 absl::Status Filesystem::ReclaimIfUnused(uint64_t ino) {
+  // Its "O" record keeps it for the sweep at the end of the grace period.
+  if (absl::Now() < grace_end_) return absl::OkStatus();
   std::shared_ptr<InodeLock> lock = locks_.Get(ino);
   absl::MutexLock data_lock(&lock->data);
   absl::MutexLock meta_lock(&lock->meta);

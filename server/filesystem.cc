@@ -581,42 +581,47 @@ absl::StatusOr<Entry> Filesystem::Symlink(InodeRef parent,
 absl::StatusOr<Entry> Filesystem::Link(InodeRef id, InodeRef new_parent,
                                        absl::string_view new_name,
                                        const CallRef& call) {
-  return RunEntryOnce(call, [&]() -> absl::StatusOr<Entry> {
-    if (absl::Status s = ValidateName(new_name); !s.ok()) return s;
-    MetaLocks held;
-    held.Lock(locks_.Get(new_parent.ino));
-    held.Lock(locks_.Get(id.ino));
-    absl::StatusOr<meta::InodeRecord> dir = LoadDir(new_parent);
-    if (!dir.ok()) return dir.status();
-    absl::StatusOr<meta::InodeRecord> node = Load(id);
-    if (!node.ok()) return node.status();
-    if (IsDir(*node)) return ErrnoError(EPERM, "hard link to a directory");
-    if (node->nlink() == 0) return ErrnoError(ENOENT, "file was removed");
-    if (node->nlink() >= 65000) return ErrnoError(EMLINK);
-    absl::StatusOr<meta::DirentRecord> existing =
-        meta_->GetDirent(new_parent.ino, new_name);
-    if (existing.ok()) return ErrnoError(EEXIST);
-    if (!absl::IsNotFound(existing.status())) return existing.status();
+  return RunEntryOnce(
+      call, [&] { return ApplyLink(id, new_parent, new_name, call); });
+}
 
-    const int64_t now = NowNs();
-    meta::DirentRecord d;
-    d.set_ino(id.ino);
-    d.set_cookie(dir->next_cookie());
-    d.set_type(node->mode() & S_IFMT);
-    dir->set_next_cookie(dir->next_cookie() + 1);
-    dir->set_entries(dir->entries() + 1);
-    dir->set_mtime_ns(now);
-    dir->set_ctime_ns(now);
-    node->set_nlink(node->nlink() + 1);
-    node->set_ctime_ns(now);
-    rocksdb::WriteBatch batch;
-    MetaStore::PutInode(&batch, id.ino, *node);
-    MetaStore::PutInode(&batch, new_parent.ino, *dir);
-    MetaStore::PutDirent(&batch, new_parent.ino, new_name, d);
-    CallLog::Record(&batch, call, id.ino, *node);
-    if (absl::Status s = Commit(&batch); !s.ok()) return s;
-    return Entry{id.ino, *node};
-  });
+absl::StatusOr<Entry> Filesystem::ApplyLink(InodeRef id, InodeRef new_parent,
+                                            absl::string_view new_name,
+                                            const CallRef& call) {
+  if (absl::Status s = ValidateName(new_name); !s.ok()) return s;
+  MetaLocks held;
+  held.Lock(locks_.Get(new_parent.ino));
+  held.Lock(locks_.Get(id.ino));
+  absl::StatusOr<meta::InodeRecord> dir = LoadDir(new_parent);
+  if (!dir.ok()) return dir.status();
+  absl::StatusOr<meta::InodeRecord> node = Load(id);
+  if (!node.ok()) return node.status();
+  if (IsDir(*node)) return ErrnoError(EPERM, "hard link to a directory");
+  if (node->nlink() == 0) return ErrnoError(ENOENT, "file was removed");
+  if (node->nlink() >= 65000) return ErrnoError(EMLINK);
+  absl::StatusOr<meta::DirentRecord> existing =
+      meta_->GetDirent(new_parent.ino, new_name);
+  if (existing.ok()) return ErrnoError(EEXIST);
+  if (!absl::IsNotFound(existing.status())) return existing.status();
+
+  const int64_t now = NowNs();
+  meta::DirentRecord d;
+  d.set_ino(id.ino);
+  d.set_cookie(dir->next_cookie());
+  d.set_type(node->mode() & S_IFMT);
+  dir->set_next_cookie(dir->next_cookie() + 1);
+  dir->set_entries(dir->entries() + 1);
+  dir->set_mtime_ns(now);
+  dir->set_ctime_ns(now);
+  node->set_nlink(node->nlink() + 1);
+  node->set_ctime_ns(now);
+  rocksdb::WriteBatch batch;
+  MetaStore::PutInode(&batch, id.ino, *node);
+  MetaStore::PutInode(&batch, new_parent.ino, *dir);
+  MetaStore::PutDirent(&batch, new_parent.ino, new_name, d);
+  CallLog::Record(&batch, call, id.ino, *node);
+  if (absl::Status s = Commit(&batch); !s.ok()) return s;
+  return Entry{id.ino, *node};
 }
 
 bool Filesystem::DropLink(rocksdb::WriteBatch* batch, uint64_t dir_ino,
@@ -702,151 +707,157 @@ absl::StatusOr<bool> Filesystem::IsAncestor(uint64_t ancestor,
 absl::Status Filesystem::Rename(InodeRef parent, absl::string_view name,
                                 InodeRef new_parent, absl::string_view new_name,
                                 uint32_t flags, const CallRef& call) {
-  return RunOnce(call, [&]() -> absl::Status {
-    if ((flags & ~(kRenameNoReplace | kRenameExchange)) != 0 ||
-        flags == (kRenameNoReplace | kRenameExchange)) {
-      return ErrnoError(EINVAL, "bad rename flags");
-    }
-    if (absl::Status s = ValidateName(name); !s.ok()) return s;
-    if (absl::Status s = ValidateName(new_name); !s.ok()) return s;
-    const bool same_dir = parent.ino == new_parent.ino;
-    uint64_t gone = 0;
-    {
-      absl::Mutex* rename_mu = same_dir ? nullptr : &rename_mu_;
-      if (rename_mu) rename_mu->Lock();
-      absl::Cleanup unlock_rename = [rename_mu] {
-        if (rename_mu) rename_mu->Unlock();
-      };
-      MetaLocks held;
-      if (same_dir) {
-        held.Lock(locks_.Get(parent.ino));
-      } else {
-        absl::StatusOr<bool> new_under_old =
-            IsAncestor(parent.ino, new_parent.ino);
-        if (!new_under_old.ok()) return new_under_old.status();
-        absl::StatusOr<bool> old_under_new =
-            IsAncestor(new_parent.ino, parent.ino);
-        if (!old_under_new.ok()) return old_under_new.status();
-        bool old_first =
-            *new_under_old || (!*old_under_new && parent.ino < new_parent.ino);
-        held.Lock(locks_.Get(old_first ? parent.ino : new_parent.ino));
-        held.Lock(locks_.Get(old_first ? new_parent.ino : parent.ino));
-      }
-      absl::StatusOr<meta::InodeRecord> src_dir = LoadDir(parent);
-      if (!src_dir.ok()) return src_dir.status();
-      absl::StatusOr<meta::InodeRecord> dst_dir_loaded = LoadDir(new_parent);
-      if (!dst_dir_loaded.ok()) return dst_dir_loaded.status();
-      // With one directory, both names live in one record.
-      meta::InodeRecord* dst_dir = same_dir ? &*src_dir : &*dst_dir_loaded;
-
-      absl::StatusOr<meta::DirentRecord> src =
-          meta_->GetDirent(parent.ino, name);
-      if (absl::IsNotFound(src.status())) return ErrnoError(ENOENT);
-      if (!src.ok()) return src.status();
-      absl::StatusOr<meta::DirentRecord> dst =
-          meta_->GetDirent(new_parent.ino, new_name);
-      const bool dst_exists = dst.ok();
-      if (!dst_exists && !absl::IsNotFound(dst.status())) return dst.status();
-      if ((flags & kRenameNoReplace) && dst_exists) return ErrnoError(EEXIST);
-      if ((flags & kRenameExchange) && !dst_exists) return ErrnoError(ENOENT);
-      if (dst_exists && dst->ino() == src->ino()) {
-        return absl::OkStatus();  // two names of one file: POSIX says no-op
-      }
-      const bool src_is_dir = src->type() == S_IFDIR;
-      const bool dst_is_dir = dst_exists && dst->type() == S_IFDIR;
-      if (!same_dir) {
-        // A directory may not move below itself.
-        if (src_is_dir) {
-          absl::StatusOr<bool> loop = IsAncestor(src->ino(), new_parent.ino);
-          if (!loop.ok()) return loop.status();
-          if (*loop) return ErrnoError(EINVAL, "directory moved into itself");
-        }
-        if ((flags & kRenameExchange) && dst_is_dir) {
-          absl::StatusOr<bool> loop = IsAncestor(dst->ino(), parent.ino);
-          if (!loop.ok()) return loop.status();
-          if (*loop) return ErrnoError(EINVAL, "directory moved into itself");
-        }
-      }
-      if (!(flags & kRenameExchange) && dst_exists) {
-        if (src_is_dir && !dst_is_dir) return ErrnoError(ENOTDIR);
-        if (!src_is_dir && dst_is_dir) return ErrnoError(EISDIR);
-      }
-
-      std::shared_ptr<InodeLock> src_lock = locks_.Get(src->ino());
-      std::shared_ptr<InodeLock> dst_lock =
-          dst_exists ? locks_.Get(dst->ino()) : nullptr;
-      if (dst_lock && dst->ino() < src->ino()) {
-        held.Lock(dst_lock);
-        held.Lock(src_lock);
-      } else {
-        held.Lock(src_lock);
-        if (dst_lock) held.Lock(dst_lock);
-      }
-      absl::StatusOr<meta::InodeRecord> moved = meta_->GetInode(src->ino());
-      if (!moved.ok()) return moved.status();
-      absl::StatusOr<meta::InodeRecord> target =
-          dst_exists ? meta_->GetInode(dst->ino())
-                     : absl::StatusOr<meta::InodeRecord>(meta::InodeRecord());
-      if (!target.ok()) return target.status();
-      if (!(flags & kRenameExchange) && dst_is_dir && target->entries() != 0) {
-        return ErrnoError(ENOTEMPTY);
-      }
-
-      const int64_t now = NowNs();
-      rocksdb::WriteBatch batch;
-      if (flags & kRenameExchange) {
-        // Each name now points at the other inode; cookies stay with names.
-        meta::DirentRecord a = *src;
-        meta::DirentRecord b = *dst;
-        a.set_ino(dst->ino());
-        a.set_type(dst->type());
-        b.set_ino(src->ino());
-        b.set_type(src->type());
-        MetaStore::PutDirent(&batch, parent.ino, name, a);
-        MetaStore::PutDirent(&batch, new_parent.ino, new_name, b);
-        if (!same_dir && src_is_dir != dst_is_dir) {
-          const int delta = src_is_dir ? 1 : -1;
-          src_dir->set_nlink(src_dir->nlink() - delta);
-          dst_dir->set_nlink(dst_dir->nlink() + delta);
-        }
-        if (src_is_dir) moved->set_parent(new_parent.ino);
-        if (dst_is_dir) target->set_parent(parent.ino);
-        moved->set_ctime_ns(now);
-        target->set_ctime_ns(now);
-        MetaStore::PutInode(&batch, dst->ino(), *target);
-      } else {
-        if (dst_exists) {
-          if (DropLink(&batch, new_parent.ino, dst_dir, new_name, *dst,
-                       &*target, now)) {
-            gone = dst->ino();
-          }
-        }
-        MetaStore::DeleteDirent(&batch, parent.ino, name, src->cookie());
-        src_dir->set_entries(src_dir->entries() - 1);
-        meta::DirentRecord d = *src;
-        d.set_cookie(dst_dir->next_cookie());
-        dst_dir->set_next_cookie(dst_dir->next_cookie() + 1);
-        dst_dir->set_entries(dst_dir->entries() + 1);
-        MetaStore::PutDirent(&batch, new_parent.ino, new_name, d);
-        if (src_is_dir && !same_dir) {
-          src_dir->set_nlink(src_dir->nlink() - 1);
-          dst_dir->set_nlink(dst_dir->nlink() + 1);
-          moved->set_parent(new_parent.ino);
-        }
-        moved->set_ctime_ns(now);
-      }
-      src_dir->set_mtime_ns(now);
-      src_dir->set_ctime_ns(now);
-      dst_dir->set_mtime_ns(now);
-      dst_dir->set_ctime_ns(now);
-      MetaStore::PutInode(&batch, src->ino(), *moved);
-      MetaStore::PutInode(&batch, parent.ino, *src_dir);
-      if (!same_dir) MetaStore::PutInode(&batch, new_parent.ino, *dst_dir);
-      CallLog::Record(&batch, call, src->ino(), *moved);
-      if (absl::Status s = Commit(&batch); !s.ok()) return s;
-    }
-    return gone ? ReclaimIfUnused(gone) : absl::OkStatus();
+  return RunOnce(call, [&] {
+    return ApplyRename(parent, name, new_parent, new_name, flags, call);
   });
+}
+
+absl::Status Filesystem::ApplyRename(InodeRef parent, absl::string_view name,
+                                     InodeRef new_parent,
+                                     absl::string_view new_name, uint32_t flags,
+                                     const CallRef& call) {
+  if ((flags & ~(kRenameNoReplace | kRenameExchange)) != 0 ||
+      flags == (kRenameNoReplace | kRenameExchange)) {
+    return ErrnoError(EINVAL, "bad rename flags");
+  }
+  if (absl::Status s = ValidateName(name); !s.ok()) return s;
+  if (absl::Status s = ValidateName(new_name); !s.ok()) return s;
+  const bool same_dir = parent.ino == new_parent.ino;
+  uint64_t gone = 0;
+  {
+    absl::Mutex* rename_mu = same_dir ? nullptr : &rename_mu_;
+    if (rename_mu) rename_mu->Lock();
+    absl::Cleanup unlock_rename = [rename_mu] {
+      if (rename_mu) rename_mu->Unlock();
+    };
+    MetaLocks held;
+    if (same_dir) {
+      held.Lock(locks_.Get(parent.ino));
+    } else {
+      absl::StatusOr<bool> new_under_old =
+          IsAncestor(parent.ino, new_parent.ino);
+      if (!new_under_old.ok()) return new_under_old.status();
+      absl::StatusOr<bool> old_under_new =
+          IsAncestor(new_parent.ino, parent.ino);
+      if (!old_under_new.ok()) return old_under_new.status();
+      bool old_first =
+          *new_under_old || (!*old_under_new && parent.ino < new_parent.ino);
+      held.Lock(locks_.Get(old_first ? parent.ino : new_parent.ino));
+      held.Lock(locks_.Get(old_first ? new_parent.ino : parent.ino));
+    }
+    absl::StatusOr<meta::InodeRecord> src_dir = LoadDir(parent);
+    if (!src_dir.ok()) return src_dir.status();
+    absl::StatusOr<meta::InodeRecord> dst_dir_loaded = LoadDir(new_parent);
+    if (!dst_dir_loaded.ok()) return dst_dir_loaded.status();
+    // With one directory, both names live in one record.
+    meta::InodeRecord* dst_dir = same_dir ? &*src_dir : &*dst_dir_loaded;
+
+    absl::StatusOr<meta::DirentRecord> src = meta_->GetDirent(parent.ino, name);
+    if (absl::IsNotFound(src.status())) return ErrnoError(ENOENT);
+    if (!src.ok()) return src.status();
+    absl::StatusOr<meta::DirentRecord> dst =
+        meta_->GetDirent(new_parent.ino, new_name);
+    const bool dst_exists = dst.ok();
+    if (!dst_exists && !absl::IsNotFound(dst.status())) return dst.status();
+    if ((flags & kRenameNoReplace) && dst_exists) return ErrnoError(EEXIST);
+    if ((flags & kRenameExchange) && !dst_exists) return ErrnoError(ENOENT);
+    if (dst_exists && dst->ino() == src->ino()) {
+      return absl::OkStatus();  // two names of one file: POSIX says no-op
+    }
+    const bool src_is_dir = src->type() == S_IFDIR;
+    const bool dst_is_dir = dst_exists && dst->type() == S_IFDIR;
+    if (!same_dir) {
+      // A directory may not move below itself.
+      if (src_is_dir) {
+        absl::StatusOr<bool> loop = IsAncestor(src->ino(), new_parent.ino);
+        if (!loop.ok()) return loop.status();
+        if (*loop) return ErrnoError(EINVAL, "directory moved into itself");
+      }
+      if ((flags & kRenameExchange) && dst_is_dir) {
+        absl::StatusOr<bool> loop = IsAncestor(dst->ino(), parent.ino);
+        if (!loop.ok()) return loop.status();
+        if (*loop) return ErrnoError(EINVAL, "directory moved into itself");
+      }
+    }
+    if (!(flags & kRenameExchange) && dst_exists) {
+      if (src_is_dir && !dst_is_dir) return ErrnoError(ENOTDIR);
+      if (!src_is_dir && dst_is_dir) return ErrnoError(EISDIR);
+    }
+
+    std::shared_ptr<InodeLock> src_lock = locks_.Get(src->ino());
+    std::shared_ptr<InodeLock> dst_lock =
+        dst_exists ? locks_.Get(dst->ino()) : nullptr;
+    if (dst_lock && dst->ino() < src->ino()) {
+      held.Lock(dst_lock);
+      held.Lock(src_lock);
+    } else {
+      held.Lock(src_lock);
+      if (dst_lock) held.Lock(dst_lock);
+    }
+    absl::StatusOr<meta::InodeRecord> moved = meta_->GetInode(src->ino());
+    if (!moved.ok()) return moved.status();
+    absl::StatusOr<meta::InodeRecord> target =
+        dst_exists ? meta_->GetInode(dst->ino())
+                   : absl::StatusOr<meta::InodeRecord>(meta::InodeRecord());
+    if (!target.ok()) return target.status();
+    if (!(flags & kRenameExchange) && dst_is_dir && target->entries() != 0) {
+      return ErrnoError(ENOTEMPTY);
+    }
+
+    const int64_t now = NowNs();
+    rocksdb::WriteBatch batch;
+    if (flags & kRenameExchange) {
+      // Each name now points at the other inode; cookies stay with names.
+      meta::DirentRecord a = *src;
+      meta::DirentRecord b = *dst;
+      a.set_ino(dst->ino());
+      a.set_type(dst->type());
+      b.set_ino(src->ino());
+      b.set_type(src->type());
+      MetaStore::PutDirent(&batch, parent.ino, name, a);
+      MetaStore::PutDirent(&batch, new_parent.ino, new_name, b);
+      if (!same_dir && src_is_dir != dst_is_dir) {
+        const int delta = src_is_dir ? 1 : -1;
+        src_dir->set_nlink(src_dir->nlink() - delta);
+        dst_dir->set_nlink(dst_dir->nlink() + delta);
+      }
+      if (src_is_dir) moved->set_parent(new_parent.ino);
+      if (dst_is_dir) target->set_parent(parent.ino);
+      moved->set_ctime_ns(now);
+      target->set_ctime_ns(now);
+      MetaStore::PutInode(&batch, dst->ino(), *target);
+    } else {
+      if (dst_exists) {
+        if (DropLink(&batch, new_parent.ino, dst_dir, new_name, *dst, &*target,
+                     now)) {
+          gone = dst->ino();
+        }
+      }
+      MetaStore::DeleteDirent(&batch, parent.ino, name, src->cookie());
+      src_dir->set_entries(src_dir->entries() - 1);
+      meta::DirentRecord d = *src;
+      d.set_cookie(dst_dir->next_cookie());
+      dst_dir->set_next_cookie(dst_dir->next_cookie() + 1);
+      dst_dir->set_entries(dst_dir->entries() + 1);
+      MetaStore::PutDirent(&batch, new_parent.ino, new_name, d);
+      if (src_is_dir && !same_dir) {
+        src_dir->set_nlink(src_dir->nlink() - 1);
+        dst_dir->set_nlink(dst_dir->nlink() + 1);
+        moved->set_parent(new_parent.ino);
+      }
+      moved->set_ctime_ns(now);
+    }
+    src_dir->set_mtime_ns(now);
+    src_dir->set_ctime_ns(now);
+    dst_dir->set_mtime_ns(now);
+    dst_dir->set_ctime_ns(now);
+    MetaStore::PutInode(&batch, src->ino(), *moved);
+    MetaStore::PutInode(&batch, parent.ino, *src_dir);
+    if (!same_dir) MetaStore::PutInode(&batch, new_parent.ino, *dst_dir);
+    CallLog::Record(&batch, call, src->ino(), *moved);
+    if (absl::Status s = Commit(&batch); !s.ok()) return s;
+  }
+  return gone ? ReclaimIfUnused(gone) : absl::OkStatus();
 }
 
 absl::StatusOr<std::string> Filesystem::ReadLink(InodeRef id) {

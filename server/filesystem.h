@@ -194,6 +194,13 @@ class Filesystem {
                                    meta::InodeRecord node, bool exclusive,
                                    bool open, const CallRef& call,
                                    const OpenHandle& handle);
+  // Link and Rename without the call log.
+  absl::StatusOr<Entry> ApplyLink(InodeRef id, InodeRef new_parent,
+                                  absl::string_view new_name,
+                                  const CallRef& call);
+  absl::Status ApplyRename(InodeRef parent, absl::string_view name,
+                           InodeRef new_parent, absl::string_view new_name,
+                           uint32_t flags, const CallRef& call);
   // Unlink (a non-directory) or RmDir (an empty directory) of `name`.
   absl::Status RemoveEntry(InodeRef parent, absl::string_view name,
                            bool directory, const CallRef& call);

@@ -86,7 +86,7 @@ bool ClientSession::Renew() {
   // Bounded even on a hard mount, and short: this thread must notice a
   // stop, and retries soon after the server is back.
   grpc::ClientContext context;
-  RpcClient::PrepareContext(
+  rpc_->PrepareContext(
       context, absl::Now() + std::min(rpc_->deadline(), absl::Seconds(5)));
   grpc::Status status = rpc_->NextStub().KeepAlive(&context, request, &reply);
   if (status.error_code() == grpc::StatusCode::UNIMPLEMENTED) {

@@ -60,11 +60,6 @@ void ClientSession::Released(uint64_t handle) {
   handles_.erase(handle);
 }
 
-size_t ClientSession::open_handles() const {
-  absl::MutexLock lock(&mu_);
-  return handles_.size();
-}
-
 bool ClientSession::Holds(uint64_t handle) const {
   absl::MutexLock lock(&mu_);
   return handles_.contains(handle);

@@ -48,7 +48,6 @@ class ClientSession {
   // Records an open the server acknowledged, and its release.
   void Opened(uint64_t handle, const InodeId& id, uint32_t flags);
   void Released(uint64_t handle);
-  size_t open_handles() const;
 
   // Starts the renewal thread.
   void Start();

@@ -6,17 +6,18 @@
 #   bazel build //server:rbfs-server //client:rbfs-mount
 #   sudo tools/reliability/fio_restart.sh [SIZE [RESTARTS [MOUNT_OPTIONS]]]
 #
-# SIZE is fio's --size (default 1G); RESTARTS (default 2) are spread over
-# the run: the first FIRST seconds after fio starts (default 5), the others
-# EVERY seconds apart (default 12), so that with the defaults one lands in
-# the write phase and one in the verify phase. Needs root (FUSE), fio and
-# fusermount3. Everything lives under a fresh temporary directory.
+# SIZE is fio's --size (default 1G). With --verify_backlog fio verifies
+# what it wrote every 256 blocks while it keeps writing, so every restart
+# lands among both writes and verifying reads. RESTARTS (default 2) come
+# FIRST seconds after fio has laid out its file (default 3), then EVERY
+# seconds apart (default 5). Needs root (FUSE), fio, numfmt and fusermount3.
+# Everything lives under a fresh temporary directory.
 set -eu
 SIZE=${1:-1G}
 RESTARTS=${2:-2}
 MOUNT_OPTIONS=${3:-deadline=30}
-FIRST=${FIRST:-5}
-EVERY=${EVERY:-12}
+FIRST=${FIRST:-3}
+EVERY=${EVERY:-5}
 BIN=$(cd "$(dirname "$0")/../.." && pwd)/bazel-bin
 SERVER=$BIN/server/rbfs-server
 MOUNT=$BIN/client/rbfs-mount
@@ -53,9 +54,16 @@ start_server 1
 
 fio --name=rbfs-verify --filename="$WORK/mnt/fio.dat" --size="$SIZE" \
   --bs=64k --rw=randwrite --verify=crc32c --verify_fatal=1 --do_verify=1 \
+  --verify_backlog=256 \
   --direct=1 --ioengine=libaio --iodepth=32 --output="$WORK/fio.out" &
 FIO_PID=$!
 
+# Past the layout phase: the file has its full size.
+BYTES=$(numfmt --from=iec "$SIZE")
+for _ in $(seq 600); do
+  [ "$(stat -c %s "$WORK/mnt/fio.dat" 2>/dev/null || echo 0)" -ge "$BYTES" ] && break
+  sleep 0.1
+done
 sleep "$FIRST"
 n=1
 while [ "$n" -le "$RESTARTS" ]; do

@@ -13,6 +13,10 @@
 namespace rbfs {
 namespace {
 
+// Session calls are single attempts bounded even on a hard mount: the
+// renewal thread must stay responsive, and it tries again itself.
+constexpr absl::Duration kSessionCallDeadline = absl::Seconds(5);
+
 uint64_t RandomSessionId() {
   absl::BitGen random;
   uint64_t id = 0;
@@ -69,6 +73,17 @@ void ClientSession::Start() {
   thread_ = std::thread([this] { Loop(); });
 }
 
+template <typename Request, typename Reply>
+grpc::Status ClientSession::CallOnce(
+    grpc::Status (Rbfs::Stub::*method)(grpc::ClientContext*, const Request&,
+                                       Reply*),
+    const Request& request, Reply* reply) {
+  grpc::ClientContext context;
+  rpc_->PrepareContext(
+      context, absl::Now() + std::min(rpc_->deadline(), kSessionCallDeadline));
+  return (rpc_->NextStub().*method)(&context, request, reply);
+}
+
 bool ClientSession::Renew() {
   KeepAliveRequest request;
   request.set_session(id_);
@@ -78,12 +93,7 @@ bool ClientSession::Renew() {
         running_calls_.empty() ? next_seq_ : *running_calls_.begin());
   }
   KeepAliveReply reply;
-  // Bounded even on a hard mount, and short: this thread must notice a
-  // stop, and retries soon after the server is back.
-  grpc::ClientContext context;
-  rpc_->PrepareContext(
-      context, absl::Now() + std::min(rpc_->deadline(), absl::Seconds(5)));
-  grpc::Status status = rpc_->NextStub().KeepAlive(&context, request, &reply);
+  grpc::Status status = CallOnce(&Rbfs::Stub::KeepAlive, request, &reply);
   if (status.error_code() == grpc::StatusCode::UNIMPLEMENTED) {
     LogWarning(
         "the server has no sessions; open files are not re-registered "
@@ -101,17 +111,18 @@ bool ClientSession::Renew() {
     absl::MutexLock lock(&mu_);
     period_ = absl::Milliseconds(reply.lease_ms()) / 3;
   }
-  if (!reply.known()) Reclaim();
+  // The thread alone touches reclaim_pending_.
+  if (!reply.known() || reclaim_pending_) reclaim_pending_ = !Reclaim();
   return true;
 }
 
-void ClientSession::Reclaim() {
+bool ClientSession::Reclaim() {
   std::vector<std::pair<uint64_t, Handle>> held;
   {
     absl::MutexLock lock(&mu_);
     held.assign(handles_.begin(), handles_.end());
   }
-  if (held.empty()) return;
+  if (held.empty()) return true;
   int lost = 0;
   for (const auto& [handle, h] : held) {
     OpenRequest request;
@@ -121,11 +132,15 @@ void ClientSession::Reclaim() {
     request.set_handle(handle);
     request.set_reclaim(true);
     AttrReply reply;
-    absl::Status status = rpc_->Call(&Rbfs::Stub::Open, request, &reply,
-                                     Idempotency::kIdempotent);
+    grpc::Status status = CallOnce(&Rbfs::Stub::Open, request, &reply);
     if (!status.ok()) {
-      // ESTALE: the file was freed meanwhile; its reads and writes will
-      // say so.
+      // The server went away again: the next renewal starts over.
+      LogWarning("re-registering open files: %s", status.error_message());
+      return false;
+    }
+    if (reply.err() != 0) {
+      // ESTALE: the file was freed meanwhile (the mount was cut off for
+      // longer than the lease); its reads and writes will say so.
       ++lost;
       continue;
     }
@@ -134,19 +149,22 @@ void ClientSession::Reclaim() {
   }
   LogInfo("re-registered %d of %d open files with the server",
           held.size() - lost, held.size());
+  return true;
 }
 
-void ClientSession::ReleaseOnServer(uint64_t handle, const InodeId& id) {
+bool ClientSession::ReleaseOnServer(uint64_t handle, const InodeId& id) {
   ReleaseRequest request;
   *request.mutable_id() = id;
   request.set_session(id_);
   request.set_handle(handle);
   ErrReply reply;
-  absl::Status status = rpc_->Call(&Rbfs::Stub::Release, request, &reply,
-                                   Idempotency::kIdempotent);
+  grpc::Status status = CallOnce(&Rbfs::Stub::Release, request, &reply);
   if (!status.ok()) {
-    LogWarning("release of inode %d failed: %s", id.ino(), status.ToString());
+    // The server releases it when the session's lease runs out.
+    LogWarning("release of inode %d failed: %s", id.ino(),
+               status.error_message());
   }
+  return status.ok();
 }
 
 void ClientSession::ReleaseAll() {
@@ -156,7 +174,11 @@ void ClientSession::ReleaseAll() {
     held.assign(handles_.begin(), handles_.end());
     handles_.clear();
   }
-  for (const auto& [handle, h] : held) ReleaseOnServer(handle, h.id);
+  // Give up at the first failure: the server is away, and the lease will
+  // release the rest.
+  for (const auto& [handle, h] : held) {
+    if (!ReleaseOnServer(handle, h.id)) return;
+  }
 }
 
 void ClientSession::Loop() {

@@ -51,9 +51,6 @@ class ClientSession {
 
   // Starts the renewal thread.
   void Start();
-  // One renewal: KeepAlive, and the reclaim if the server asks for it.
-  // Returns false if the server could not be reached.
-  bool Renew();
   // Releases every handle on the server (at unmount: the kernel sends no
   // release for files still open then).
   void ReleaseAll();
@@ -65,10 +62,21 @@ class ClientSession {
   };
 
   void Loop();
-  void Reclaim();
+  // One renewal: KeepAlive, and the reclaim if the server asks for it.
+  // Returns false if the server could not be reached.
+  bool Renew();
+  // Re-registers every held handle; false if the server could not be
+  // reached for all of them.
+  bool Reclaim();
   // Whether `handle` is still held (not released meanwhile).
   bool Holds(uint64_t handle) const;
-  void ReleaseOnServer(uint64_t handle, const InodeId& id);
+  // False if the server could not be reached.
+  bool ReleaseOnServer(uint64_t handle, const InodeId& id);
+  template <typename Request, typename Reply>
+  grpc::Status CallOnce(grpc::Status (Rbfs::Stub::*method)(grpc::ClientContext*,
+                                                           const Request&,
+                                                           Reply*),
+                        const Request& request, Reply* reply);
 
   RpcClient* const rpc_;
   const uint64_t id_;
@@ -82,6 +90,8 @@ class ClientSession {
   absl::Duration period_ ABSL_GUARDED_BY(mu_) = absl::Seconds(1);
   bool stopping_ ABSL_GUARDED_BY(mu_) = false;
 
+  // A reclaim was cut short; the renewal thread alone uses it.
+  bool reclaim_pending_ = false;
   std::thread thread_;
 };
 

@@ -242,9 +242,11 @@ void Filesystem::SweepSessions() {
                  s.ToString());
     }
   }
+  if (!expired.sessions.empty()) {
+    LogInfo("%d sessions expired: released their %d open handles",
+            expired.sessions.size(), expired.inodes.size());
+  }
   for (uint64_t session : expired.sessions) {
-    LogInfo("session %x expired: released %d handles", session,
-            expired.inodes.size());
     if (absl::Status s = calls_.ForgetSession(session); !s.ok()) {
       LogWarning("cannot drop call records: %s", s.ToString());
     }

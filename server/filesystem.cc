@@ -950,7 +950,7 @@ absl::StatusOr<Entry> Filesystem::Open(InodeRef id, uint32_t flags,
     args.size = 0;
     absl::StatusOr<meta::InodeRecord> r = Load(id);
     if (!r.ok()) return r.status();
-    if (S_ISREG(r->mode()) && r->size() != 0) {
+    if (S_ISREG(r->mode()) && r->size() != 0 && r->nlink() != 0) {
       absl::StatusOr<Entry> e = SetAttr(id, args);
       if (!e.ok()) return e.status();
     }
@@ -960,6 +960,13 @@ absl::StatusOr<Entry> Filesystem::Open(InodeRef id, uint32_t flags,
   absl::StatusOr<meta::InodeRecord> r = Load(id);
   if (!r.ok()) return r.status();
   if (IsDir(*r) && (flags & O_ACCMODE) != O_RDONLY) return ErrnoError(EISDIR);
+  // A new open names the file by a path, so an unlinked file can only be
+  // reached through a client's stale name cache (say, after another mount
+  // replaced it by rename). ESTALE makes the kernel look the name up again,
+  // which gives close-to-open consistency across such replacements.
+  if (r->nlink() == 0 && !handle.reclaim && !repeat) {
+    return ErrnoError(ESTALE, "opened by a name it no longer has");
+  }
   CountOpen(id.ino, handle);
   return Entry{id.ino, *r};
 }

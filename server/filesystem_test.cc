@@ -396,6 +396,29 @@ TEST_F(FilesystemTest, HandleReclaimedAfterRestartKeepsAnUnlinkedFile) {
   ExpectClean();
 }
 
+TEST_F(FilesystemTest, OpeningAReplacedFileIsStale) {
+  Entry old = Create(kRoot, "f");
+  Write(RefOf(old), 0, "old");
+  // Someone holds the old file, so it outlives its name.
+  ASSERT_TRUE(fs_->Open(RefOf(old), O_RDONLY, OpenHandle{5, 1}).ok());
+  Entry replacement = Create(kRoot, "f.new");
+  ASSERT_TRUE(fs_->Rename(kRoot, "f.new", kRoot, "f", 0).ok());
+  // A mount whose name cache still maps "f" to the old inode must look the
+  // name up again instead of reading the replaced content.
+  EXPECT_EQ(Err(fs_->Open(RefOf(old), O_RDONLY | O_TRUNC, OpenHandle{6, 1})),
+            ESTALE);
+  EXPECT_EQ(ReadAll(RefOf(old)), "old");
+  // Its holder may still re-register and repeat its own open.
+  EXPECT_TRUE(fs_->Open(RefOf(old), O_RDONLY, OpenHandle{5, 1}).ok());
+  EXPECT_TRUE(
+      fs_->Open(RefOf(old), O_RDONLY, OpenHandle{5, 2, /*reclaim=*/true}).ok());
+  ASSERT_TRUE(fs_->Release(RefOf(old), OpenHandle{5, 1}).ok());
+  ASSERT_TRUE(fs_->Release(RefOf(old), OpenHandle{5, 2}).ok());
+  EXPECT_EQ(Err(fs_->GetAttr(RefOf(old))), ESTALE);
+  EXPECT_TRUE(fs_->Open(RefOf(replacement), O_RDONLY).ok());
+  ExpectClean();
+}
+
 TEST_F(FilesystemTest, ExpiredSessionReleasesItsHandles) {
   Reopen(64 << 20, absl::Milliseconds(200));
   ASSERT_FALSE(fs_->KeepAlive(7, 0)->known);

@@ -134,7 +134,8 @@ class Load {
 
   // Writes a whole new file with PatternFill(content.seed).
   bool WriteFile(const std::string& path, const Published& content) {
-    const int fd = open(path.c_str(), O_CREAT | O_TRUNC | O_WRONLY, 0644);
+    const int fd =
+        open(path.c_str(), O_CREAT | O_TRUNC | O_WRONLY | O_CLOEXEC, 0644);
     if (fd < 0) {
       Fail(absl::StrCat(path, ": create: ", strerror(errno)));
       return false;
@@ -150,7 +151,7 @@ class Load {
   }
 
   bool ReadFileWhole(const std::string& path, const Published& content) {
-    const int fd = open(path.c_str(), O_RDONLY);
+    const int fd = open(path.c_str(), O_RDONLY | O_CLOEXEC);
     if (fd < 0) {
       Fail(absl::StrCat(path, ": open: ", strerror(errno)));
       return false;
@@ -170,7 +171,7 @@ class Load {
     const std::string dir = absl::StrCat("t", index);
     const std::string own = Path(mount, dir + "/own");
     std::string shadow;  // what `own` holds
-    int fd = open(own.c_str(), O_CREAT | O_TRUNC | O_RDWR, 0644);
+    int fd = open(own.c_str(), O_CREAT | O_TRUNC | O_RDWR | O_CLOEXEC, 0644);
     if (fd < 0) {
       Fail(absl::StrCat(own, ": create: ", strerror(errno)));
       return;
@@ -211,7 +212,7 @@ class Load {
       } else if (op < 44) {
         // Close and reopen: the next reads come from a new open.
         close(fd);
-        fd = open(own.c_str(), O_RDWR);
+        fd = open(own.c_str(), O_RDWR | O_CLOEXEC);
         if (fd < 0) {
           Fail(absl::StrCat(own, ": reopen: ", strerror(errno)));
           return;
@@ -234,7 +235,7 @@ class Load {
     close(fd);
     // The whole own file, read through another mount.
     const std::string elsewhere = Path((mount + 1) % mounts, dir + "/own");
-    const int check = open(elsewhere.c_str(), O_RDONLY);
+    const int check = open(elsewhere.c_str(), O_RDONLY | O_CLOEXEC);
     if (check < 0) {
       Fail(absl::StrCat(elsewhere, ": open: ", strerror(errno)));
       return;

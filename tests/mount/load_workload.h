@@ -10,7 +10,8 @@
 // exactly the content published by the last close, whatever its own mount
 // cached before. Hand-offs are new files written and closed on one mount and
 // read whole and removed through another. Seeded; the schedule still
-// depends on timing, the checks do not.
+// depends on timing, the checks do not. Every descriptor is O_CLOEXEC: a
+// server restarted (forked) meanwhile must not inherit files of the mounts.
 #ifndef RBFS_TESTS_MOUNT_LOAD_WORKLOAD_H_
 #define RBFS_TESTS_MOUNT_LOAD_WORKLOAD_H_
 

@@ -53,8 +53,11 @@ class ChunkCall {
 
  private:
   void OnDone(grpc::Status status) {
-    if (!status.ok() && IsRetryable(status)) {
+    const bool hard_retry = rpc_->hard() && IsRetryableWhenHard(status);
+    if (hard_retry || (!status.ok() && IsRetryable(status))) {
       const absl::Time retry_at = absl::Now() + RetryBackoff(attempt_);
+      // A hard mount gives every attempt a whole deadline of its own.
+      if (hard_retry) deadline_ = retry_at + rpc_->deadline();
       if (retry_at < deadline_) {
         ++attempt_;
         alarms_.push_back(std::make_unique<grpc::Alarm>());
@@ -88,7 +91,7 @@ class ChunkCall {
   InflightLimiter* const limiter_;
   const std::shared_ptr<IoContext> context_;
   const size_t index_;
-  const absl::Time deadline_;
+  absl::Time deadline_;
   int attempt_ = 0;
   std::unique_ptr<grpc::ClientContext> grpc_context_;
   // Alarms live until the call ends: one may still be returning from its

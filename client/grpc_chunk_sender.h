@@ -4,10 +4,10 @@
 // mount's InflightLimiter; the FUSE worker thread that starts a request
 // returns at once and no thread blocks per chunk. A chunk whose connection
 // breaks is retried after a backoff (a positional read or write is
-// idempotent) until the mount's deadline. The chunk's buffer is lent to the
-// RPC message by swapping, so neither the payload nor the reply data is
-// copied between the IoContext and the protobuf, and the pool gets the
-// capacity back.
+// idempotent) until the mount's deadline, or forever on a hard mount. The
+// chunk's buffer is lent to the RPC message by swapping, so neither the payload
+// nor the reply data is copied between the IoContext and the protobuf, and the
+// pool gets the capacity back.
 #ifndef RBFS_CLIENT_GRPC_CHUNK_SENDER_H_
 #define RBFS_CLIENT_GRPC_CHUNK_SENDER_H_
 

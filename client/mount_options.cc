@@ -23,6 +23,7 @@ struct RawOptions {
   double attr_timeout;
   double entry_timeout;
   double deadline;
+  int hard;
   unsigned channels;
   char* tls_ca;
   char* tls_cert;
@@ -31,6 +32,7 @@ struct RawOptions {
   char* token_file;
   int allow_insecure_token;
   char* server;
+  char* mountpoint;
 };
 
 #define RBFS_OPT(templ, field) \
@@ -59,6 +61,8 @@ const fuse_opt kOptionSpecs[] = {
     RBFS_OPT("--token-file %s", token_file),
     RBFS_OPT("allow_insecure_token", allow_insecure_token),
     RBFS_OPT("--allow-insecure-token", allow_insecure_token),
+    {"hard", offsetof(RawOptions, hard), 1},
+    {"soft", offsetof(RawOptions, hard), 0},
     FUSE_OPT_END,
 };
 
@@ -69,6 +73,9 @@ int KeepServerAddress(void* data, const char* arg, int key, fuse_args*) {
   if (key == FUSE_OPT_KEY_NONOPT && raw->server == nullptr) {
     raw->server = strdup(arg);
     return 0;
+  }
+  if (key == FUSE_OPT_KEY_NONOPT && raw->mountpoint == nullptr) {
+    raw->mountpoint = strdup(arg);
   }
   return 1;
 }
@@ -96,8 +103,10 @@ absl::StatusOr<MountOptions> ParseMountOptions(fuse_args* args) {
     free(from);
   }
   options.allow_insecure_token = raw.allow_insecure_token != 0;
+  if (raw.mountpoint) options.mountpoint = raw.mountpoint;
   free(raw.cache);
   free(raw.server);
+  free(raw.mountpoint);
   if (parsed != 0) return ErrnoError(EINVAL, "cannot parse options");
   if (cache == "auto") {
     options.cache_auto = true;
@@ -126,6 +135,7 @@ absl::StatusOr<MountOptions> ParseMountOptions(fuse_args* args) {
   options.attr_timeout = absl::Seconds(raw.attr_timeout);
   options.entry_timeout = absl::Seconds(raw.entry_timeout);
   options.deadline = absl::Seconds(raw.deadline);
+  options.hard = raw.hard != 0;
   return options;
 }
 
@@ -152,9 +162,15 @@ const char* MountOptionsHelp() {
                            mmap, small files)
     -o attr_timeout=SECS   how long the kernel caches attributes (default 1)
     -o entry_timeout=SECS  how long the kernel caches names (default 1)
-    -o deadline=SECS       longest time one operation may take, retries of
-                           idempotent calls included; afterwards it fails
-                           with ETIMEDOUT or EIO (default 30)
+    -o deadline=SECS       soft mounts: longest time one operation may take
+                           while the server is away, retries included; then
+                           it fails with EIO (default 30). hard mounts: the
+                           bound of one attempt
+    -o soft                (default) operations fail with EIO once the
+                           server has been unreachable for `deadline`
+    -o hard                operations wait for the server however long it
+                           is away, retrying, as an NFS hard mount (the
+                           waiting process cannot be interrupted)
     -o channels=N          gRPC connections to the server (default 4)
 
 rbfs security options (also --tls-ca F, --token-file F, ...; see

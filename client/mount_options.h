@@ -3,7 +3,7 @@
 // rbfs-mount takes `-o` options meant for libfuse and the kernel
 // (allow_other, ro, default_permissions, ...) mixed with its own
 // (chunk_size, max_inflight, cache, attr_timeout, entry_timeout, deadline,
-// channels, and the security options tls_ca, tls_cert, tls_key,
+// hard/soft, channels, and the security options tls_ca, tls_cert, tls_key,
 // tls_server_name, token_file, allow_insecure_token — also spelled
 // --tls-ca F, --token-file F, ... on the command line). ParseMountOptions()
 // removes rbfs's options and the server address from the argument vector and
@@ -34,6 +34,8 @@ struct MountOptions {
   absl::Duration attr_timeout = absl::Seconds(1);
   absl::Duration entry_timeout = absl::Seconds(1);
   absl::Duration deadline = absl::Seconds(30);
+  // hard: retry forever through server outages; soft: EIO at the deadline.
+  bool hard = false;
   uint32_t channels = 4;
   // Transport security (docs/security.md). Paths; empty = not used.
   std::string tls_ca;           // verify the server against this CA (TLS)
@@ -42,6 +44,8 @@ struct MountOptions {
   std::string tls_server_name;  // name to expect in the server certificate
   std::string token_file;       // token sent with every call
   bool allow_insecure_token = false;
+  // The mount point as given (it stays in the arguments for libfuse).
+  std::string mountpoint;
 };
 
 // Largest chunk the server accepts in one Read or Write.

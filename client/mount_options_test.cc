@@ -36,8 +36,21 @@ TEST(MountOptionsTest, SeparatesRbfsOptionsFromFuseOptions) {
   EXPECT_EQ(options->deadline, absl::Milliseconds(2500));
   EXPECT_EQ(options->attr_timeout, absl::ZeroDuration());
   EXPECT_EQ(options->entry_timeout, absl::Seconds(3));
+  EXPECT_FALSE(options->hard);
+  EXPECT_EQ(options->mountpoint, "/mnt/x");
   EXPECT_EQ(rest, (std::vector<std::string>{"rbfs-mount", "-o", "allow_other",
                                             "-f", "/mnt/x"}));
+}
+
+TEST(MountOptionsTest, HardAndSoftTakeTheLastWord) {
+  std::vector<std::string> rest;
+  absl::StatusOr<MountOptions> options =
+      Parse({"rbfs-mount", "-o", "hard", "h:1", "/m"}, &rest);
+  ASSERT_TRUE(options.ok()) << options.status();
+  EXPECT_TRUE(options->hard);
+  options = Parse({"rbfs-mount", "-o", "hard,soft", "h:1", "/m"}, &rest);
+  ASSERT_TRUE(options.ok()) << options.status();
+  EXPECT_FALSE(options->hard);
 }
 
 TEST(MountOptionsTest, DefaultsAreDirectIo) {

@@ -80,13 +80,26 @@ bool ResolveId(fuse_req_t req, InodeTable& inodes, fuse_ino_t ino,
 }  // namespace
 
 RbfsFilesystem::RbfsFilesystem(const MountOptions& options, uint32_t chunk_size,
-                               RpcClient* rpc)
+                               RpcClient* rpc, ClientSession* client_session)
     : options_(options),
       chunk_size_(chunk_size),
       rpc_(rpc),
+      client_session_(client_session),
       // Enough idle buffers for every chunk in flight plus a request's worth.
       buffers_(options.max_inflight + kMaxIoBytes / chunk_size + 1),
       limiter_(options.max_inflight) {}
+
+template <typename Request, typename Reply>
+absl::Status RbfsFilesystem::NumberedCall(
+    grpc::Status (Rbfs::Stub::*method)(grpc::ClientContext*, const Request&,
+                                       Reply*),
+    Request& request, Reply* reply) {
+  client_session_->BeginCall(request.mutable_call());
+  absl::Status status =
+      rpc_->Call(method, request, reply, Idempotency::kIdempotent);
+  client_session_->EndCall(request.call());
+  return status;
+}
 
 bool RbfsFilesystem::WaitIdle(absl::Duration timeout) {
   absl::MutexLock lock(&requests_mu_);
@@ -230,8 +243,7 @@ void RbfsFilesystem::MkNod(fuse_req_t req, fuse_ino_t parent, const char* name,
   *request.mutable_caller() = MakeCaller(req);
   request.set_exclusive(true);
   EntryReply reply;
-  absl::Status status =
-      rpc_->Call(&Rbfs::Stub::MkNod, request, &reply, Idempotency::kOnce);
+  absl::Status status = NumberedCall(&Rbfs::Stub::MkNod, request, &reply);
   ReplyEntry(req, status, reply);
 }
 
@@ -243,8 +255,7 @@ void RbfsFilesystem::MkDir(fuse_req_t req, fuse_ino_t parent, const char* name,
   request.set_mode(mode);
   *request.mutable_caller() = MakeCaller(req);
   EntryReply reply;
-  absl::Status status =
-      rpc_->Call(&Rbfs::Stub::MkDir, request, &reply, Idempotency::kOnce);
+  absl::Status status = NumberedCall(&Rbfs::Stub::MkDir, request, &reply);
   ReplyEntry(req, status, reply);
 }
 
@@ -254,8 +265,7 @@ void RbfsFilesystem::Unlink(fuse_req_t req, fuse_ino_t parent,
   if (!ResolveId(req, inodes_, parent, request.mutable_parent())) return;
   request.set_name(name);
   ErrReply reply;
-  ReplyStatus(req, rpc_->Call(&Rbfs::Stub::Unlink, request, &reply,
-                              Idempotency::kOnce));
+  ReplyStatus(req, NumberedCall(&Rbfs::Stub::Unlink, request, &reply));
 }
 
 void RbfsFilesystem::RmDir(fuse_req_t req, fuse_ino_t parent,
@@ -264,8 +274,7 @@ void RbfsFilesystem::RmDir(fuse_req_t req, fuse_ino_t parent,
   if (!ResolveId(req, inodes_, parent, request.mutable_parent())) return;
   request.set_name(name);
   ErrReply reply;
-  ReplyStatus(
-      req, rpc_->Call(&Rbfs::Stub::RmDir, request, &reply, Idempotency::kOnce));
+  ReplyStatus(req, NumberedCall(&Rbfs::Stub::RmDir, request, &reply));
 }
 
 void RbfsFilesystem::Symlink(fuse_req_t req, const char* link,
@@ -276,8 +285,7 @@ void RbfsFilesystem::Symlink(fuse_req_t req, const char* link,
   request.set_target(link);
   *request.mutable_caller() = MakeCaller(req);
   EntryReply reply;
-  absl::Status status =
-      rpc_->Call(&Rbfs::Stub::Symlink, request, &reply, Idempotency::kOnce);
+  absl::Status status = NumberedCall(&Rbfs::Stub::Symlink, request, &reply);
   ReplyEntry(req, status, reply);
 }
 
@@ -297,8 +305,7 @@ void RbfsFilesystem::Rename(fuse_req_t req, fuse_ino_t parent, const char* name,
   request.set_new_name(new_name);
   request.set_flags(flags);
   ErrReply reply;
-  ReplyStatus(req, rpc_->Call(&Rbfs::Stub::Rename, request, &reply,
-                              Idempotency::kOnce));
+  ReplyStatus(req, NumberedCall(&Rbfs::Stub::Rename, request, &reply));
 }
 
 void RbfsFilesystem::Link(fuse_req_t req, fuse_ino_t ino, fuse_ino_t new_parent,
@@ -310,8 +317,7 @@ void RbfsFilesystem::Link(fuse_req_t req, fuse_ino_t ino, fuse_ino_t new_parent,
   }
   request.set_new_name(new_name);
   EntryReply reply;
-  absl::Status status =
-      rpc_->Call(&Rbfs::Stub::Link, request, &reply, Idempotency::kOnce);
+  absl::Status status = NumberedCall(&Rbfs::Stub::Link, request, &reply);
   ReplyEntry(req, status, reply);
 }
 
@@ -320,7 +326,6 @@ void RbfsFilesystem::SetOpenFlags(fuse_file_info* fi) const {
   // cache=auto: dropping cached pages at every open gives close-to-open
   // consistency.
   fi->keep_cache = 0;
-  fi->fh = 0;
 }
 
 void RbfsFilesystem::Open(fuse_req_t req, fuse_ino_t ino, fuse_file_info* fi) {
@@ -328,16 +333,22 @@ void RbfsFilesystem::Open(fuse_req_t req, fuse_ino_t ino, fuse_file_info* fi) {
   if (!ResolveId(req, inodes_, ino, request.mutable_id())) return;
   request.set_flags(fi->flags);
   *request.mutable_caller() = MakeCaller(req);
+  // The handle number makes a repeated open count once.
+  const uint64_t handle = client_session_->NewHandle();
+  request.set_session(client_session_->id());
+  request.set_handle(handle);
   AttrReply reply;
   absl::Status status =
-      rpc_->Call(&Rbfs::Stub::Open, request, &reply, Idempotency::kOnce);
+      rpc_->Call(&Rbfs::Stub::Open, request, &reply, Idempotency::kIdempotent);
   if (!status.ok()) {
     ReplyStatus(req, status);
     return;
   }
   inodes_.Refresh(reply.attr());
   inodes_.Opened(ino);
+  client_session_->Opened(handle, request.id(), fi->flags);
   SetOpenFlags(fi);
+  fi->fh = handle;
   if (options_.cache_auto && session_ != nullptr) {
     // Close-to-open: the kernel's cached attributes (above all the size that
     // bounds page-cache reads) may predate another client's last close. The
@@ -348,7 +359,8 @@ void RbfsFilesystem::Open(fuse_req_t req, fuse_ino_t ino, fuse_file_info* fi) {
   if (fuse_reply_open(req, fi) != 0) {
     // The opener was interrupted: no release will ever come for this open.
     inodes_.Released(ino);
-    ReleaseOnServer(request.id());
+    client_session_->Released(handle);
+    ReleaseOnServer(request.id(), handle);
   }
 }
 
@@ -361,9 +373,10 @@ void RbfsFilesystem::Create(fuse_req_t req, fuse_ino_t parent, const char* name,
   *request.mutable_caller() = MakeCaller(req);
   request.set_exclusive((fi->flags & O_EXCL) != 0);
   request.set_open(true);
+  const uint64_t handle = client_session_->NewHandle();
+  request.set_handle(handle);
   EntryReply reply;
-  absl::Status status =
-      rpc_->Call(&Rbfs::Stub::MkNod, request, &reply, Idempotency::kOnce);
+  absl::Status status = NumberedCall(&Rbfs::Stub::MkNod, request, &reply);
   if (!status.ok()) {
     ReplyStatus(req, status);
     return;
@@ -371,32 +384,38 @@ void RbfsFilesystem::Create(fuse_req_t req, fuse_ino_t parent, const char* name,
   inodes_.Remember(reply.attr());
   const fuse_ino_t ino = reply.attr().id().ino();
   inodes_.Opened(ino);
+  client_session_->Opened(handle, reply.attr().id(), fi->flags);
   SetOpenFlags(fi);
+  fi->fh = handle;
   fuse_entry_param entry = MakeEntry(reply.attr());
   if (fuse_reply_create(req, &entry, fi) != 0) {
     inodes_.Forget(ino, 1);
     inodes_.Released(ino);
-    ReleaseOnServer(reply.attr().id());
+    client_session_->Released(handle);
+    ReleaseOnServer(reply.attr().id(), handle);
   }
 }
 
-void RbfsFilesystem::ReleaseOnServer(const InodeId& id) {
+void RbfsFilesystem::ReleaseOnServer(const InodeId& id, uint64_t handle) {
   ReleaseRequest request;
   *request.mutable_id() = id;
+  request.set_session(client_session_->id());
+  request.set_handle(handle);
   ErrReply reply;
-  absl::Status status =
-      rpc_->Call(&Rbfs::Stub::Release, request, &reply, Idempotency::kOnce);
+  absl::Status status = rpc_->Call(&Rbfs::Stub::Release, request, &reply,
+                                   Idempotency::kIdempotent);
   if (!status.ok()) {
+    // The server releases it when the session ends.
     LogWarning("release of inode %d failed: %s", id.ino(), status.ToString());
   }
 }
 
-void RbfsFilesystem::Release(fuse_req_t req, fuse_ino_t ino) {
-  // Read the id first: the last release may drop the table entry. The server
-  // counts opens, so every handle's release is passed on.
+void RbfsFilesystem::Release(fuse_req_t req, fuse_ino_t ino, uint64_t handle) {
+  // Read the id first: the last release may drop the table entry.
   absl::StatusOr<InodeId> id = inodes_.Id(ino);
   inodes_.Released(ino);
-  if (id.ok()) ReleaseOnServer(*id);
+  client_session_->Released(handle);
+  if (id.ok()) ReleaseOnServer(*id, handle);
   fuse_reply_err(req, 0);
 }
 
@@ -625,8 +644,8 @@ fuse_lowlevel_ops MakeOperations() {
     // Every write has reached the server before it returned.
     fuse_reply_err(req, 0);
   };
-  ops.release = [](fuse_req_t req, fuse_ino_t ino, fuse_file_info*) {
-    Self(req)->Release(req, ino);
+  ops.release = [](fuse_req_t req, fuse_ino_t ino, fuse_file_info* fi) {
+    Self(req)->Release(req, ino, fi->fh);
   };
   ops.fsync = [](fuse_req_t req, fuse_ino_t ino, int datasync,
                  fuse_file_info*) { Self(req)->Fsync(req, ino, datasync); };

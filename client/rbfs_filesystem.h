@@ -20,6 +20,7 @@
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
 #include "client/buffer_pool.h"
+#include "client/client_session.h"
 #include "client/inflight_limiter.h"
 #include "client/inode_table.h"
 #include "client/mount_options.h"
@@ -32,7 +33,7 @@ class RbfsFilesystem {
  public:
   // `chunk_size` is already a multiple of the server's block size.
   RbfsFilesystem(const MountOptions& options, uint32_t chunk_size,
-                 RpcClient* rpc);
+                 RpcClient* rpc, ClientSession* session);
 
   RbfsFilesystem(const RbfsFilesystem&) = delete;
   RbfsFilesystem& operator=(const RbfsFilesystem&) = delete;
@@ -71,7 +72,7 @@ class RbfsFilesystem {
   void Read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t offset);
   void Write(fuse_req_t req, fuse_ino_t ino, const char* data, size_t size,
              off_t offset);
-  void Release(fuse_req_t req, fuse_ino_t ino);
+  void Release(fuse_req_t req, fuse_ino_t ino, uint64_t handle);
   void Fsync(fuse_req_t req, fuse_ino_t ino, int datasync);
   void ReadDir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t offset,
                bool plus);
@@ -89,7 +90,12 @@ class RbfsFilesystem {
   fuse_entry_param MakeEntry(const Attr& attr) const;
   void SetOpenFlags(fuse_file_info* fi) const;
   // Tells the server one open handle of `id` is gone.
-  void ReleaseOnServer(const InodeId& id);
+  void ReleaseOnServer(const InodeId& id, uint64_t handle);
+  // A call numbered by the session, so that it may be repeated.
+  template <typename Request, typename Reply>
+  absl::Status NumberedCall(grpc::Status (Rbfs::Stub::*method)(
+                                grpc::ClientContext*, const Request&, Reply*),
+                            Request& request, Reply* reply);
 
   void BeginRequest();
   void EndRequest();
@@ -97,6 +103,7 @@ class RbfsFilesystem {
   const MountOptions options_;
   const uint32_t chunk_size_;
   RpcClient* const rpc_;
+  ClientSession* const client_session_;
   fuse_session* session_ = nullptr;
   InodeTable inodes_;
   BufferPool buffers_;

@@ -6,12 +6,17 @@
 // fork); the parent waits until the child has mounted and then exits 0, so
 // `mount` and shell scripts see the file system ready when the command
 // returns. SIGTERM, SIGINT and `fusermount3 -u` end the session; in-flight
-// reads and writes are answered before the session is torn down.
+// reads and writes are answered before the session is torn down. A mount
+// point left behind by a killed rbfs-mount ("Transport endpoint is not
+// connected") is detached before mounting on it again.
 #include <fcntl.h>
 #include <signal.h>
+#include <spawn.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
+#include <cerrno>
 #include <climits>
 #include <cstdio>
 #include <cstring>
@@ -26,6 +31,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/mutex.h"
 #include "client/channel_security.h"
+#include "client/client_session.h"
 #include "client/mount_options.h"
 #include "client/rbfs_filesystem.h"
 #include "client/rpc_client.h"
@@ -69,6 +75,29 @@ bool HasOption(const fuse_args& args, const char* name) {
     if (absl::StrContains(args.argv[i], name)) return true;
   }
   return false;
+}
+
+// The kernel keeps the mount of an rbfs-mount that died (SIGKILL, crash)
+// and fails every access to it with ENOTCONN, so nothing can be mounted
+// there. Detaches such a dead mount, lazily as `fusermount3 -u -z` does;
+// false if one is there and stays.
+bool DetachDeadMount(const std::string& dir) {
+  struct stat st;
+  if (dir.empty() || stat(dir.c_str(), &st) == 0 || errno != ENOTCONN) {
+    return true;
+  }
+  LogWarning("%s: left mounted by a dead rbfs-mount; detaching it", dir);
+  const char* argv[] = {"fusermount3", "-u", "-z", dir.c_str(), nullptr};
+  pid_t pid;
+  if (posix_spawnp(&pid, "fusermount3", nullptr, nullptr,
+                   const_cast<char* const*>(argv), environ) != 0) {
+    LogError("cannot run fusermount3: %s", strerror(errno));
+    return false;
+  }
+  int status = 0;
+  while (waitpid(pid, &status, 0) < 0 && errno == EINTR) {
+  }
+  return stat(dir.c_str(), &st) == 0;
 }
 
 // Forks. The parent exits once the child reports (0 = mounted) or dies; the
@@ -137,6 +166,12 @@ int Run(int argc, char** argv) {
   // The kernel caps direct reads at max_read; libfuse wants it both here and
   // in the init reply.
   fuse_opt_add_arg(&args, "-omax_read=1048576");
+  // Before fuse_parse_cmdline, which cannot resolve a dead mount's path.
+  if (!DetachDeadMount(options->mountpoint)) {
+    fprintf(stderr, "rbfs-mount: %s is a dead mount; run fusermount3 -u -z\n",
+            options->mountpoint.c_str());
+    return 1;
+  }
 
   fuse_cmdline_opts cmdline;
   memset(&cmdline, 0, sizeof(cmdline));
@@ -168,6 +203,7 @@ int Run(int argc, char** argv) {
     LogError("%s", secured.message());
     return 2;
   }
+  rpc_options.hard = options->hard;
   // Deliberately never destroyed: the process ends right after the session,
   // and gRPC 1.51 may crash when channels are torn down while the callback
   // threads of their last calls are still unwinding. Held by a static so it
@@ -182,7 +218,10 @@ int Run(int argc, char** argv) {
     return 1;
   }
   const uint32_t chunk_size = EffectiveChunkSize(*options, statfs.block_size());
-  RbfsFilesystem fs(*options, chunk_size, &rpc);
+  // Destroyed after the session loop: it renews the lease until then.
+  ClientSession client_session(&rpc);
+  client_session.Start();
+  RbfsFilesystem fs(*options, chunk_size, &rpc, &client_session);
 
   fuse_session* session = fuse_session_new(&args, &RbfsFilesystem::Operations(),
                                            sizeof(fuse_lowlevel_ops), &fs);
@@ -194,9 +233,10 @@ int Run(int argc, char** argv) {
     fuse_remove_signal_handlers(session);
   };
   if (fuse_session_mount(session, cmdline.mountpoint) != 0) return 1;
-  LogInfo("mounted %s on %s (block %d, chunk %d, %s)", options->server,
-          cmdline.mountpoint, statfs.block_size(), chunk_size,
-          options->cache_auto ? "cache=auto" : "cache=none");
+  LogInfo("mounted %s on %s (block %d, chunk %d, %s, %s, session %x)",
+          options->server, cmdline.mountpoint, statfs.block_size(), chunk_size,
+          options->cache_auto ? "cache=auto" : "cache=none",
+          options->hard ? "hard" : "soft", client_session.id());
   if (report_fd >= 0) FinishDaemon(report_fd);
 
   int result;
@@ -217,6 +257,8 @@ int Run(int argc, char** argv) {
     LogWarning("requests still in flight at unmount");
   }
   fuse_session_unmount(session);
+  // Files still open at unmount get no release from the kernel.
+  client_session.ReleaseAll();
   LogInfo("unmounted %s", cmdline.mountpoint);
   // libfuse reports the signal that ended the loop; that is a clean exit.
   const bool clean =

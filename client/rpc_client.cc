@@ -6,6 +6,7 @@
 #include <cerrno>
 
 #include "absl/strings/str_cat.h"
+#include "common/log.h"
 #include "common/token_file.h"
 #include "common/wire_limits.h"
 
@@ -16,9 +17,6 @@ absl::Status FromGrpcStatus(const grpc::Status& status) {
   switch (status.error_code()) {
     case grpc::StatusCode::OK:
       return absl::OkStatus();
-    case grpc::StatusCode::DEADLINE_EXCEEDED:
-      err = ETIMEDOUT;
-      break;
     case grpc::StatusCode::RESOURCE_EXHAUSTED:
       err = EAGAIN;
       break;
@@ -38,6 +36,11 @@ absl::Status FromGrpcStatus(const grpc::Status& status) {
 bool IsRetryable(const grpc::Status& status) {
   return status.error_code() == grpc::StatusCode::UNAVAILABLE ||
          WasRefusedUnrun(status);
+}
+
+bool IsRetryableWhenHard(const grpc::Status& status) {
+  return IsRetryable(status) ||
+         status.error_code() == grpc::StatusCode::DEADLINE_EXCEEDED;
 }
 
 bool WasRefusedUnrun(const grpc::Status& status) {
@@ -80,6 +83,17 @@ RpcClient::RpcClient(const RpcOptions& options) : options_(options) {
                             : grpc::InsecureChannelCredentials(),
         args)));
   }
+}
+
+void RpcClient::NoteHardRetry(const grpc::Status& status) {
+  const int64_t now = absl::ToUnixNanos(absl::Now());
+  int64_t last = last_hard_note_ns_.load();
+  if (now - last < absl::ToInt64Nanoseconds(absl::Seconds(10)) ||
+      !last_hard_note_ns_.compare_exchange_strong(last, now)) {
+    return;
+  }
+  LogWarning("server %s not responding (%s), still trying (hard mount)",
+             options_.target, status.error_message());
 }
 
 Rbfs::Stub& RpcClient::NextStub() {

@@ -4,11 +4,13 @@
 // connection caps its concurrent streams and chunks past the cap would queue
 // silently. Every call carries a deadline (the mount's `deadline` option)
 // and waits for the channel to become ready within it, so a call made while
-// the server restarts succeeds once it is back and a call never hangs past
-// its deadline. Idempotent calls are also retried with exponential backoff
-// when the connection breaks under them. Results are absl::Status values
-// carrying the server's exact errno (or the transport's mapping of a gRPC
-// failure).
+// the server restarts succeeds once it is back. Calls that may be repeated
+// (idempotent by nature, or numbered so the server answers a repeat from its
+// call log) are retried with exponential backoff when the connection breaks
+// under them. A soft mount (the default) gives up at the deadline with EIO;
+// a hard mount retries them forever, each attempt bounded by the deadline,
+// as an NFS hard mount does. Results are absl::Status values carrying the
+// server's exact errno (or the transport's mapping of a gRPC failure).
 #ifndef RBFS_CLIENT_RPC_CLIENT_H_
 #define RBFS_CLIENT_RPC_CLIENT_H_
 
@@ -37,8 +39,12 @@ struct RpcOptions {
   std::string tls_server_name;
   // Sent as "authorization: Bearer <token>" with every call when set.
   std::string token;
+  // Retry repeatable calls forever instead of failing at the deadline.
+  bool hard = false;
 };
 
+// kIdempotent: repeating the call is harmless (by nature, or because it is
+// numbered or names its open handle). kOnce: only a refused call repeats.
 enum class Idempotency { kIdempotent, kOnce };
 
 // The errno a failed gRPC call stands for at the FUSE edge.
@@ -46,6 +52,10 @@ absl::Status FromGrpcStatus(const grpc::Status& status);
 
 // Whether a failed attempt may be repeated for an idempotent call.
 bool IsRetryable(const grpc::Status& status);
+
+// Whether a hard mount repeats an idempotent call after this failure: also
+// when the attempt ran out of time (the server was away or stuck).
+bool IsRetryableWhenHard(const grpc::Status& status);
 
 // Whether the server refused the call before running it (its thread or
 // resource quota was exhausted): any call may then be repeated.
@@ -65,6 +75,7 @@ class RpcClient {
   Rbfs::Stub& NextStub();
 
   absl::Duration deadline() const { return options_.deadline; }
+  bool hard() const { return options_.hard; }
 
   // Prepares a ClientContext for one attempt of a call ending at `deadline`.
   void PrepareContext(grpc::ClientContext& context, absl::Time deadline) const;
@@ -80,7 +91,7 @@ class RpcClient {
                                                        const Request&, Reply*),
                     const Request& request, Reply* reply,
                     Idempotency idempotency) {
-    const absl::Time deadline = absl::Now() + options_.deadline;
+    absl::Time deadline = absl::Now() + options_.deadline;
     for (int attempt = 0;; ++attempt) {
       grpc::ClientContext context;
       PrepareContext(context, deadline);
@@ -88,10 +99,16 @@ class RpcClient {
       if (status.ok()) {
         return reply->err() == 0 ? absl::OkStatus() : ErrnoError(reply->err());
       }
+      const bool repeatable = idempotency == Idempotency::kIdempotent;
+      if (options_.hard && repeatable && IsRetryableWhenHard(status)) {
+        if (attempt == 0) NoteHardRetry(status);
+        absl::SleepFor(RetryBackoff(attempt));
+        deadline = absl::Now() + options_.deadline;
+        continue;
+      }
       const absl::Time retry_at = absl::Now() + RetryBackoff(attempt);
       const bool may_repeat =
-          WasRefusedUnrun(status) ||
-          (idempotency == Idempotency::kIdempotent && IsRetryable(status));
+          WasRefusedUnrun(status) || (repeatable && IsRetryable(status));
       if (!may_repeat || retry_at >= deadline) {
         return FromGrpcStatus(status);
       }
@@ -100,9 +117,13 @@ class RpcClient {
   }
 
  private:
+  // Logs, rate-limited, that a hard mount keeps retrying.
+  void NoteHardRetry(const grpc::Status& status);
+
   const RpcOptions options_;
   std::vector<std::unique_ptr<Rbfs::Stub>> stubs_;
   std::atomic<size_t> next_{0};
+  std::atomic<int64_t> last_hard_note_ns_{0};
 };
 
 }  // namespace rbfs

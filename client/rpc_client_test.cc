@@ -15,7 +15,7 @@ TEST(RpcClientTest, TransportFailuresMapToErrnos) {
             EIO);
   EXPECT_EQ(StatusToErrno(FromGrpcStatus(
                 grpc::Status(grpc::StatusCode::DEADLINE_EXCEEDED, "slow"))),
-            ETIMEDOUT);
+            EIO);
   EXPECT_EQ(StatusToErrno(FromGrpcStatus(
                 grpc::Status(grpc::StatusCode::RESOURCE_EXHAUSTED, "big"))),
             EAGAIN);
@@ -37,6 +37,13 @@ TEST(RpcClientTest, UnavailableAndRefusedCallsAreRetried) {
   EXPECT_FALSE(
       IsRetryable(grpc::Status(grpc::StatusCode::DEADLINE_EXCEEDED, "")));
   EXPECT_FALSE(IsRetryable(grpc::Status(grpc::StatusCode::INTERNAL, "")));
+  // A hard mount also repeats attempts that ran out of time.
+  EXPECT_TRUE(IsRetryableWhenHard(
+      grpc::Status(grpc::StatusCode::DEADLINE_EXCEEDED, "")));
+  EXPECT_TRUE(
+      IsRetryableWhenHard(grpc::Status(grpc::StatusCode::UNAVAILABLE, "")));
+  EXPECT_FALSE(
+      IsRetryableWhenHard(grpc::Status(grpc::StatusCode::INTERNAL, "")));
   // Only a refusal before the handler ran makes a non-idempotent call safe
   // to repeat.
   EXPECT_TRUE(
@@ -65,7 +72,7 @@ TEST(RpcClientTest, CallToAbsentServerEndsAtTheDeadline) {
   absl::Status status = client.Call(&Rbfs::Stub::StatFs, request, &reply,
                                     Idempotency::kIdempotent);
   const absl::Duration took = absl::Now() - start;
-  EXPECT_EQ(StatusToErrno(status), ETIMEDOUT) << status;
+  EXPECT_EQ(StatusToErrno(status), EIO) << status;
   EXPECT_GE(took, absl::Milliseconds(250));
   EXPECT_LT(took, absl::Seconds(5));
 }

@@ -9,6 +9,7 @@
 #include <cstring>
 #include <filesystem>
 #include <limits>
+#include <optional>
 
 #include "absl/cleanup/cleanup.h"
 #include "absl/strings/str_cat.h"
@@ -77,7 +78,8 @@ Filesystem::Filesystem(std::unique_ptr<BlockDevice> blocks,
                        std::unique_ptr<MetaStore> meta,
                        std::unique_ptr<BlockAllocator> allocator,
                        meta::Superblock sb, uint64_t next_ino,
-                       uint64_t inode_count, absl::Duration commit_interval)
+                       uint64_t inode_count, absl::Duration commit_interval,
+                       absl::Duration lease, absl::Time grace_end)
     : blocks_(std::move(blocks)),
       meta_(std::move(meta)),
       allocator_(std::move(allocator)),
@@ -88,9 +90,18 @@ Filesystem::Filesystem(std::unique_ptr<BlockDevice> blocks,
                                                 : superblock_.high_water()),
       maybe_used_below_(high_water_.load()),
       next_ino_(next_ino),
-      inode_count_(inode_count) {}
+      inode_count_(inode_count),
+      sessions_(lease),
+      calls_(meta_.get()),
+      grace_end_(grace_end),
+      sweeper_([this] { SweepLoop(); }) {}
 
 Filesystem::~Filesystem() {
+  {
+    absl::MutexLock lock(&sweep_mu_);
+    stopping_ = true;
+  }
+  sweeper_.join();
   committer_.reset();  // final commit before the stores close
 }
 
@@ -209,31 +220,118 @@ absl::StatusOr<std::unique_ptr<Filesystem>> Filesystem::Open(
   }
 
   allocator->StartSearchAt(sb->high_water() == 0 ? 1 : sb->high_water());
-  std::unique_ptr<Filesystem> fs(
+  // Blocks written but never mapped (a crash between the data and its
+  // batch) are free already: free space is derived from the block maps.
+  LogInfo("volume: %d of %d data blocks in use", used_blocks,
+          allocator->data_blocks());
+  // A new volume has no mounts from a previous run to wait for.
+  const absl::Time grace_end =
+      fresh ? absl::InfinitePast() : absl::Now() + options.lease_timeout;
+  return std::unique_ptr<Filesystem>(
       new Filesystem(std::move(device), std::move(*meta), std::move(allocator),
-                     *sb, max_ino + 1, inodes, options.commit_interval));
+                     *sb, max_ino + 1, inodes, options.commit_interval,
+                     options.lease_timeout, grace_end));
+}
 
-  // No file is open right after a start: every orphan goes now.
+absl::Status Filesystem::ReclaimOrphans() {
   std::vector<uint64_t> orphans;
-  scan =
-      fs->meta_->Scan("O", "O", [&](absl::string_view key, absl::string_view) {
+  absl::Status scan =
+      meta_->Scan("O", "O", [&](absl::string_view key, absl::string_view) {
         orphans.push_back(MetaStore::DecodeU64(key));
         return true;
       });
   if (!scan.ok()) return scan;
-  const uint64_t free_before = fs->allocator_->reclaimable_blocks();
+  const uint64_t free_before = allocator_->reclaimable_blocks();
+  const size_t before = inode_count_.load();
   for (uint64_t ino : orphans) {
-    if (absl::Status s = fs->ReclaimIfUnused(ino); !s.ok()) return s;
+    if (absl::Status s = ReclaimIfUnused(ino); !s.ok()) return s;
   }
   if (!orphans.empty()) {
-    LogInfo("reclaimed %d orphaned inodes (%d blocks) left by the previous run",
-            orphans.size(), fs->allocator_->reclaimable_blocks() - free_before);
+    LogInfo(
+        "reclaimed %d of %d unlinked inodes nobody re-opened since the "
+        "start (%d blocks)",
+        before - inode_count_.load(), orphans.size(),
+        allocator_->reclaimable_blocks() - free_before);
   }
-  // Blocks written but never mapped (a crash between the data and its
-  // batch) are free already: free space is derived from the block maps.
-  LogInfo("volume: %d of %d data blocks in use", used_blocks,
-          fs->allocator_->data_blocks());
-  return fs;
+  return absl::OkStatus();
+}
+
+void Filesystem::SweepSessions() {
+  SessionTable::Expired expired = sessions_.Expire(absl::Now());
+  for (uint64_t ino : expired.inodes) {
+    if (absl::Status s = DropOpen(ino); !s.ok()) {
+      LogWarning("release of inode %d of an expired session: %s", ino,
+                 s.ToString());
+    }
+  }
+  if (!expired.sessions.empty()) {
+    LogInfo("%d sessions expired: released their %d open handles",
+            expired.sessions.size(), expired.inodes.size());
+  }
+  for (uint64_t session : expired.sessions) {
+    if (absl::Status s = calls_.ForgetSession(session); !s.ok()) {
+      LogWarning("cannot drop call records: %s", s.ToString());
+    }
+  }
+  if (!grace_swept_ && absl::Now() >= grace_end_) {
+    absl::Status s = ReclaimOrphans();
+    if (s.ok()) {
+      s = calls_.ForgetSessionsExcept(
+          [this](uint64_t session) { return sessions_.Live(session); });
+    }
+    if (s.ok()) {
+      grace_swept_ = true;
+    } else {
+      LogWarning("sweep after the grace period failed: %s", s.ToString());
+    }
+  }
+}
+
+void Filesystem::SweepLoop() {
+  const absl::Duration interval = std::clamp(
+      sessions_.lease() / 4, absl::Milliseconds(10), absl::Seconds(1));
+  absl::MutexLock lock(&sweep_mu_);
+  for (;;) {
+    auto stopping = [this]() ABSL_SHARED_LOCKS_REQUIRED(sweep_mu_) {
+      return stopping_;
+    };
+    if (sweep_mu_.AwaitWithTimeout(absl::Condition(&stopping), interval)) {
+      return;
+    }
+    sweep_mu_.Unlock();
+    SweepSessions();
+    sweep_mu_.Lock();
+  }
+}
+
+absl::StatusOr<Entry> Filesystem::RunEntryOnce(
+    const CallRef& call, const std::function<absl::StatusOr<Entry>()>& op) {
+  if (!call.numbered()) return op();
+  absl::StatusOr<std::optional<meta::CallRecord>> done = calls_.Begin(call);
+  if (!done.ok()) return done.status();
+  if (done->has_value()) {
+    const meta::CallRecord& record = **done;
+    // Fresher attributes if the inode is still the one answered.
+    absl::StatusOr<meta::InodeRecord> now = meta_->GetInode(record.ino());
+    if (now.ok() && now->generation() == record.inode().generation()) {
+      return Entry{record.ino(), *std::move(now)};
+    }
+    return Entry{record.ino(), record.inode()};
+  }
+  absl::StatusOr<Entry> result = op();
+  calls_.End(call);
+  return result;
+}
+
+absl::Status Filesystem::RunOnce(const CallRef& call,
+                                 const std::function<absl::Status()>& op) {
+  if (!call.numbered()) return op();
+  absl::StatusOr<std::optional<meta::CallRecord>> done = calls_.Begin(call);
+  if (!done.ok()) return done.status();
+  if (done->has_value()) return absl::OkStatus();
+  absl::Status result = op();
+  calls_.End(call);
+  return result;
 }
 
 absl::Status Filesystem::Commit(rocksdb::WriteBatch* batch) {
@@ -406,10 +504,9 @@ absl::StatusOr<Entry> Filesystem::SetAttr(InodeRef id,
   return Entry{id.ino, *r};
 }
 
-absl::StatusOr<Entry> Filesystem::CreateNode(InodeRef parent,
-                                             absl::string_view name,
-                                             meta::InodeRecord node,
-                                             bool exclusive, bool open) {
+absl::StatusOr<Entry> Filesystem::CreateNode(
+    InodeRef parent, absl::string_view name, meta::InodeRecord node,
+    bool exclusive, bool open, const CallRef& call, const OpenHandle& handle) {
   if (absl::Status s = ValidateName(name); !s.ok()) return s;
   std::shared_ptr<InodeLock> lock = locks_.Get(parent.ino);
   absl::MutexLock meta_lock(&lock->meta);
@@ -424,10 +521,7 @@ absl::StatusOr<Entry> Filesystem::CreateNode(InodeRef parent,
     if (IsDir(*r)) return ErrnoError(EISDIR);
     // Create may only answer with a regular file (the kernel checks).
     if (!S_ISREG(r->mode())) return ErrnoError(EEXIST);
-    if (open) {
-      absl::MutexLock open_lock(&open_mu_);
-      ++open_counts_[existing->ino()];
-    }
+    if (open) CountOpen(existing->ino(), handle);
     return Entry{existing->ino(), *r};
   }
   if (!absl::IsNotFound(existing.status())) return existing.status();
@@ -460,19 +554,18 @@ absl::StatusOr<Entry> Filesystem::CreateNode(InodeRef parent,
   MetaStore::PutInode(&batch, ino, node);
   MetaStore::PutInode(&batch, parent.ino, *dir);
   MetaStore::PutDirent(&batch, parent.ino, name, d);
+  CallLog::Record(&batch, call, ino, node);
   if (absl::Status s = Commit(&batch); !s.ok()) return s;
   inode_count_.fetch_add(1);
-  if (open) {
-    absl::MutexLock open_lock(&open_mu_);
-    ++open_counts_[ino];
-  }
+  if (open) CountOpen(ino, handle);
   return Entry{ino, node};
 }
 
 absl::StatusOr<Entry> Filesystem::MkNod(InodeRef parent, absl::string_view name,
                                         uint32_t mode, uint64_t rdev,
-                                        Owner owner, bool exclusive,
-                                        bool open) {
+                                        Owner owner, bool exclusive, bool open,
+                                        const CallRef& call,
+                                        const OpenHandle& handle) {
   uint32_t type = mode & S_IFMT;
   if (type == 0) type = S_IFREG;
   if (type != S_IFREG && type != S_IFIFO && type != S_IFSOCK &&
@@ -485,11 +578,19 @@ absl::StatusOr<Entry> Filesystem::MkNod(InodeRef parent, absl::string_view name,
   node.set_uid(owner.uid);
   node.set_gid(owner.gid);
   if (type == S_IFCHR || type == S_IFBLK) node.set_rdev(rdev);
-  return CreateNode(parent, name, node, exclusive, open && type == S_IFREG);
+  open = open && type == S_IFREG;
+  absl::StatusOr<Entry> e = RunEntryOnce(call, [&] {
+    return CreateNode(parent, name, node, exclusive, open, call, handle);
+  });
+  // A repeat answered from the record still registers its handle, in case
+  // the server restarted since the first attempt (a no-op otherwise).
+  if (e.ok() && open && handle.tracked()) CountOpen(e->ino, handle);
+  return e;
 }
 
 absl::StatusOr<Entry> Filesystem::MkDir(InodeRef parent, absl::string_view name,
-                                        uint32_t mode, Owner owner) {
+                                        uint32_t mode, Owner owner,
+                                        const CallRef& call) {
   meta::InodeRecord node;
   node.set_mode(S_IFDIR | (mode & 07777));
   node.set_nlink(2);
@@ -497,13 +598,16 @@ absl::StatusOr<Entry> Filesystem::MkDir(InodeRef parent, absl::string_view name,
   node.set_gid(owner.gid);
   node.set_parent(parent.ino);
   node.set_next_cookie(3);
-  return CreateNode(parent, name, node, /*exclusive=*/true, /*open=*/false);
+  return RunEntryOnce(call, [&] {
+    return CreateNode(parent, name, node, /*exclusive=*/true, /*open=*/false,
+                      call, OpenHandle());
+  });
 }
 
 absl::StatusOr<Entry> Filesystem::Symlink(InodeRef parent,
                                           absl::string_view name,
-                                          absl::string_view target,
-                                          Owner owner) {
+                                          absl::string_view target, Owner owner,
+                                          const CallRef& call) {
   if (target.empty()) return ErrnoError(ENOENT, "empty symlink target");
   if (target.size() > kMaxSymlinkLength) return ErrnoError(ENAMETOOLONG);
   if (target.find('\0') != absl::string_view::npos) {
@@ -516,11 +620,22 @@ absl::StatusOr<Entry> Filesystem::Symlink(InodeRef parent,
   node.set_gid(owner.gid);
   node.set_size(target.size());
   node.set_target(std::string(target));
-  return CreateNode(parent, name, node, /*exclusive=*/true, /*open=*/false);
+  return RunEntryOnce(call, [&] {
+    return CreateNode(parent, name, node, /*exclusive=*/true, /*open=*/false,
+                      call, OpenHandle());
+  });
 }
 
 absl::StatusOr<Entry> Filesystem::Link(InodeRef id, InodeRef new_parent,
-                                       absl::string_view new_name) {
+                                       absl::string_view new_name,
+                                       const CallRef& call) {
+  return RunEntryOnce(
+      call, [&] { return ApplyLink(id, new_parent, new_name, call); });
+}
+
+absl::StatusOr<Entry> Filesystem::ApplyLink(InodeRef id, InodeRef new_parent,
+                                            absl::string_view new_name,
+                                            const CallRef& call) {
   if (absl::Status s = ValidateName(new_name); !s.ok()) return s;
   MetaLocks held;
   held.Lock(locks_.Get(new_parent.ino));
@@ -552,6 +667,7 @@ absl::StatusOr<Entry> Filesystem::Link(InodeRef id, InodeRef new_parent,
   MetaStore::PutInode(&batch, id.ino, *node);
   MetaStore::PutInode(&batch, new_parent.ino, *dir);
   MetaStore::PutDirent(&batch, new_parent.ino, new_name, d);
+  CallLog::Record(&batch, call, id.ino, *node);
   if (absl::Status s = Commit(&batch); !s.ok()) return s;
   return Entry{id.ino, *node};
 }
@@ -578,18 +694,24 @@ bool Filesystem::DropLink(rocksdb::WriteBatch* batch, uint64_t dir_ino,
   return child->nlink() == 0;
 }
 
-absl::Status Filesystem::Unlink(InodeRef parent, absl::string_view name) {
-  return RemoveEntry(parent, name, /*directory=*/false);
+absl::Status Filesystem::Unlink(InodeRef parent, absl::string_view name,
+                                const CallRef& call) {
+  return RunOnce(call, [&] {
+    return RemoveEntry(parent, name, /*directory=*/false, call);
+  });
 }
 
-absl::Status Filesystem::RmDir(InodeRef parent, absl::string_view name) {
+absl::Status Filesystem::RmDir(InodeRef parent, absl::string_view name,
+                               const CallRef& call) {
   if (name == ".") return ErrnoError(EINVAL);
   if (name == "..") return ErrnoError(ENOTEMPTY);
-  return RemoveEntry(parent, name, /*directory=*/true);
+  return RunOnce(call, [&] {
+    return RemoveEntry(parent, name, /*directory=*/true, call);
+  });
 }
 
 absl::Status Filesystem::RemoveEntry(InodeRef parent, absl::string_view name,
-                                     bool directory) {
+                                     bool directory, const CallRef& call) {
   if (absl::Status s = ValidateName(name); !s.ok()) return s;
   uint64_t gone = 0;
   {
@@ -612,6 +734,7 @@ absl::Status Filesystem::RemoveEntry(InodeRef parent, absl::string_view name,
       gone = d->ino();
     }
     MetaStore::PutInode(&batch, parent.ino, *dir);
+    CallLog::Record(&batch, call, d->ino(), *child);
     if (absl::Status s = Commit(&batch); !s.ok()) return s;
   }
   return gone ? ReclaimIfUnused(gone) : absl::OkStatus();
@@ -631,7 +754,16 @@ absl::StatusOr<bool> Filesystem::IsAncestor(uint64_t ancestor,
 
 absl::Status Filesystem::Rename(InodeRef parent, absl::string_view name,
                                 InodeRef new_parent, absl::string_view new_name,
-                                uint32_t flags) {
+                                uint32_t flags, const CallRef& call) {
+  return RunOnce(call, [&] {
+    return ApplyRename(parent, name, new_parent, new_name, flags, call);
+  });
+}
+
+absl::Status Filesystem::ApplyRename(InodeRef parent, absl::string_view name,
+                                     InodeRef new_parent,
+                                     absl::string_view new_name, uint32_t flags,
+                                     const CallRef& call) {
   if ((flags & ~(kRenameNoReplace | kRenameExchange)) != 0 ||
       flags == (kRenameNoReplace | kRenameExchange)) {
     return ErrnoError(EINVAL, "bad rename flags");
@@ -770,6 +902,7 @@ absl::Status Filesystem::Rename(InodeRef parent, absl::string_view name,
     MetaStore::PutInode(&batch, src->ino(), *moved);
     MetaStore::PutInode(&batch, parent.ino, *src_dir);
     if (!same_dir) MetaStore::PutInode(&batch, new_parent.ino, *dst_dir);
+    CallLog::Record(&batch, call, src->ino(), *moved);
     if (absl::Status s = Commit(&batch); !s.ok()) return s;
   }
   return gone ? ReclaimIfUnused(gone) : absl::OkStatus();
@@ -851,15 +984,21 @@ absl::Status Filesystem::Fsync(InodeRef id) {
   return committer_->Sync();
 }
 
-absl::StatusOr<Entry> Filesystem::Open(InodeRef id, uint32_t flags) {
-  const bool truncate = (flags & O_TRUNC) && (flags & O_ACCMODE) != O_RDONLY;
+absl::StatusOr<Entry> Filesystem::Open(InodeRef id, uint32_t flags,
+                                       const OpenHandle& handle) {
+  // A repeated open of a registered handle must not truncate again: the
+  // opener may have written since.
+  const bool repeat =
+      handle.tracked() && sessions_.HasHandle(handle.session, handle.handle);
+  const bool truncate = (flags & O_TRUNC) && (flags & O_ACCMODE) != O_RDONLY &&
+                        !handle.reclaim && !repeat;
   if (truncate) {
     SetAttrArgs args;
     args.valid = SETATTR_SIZE;
     args.size = 0;
     absl::StatusOr<meta::InodeRecord> r = Load(id);
     if (!r.ok()) return r.status();
-    if (S_ISREG(r->mode()) && r->size() != 0) {
+    if (S_ISREG(r->mode()) && r->size() != 0 && r->nlink() != 0) {
       absl::StatusOr<Entry> e = SetAttr(id, args);
       if (!e.ok()) return e.status();
     }
@@ -869,29 +1008,63 @@ absl::StatusOr<Entry> Filesystem::Open(InodeRef id, uint32_t flags) {
   absl::StatusOr<meta::InodeRecord> r = Load(id);
   if (!r.ok()) return r.status();
   if (IsDir(*r) && (flags & O_ACCMODE) != O_RDONLY) return ErrnoError(EISDIR);
-  absl::MutexLock open_lock(&open_mu_);
-  ++open_counts_[id.ino];
+  // A new open names the file by a path, so an unlinked file can only be
+  // reached through a client's stale name cache (say, after another mount
+  // replaced it by rename). ESTALE makes the kernel look the name up again,
+  // which gives close-to-open consistency across such replacements.
+  if (r->nlink() == 0 && !handle.reclaim && !repeat) {
+    return ErrnoError(ESTALE, "opened by a name it no longer has");
+  }
+  CountOpen(id.ino, handle);
   return Entry{id.ino, *r};
 }
 
-absl::Status Filesystem::Release(InodeRef id) {
+void Filesystem::CountOpen(uint64_t ino, const OpenHandle& handle) {
+  if (handle.tracked() &&
+      !sessions_.AddHandle(handle.session, handle.handle, ino, absl::Now())) {
+    return;
+  }
+  absl::MutexLock open_lock(&open_mu_);
+  ++open_counts_[ino];
+}
+
+absl::Status Filesystem::Release(InodeRef id, const OpenHandle& handle) {
+  if (!handle.tracked()) return DropOpen(id.ino);
+  std::optional<uint64_t> ino =
+      sessions_.RemoveHandle(handle.session, handle.handle);
+  return ino ? DropOpen(*ino) : absl::OkStatus();
+}
+
+absl::Status Filesystem::DropOpen(uint64_t ino) {
   {
-    std::shared_ptr<InodeLock> lock = locks_.Get(id.ino);
+    std::shared_ptr<InodeLock> lock = locks_.Get(ino);
     absl::MutexLock meta_lock(&lock->meta);
     absl::MutexLock open_lock(&open_mu_);
-    auto it = open_counts_.find(id.ino);
+    auto it = open_counts_.find(ino);
     if (it == open_counts_.end()) return absl::OkStatus();
     if (--it->second > 0) return absl::OkStatus();
     open_counts_.erase(it);
   }
-  absl::StatusOr<meta::InodeRecord> r = meta_->GetInode(id.ino);
-  if (r.ok() && r->generation() == id.generation && r->nlink() == 0) {
-    return ReclaimIfUnused(id.ino);
+  return ReclaimIfUnused(ino);
+}
+
+absl::StatusOr<KeepAliveResult> Filesystem::KeepAlive(uint64_t session,
+                                                      uint64_t answered_below) {
+  if (session == 0) return ErrnoError(EINVAL, "session 0");
+  KeepAliveResult result;
+  result.known = sessions_.Renew(session, absl::Now());
+  result.lease = sessions_.lease();
+  if (answered_below > 1) {
+    if (absl::Status s = calls_.ForgetBelow(session, answered_below); !s.ok()) {
+      return s;
+    }
   }
-  return absl::OkStatus();
+  return result;
 }
 
 absl::Status Filesystem::ReclaimIfUnused(uint64_t ino) {
+  // Its "O" record keeps it for the sweep at the end of the grace period.
+  if (absl::Now() < grace_end_) return absl::OkStatus();
   std::shared_ptr<InodeLock> lock = locks_.Get(ino);
   absl::MutexLock data_lock(&lock->data);
   absl::MutexLock meta_lock(&lock->meta);

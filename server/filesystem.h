@@ -15,6 +15,7 @@
 #include <functional>
 #include <memory>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "absl/base/thread_annotations.h"
@@ -27,10 +28,12 @@
 #include "server/block_allocator.h"
 #include "server/block_device.h"
 #include "server/block_store.h"
+#include "server/call_log.h"
 #include "server/committer.h"
 #include "server/lock_table.h"
 #include "server/meta.pb.h"
 #include "server/meta_store.h"
+#include "server/session_table.h"
 
 namespace rbfs {
 
@@ -74,6 +77,21 @@ struct DirListing {
   bool eof = false;
 };
 
+// Who opens: a mount's session and its number for the handle. An untracked
+// handle (session 0) is counted anonymously and never expires.
+struct OpenHandle {
+  uint64_t session = 0;
+  uint64_t handle = 0;
+  // Re-registers a handle held across a restart: no truncation.
+  bool reclaim = false;
+  bool tracked() const { return session != 0; }
+};
+
+struct KeepAliveResult {
+  bool known = false;  // the session held its handles already
+  absl::Duration lease;
+};
+
 struct FsStats {
   uint32_t block_size = 0;
   uint64_t total_blocks = 0;
@@ -105,10 +123,14 @@ class Filesystem {
     std::function<std::unique_ptr<BlockDevice>(std::unique_ptr<BlockDevice>)>
         wrap_volume;
     rocksdb::Env* meta_env = nullptr;
+    // A session not renewed for this long loses its open handles. After a
+    // start, unlinked files are kept this long for mounts to reclaim.
+    absl::Duration lease_timeout = absl::Seconds(30);
   };
 
-  // Opens or creates the volume and metadata store; reclaims orphans left
-  // by a previous run.
+  // Opens or creates the volume and metadata store. Orphans (unlinked files
+  // that were open) left by a previous run are reclaimed one lease later,
+  // unless a mount re-registered a handle on them by then.
   static absl::StatusOr<std::unique_ptr<Filesystem>> Open(
       const Options& options);
   ~Filesystem();
@@ -116,28 +138,44 @@ class Filesystem {
   absl::StatusOr<Entry> Lookup(InodeRef parent, absl::string_view name);
   absl::StatusOr<Entry> GetAttr(InodeRef id);
   absl::StatusOr<Entry> SetAttr(InodeRef id, const SetAttrArgs& args);
+  // The calls below that change the namespace take the caller's CallRef: a
+  // numbered call that already succeeded returns its first result without
+  // running again (see call_log.h).
   absl::StatusOr<Entry> MkNod(InodeRef parent, absl::string_view name,
                               uint32_t mode, uint64_t rdev, Owner owner,
-                              bool exclusive, bool open);
+                              bool exclusive, bool open,
+                              const CallRef& call = {},
+                              const OpenHandle& handle = {});
   absl::StatusOr<Entry> MkDir(InodeRef parent, absl::string_view name,
-                              uint32_t mode, Owner owner);
+                              uint32_t mode, Owner owner,
+                              const CallRef& call = {});
   absl::StatusOr<Entry> Symlink(InodeRef parent, absl::string_view name,
-                                absl::string_view target, Owner owner);
+                                absl::string_view target, Owner owner,
+                                const CallRef& call = {});
   absl::StatusOr<Entry> Link(InodeRef id, InodeRef new_parent,
-                             absl::string_view new_name);
-  absl::Status Unlink(InodeRef parent, absl::string_view name);
-  absl::Status RmDir(InodeRef parent, absl::string_view name);
+                             absl::string_view new_name,
+                             const CallRef& call = {});
+  absl::Status Unlink(InodeRef parent, absl::string_view name,
+                      const CallRef& call = {});
+  absl::Status RmDir(InodeRef parent, absl::string_view name,
+                     const CallRef& call = {});
   absl::Status Rename(InodeRef parent, absl::string_view name,
                       InodeRef new_parent, absl::string_view new_name,
-                      uint32_t flags);
+                      uint32_t flags, const CallRef& call = {});
   absl::StatusOr<std::string> ReadLink(InodeRef id);
   absl::StatusOr<DirListing> ReadDir(InodeRef id, uint64_t cookie,
                                      uint32_t max_entries, bool with_attrs);
   FsStats StatFs();
   absl::Status Fsync(InodeRef id);
-  // Counts an opener: an unlinked file keeps its data while opened.
-  absl::StatusOr<Entry> Open(InodeRef id, uint32_t flags);
-  absl::Status Release(InodeRef id);
+  // Counts an opener: an unlinked file keeps its data while opened. A
+  // tracked handle is counted once, however often it is opened.
+  absl::StatusOr<Entry> Open(InodeRef id, uint32_t flags,
+                             const OpenHandle& handle = {});
+  // Drops an opener; releasing a tracked handle that is not open is a no-op.
+  absl::Status Release(InodeRef id, const OpenHandle& handle = {});
+  // Renews `session` and forgets its calls numbered below `answered_below`.
+  absl::StatusOr<KeepAliveResult> KeepAlive(uint64_t session,
+                                            uint64_t answered_below);
   // Appends up to `length` bytes at `offset` to *out; fewer only at EOF.
   absl::Status Read(InodeRef id, uint64_t offset, uint32_t length,
                     std::string* out);
@@ -155,18 +193,43 @@ class Filesystem {
              std::unique_ptr<MetaStore> meta,
              std::unique_ptr<BlockAllocator> allocator, meta::Superblock sb,
              uint64_t next_ino, uint64_t inode_count,
-             absl::Duration commit_interval);
+             absl::Duration commit_interval, absl::Duration lease,
+             absl::Time grace_end);
 
   absl::StatusOr<meta::InodeRecord> Load(InodeRef id) const;
   absl::StatusOr<meta::InodeRecord> LoadDir(InodeRef id) const;
   absl::StatusOr<Entry> CreateNode(InodeRef parent, absl::string_view name,
                                    meta::InodeRecord node, bool exclusive,
-                                   bool open);
+                                   bool open, const CallRef& call,
+                                   const OpenHandle& handle);
+  // Link and Rename without the call log.
+  absl::StatusOr<Entry> ApplyLink(InodeRef id, InodeRef new_parent,
+                                  absl::string_view new_name,
+                                  const CallRef& call);
+  absl::Status ApplyRename(InodeRef parent, absl::string_view name,
+                           InodeRef new_parent, absl::string_view new_name,
+                           uint32_t flags, const CallRef& call);
   // Unlink (a non-directory) or RmDir (an empty directory) of `name`.
   absl::Status RemoveEntry(InodeRef parent, absl::string_view name,
-                           bool directory);
-  // Frees an unlinked inode's blocks and record once nobody has it open.
+                           bool directory, const CallRef& call);
+  // Runs `op` unless `call` already succeeded; then answers its record.
+  absl::StatusOr<Entry> RunEntryOnce(
+      const CallRef& call, const std::function<absl::StatusOr<Entry>()>& op);
+  absl::Status RunOnce(const CallRef& call,
+                       const std::function<absl::Status()>& op);
+  // Counts an opener of `ino`; a tracked handle only the first time.
+  void CountOpen(uint64_t ino, const OpenHandle& handle);
+  // Drops an opener of `ino` and reclaims it if it was the last of an
+  // unlinked inode.
+  absl::Status DropOpen(uint64_t ino);
+  // Frees an unlinked inode's blocks and record once nobody has it open;
+  // during the grace period after a start, leaves it to the sweep.
   absl::Status ReclaimIfUnused(uint64_t ino);
+  absl::Status ReclaimOrphans();
+  // Releases the handles of sessions whose lease ran out; after the grace
+  // period, once, reclaims the orphans nobody re-registered.
+  void SweepSessions();
+  void SweepLoop();
   // Removes the name `name` (of child `d`) from `dir` in `batch`, updating
   // both records; returns true if the child lost its last link.
   bool DropLink(rocksdb::WriteBatch* batch, uint64_t dir_ino,
@@ -201,10 +264,21 @@ class Filesystem {
   absl::Mutex rename_mu_;
 
   absl::Mutex open_mu_ ABSL_ACQUIRED_AFTER(rename_mu_);
-  // Openers per inode; counts live only in memory, so a restart reclaims
-  // every orphan.
+  // Openers per inode; counts live only in memory: after a restart the
+  // mounts re-register their handles within the grace period.
   absl::flat_hash_map<uint64_t, uint32_t> open_counts_
       ABSL_GUARDED_BY(open_mu_);
+
+  SessionTable sessions_;
+  CallLog calls_;
+  // Until then, unlinked inodes are not freed: a mount of the previous run
+  // may still hold them open and re-register its handles.
+  const absl::Time grace_end_;
+  bool grace_swept_ = false;  // sweeper thread only
+
+  absl::Mutex sweep_mu_;
+  bool stopping_ ABSL_GUARDED_BY(sweep_mu_) = false;
+  std::thread sweeper_;
 };
 
 }  // namespace rbfs

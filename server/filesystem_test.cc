@@ -6,6 +6,7 @@
 #include <cerrno>
 #include <cstdlib>
 #include <filesystem>
+#include <functional>
 #include <limits>
 #include <random>
 #include <set>
@@ -40,12 +41,14 @@ class FilesystemTest : public ::testing::Test {
     Reopen();
   }
 
-  void Reopen(uint64_t volume_size = 64 << 20) {
+  void Reopen(uint64_t volume_size = 64 << 20,
+              absl::Duration lease = absl::Seconds(30)) {
     fs_.reset();
     Filesystem::Options options;
     options.data_dir = dir_;
     options.block_size = kBlock;
     options.volume_size = volume_size;
+    options.lease_timeout = lease;
     absl::StatusOr<std::unique_ptr<Filesystem>> fs = Filesystem::Open(options);
     ASSERT_TRUE(fs.ok()) << fs.status();
     fs_ = std::move(*fs);
@@ -347,15 +350,126 @@ TEST_F(FilesystemTest, UnlinkedOpenFileLivesUntilRelease) {
   ExpectClean();
 }
 
-TEST_F(FilesystemTest, OrphansOfACrashedRunAreReclaimedAtStart) {
+// Polls `done` for up to 10 s.
+bool Eventually(const std::function<bool()>& done) {
+  const absl::Time until = absl::Now() + absl::Seconds(10);
+  while (!done()) {
+    if (absl::Now() > until) return false;
+    absl::SleepFor(absl::Milliseconds(5));
+  }
+  return true;
+}
+
+TEST_F(FilesystemTest, OrphansOfACrashedRunAreReclaimedAfterTheGrace) {
   absl::StatusOr<Entry> f =
       fs_->MkNod(kRoot, "f", S_IFREG | 0644, 0, Owner{}, true, /*open=*/true);
   ASSERT_TRUE(f.ok());
   Write(RefOf(*f), 0, std::string(3 * kBlock, 'o'));
   ASSERT_TRUE(fs_->Unlink(kRoot, "f").ok());
-  Reopen();  // the opener is gone with the old run
-  EXPECT_EQ(Err(fs_->GetAttr(RefOf(*f))), ESTALE);
+  Reopen(64 << 20, absl::Milliseconds(300));  // the opener is gone
+  // Nobody reclaims it within the grace period, so it goes after it.
+  EXPECT_TRUE(
+      Eventually([&] { return Err(fs_->GetAttr(RefOf(*f))) == ESTALE; }));
   EXPECT_EQ(fs_->StatFs().free_blocks, fs_->StatFs().total_blocks);
+  ExpectClean();
+}
+
+TEST_F(FilesystemTest, HandleReclaimedAfterRestartKeepsAnUnlinkedFile) {
+  const OpenHandle handle{/*session=*/42, /*handle=*/1};
+  absl::StatusOr<Entry> f = fs_->MkNod(kRoot, "f", S_IFREG | 0644, 0, Owner{},
+                                       true, /*open=*/true, {}, handle);
+  ASSERT_TRUE(f.ok());
+  Write(RefOf(*f), 0, "still here");
+  ASSERT_TRUE(fs_->Unlink(kRoot, "f").ok());
+  Reopen(64 << 20, absl::Milliseconds(300));
+  OpenHandle reclaim = handle;
+  reclaim.reclaim = true;
+  ASSERT_TRUE(fs_->Open(RefOf(*f), O_RDWR | O_TRUNC, reclaim).ok());
+  // Well past the grace period, the renewed handle still holds the file,
+  // untruncated.
+  for (int i = 0; i < 20; ++i) {
+    ASSERT_TRUE(fs_->KeepAlive(42, 0).ok());
+    absl::SleepFor(absl::Milliseconds(50));
+  }
+  EXPECT_EQ(ReadAll(RefOf(*f)), "still here");
+  ASSERT_TRUE(fs_->Release(RefOf(*f), handle).ok());
+  EXPECT_EQ(Err(fs_->GetAttr(RefOf(*f))), ESTALE);
+  ExpectClean();
+}
+
+TEST_F(FilesystemTest, OpeningAReplacedFileIsStale) {
+  Entry old = Create(kRoot, "f");
+  Write(RefOf(old), 0, "old");
+  // Someone holds the old file, so it outlives its name.
+  ASSERT_TRUE(fs_->Open(RefOf(old), O_RDONLY, OpenHandle{5, 1}).ok());
+  Entry replacement = Create(kRoot, "f.new");
+  ASSERT_TRUE(fs_->Rename(kRoot, "f.new", kRoot, "f", 0).ok());
+  // A mount whose name cache still maps "f" to the old inode must look the
+  // name up again instead of reading the replaced content.
+  EXPECT_EQ(Err(fs_->Open(RefOf(old), O_RDONLY | O_TRUNC, OpenHandle{6, 1})),
+            ESTALE);
+  EXPECT_EQ(ReadAll(RefOf(old)), "old");
+  // Its holder may still re-register and repeat its own open.
+  EXPECT_TRUE(fs_->Open(RefOf(old), O_RDONLY, OpenHandle{5, 1}).ok());
+  EXPECT_TRUE(
+      fs_->Open(RefOf(old), O_RDONLY, OpenHandle{5, 2, /*reclaim=*/true}).ok());
+  ASSERT_TRUE(fs_->Release(RefOf(old), OpenHandle{5, 1}).ok());
+  ASSERT_TRUE(fs_->Release(RefOf(old), OpenHandle{5, 2}).ok());
+  EXPECT_EQ(Err(fs_->GetAttr(RefOf(old))), ESTALE);
+  EXPECT_TRUE(fs_->Open(RefOf(replacement), O_RDONLY).ok());
+  ExpectClean();
+}
+
+TEST_F(FilesystemTest, ExpiredSessionReleasesItsHandles) {
+  Reopen(64 << 20, absl::Milliseconds(200));
+  ASSERT_FALSE(fs_->KeepAlive(7, 0)->known);
+  EXPECT_TRUE(fs_->KeepAlive(7, 0)->known);
+  const OpenHandle handle{/*session=*/7, /*handle=*/3};
+  absl::StatusOr<Entry> f = fs_->MkNod(kRoot, "f", S_IFREG | 0644, 0, Owner{},
+                                       true, /*open=*/true, {}, handle);
+  ASSERT_TRUE(f.ok());
+  // Opening the same handle again does not count twice.
+  ASSERT_TRUE(fs_->Open(RefOf(*f), O_RDONLY, handle).ok());
+  Write(RefOf(*f), 0, std::string(2 * kBlock, 'x'));
+  ASSERT_TRUE(fs_->Unlink(kRoot, "f").ok());
+  EXPECT_TRUE(fs_->GetAttr(RefOf(*f)).ok());
+  // The mount stops renewing: one lease later its handle is released and
+  // the unlinked file freed.
+  EXPECT_TRUE(
+      Eventually([&] { return Err(fs_->GetAttr(RefOf(*f))) == ESTALE; }));
+  EXPECT_FALSE(fs_->KeepAlive(7, 0)->known);
+  EXPECT_TRUE(fs_->Release(RefOf(*f), handle).ok());  // a late repeat
+  EXPECT_EQ(fs_->StatFs().free_blocks, fs_->StatFs().total_blocks);
+  ExpectClean();
+}
+
+TEST_F(FilesystemTest, RepeatedNumberedCallsGetTheFirstResult) {
+  const CallRef create{9, 1};
+  absl::StatusOr<Entry> f = fs_->MkNod(kRoot, "f", S_IFREG | 0644, 0, Owner{},
+                                       /*exclusive=*/true, false, create);
+  ASSERT_TRUE(f.ok());
+  // The connection broke before the reply: the repeat is answered, not run.
+  absl::StatusOr<Entry> again =
+      fs_->MkNod(kRoot, "f", S_IFREG | 0644, 0, Owner{}, /*exclusive=*/true,
+                 false, create);
+  ASSERT_TRUE(again.ok()) << again.status();
+  EXPECT_EQ(again->ino, f->ino);
+  // Another call of the same name is a new call.
+  EXPECT_EQ(Err(fs_->MkNod(kRoot, "f", S_IFREG | 0644, 0, Owner{}, true, false,
+                           CallRef{9, 2})),
+            EEXIST);
+  ASSERT_TRUE(fs_->Rename(kRoot, "f", kRoot, "g", 0, CallRef{9, 3}).ok());
+  EXPECT_TRUE(fs_->Rename(kRoot, "f", kRoot, "g", 0, CallRef{9, 3}).ok());
+  ASSERT_TRUE(fs_->Unlink(kRoot, "g", CallRef{9, 4}).ok());
+  // The results survive a restart of the server.
+  Reopen();
+  EXPECT_TRUE(fs_->Unlink(kRoot, "g", CallRef{9, 4}).ok());
+  EXPECT_EQ(Err(fs_->Unlink(kRoot, "g", CallRef{9, 5})), ENOENT);
+  // Once the mount says they were answered, they are forgotten.
+  ASSERT_TRUE(fs_->KeepAlive(9, 5).ok());
+  EXPECT_EQ(Err(fs_->Unlink(kRoot, "g", CallRef{9, 4})), ENOENT);
+  // A failed call left no record and runs again.
+  ASSERT_TRUE(fs_->MkDir(kRoot, "g", 0755, Owner{}, CallRef{9, 5}).ok());
   ExpectClean();
 }
 

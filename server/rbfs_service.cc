@@ -74,6 +74,8 @@ bool OpensForChange(uint32_t flags) {
   return (flags & O_ACCMODE) != O_RDONLY || (flags & O_TRUNC) != 0;
 }
 
+CallRef CallOf(const CallId& c) { return CallRef{c.session(), c.seq()}; }
+
 }  // namespace
 
 template <typename Reply>
@@ -172,10 +174,11 @@ grpc::Status RbfsService::MkNod(grpc::ServerContext* ctx,
   if (auto refused = Refuse(ctx, "MkNod", Effect::kWrites, reply)) {
     return *refused;
   }
-  return Answer(
-      fs_->MkNod(Ref(req->parent()), req->name(), req->mode(), req->rdev(),
-                 OwnerOf(req->caller()), req->exclusive(), req->open()),
-      fs_->block_size(), reply);
+  return Answer(fs_->MkNod(Ref(req->parent()), req->name(), req->mode(),
+                           req->rdev(), OwnerOf(req->caller()),
+                           req->exclusive(), req->open(), CallOf(req->call()),
+                           OpenHandle{req->call().session(), req->handle()}),
+                fs_->block_size(), reply);
 }
 
 grpc::Status RbfsService::MkDir(grpc::ServerContext* ctx,
@@ -184,7 +187,7 @@ grpc::Status RbfsService::MkDir(grpc::ServerContext* ctx,
     return *refused;
   }
   return Answer(fs_->MkDir(Ref(req->parent()), req->name(), req->mode(),
-                           OwnerOf(req->caller())),
+                           OwnerOf(req->caller()), CallOf(req->call())),
                 fs_->block_size(), reply);
 }
 
@@ -193,7 +196,8 @@ grpc::Status RbfsService::Unlink(grpc::ServerContext* ctx,
   if (auto refused = Refuse(ctx, "Unlink", Effect::kWrites, reply)) {
     return *refused;
   }
-  return Answer(fs_->Unlink(Ref(req->parent()), req->name()), reply);
+  return Answer(
+      fs_->Unlink(Ref(req->parent()), req->name(), CallOf(req->call())), reply);
 }
 
 grpc::Status RbfsService::RmDir(grpc::ServerContext* ctx,
@@ -201,7 +205,8 @@ grpc::Status RbfsService::RmDir(grpc::ServerContext* ctx,
   if (auto refused = Refuse(ctx, "RmDir", Effect::kWrites, reply)) {
     return *refused;
   }
-  return Answer(fs_->RmDir(Ref(req->parent()), req->name()), reply);
+  return Answer(
+      fs_->RmDir(Ref(req->parent()), req->name(), CallOf(req->call())), reply);
 }
 
 grpc::Status RbfsService::Rename(grpc::ServerContext* ctx,
@@ -211,7 +216,7 @@ grpc::Status RbfsService::Rename(grpc::ServerContext* ctx,
   }
   return Answer(
       fs_->Rename(Ref(req->parent()), req->name(), Ref(req->new_parent()),
-                  req->new_name(), req->flags()),
+                  req->new_name(), req->flags(), CallOf(req->call())),
       reply);
 }
 
@@ -220,9 +225,9 @@ grpc::Status RbfsService::Link(grpc::ServerContext* ctx, const LinkRequest* req,
   if (auto refused = Refuse(ctx, "Link", Effect::kWrites, reply)) {
     return *refused;
   }
-  return Answer(
-      fs_->Link(Ref(req->id()), Ref(req->new_parent()), req->new_name()),
-      fs_->block_size(), reply);
+  return Answer(fs_->Link(Ref(req->id()), Ref(req->new_parent()),
+                          req->new_name(), CallOf(req->call())),
+                fs_->block_size(), reply);
 }
 
 grpc::Status RbfsService::Symlink(grpc::ServerContext* ctx,
@@ -232,7 +237,7 @@ grpc::Status RbfsService::Symlink(grpc::ServerContext* ctx,
     return *refused;
   }
   return Answer(fs_->Symlink(Ref(req->parent()), req->name(), req->target(),
-                             OwnerOf(req->caller())),
+                             OwnerOf(req->caller()), CallOf(req->call())),
                 fs_->block_size(), reply);
 }
 
@@ -303,8 +308,10 @@ grpc::Status RbfsService::Open(grpc::ServerContext* ctx, const OpenRequest* req,
   if (auto refused = Refuse(ctx, "Open", effect, reply)) {
     return *refused;
   }
-  return Answer(fs_->Open(Ref(req->id()), req->flags()), fs_->block_size(),
-                reply);
+  return Answer(
+      fs_->Open(Ref(req->id()), req->flags(),
+                OpenHandle{req->session(), req->handle(), req->reclaim()}),
+      fs_->block_size(), reply);
 }
 
 grpc::Status RbfsService::Release(grpc::ServerContext* ctx,
@@ -312,7 +319,23 @@ grpc::Status RbfsService::Release(grpc::ServerContext* ctx,
   if (auto refused = Refuse(ctx, "Release", Effect::kReads, reply)) {
     return *refused;
   }
-  return Answer(fs_->Release(Ref(req->id())), reply);
+  return Answer(
+      fs_->Release(Ref(req->id()), OpenHandle{req->session(), req->handle()}),
+      reply);
+}
+
+grpc::Status RbfsService::KeepAlive(grpc::ServerContext* ctx,
+                                    const KeepAliveRequest* req,
+                                    KeepAliveReply* reply) {
+  if (auto refused = Refuse(ctx, "KeepAlive", Effect::kReads, reply)) {
+    return *refused;
+  }
+  absl::StatusOr<KeepAliveResult> result =
+      fs_->KeepAlive(req->session(), req->answered_below());
+  if (!result.ok()) return Answer(result.status(), reply);
+  reply->set_known(result->known);
+  reply->set_lease_ms(absl::ToInt64Milliseconds(result->lease));
+  return grpc::Status::OK;
 }
 
 grpc::Status RbfsService::Read(grpc::ServerContext* ctx, const ReadRequest* req,

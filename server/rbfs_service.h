@@ -74,6 +74,8 @@ class RbfsService final : public Rbfs::Service {
                     ReadReply* reply) override;
   grpc::Status Write(grpc::ServerContext*, const WriteRequest* req,
                      WriteReply* reply) override;
+  grpc::Status KeepAlive(grpc::ServerContext*, const KeepAliveRequest* req,
+                         KeepAliveReply* reply) override;
 
  private:
   enum class Effect { kReads, kWrites };

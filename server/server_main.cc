@@ -79,6 +79,10 @@ ABSL_FLAG(std::string, health_listen, "",
 ABSL_FLAG(int, max_streams_per_connection, 256,
           "concurrent calls one client connection may have open; more wait "
           "in the client");
+ABSL_FLAG(absl::Duration, lease_timeout, absl::Seconds(30),
+          "a mount that has not renewed its session for this long is "
+          "considered gone and its open files are released; after a start, "
+          "unlinked files stay this long for mounts to re-open them");
 ABSL_FLAG(std::string, probe, "",
           "HOST:PORT of a running rbfs-server (its --listen or --health-listen "
           "address): ask its gRPC health service whether it is serving and "
@@ -115,6 +119,7 @@ int Serve(const VolumeWrapper& wrap_volume) {
   options.volume_size = absl::GetFlag(FLAGS_volume_size);
   options.block_size = absl::GetFlag(FLAGS_block_size);
   options.commit_interval = absl::GetFlag(FLAGS_commit_interval);
+  options.lease_timeout = absl::GetFlag(FLAGS_lease_timeout);
 
   const std::string listen = absl::GetFlag(FLAGS_listen);
   TlsFiles tls;

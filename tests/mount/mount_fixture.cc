@@ -116,7 +116,13 @@ absl::StatusOr<pid_t> RbfsCluster::SpawnMount(const std::string& dir,
                                     "-o", mount_options, ServerAddress(), dir},
                                    -1);
   const absl::Time deadline = absl::Now() + kStartTimeout;
-  while (!IsMounted(dir)) {
+  // A dead mount (ENOTCONN) on `dir` is listed too, until rbfs-mount
+  // detaches it.
+  auto alive = [&dir] {
+    struct stat st;
+    return IsMounted(dir) && stat(dir.c_str(), &st) == 0;
+  };
+  while (!alive()) {
     int status = 0;
     if (waitpid(pid, &status, WNOHANG) == pid) {
       return absl::InternalError(
@@ -147,6 +153,15 @@ absl::StatusOr<std::string> RbfsCluster::AddClient(const std::string& name,
   if (!pid.ok()) return pid.status();
   extra_mounts_.push_back({*pid, dir});
   return dir;
+}
+
+absl::Status RbfsCluster::KillMount() {
+  if (mount_pid_ <= 0) return absl::FailedPreconditionError("not mounted");
+  kill(mount_pid_, SIGKILL);
+  absl::StatusOr<int> status = WaitForExit(mount_pid_, absl::Seconds(30));
+  if (!status.ok()) return status.status();
+  mount_pid_ = -1;
+  return absl::OkStatus();
 }
 
 absl::StatusOr<int> RbfsCluster::StopMount(int signal) {

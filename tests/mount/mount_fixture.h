@@ -56,6 +56,12 @@ class RbfsCluster {
   // Sends `signal` to rbfs-mount, waits for it to exit and for the mount to
   // disappear; returns the exit status seen by waitpid.
   absl::StatusOr<int> StopMount(int signal);
+  // SIGKILLs rbfs-mount and waits for it to exit; the kernel keeps its dead
+  // mount (ENOTCONN) until the next StartMount() detaches it.
+  absl::Status KillMount();
+
+  // Everything the server logged so far.
+  std::string ServerLog() { return server_->Log(); }
 
   const std::string& mountpoint() const { return mountpoint_; }
   // The server's data directory (for `rbfs-server --check`).

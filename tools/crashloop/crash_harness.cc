@@ -430,8 +430,11 @@ uint64_t ReclaimedOrphans(const std::string& log) {
 
 absl::StatusOr<CrashLoopResult> RunCrashLoop(const CrashLoopOptions& options) {
   const std::string data = options.work_dir + "/data";
-  ServerProcess server(
-      {data, {"--volume-size=67108864", "--commit-interval=1s"}});
+  // A short lease: unlinked-open files are reclaimed one lease after a
+  // start (mounts may re-open them first), and each iteration waits for it.
+  ServerProcess server({data,
+                        {"--volume-size=67108864", "--commit-interval=1s",
+                         "--lease-timeout=200ms"}});
   if (absl::Status s = server.Start(); !s.ok()) return s;
   // gRPC 1.51 must keep one channel alive at all times (see helpers notes).
   std::vector<std::shared_ptr<grpc::Channel>> channels;
@@ -480,6 +483,11 @@ absl::StatusOr<CrashLoopResult> RunCrashLoop(const CrashLoopOptions& options) {
     if (absl::Status s = server.Start(); !s.ok()) return s;
     uint64_t held = 0;
     for (auto& w : workers) held += w->orphans_held();
+    const absl::Time grace_over = absl::Now() + absl::Seconds(20);
+    while (held > 0 && ReclaimedOrphans(server.Log()) < held &&
+           absl::Now() < grace_over) {
+      absl::SleepFor(absl::Milliseconds(20));
+    }
     const uint64_t reclaimed = ReclaimedOrphans(server.Log());
     result.orphans_reclaimed += reclaimed;
     if (reclaimed < held) {

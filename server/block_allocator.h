@@ -28,8 +28,9 @@ class BlockAllocator {
   bool MarkUsed(uint64_t block);
 
   // Makes the next search for free blocks start at `block`, rounded down
-  // to its group of 64 (from 1 if out of range). The server starts at the high-water mark, so that a restarted
-  // server fills never-used blocks, which need no sync, before it reuses.
+  // to its group of 64 (from 1 if out of range). The server starts at the
+  // high-water mark, so that a restarted server fills never-used blocks, which
+  // need no sync, before it reuses.
   void StartSearchAt(uint64_t block);
 
   // All `count` blocks or none: ENOSPC leaves nothing allocated.

@@ -26,11 +26,10 @@ TEST(TokenAuthenticatorTest, AcceptsOnlyTheBearerToken) {
   ASSERT_TRUE(auth.ok()) << auth.status();
   EXPECT_TRUE((*auth)->Check("Bearer 0123456789abcdef-first").ok());
 
-  for (const char* bad : {"", "0123456789abcdef-first",
-                          "Basic 0123456789abcdef-first",
-                          "Bearer 0123456789abcdef-firsT",
-                          "Bearer 0123456789abcdef-first ",
-                          "Bearer 0123456789abcdef-firs"}) {
+  for (const char* bad :
+       {"", "0123456789abcdef-first", "Basic 0123456789abcdef-first",
+        "Bearer 0123456789abcdef-firsT", "Bearer 0123456789abcdef-first ",
+        "Bearer 0123456789abcdef-firs"}) {
     absl::Status s = (*auth)->Check(bad);
     EXPECT_TRUE(absl::IsUnauthenticated(s)) << "'" << bad << "': " << s;
     EXPECT_EQ(s.message().find("0123456789"), std::string::npos) << s;

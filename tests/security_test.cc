@@ -14,13 +14,12 @@
 #include <vector>
 
 #include "absl/strings/str_cat.h"
-#include "absl/synchronization/mutex.h"
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
-#include "grpcpp/generic/generic_stub.h"
 #include "grpcpp/grpcpp.h"
 #include "gtest/gtest.h"
 #include "protos/rbfs.grpc.pb.h"
+#include "server/health_probe.h"
 #include "tests/testing/process.h"
 #include "tests/testing/server_process.h"
 #include "tests/testing/test_pki.h"
@@ -97,34 +96,6 @@ grpc::Status StatFs(const std::shared_ptr<grpc::Channel>& channel,
   return Call(channel, &Rbfs::Stub::StatFs, StatFsRequest(), &reply, token);
 }
 
-// grpc.health.v1.Health/Check for the whole server; true when SERVING.
-bool HealthServing(const std::shared_ptr<grpc::Channel>& channel) {
-  grpc::GenericStub stub(channel);
-  grpc::ClientContext ctx;
-  ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(10));
-  grpc::Slice empty;
-  grpc::ByteBuffer request(&empty, 1);
-  grpc::ByteBuffer response;
-  absl::Mutex mu;
-  bool done = false;
-  grpc::Status status;
-  stub.UnaryCall(&ctx, "/grpc.health.v1.Health/Check", grpc::StubOptions(),
-                 &request, &response, [&](grpc::Status s) {
-                   absl::MutexLock lock(&mu);
-                   status = s;
-                   done = true;
-                 });
-  absl::MutexLock lock(&mu);
-  mu.Await(absl::Condition(&done));
-  std::vector<grpc::Slice> slices;
-  if (!status.ok() || !response.Dump(&slices).ok()) return false;
-  std::string bytes;
-  for (const grpc::Slice& s : slices) {
-    bytes.append(reinterpret_cast<const char*>(s.begin()), s.size());
-  }
-  return bytes == std::string("\x08\x01", 2);
-}
-
 class SecurityTest : public ::testing::Test {
  protected:
   static void SetUpTestSuite() {
@@ -161,7 +132,7 @@ TEST_F(SecurityTest, TlsServerTalksOnlyToClientsThatTrustIt) {
   EXPECT_TRUE(StatFs(TlsChannel(server->address(), pki_->ca_cert)).ok());
 
   // The plaintext health port answers probes and nothing else.
-  EXPECT_TRUE(HealthServing(PlainChannel(health)));
+  EXPECT_TRUE(ProbeHealth(health, absl::Seconds(10)).ok());
   EXPECT_EQ(StatFs(PlainChannel(health)).error_code(),
             grpc::StatusCode::UNIMPLEMENTED);
 
@@ -254,7 +225,7 @@ TEST_F(SecurityTest, TokenIsRequiredCheckedAndNeverLogged) {
   EXPECT_EQ(entry.err(), ENOENT) << "a refused MkDir must change nothing";
 
   // Probes carry no token: the health service stays open.
-  EXPECT_TRUE(HealthServing(channel));
+  EXPECT_TRUE(ProbeHealth(server->address(), absl::Seconds(10)).ok());
 
   const std::string log = server->Log();
   EXPECT_NE(log.find("refused"), std::string::npos) << log;

@@ -55,7 +55,11 @@ absl::Duration RetryBackoff(int attempt) {
                   absl::Seconds(1));
 }
 
-RpcClient::RpcClient(const RpcOptions& options) : options_(options) {
+RpcClient::RpcClient(const RpcOptions& options)
+    : options_(options),
+      authorization_(options.token.empty()
+                         ? ""
+                         : absl::StrCat(kBearerPrefix, options.token)) {
   // gRPC shuts its library down when its last object goes and starts it
   // again with the next; in 1.51 a restart while the callback API's threads
   // from the previous round are still exiting aborts the process. Holding
@@ -106,9 +110,8 @@ void RpcClient::PrepareContext(grpc::ClientContext& context,
   // Wait out a server restart (bounded by the deadline) rather than failing
   // the moment the connection is down.
   context.set_wait_for_ready(true);
-  if (!options_.token.empty()) {
-    context.AddMetadata(std::string(kAuthorizationKey),
-                        absl::StrCat(kBearerPrefix, options_.token));
+  if (!authorization_.empty()) {
+    context.AddMetadata(std::string(kAuthorizationKey), authorization_);
   }
 }
 

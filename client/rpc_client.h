@@ -121,6 +121,8 @@ class RpcClient {
   void NoteHardRetry(const grpc::Status& status);
 
   const RpcOptions options_;
+  // "Bearer <token>", built once: it goes with every chunk of every call.
+  const std::string authorization_;
   std::vector<std::unique_ptr<Rbfs::Stub>> stubs_;
   std::atomic<size_t> next_{0};
   std::atomic<int64_t> last_hard_note_ns_{0};

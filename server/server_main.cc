@@ -21,12 +21,12 @@
 #include "common/log.h"
 #include "common/malloc_tuning.h"
 #include "grpcpp/grpcpp.h"
-#include "grpcpp/health_check_service_interface.h"
 #include "grpcpp/resource_quota.h"
 #include "server/checker.h"
 #include "server/env_flags.h"
 #include "server/filesystem.h"
 #include "server/health_probe.h"
+#include "server/health_service.h"
 #include "server/rbfs_service.h"
 #include "server/token_authenticator.h"
 #include "server/transport_security.h"
@@ -186,11 +186,14 @@ int Serve(const VolumeWrapper& wrap_volume) {
         Owner{absl::GetFlag(FLAGS_squash_uid), absl::GetFlag(FLAGS_squash_gid)};
   }
   RbfsService service(fs->get(), access);
-  grpc::EnableDefaultHealthCheckService(true);
+  // Our own synchronous health service instead of gRPC's (see its header).
+  grpc::EnableDefaultHealthCheckService(false);
+  HealthService health;
   grpc::ServerBuilder builder;
   int port = 0;
   builder.AddListeningPort(listen, *credentials, &port);
   builder.RegisterService(&service);
+  builder.RegisterService(&health);
   builder.SetMaxReceiveMessageSize(RbfsService::kMaxMessageBytes);
   builder.SetMaxSendMessageSize(RbfsService::kMaxMessageBytes);
   builder.AddChannelArgument(GRPC_ARG_MAX_CONCURRENT_STREAMS,
@@ -205,12 +208,11 @@ int Serve(const VolumeWrapper& wrap_volume) {
     LogError("cannot listen on %s", listen);
     return 1;
   }
-  // A second server, so the health port carries nothing but health checks.
-  // gRPC serves its default health service synchronously only beside a
-  // synchronous service; the base class answers every rbfs call with
-  // UNIMPLEMENTED, so nothing but health checks is served there. Declared
-  // before the server that uses it, so it outlives it.
+  // A second server, so the health port carries nothing but health checks:
+  // the Rbfs base class answers every rbfs call with UNIMPLEMENTED. Declared
+  // before the server that uses them, so they outlive it.
   Rbfs::Service unimplemented;
+  HealthService plain_health;
   std::unique_ptr<grpc::Server> health_server;
   if (std::string health = absl::GetFlag(FLAGS_health_listen);
       !health.empty()) {
@@ -219,6 +221,7 @@ int Serve(const VolumeWrapper& wrap_volume) {
     health_builder.AddListeningPort(health, grpc::InsecureServerCredentials(),
                                     &health_port);
     health_builder.RegisterService(&unimplemented);
+    health_builder.RegisterService(&plain_health);
     health_server = health_builder.BuildAndStart();
     if (!health_server || health_port == 0) {
       LogError("cannot listen on --health-listen %s", health);
@@ -249,6 +252,8 @@ int Serve(const VolumeWrapper& wrap_volume) {
     }
   }
   LogInfo("signal %d: finishing in-flight calls", sig);
+  health.Shutdown();
+  plain_health.Shutdown();
   // Calls last milliseconds; the grace period mostly bounds how long gRPC
   // lingers over idle client connections (it uses all of it when any is open).
   server->Shutdown(std::chrono::system_clock::now() + std::chrono::seconds(2));

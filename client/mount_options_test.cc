@@ -77,7 +77,7 @@ TEST(MountOptionsTest, RejectsBadValues) {
 
 TEST(MountOptionsTest, ChunkSizeFollowsServerBlocks) {
   MountOptions options;
-  EXPECT_EQ(EffectiveChunkSize(options, 65536), 262144u);
+  EXPECT_EQ(EffectiveChunkSize(options, 65536), 1u << 20);
   options.chunk_size = 100000;
   EXPECT_EQ(EffectiveChunkSize(options, 65536), 131072u);
   options.chunk_size = 4 << 20;

@@ -406,7 +406,7 @@ setup_passthrough() {
   # per read, and with glibc's defaults each is a new mmap whose pages fault
   # in at ~20 µs apiece, which caps passthrough reads near 300 MiB/s here
   # (about 5 GiB/s with them) - a limit of the example, not of FUSE.
-  GLIBC_TUNABLES=glibc.malloc.mmap_threshold=67108864:glibc.malloc.trim_threshold=268435456:glibc.malloc.top_pad=16777216 \
+  GLIBC_TUNABLES=glibc.malloc.mmap_threshold=67108864:glibc.malloc.trim_threshold=268435456:glibc.malloc.top_pad=16777216:glibc.malloc.arena_max=2 \
   "$WORK/bin/passthrough_ll" -f -o "source=$src,cache=never,timeout=1" "$mnt" \
     >"$WORK/passthrough.log" 2>&1 &
   pid=$!
@@ -502,7 +502,7 @@ setup_rbfs() {
   echo "$mnt" >"$STATE/dir.rbfs"
   printf '%s\n' "rbfs-mount $mpid $WORK/rbfs-mount.log" \
     "rbfs-server $spid $WORK/rbfs-server.log" >"$STATE/watch.rbfs"
-  note rbfs "rbfs-mount defaults (cache=none, chunk_size 256 KiB, max_inflight 64, 4 channels); rbfs-server defaults (64 KiB blocks, sparse 16 GiB volume in the backing dir)"
+  note rbfs "rbfs-mount defaults (cache=none, chunk_size 1 MiB, max_inflight 64, 4 channels); rbfs-server defaults (64 KiB blocks, sparse 16 GiB volume in the backing dir)"
 }
 
 # Runs "$@" in a subshell with errexit really on (a function called as

@@ -9,6 +9,7 @@
 #include <cerrno>
 #include <cstring>
 #include <memory>
+#include <optional>
 #include <string>
 #include <utility>
 
@@ -86,6 +87,7 @@ RbfsFilesystem::RbfsFilesystem(const MountOptions& options, uint32_t chunk_size,
       rpc_(rpc),
       client_session_(client_session),
       // Enough idle buffers for every chunk in flight plus a request's worth.
+      dir_attrs_(options.attr_timeout),
       buffers_(options.max_inflight + kMaxIoBytes / chunk_size + 1),
       limiter_(options.max_inflight) {}
 
@@ -98,6 +100,10 @@ absl::Status RbfsFilesystem::NumberedCall(
   absl::Status status =
       rpc_->Call(method, request, reply, Idempotency::kIdempotent);
   client_session_->EndCall(request.call());
+  if (status.ok()) {
+    const absl::Time now = absl::Now();
+    for (const Attr& dir : reply->dirs()) dir_attrs_.Put(dir, now);
+  }
   return status;
 }
 
@@ -192,6 +198,12 @@ void RbfsFilesystem::GetAttr(fuse_req_t req, fuse_ino_t ino) {
   GetAttrRequest request;
   if (!ResolveId(req, inodes_, ino, request.mutable_id())) return;
   AttrReply reply;
+  std::optional<Attr> changed = dir_attrs_.Take(ino, absl::Now());
+  if (changed && changed->id().generation() == request.id().generation()) {
+    *reply.mutable_attr() = *std::move(changed);
+    ReplyAttr(req, absl::OkStatus(), reply);
+    return;
+  }
   absl::Status status = rpc_->Call(&Rbfs::Stub::GetAttr, request, &reply,
                                    Idempotency::kIdempotent);
   ReplyAttr(req, status, reply);
@@ -205,6 +217,7 @@ void RbfsFilesystem::SetAttr(fuse_req_t req, fuse_ino_t ino,
       FUSE_SET_ATTR_ATIME_NOW | FUSE_SET_ATTR_MTIME_NOW | FUSE_SET_ATTR_CTIME;
   SetAttrRequest request;
   if (!ResolveId(req, inodes_, ino, request.mutable_id())) return;
+  dir_attrs_.Erase(ino);
   request.set_valid(to_set & kKnown);
   request.set_mode(attr->st_mode);
   request.set_uid(attr->st_uid);

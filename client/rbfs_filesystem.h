@@ -21,6 +21,7 @@
 #include "absl/time/time.h"
 #include "client/buffer_pool.h"
 #include "client/client_session.h"
+#include "client/dir_attr_cache.h"
 #include "client/inflight_limiter.h"
 #include "client/inode_table.h"
 #include "client/mount_options.h"
@@ -106,6 +107,7 @@ class RbfsFilesystem {
   ClientSession* const client_session_;
   fuse_session* session_ = nullptr;
   InodeTable inodes_;
+  DirAttrCache dir_attrs_;
   BufferPool buffers_;
   InflightLimiter limiter_;
 

@@ -70,6 +70,20 @@ grpc::Status Answer(const absl::Status& s, Reply* reply) {
   return grpc::Status::OK;
 }
 
+// Adds the directories a successful call changed, as they are now. A
+// directory that cannot be read (removed meanwhile) is left out: the mount
+// then asks for it as it would have anyway.
+template <typename Reply>
+grpc::Status WithDirs(Filesystem* fs, std::initializer_list<InodeRef> dirs,
+                      grpc::Status answered, Reply* reply) {
+  if (reply->err() != 0) return answered;
+  for (const InodeRef& dir : dirs) {
+    absl::StatusOr<Entry> e = fs->GetAttr(dir);
+    if (e.ok()) FillAttr(*e, fs->block_size(), reply->add_dirs());
+  }
+  return answered;
+}
+
 bool OpensForChange(uint32_t flags) {
   return (flags & O_ACCMODE) != O_RDONLY || (flags & O_TRUNC) != 0;
 }
@@ -174,11 +188,14 @@ grpc::Status RbfsService::MkNod(grpc::ServerContext* ctx,
   if (auto refused = Refuse(ctx, "MkNod", Effect::kWrites, reply)) {
     return *refused;
   }
-  return Answer(fs_->MkNod(Ref(req->parent()), req->name(), req->mode(),
-                           req->rdev(), OwnerOf(req->caller()),
-                           req->exclusive(), req->open(), CallOf(req->call()),
-                           OpenHandle{req->call().session(), req->handle()}),
-                fs_->block_size(), reply);
+  return WithDirs(
+      fs_, {Ref(req->parent())},
+      Answer(fs_->MkNod(Ref(req->parent()), req->name(), req->mode(),
+                        req->rdev(), OwnerOf(req->caller()), req->exclusive(),
+                        req->open(), CallOf(req->call()),
+                        OpenHandle{req->call().session(), req->handle()}),
+             fs_->block_size(), reply),
+      reply);
 }
 
 grpc::Status RbfsService::MkDir(grpc::ServerContext* ctx,
@@ -186,9 +203,12 @@ grpc::Status RbfsService::MkDir(grpc::ServerContext* ctx,
   if (auto refused = Refuse(ctx, "MkDir", Effect::kWrites, reply)) {
     return *refused;
   }
-  return Answer(fs_->MkDir(Ref(req->parent()), req->name(), req->mode(),
-                           OwnerOf(req->caller()), CallOf(req->call())),
-                fs_->block_size(), reply);
+  return WithDirs(
+      fs_, {Ref(req->parent())},
+      Answer(fs_->MkDir(Ref(req->parent()), req->name(), req->mode(),
+                        OwnerOf(req->caller()), CallOf(req->call())),
+             fs_->block_size(), reply),
+      reply);
 }
 
 grpc::Status RbfsService::Unlink(grpc::ServerContext* ctx,
@@ -196,8 +216,11 @@ grpc::Status RbfsService::Unlink(grpc::ServerContext* ctx,
   if (auto refused = Refuse(ctx, "Unlink", Effect::kWrites, reply)) {
     return *refused;
   }
-  return Answer(
-      fs_->Unlink(Ref(req->parent()), req->name(), CallOf(req->call())), reply);
+  return WithDirs(
+      fs_, {Ref(req->parent())},
+      Answer(fs_->Unlink(Ref(req->parent()), req->name(), CallOf(req->call())),
+             reply),
+      reply);
 }
 
 grpc::Status RbfsService::RmDir(grpc::ServerContext* ctx,
@@ -205,8 +228,11 @@ grpc::Status RbfsService::RmDir(grpc::ServerContext* ctx,
   if (auto refused = Refuse(ctx, "RmDir", Effect::kWrites, reply)) {
     return *refused;
   }
-  return Answer(
-      fs_->RmDir(Ref(req->parent()), req->name(), CallOf(req->call())), reply);
+  return WithDirs(
+      fs_, {Ref(req->parent())},
+      Answer(fs_->RmDir(Ref(req->parent()), req->name(), CallOf(req->call())),
+             reply),
+      reply);
 }
 
 grpc::Status RbfsService::Rename(grpc::ServerContext* ctx,
@@ -214,10 +240,12 @@ grpc::Status RbfsService::Rename(grpc::ServerContext* ctx,
   if (auto refused = Refuse(ctx, "Rename", Effect::kWrites, reply)) {
     return *refused;
   }
-  return Answer(
-      fs_->Rename(Ref(req->parent()), req->name(), Ref(req->new_parent()),
-                  req->new_name(), req->flags(), CallOf(req->call())),
-      reply);
+  return WithDirs(fs_, {Ref(req->parent()), Ref(req->new_parent())},
+                  Answer(fs_->Rename(Ref(req->parent()), req->name(),
+                                     Ref(req->new_parent()), req->new_name(),
+                                     req->flags(), CallOf(req->call())),
+                         reply),
+                  reply);
 }
 
 grpc::Status RbfsService::Link(grpc::ServerContext* ctx, const LinkRequest* req,
@@ -225,9 +253,11 @@ grpc::Status RbfsService::Link(grpc::ServerContext* ctx, const LinkRequest* req,
   if (auto refused = Refuse(ctx, "Link", Effect::kWrites, reply)) {
     return *refused;
   }
-  return Answer(fs_->Link(Ref(req->id()), Ref(req->new_parent()),
-                          req->new_name(), CallOf(req->call())),
-                fs_->block_size(), reply);
+  return WithDirs(fs_, {Ref(req->new_parent())},
+                  Answer(fs_->Link(Ref(req->id()), Ref(req->new_parent()),
+                                   req->new_name(), CallOf(req->call())),
+                         fs_->block_size(), reply),
+                  reply);
 }
 
 grpc::Status RbfsService::Symlink(grpc::ServerContext* ctx,
@@ -236,9 +266,12 @@ grpc::Status RbfsService::Symlink(grpc::ServerContext* ctx,
   if (auto refused = Refuse(ctx, "Symlink", Effect::kWrites, reply)) {
     return *refused;
   }
-  return Answer(fs_->Symlink(Ref(req->parent()), req->name(), req->target(),
-                             OwnerOf(req->caller()), CallOf(req->call())),
-                fs_->block_size(), reply);
+  return WithDirs(
+      fs_, {Ref(req->parent())},
+      Answer(fs_->Symlink(Ref(req->parent()), req->name(), req->target(),
+                          OwnerOf(req->caller()), CallOf(req->call())),
+             fs_->block_size(), reply),
+      reply);
 }
 
 grpc::Status RbfsService::ReadLink(grpc::ServerContext* ctx,

@@ -17,6 +17,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
+#include "absl/time/time.h"
 #include "gtest/gtest.h"
 #include "tests/mount/mount_fixture.h"
 
@@ -81,6 +82,48 @@ TEST_F(MountMetadataTest, CreateStatUnlink) {
   ASSERT_EQ(unlink(path.c_str()), 0);
   EXPECT_EQ(stat(path.c_str(), &st), -1);
   EXPECT_EQ(errno, ENOENT);
+}
+
+// The kernel asks for a directory's attributes again right after every
+// change in it, and the mount answers from the attributes the server sent
+// with the change (client/dir_attr_cache.h): each stat must show that change.
+TEST_F(MountMetadataTest, DirectoryAttributesFollowEveryChange) {
+  const std::string dir = Path("changing");
+  ASSERT_EQ(mkdir(dir.c_str(), 0755), 0) << strerror(errno);
+  struct stat before;
+  ASSERT_EQ(stat(dir.c_str(), &before), 0);
+  EXPECT_EQ(before.st_nlink, 2u);
+  auto expect_changed = [&](const char* what, nlink_t nlink) {
+    struct stat after;
+    ASSERT_EQ(stat(dir.c_str(), &after), 0) << what;
+    EXPECT_EQ(after.st_nlink, nlink) << what;
+    EXPECT_GT(absl::TimeFromTimespec(after.st_mtim),
+              absl::TimeFromTimespec(before.st_mtim))
+        << what;
+    EXPECT_GT(absl::TimeFromTimespec(after.st_ctim),
+              absl::TimeFromTimespec(before.st_ctim))
+        << what;
+    before = after;
+  };
+  ASSERT_EQ(mkdir((dir + "/sub").c_str(), 0755), 0);
+  expect_changed("mkdir", 3);
+  const int fd = open((dir + "/f").c_str(), O_CREAT | O_EXCL | O_WRONLY, 0644);
+  ASSERT_GE(fd, 0) << strerror(errno);
+  ASSERT_EQ(close(fd), 0);
+  expect_changed("create", 3);
+  ASSERT_EQ(rename((dir + "/f").c_str(), (dir + "/g").c_str()), 0);
+  expect_changed("rename", 3);
+  ASSERT_EQ(link((dir + "/g").c_str(), (dir + "/h").c_str()), 0);
+  expect_changed("link", 3);
+  ASSERT_EQ(symlink("g", (dir + "/s").c_str()), 0);
+  expect_changed("symlink", 3);
+  ASSERT_EQ(unlink((dir + "/g").c_str()), 0);
+  expect_changed("unlink", 3);
+  ASSERT_EQ(rmdir((dir + "/sub").c_str()), 0);
+  expect_changed("rmdir", 2);
+  ASSERT_EQ(unlink((dir + "/h").c_str()), 0);
+  ASSERT_EQ(unlink((dir + "/s").c_str()), 0);
+  ASSERT_EQ(rmdir(dir.c_str()), 0);
 }
 
 TEST_F(MountMetadataTest, SpecialFilesAndDirectorySync) {

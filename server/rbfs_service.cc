@@ -10,6 +10,8 @@
 #include "common/errno_status.h"
 #include "common/log.h"
 #include "common/token_file.h"
+#include "google/protobuf/io/coded_stream.h"
+#include "google/protobuf/wire_format_lite.h"
 
 namespace rbfs {
 namespace {
@@ -90,7 +92,53 @@ bool OpensForChange(uint32_t flags) {
 
 CallRef CallOf(const CallId& c) { return CallRef{c.session(), c.seq()}; }
 
+// The position of Read among the service's methods, as the generated code
+// numbers them (declaration order).
+int ReadMethodIndex() {
+  return ReadRequest::descriptor()
+      ->file()
+      ->FindServiceByName("Rbfs")
+      ->FindMethodByName("Read")
+      ->index();
+}
+
+// `reply` in wire format, its data not copied: a slice holding the
+// field's tag and length, then a slice that owns the data's buffer.
+grpc::ByteBuffer SerializeWithoutCopy(ReadReply reply) {
+  using google::protobuf::internal::WireFormatLite;
+  using google::protobuf::io::CodedOutputStream;
+  if (reply.err() != 0 || reply.data().empty()) {
+    grpc::Slice whole(reply.SerializeAsString());
+    return grpc::ByteBuffer(&whole, 1);
+  }
+  auto* data = new std::string(std::move(*reply.mutable_data()));
+  uint8_t header[16];
+  uint8_t* end = CodedOutputStream::WriteTagToArray(
+      WireFormatLite::MakeTag(ReadReply::kDataFieldNumber,
+                              WireFormatLite::WIRETYPE_LENGTH_DELIMITED),
+      header);
+  end = CodedOutputStream::WriteVarint32ToArray(
+      static_cast<uint32_t>(data->size()), end);
+  grpc::Slice slices[2] = {
+      grpc::Slice(header, end - header),
+      grpc::Slice(
+          data->data(), data->size(),
+          [](void* owned) { delete static_cast<std::string*>(owned); }, data),
+  };
+  return grpc::ByteBuffer(slices, 2);
+}
+
 }  // namespace
+
+RbfsService::RbfsService(Filesystem* fs, AccessOptions access)
+    : fs_(fs), access_(access) {
+  MarkMethodStreamed(
+      ReadMethodIndex(),
+      new grpc::internal::StreamedUnaryHandler<ReadRequest, grpc::ByteBuffer>(
+          [this](grpc::ServerContext* ctx,
+                 grpc::ServerUnaryStreamer<ReadRequest, grpc::ByteBuffer>*
+                     stream) { return ReadForWire(ctx, stream); }));
+}
 
 template <typename Reply>
 std::optional<grpc::Status> RbfsService::Refuse(grpc::ServerContext* ctx,
@@ -383,6 +431,22 @@ grpc::Status RbfsService::Read(grpc::ServerContext* ctx, const ReadRequest* req,
     data->clear();
     return Answer(s, reply);
   }
+  return grpc::Status::OK;
+}
+
+grpc::Status RbfsService::ReadForWire(
+    grpc::ServerContext* ctx,
+    grpc::ServerUnaryStreamer<ReadRequest, grpc::ByteBuffer>* stream) {
+  ReadRequest request;
+  if (!stream->Read(&request)) {
+    return grpc::Status(grpc::StatusCode::INTERNAL, "no Read request");
+  }
+  ReadReply reply;
+  grpc::Status status = Read(ctx, &request, &reply);
+  if (!status.ok()) return status;
+  // As the last message, it goes out in one batch with the status.
+  stream->Write(SerializeWithoutCopy(std::move(reply)),
+                grpc::WriteOptions().set_last_message());
   return grpc::Status::OK;
 }
 

@@ -355,10 +355,10 @@ meta_step() {
   local out="$WORK/meta.$target.out"
   check_mounted "$target" "$dir"
   rm -f "$dir/bench.dat"
-  # Every target starts its metadata job from the same state: the fio jobs
-  # of all targets leave GiBs of dirty and cached pages behind. In a full
-  # run without this, sshfs and rbfs created files 1.5-2x slower than in
-  # runs with fewer targets (rbfs 624 vs 951/s, sshfs 638 vs 1172/s).
+  # Every target starts its metadata job from the same state, not paying
+  # for the GiBs of dirty and cached pages the fio jobs of all targets left.
+  # (It does not explain why metadata figures drift by up to 40% between
+  # runs; the machine does, see docs/benchmarks.md.)
   sync
   echo 3 >/proc/sys/vm/drop_caches
   mkdir "$dir/meta"

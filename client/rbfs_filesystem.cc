@@ -86,8 +86,8 @@ RbfsFilesystem::RbfsFilesystem(const MountOptions& options, uint32_t chunk_size,
       chunk_size_(chunk_size),
       rpc_(rpc),
       client_session_(client_session),
-      // Enough idle buffers for every chunk in flight plus a request's worth.
       dir_attrs_(options.attr_timeout),
+      // Enough idle buffers for every chunk in flight plus a request's worth.
       buffers_(options.max_inflight + kMaxIoBytes / chunk_size + 1),
       limiter_(options.max_inflight) {}
 

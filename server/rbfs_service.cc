@@ -103,7 +103,8 @@ int ReadMethodIndex() {
 }
 
 // `reply` in wire format, its data not copied: a slice holding the
-// field's tag and length, then a slice that owns the data's buffer.
+// field's tag and length, then a slice that owns the data's buffer. ReadReply
+// has no other field to encode when err is 0 (rbfs_service_test checks).
 grpc::ByteBuffer SerializeWithoutCopy(ReadReply reply) {
   using google::protobuf::internal::WireFormatLite;
   using google::protobuf::io::CodedOutputStream;

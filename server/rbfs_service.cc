@@ -72,15 +72,20 @@ grpc::Status Answer(const absl::Status& s, Reply* reply) {
   return grpc::Status::OK;
 }
 
-// Adds the directories a successful call changed, as they are now. A
-// directory that cannot be read (removed meanwhile) is left out: the mount
-// then asks for it as it would have anyway.
+// Adds the directories a successful call changed, as they are now, each
+// once (a rename within one directory names it twice). A directory that
+// cannot be read (removed meanwhile) is left out: the mount then asks for it
+// as it would have anyway.
 template <typename Reply>
 grpc::Status WithDirs(Filesystem* fs, std::initializer_list<InodeRef> dirs,
                       grpc::Status answered, Reply* reply) {
   if (reply->err() != 0) return answered;
-  for (const InodeRef& dir : dirs) {
-    absl::StatusOr<Entry> e = fs->GetAttr(dir);
+  for (auto dir = dirs.begin(); dir != dirs.end(); ++dir) {
+    const bool named_before = std::any_of(
+        dirs.begin(), dir,
+        [&](const InodeRef& earlier) { return earlier.ino == dir->ino; });
+    if (named_before) continue;
+    absl::StatusOr<Entry> e = fs->GetAttr(*dir);
     if (e.ok()) FillAttr(*e, fs->block_size(), reply->add_dirs());
   }
   return answered;

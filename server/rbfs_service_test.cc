@@ -1,5 +1,6 @@
 #include "server/rbfs_service.h"
 
+#include <cerrno>
 #include <cstdlib>
 #include <filesystem>
 #include <limits>
@@ -53,6 +54,60 @@ TEST_F(RbfsServiceTest, SetAttrTimesBeyondNanosecondRangeSaturate) {
   EXPECT_EQ(reply.attr().atime().sec(), max_sec);
   EXPECT_EQ(reply.attr().mtime().sec(), -max_sec);
   EXPECT_EQ(reply.attr().mtime().nsec(), 0u);
+}
+
+// Mutations name each directory they changed once, as it is after the call.
+TEST_F(RbfsServiceTest, MutationsReturnEachChangedDirectoryOnce) {
+  InodeId root;
+  root.set_ino(Filesystem::kRootIno);
+  root.set_generation(Filesystem::kRootGeneration);
+  MkDirRequest mkdir;
+  *mkdir.mutable_parent() = root;
+  mkdir.set_name("d");
+  mkdir.set_mode(0755);
+  EntryReply dir;
+  ASSERT_TRUE(service_->MkDir(nullptr, &mkdir, &dir).ok());
+  ASSERT_EQ(dir.err(), 0);
+  ASSERT_EQ(dir.dirs_size(), 1);
+  EXPECT_EQ(dir.dirs(0).id().ino(), Filesystem::kRootIno);
+  EXPECT_EQ(dir.dirs(0).nlink(), 3u);
+
+  MkNodRequest mknod;
+  *mknod.mutable_parent() = root;
+  mknod.set_name("f");
+  mknod.set_mode(0100644);
+  EntryReply file;
+  ASSERT_TRUE(service_->MkNod(nullptr, &mknod, &file).ok());
+  ASSERT_EQ(file.err(), 0);
+
+  RenameRequest within;
+  *within.mutable_parent() = root;
+  within.set_name("f");
+  *within.mutable_new_parent() = root;
+  within.set_new_name("g");
+  ErrReply renamed;
+  ASSERT_TRUE(service_->Rename(nullptr, &within, &renamed).ok());
+  ASSERT_EQ(renamed.err(), 0);
+  ASSERT_EQ(renamed.dirs_size(), 1);
+  EXPECT_EQ(renamed.dirs(0).id().ino(), Filesystem::kRootIno);
+
+  RenameRequest across = within;
+  across.set_name("g");
+  *across.mutable_new_parent() = dir.attr().id();
+  ErrReply moved;
+  ASSERT_TRUE(service_->Rename(nullptr, &across, &moved).ok());
+  ASSERT_EQ(moved.err(), 0);
+  ASSERT_EQ(moved.dirs_size(), 2);
+  EXPECT_EQ(moved.dirs(0).id().ino(), Filesystem::kRootIno);
+  EXPECT_EQ(moved.dirs(1).id().ino(), dir.attr().id().ino());
+
+  UnlinkRequest unlink;
+  *unlink.mutable_parent() = root;
+  unlink.set_name("absent");
+  ErrReply failed;
+  ASSERT_TRUE(service_->Unlink(nullptr, &unlink, &failed).ok());
+  EXPECT_EQ(failed.err(), ENOENT);
+  EXPECT_EQ(failed.dirs_size(), 0);
 }
 
 }  // namespace

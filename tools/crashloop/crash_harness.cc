@@ -513,4 +513,13 @@ absl::StatusOr<CrashLoopResult> RunCrashLoop(const CrashLoopOptions& options) {
   return result;
 }
 
+std::string Summarize(const CrashLoopResult& result) {
+  return absl::StrCat(
+      result.iterations, " iterations, ", result.failures, " failures, ",
+      result.calls, " calls, ", result.files_verified, " files exact (",
+      result.fsynced_files_verified, " fsync'd), ", result.uncertain_files,
+      " cut off mid-call, ", result.bytes_verified, " bytes verified, ",
+      result.orphans_reclaimed, " orphans reclaimed");
+}
+
 }  // namespace rbfs

@@ -50,6 +50,9 @@ struct CrashLoopResult {
   uint64_t orphans_reclaimed = 0;
 };
 
+// One line of counts: "4 iterations, 0 failures, 812 calls, ...".
+std::string Summarize(const CrashLoopResult& result);
+
 // Runs the loop with the rbfs-server binary from the runfiles. An error
 // means the harness itself could not run (server would not start).
 absl::StatusOr<CrashLoopResult> RunCrashLoop(const CrashLoopOptions& options);

@@ -1,6 +1,8 @@
 // The short form of the crash loop: a few seeded kill -9 iterations.
 #include "tools/crashloop/crash_harness.h"
 
+#include <cstdio>
+
 #include "gtest/gtest.h"
 #include "tests/testing/process.h"
 
@@ -21,16 +23,7 @@ TEST(CrashHarnessTest, KillNineLosesNothingAcknowledged) {
   // The loop really exercised something.
   EXPECT_GT(result->files_verified, 0u);
   EXPECT_GT(result->bytes_verified, 0u);
-  std::printf(
-      "crash loop: %d iterations, %llu calls, %llu files exact "
-      "(%llu fsync'd), %llu cut off mid-call, %llu bytes verified, "
-      "%llu orphans reclaimed\n",
-      result->iterations, static_cast<unsigned long long>(result->calls),
-      static_cast<unsigned long long>(result->files_verified),
-      static_cast<unsigned long long>(result->fsynced_files_verified),
-      static_cast<unsigned long long>(result->uncertain_files),
-      static_cast<unsigned long long>(result->bytes_verified),
-      static_cast<unsigned long long>(result->orphans_reclaimed));
+  std::printf("crash loop: %s\n", Summarize(*result).c_str());
 }
 
 }  // namespace

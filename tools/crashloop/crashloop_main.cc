@@ -43,16 +43,8 @@ int main(int argc, char** argv) {
   for (const std::string& p : result->problems) {
     std::fprintf(stderr, "PROBLEM %s\n", p.c_str());
   }
-  std::printf(
-      "crashloop seed %llu: %d iterations, %d failures, %llu calls, %llu "
-      "files exact (%llu fsync'd), %llu cut off mid-call, %llu bytes "
-      "verified, %llu orphans reclaimed\n",
-      static_cast<unsigned long long>(options.seed), result->iterations,
-      result->failures, static_cast<unsigned long long>(result->calls),
-      static_cast<unsigned long long>(result->files_verified),
-      static_cast<unsigned long long>(result->fsynced_files_verified),
-      static_cast<unsigned long long>(result->uncertain_files),
-      static_cast<unsigned long long>(result->bytes_verified),
-      static_cast<unsigned long long>(result->orphans_reclaimed));
+  std::printf("crashloop seed %llu: %s\n",
+              static_cast<unsigned long long>(options.seed),
+              Summarize(*result).c_str());
   return result->failures == 0 ? 0 : 1;
 }

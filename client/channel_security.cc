@@ -2,13 +2,12 @@
 
 #include <cerrno>
 #include <cstring>
-#include <fstream>
-#include <sstream>
 #include <string>
 
 #include "absl/strings/str_cat.h"
 #include "common/address.h"
 #include "common/errno_status.h"
+#include "common/file_contents.h"
 #include "common/token_file.h"
 
 namespace rbfs {
@@ -16,19 +15,17 @@ namespace {
 
 absl::StatusOr<std::string> ReadPem(const std::string& path,
                                     const char* option) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) {
-    const int err = errno != 0 ? errno : EIO;
+  absl::StatusOr<std::string> content = ReadFileContents(path);
+  if (!content.ok()) {
+    const int err = StatusToErrno(content.status());
     return ErrnoError(err, absl::StrCat(option, ": cannot read ", path, ": ",
                                         std::strerror(err)));
   }
-  std::ostringstream content;
-  content << in.rdbuf();
-  if (content.str().find("-----BEGIN ") == std::string::npos) {
+  if (content->find("-----BEGIN ") == std::string::npos) {
     return ErrnoError(EINVAL,
                       absl::StrCat(option, ": ", path, " is not a PEM file"));
   }
-  return content.str();
+  return content;
 }
 
 }  // namespace

@@ -4,12 +4,11 @@
 
 #include <cerrno>
 #include <cstring>
-#include <fstream>
-#include <sstream>
 
 #include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
 #include "common/errno_status.h"
+#include "common/file_contents.h"
 #include "common/log.h"
 
 namespace rbfs {
@@ -29,13 +28,11 @@ absl::StatusOr<std::string> ReadTokenFile(const std::string& path) {
     return ErrnoError(EINVAL, absl::StrCat("token file ", path,
                                            " is too large to hold a token"));
   }
-  std::ifstream in(path, std::ios::binary);
-  if (!in) {
+  absl::StatusOr<std::string> content = ReadFileContents(path);
+  if (!content.ok()) {
     return ErrnoError(EACCES, absl::StrCat("cannot read token file ", path));
   }
-  std::ostringstream content;
-  content << in.rdbuf();
-  std::string token(absl::StripAsciiWhitespace(content.str()));
+  std::string token(absl::StripAsciiWhitespace(*content));
   if (token.size() < kMinTokenLength || token.size() > kMaxTokenLength) {
     return ErrnoError(
         EINVAL, absl::StrCat("token in ", path, " must be ", kMinTokenLength,

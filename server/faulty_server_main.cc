@@ -7,15 +7,14 @@
 #include <sys/stat.h>
 
 #include <cerrno>
-#include <fstream>
 #include <memory>
-#include <sstream>
 #include <string>
 
 #include "absl/base/thread_annotations.h"
 #include "absl/flags/flag.h"
 #include "absl/strings/str_split.h"
 #include "absl/synchronization/mutex.h"
+#include "common/file_contents.h"
 #include "common/log.h"
 #include "server/fault_block_device.h"
 #include "server/server_main.h"
@@ -69,13 +68,9 @@ class SpecFileDevice : public BlockDevice {
         exists ? st.st_mtim.tv_sec * 1000000000LL + st.st_mtim.tv_nsec : 0};
     if (version == version_) return;
     version_ = version;
-    std::string spec;
-    if (exists) {
-      std::ifstream in(spec_path_);
-      std::stringstream text;
-      text << in.rdbuf();
-      spec = text.str();
-    }
+    // An unreadable spec counts as an empty one: no faults.
+    const std::string spec =
+        exists ? ReadFileContents(spec_path_).value_or("") : "";
     int read_err = 0, write_err = 0, sync_err = 0;
     for (absl::string_view item :
          absl::StrSplit(spec, absl::ByAnyChar(" \t\n"), absl::SkipEmpty())) {

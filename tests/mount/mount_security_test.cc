@@ -11,10 +11,10 @@
 
 #include <cerrno>
 #include <fstream>
-#include <sstream>
 #include <string>
 
 #include "absl/strings/str_cat.h"
+#include "common/file_contents.h"
 #include "gtest/gtest.h"
 #include "tests/mount/mount_fixture.h"
 #include "tests/testing/process.h"
@@ -90,10 +90,9 @@ TEST_F(MountSecurityTest, MutualTlsAndTokenMountReadsAndWrites) {
     out << content;
     ASSERT_TRUE(out.good());
   }
-  std::ifstream in(path, std::ios::binary);
-  std::stringstream read_back;
-  read_back << in.rdbuf();
-  EXPECT_EQ(read_back.str(), content);
+  absl::StatusOr<std::string> read_back = ReadFileContents(path);
+  ASSERT_TRUE(read_back.ok()) << read_back.status();
+  EXPECT_EQ(*read_back, content);
 }
 
 TEST_F(MountSecurityTest, WrongCredentialsFailTheMountClearly) {

@@ -2,10 +2,10 @@
 
 #include <cstdlib>
 #include <fstream>
-#include <sstream>
 #include <vector>
 
 #include "absl/strings/str_cat.h"
+#include "common/file_contents.h"
 #include "tests/testing/process.h"
 
 namespace rbfs::testing {
@@ -81,11 +81,9 @@ absl::StatusOr<TestPki> MakeTestPki(const std::string& dir) {
 }
 
 std::string ReadFileOrDie(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) std::abort();
-  std::ostringstream content;
-  content << in.rdbuf();
-  return content.str();
+  absl::StatusOr<std::string> content = ReadFileContents(path);
+  if (!content.ok()) std::abort();
+  return *std::move(content);
 }
 
 }  // namespace rbfs::testing

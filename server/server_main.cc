@@ -22,14 +22,14 @@
 #include "common/malloc_tuning.h"
 #include "grpcpp/grpcpp.h"
 #include "grpcpp/resource_quota.h"
-#include "server/checker.h"
+#include "server/auth/token_authenticator.h"
+#include "server/auth/transport_security.h"
 #include "server/env_flags.h"
-#include "server/filesystem.h"
-#include "server/health_probe.h"
-#include "server/health_service.h"
-#include "server/rbfs_service.h"
-#include "server/token_authenticator.h"
-#include "server/transport_security.h"
+#include "server/fs/filesystem.h"
+#include "server/rpc/health_probe.h"
+#include "server/rpc/health_service.h"
+#include "server/rpc/rbfs_service.h"
+#include "server/store/checker.h"
 
 ABSL_FLAG(std::string, listen, "127.0.0.1:7420",
           "HOST:PORT to serve on; port 0 picks a free port (logged)");

@@ -7,7 +7,7 @@
 #include <functional>
 #include <memory>
 
-#include "server/block_device.h"
+#include "server/store/block_device.h"
 
 namespace rbfs {
 

@@ -19,10 +19,10 @@
 #include "grpcpp/grpcpp.h"
 #include "gtest/gtest.h"
 #include "protos/rbfs.grpc.pb.h"
-#include "server/health_probe.h"
-#include "tests/testing/process.h"
-#include "tests/testing/server_process.h"
-#include "tests/testing/test_pki.h"
+#include "server/rpc/health_probe.h"
+#include "testing/process.h"
+#include "testing/server_process.h"
+#include "testing/test_pki.h"
 
 namespace rbfs {
 namespace {

@@ -9,8 +9,8 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "gtest/gtest.h"
-#include "tests/testing/process.h"
-#include "tests/testing/server_process.h"
+#include "testing/process.h"
+#include "testing/server_process.h"
 
 namespace rbfs {
 namespace {

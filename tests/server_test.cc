@@ -13,9 +13,9 @@
 #include "grpcpp/generic/generic_stub.h"
 #include "gtest/gtest.h"
 #include "protos/rbfs.grpc.pb.h"
-#include "server/health_probe.h"
-#include "tests/testing/server_process.h"
-#include "tests/testing/test_data.h"
+#include "server/rpc/health_probe.h"
+#include "testing/server_process.h"
+#include "testing/test_data.h"
 
 namespace rbfs {
 namespace {

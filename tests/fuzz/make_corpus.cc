@@ -82,9 +82,7 @@ std::string Data() {
   truncate.set_valid(SETATTR_SIZE);
   truncate.set_size(4100);
   AppendCall(Op::kSetAttr, Ids(0), truncate, &s);
-  FsyncRequest fsync;
-  fsync.set_data_only(true);
-  AppendCall(Op::kFsync, Ids(0), fsync, &s);
+  AppendCall(Op::kFsync, Ids(0), FsyncRequest(), &s);
   AppendCall(Op::kUnlink, Ids(kRoot), Named<UnlinkRequest>("d"), &s);
   AppendCall(Op::kRead, Ids(0), read, &s);  // unlinked but still open
   AppendCall(Op::kRelease, Ids(0), ReleaseRequest(), &s);

@@ -37,8 +37,8 @@
 
 #include "absl/strings/string_view.h"
 #include "protos/rbfs.pb.h"
-#include "server/filesystem.h"
-#include "server/rbfs_service.h"
+#include "server/fs/filesystem.h"
+#include "server/rpc/rbfs_service.h"
 
 namespace rbfs::fuzz {
 

@@ -17,7 +17,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/clock.h"
-#include "tests/testing/test_data.h"
+#include "testing/test_data.h"
 
 namespace rbfs {
 namespace {

@@ -16,9 +16,9 @@
 
 #include "absl/strings/str_cat.h"
 #include "gtest/gtest.h"
+#include "testing/process.h"
+#include "testing/test_data.h"
 #include "tests/mount/mount_fixture.h"
-#include "tests/testing/process.h"
-#include "tests/testing/test_data.h"
 
 namespace rbfs {
 namespace {
@@ -41,7 +41,7 @@ class MountErrorTest : public ::testing::Test {
     RbfsCluster::Options options;
     // Long enough to outlast a server restart, as a hard mount would.
     options.mount_options = "deadline=20";
-    options.server_binary = "server/rbfs-server-faulty";
+    options.server_binary = "server/testing/rbfs-server-faulty";
     options.server_args = {"--fault-spec=" + spec_};
     absl::StatusOr<std::unique_ptr<RbfsCluster>> cluster =
         RbfsCluster::Start(options);

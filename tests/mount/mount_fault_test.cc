@@ -18,8 +18,8 @@
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
 #include "gtest/gtest.h"
+#include "testing/test_data.h"
 #include "tests/mount/mount_fixture.h"
-#include "tests/testing/test_data.h"
 
 namespace rbfs {
 namespace {
@@ -237,7 +237,7 @@ TEST(MountFaultTest, MountHelperMountsLikeFstabWould) {
       absl::StrCat(binary.substr(0, binary.rfind('/')), ":", getenv("PATH"));
   ASSERT_EQ(setenv("PATH", path.c_str(), 1), 0);
   // The arguments mount(8) passes for an fstab line with _netdev.
-  ASSERT_EQ(RunCommand({RunfilePath("client/mount.fuse.rbfs"),
+  ASSERT_EQ(RunCommand({RunfilePath("client/fuse/mount.fuse.rbfs"),
                         cluster->ServerAddress(), cluster->mountpoint(), "-o",
                         "rw,_netdev,deadline=3", "-t", "fuse.rbfs"}),
             0);

@@ -22,8 +22,8 @@
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
 #include "gtest/gtest.h"
-#include "tests/testing/process.h"
-#include "tests/testing/server_process.h"
+#include "testing/process.h"
+#include "testing/server_process.h"
 
 namespace rbfs {
 

@@ -5,8 +5,8 @@
 #include <string>
 
 #include "benchmark/benchmark.h"
-#include "server/block_store.h"
-#include "server/filesystem.h"
+#include "server/fs/filesystem.h"
+#include "server/store/block_store.h"
 
 namespace rbfs {
 namespace {

@@ -6,11 +6,11 @@
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/mutex.h"
 #include "benchmark/benchmark.h"
-#include "client/buffer_pool.h"
-#include "client/grpc_chunk_sender.h"
-#include "client/inflight_limiter.h"
-#include "client/io_context.h"
-#include "client/rpc_client.h"
+#include "client/core/buffer_pool.h"
+#include "client/core/grpc_chunk_sender.h"
+#include "client/core/inflight_limiter.h"
+#include "client/core/io_context.h"
+#include "client/rpc/rpc_client.h"
 #include "tools/bench/loopback_server.h"
 
 namespace rbfs {

@@ -10,8 +10,8 @@
 
 #include "grpcpp/grpcpp.h"
 #include "protos/rbfs.grpc.pb.h"
-#include "server/filesystem.h"
-#include "server/rbfs_service.h"
+#include "server/fs/filesystem.h"
+#include "server/rpc/rbfs_service.h"
 
 namespace rbfs {
 

@@ -14,9 +14,9 @@
 #include "absl/synchronization/mutex.h"
 #include "grpcpp/grpcpp.h"
 #include "protos/rbfs.grpc.pb.h"
-#include "tests/testing/process.h"
-#include "tests/testing/server_process.h"
-#include "tests/testing/test_data.h"
+#include "testing/process.h"
+#include "testing/server_process.h"
+#include "testing/test_data.h"
 
 namespace rbfs {
 namespace {

@@ -4,7 +4,7 @@
 #include <cstdio>
 
 #include "gtest/gtest.h"
-#include "tests/testing/process.h"
+#include "testing/process.h"
 
 namespace rbfs {
 namespace {

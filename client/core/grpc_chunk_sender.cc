@@ -1,0 +1,114 @@
+#include "client/core/grpc_chunk_sender.h"
+
+#include <grpcpp/alarm.h>
+#include <grpcpp/grpcpp.h>
+
+#include <utility>
+#include <vector>
+
+#include "absl/time/clock.h"
+#include "common/errno_status.h"
+
+namespace rbfs {
+namespace {
+
+// One chunk's RPC across its attempts. It owns itself from Send() until the
+// final completion, which hands the outcome to the IoContext.
+class ChunkCall {
+ public:
+  ChunkCall(RpcClient* rpc, InflightLimiter* limiter, const InodeId& id,
+            std::shared_ptr<IoContext> context, size_t index)
+      : rpc_(rpc),
+        limiter_(limiter),
+        context_(std::move(context)),
+        index_(index),
+        deadline_(absl::Now() + rpc->deadline()) {
+    IoContext::Chunk& chunk = context_->chunk(index_);
+    if (context_->direction() == IoContext::Direction::kWrite) {
+      *write_request_.mutable_id() = id;
+      write_request_.set_offset(chunk.offset);
+      write_request_.mutable_data()->swap(chunk.buffer);
+    } else {
+      *read_request_.mutable_id() = id;
+      read_request_.set_offset(chunk.offset);
+      read_request_.set_length(chunk.length);
+      // Parsing reuses the string's capacity, so the pooled buffer receives
+      // the data.
+      read_reply_.mutable_data()->swap(chunk.buffer);
+    }
+  }
+
+  void Issue() {
+    grpc_context_ = std::make_unique<grpc::ClientContext>();
+    rpc_->PrepareContext(*grpc_context_, deadline_);
+    auto done = [this](grpc::Status status) { OnDone(std::move(status)); };
+    if (context_->direction() == IoContext::Direction::kWrite) {
+      rpc_->NextStub().async()->Write(grpc_context_.get(), &write_request_,
+                                      &write_reply_, std::move(done));
+    } else {
+      rpc_->NextStub().async()->Read(grpc_context_.get(), &read_request_,
+                                     &read_reply_, std::move(done));
+    }
+  }
+
+ private:
+  void OnDone(grpc::Status status) {
+    const bool hard_retry = rpc_->hard() && IsRetryableWhenHard(status);
+    if (hard_retry || (!status.ok() && IsRetryable(status))) {
+      const absl::Time retry_at = absl::Now() + RetryBackoff(attempt_);
+      // A hard mount gives every attempt a whole deadline of its own.
+      if (hard_retry) deadline_ = retry_at + rpc_->deadline();
+      if (retry_at < deadline_) {
+        ++attempt_;
+        alarms_.push_back(std::make_unique<grpc::Alarm>());
+        alarms_.back()->Set(absl::ToChronoTime(retry_at),
+                            [this](bool) { Issue(); });
+        return;
+      }
+    }
+    IoContext::Chunk& chunk = context_->chunk(index_);
+    absl::Status result = FromGrpcStatus(status);
+    size_t transferred = 0;
+    if (context_->direction() == IoContext::Direction::kWrite) {
+      chunk.buffer.swap(*write_request_.mutable_data());
+      if (result.ok() && write_reply_.err() != 0) {
+        result = ErrnoError(write_reply_.err());
+      }
+      transferred = write_reply_.written();
+    } else {
+      chunk.buffer.swap(*read_reply_.mutable_data());
+      if (result.ok() && read_reply_.err() != 0) {
+        result = ErrnoError(read_reply_.err());
+      }
+      transferred = result.ok() ? chunk.buffer.size() : 0;
+    }
+    limiter_->Release();
+    context_->CompleteChunk(index_, result, transferred);
+    delete this;
+  }
+
+  RpcClient* const rpc_;
+  InflightLimiter* const limiter_;
+  const std::shared_ptr<IoContext> context_;
+  const size_t index_;
+  absl::Time deadline_;
+  int attempt_ = 0;
+  std::unique_ptr<grpc::ClientContext> grpc_context_;
+  // Alarms live until the call ends: one may still be returning from its
+  // callback when the retried RPC completes.
+  std::vector<std::unique_ptr<grpc::Alarm>> alarms_;
+  ReadRequest read_request_;
+  ReadReply read_reply_;
+  WriteRequest write_request_;
+  WriteReply write_reply_;
+};
+
+}  // namespace
+
+void GrpcChunkSender::Send(std::shared_ptr<IoContext> context, size_t index) {
+  ChunkCall* call =
+      new ChunkCall(rpc_, limiter_, id_, std::move(context), index);
+  limiter_->Submit([call] { call->Issue(); });
+}
+
+}  // namespace rbfs

@@ -1,0 +1,40 @@
+// GrpcChunkSender: sends IoContext chunks as asynchronous Read/Write RPCs.
+//
+// Each chunk becomes one call on gRPC's callback API, admitted through the
+// mount's InflightLimiter; the FUSE worker thread that starts a request
+// returns at once and no thread blocks per chunk. A chunk whose connection
+// breaks is retried after a backoff (a positional read or write is
+// idempotent) until the mount's deadline, or forever on a hard mount. The
+// chunk's buffer is lent to the RPC message by swapping, so neither the payload
+// nor the reply data is copied between the IoContext and the protobuf, and the
+// pool gets the capacity back.
+#ifndef RBFS_CLIENT_CORE_GRPC_CHUNK_SENDER_H_
+#define RBFS_CLIENT_CORE_GRPC_CHUNK_SENDER_H_
+
+#include <cstddef>
+#include <memory>
+
+#include "client/core/inflight_limiter.h"
+#include "client/core/io_context.h"
+#include "client/rpc/rpc_client.h"
+#include "protos/rbfs.pb.h"
+
+namespace rbfs {
+
+class GrpcChunkSender : public ChunkSender {
+ public:
+  // `id` names the file every chunk of the request goes to.
+  GrpcChunkSender(RpcClient* rpc, InflightLimiter* limiter, const InodeId& id)
+      : rpc_(rpc), limiter_(limiter), id_(id) {}
+
+  void Send(std::shared_ptr<IoContext> context, size_t index) override;
+
+ private:
+  RpcClient* const rpc_;
+  InflightLimiter* const limiter_;
+  const InodeId id_;
+};
+
+}  // namespace rbfs
+
+#endif  // RBFS_CLIENT_CORE_GRPC_CHUNK_SENDER_H_

@@ -1,0 +1,95 @@
+#include "client/core/inode_table.h"
+
+#include <algorithm>
+#include <cerrno>
+
+#include "common/errno_status.h"
+
+namespace rbfs {
+namespace {
+
+constexpr uint64_t kRootIno = 1;
+
+}  // namespace
+
+InodeTable::InodeTable() {
+  absl::MutexLock lock(&mu_);
+  // The kernel never looks the root up, so it is pinned with one reference.
+  entries_[kRootIno] = Entry{1, 1, 0, 0};
+}
+
+void InodeTable::Remember(const Attr& attr) {
+  absl::MutexLock lock(&mu_);
+  Entry& entry = entries_[attr.id().ino()];
+  entry.generation = attr.id().generation();
+  entry.size = attr.size();
+  ++entry.lookups;
+}
+
+void InodeTable::Refresh(const Attr& attr) {
+  absl::MutexLock lock(&mu_);
+  auto it = entries_.find(attr.id().ino());
+  if (it == entries_.end()) return;
+  it->second.generation = attr.id().generation();
+  it->second.size = attr.size();
+}
+
+void InodeTable::Forget(uint64_t ino, uint64_t nlookup) {
+  if (ino == kRootIno) return;
+  absl::MutexLock lock(&mu_);
+  auto it = entries_.find(ino);
+  if (it == entries_.end()) return;
+  it->second.lookups -= std::min(it->second.lookups, nlookup);
+  EraseIfUnused(ino);
+}
+
+absl::StatusOr<InodeId> InodeTable::Id(uint64_t ino) const {
+  absl::MutexLock lock(&mu_);
+  auto it = entries_.find(ino);
+  if (it == entries_.end()) return ErrnoError(ESTALE);
+  InodeId id;
+  id.set_ino(ino);
+  id.set_generation(it->second.generation);
+  return id;
+}
+
+void InodeTable::Opened(uint64_t ino) {
+  absl::MutexLock lock(&mu_);
+  ++entries_[ino].opens;
+}
+
+void InodeTable::Released(uint64_t ino) {
+  absl::MutexLock lock(&mu_);
+  auto it = entries_.find(ino);
+  if (it == entries_.end() || it->second.opens == 0) return;
+  --it->second.opens;
+  EraseIfUnused(ino);
+}
+
+void InodeTable::RaiseSize(uint64_t ino, uint64_t end) {
+  absl::MutexLock lock(&mu_);
+  auto it = entries_.find(ino);
+  if (it != entries_.end()) it->second.size = std::max(it->second.size, end);
+}
+
+std::optional<uint64_t> InodeTable::Size(uint64_t ino) const {
+  absl::MutexLock lock(&mu_);
+  auto it = entries_.find(ino);
+  if (it == entries_.end()) return std::nullopt;
+  return it->second.size;
+}
+
+size_t InodeTable::size() const {
+  absl::MutexLock lock(&mu_);
+  return entries_.size();
+}
+
+void InodeTable::EraseIfUnused(uint64_t ino) {
+  auto it = entries_.find(ino);
+  if (it != entries_.end() && it->second.lookups == 0 &&
+      it->second.opens == 0) {
+    entries_.erase(it);
+  }
+}
+
+}  // namespace rbfs

@@ -1,0 +1,66 @@
+// MountOptions: rbfs's own mount settings, parsed the libfuse way.
+//
+// rbfs-mount takes `-o` options meant for libfuse and the kernel
+// (allow_other, ro, default_permissions, ...) mixed with its own
+// (chunk_size, max_inflight, cache, attr_timeout, entry_timeout, deadline,
+// hard/soft, channels, and the security options tls_ca, tls_cert, tls_key,
+// tls_server_name, token_file, allow_insecure_token — also spelled
+// --tls-ca F, --token-file F, ... on the command line). ParseMountOptions()
+// removes rbfs's options and the server address from the argument vector and
+// leaves everything else, so the rest goes on to fuse_parse_cmdline() and
+// fuse_session_new() unchanged.
+#ifndef RBFS_CLIENT_FUSE_MOUNT_OPTIONS_H_
+#define RBFS_CLIENT_FUSE_MOUNT_OPTIONS_H_
+
+#define FUSE_USE_VERSION 35
+#include <fuse3/fuse_lowlevel.h>
+
+#include <cstdint>
+#include <string>
+
+#include "absl/status/statusor.h"
+#include "absl/time/time.h"
+#include "common/wire_limits.h"
+
+namespace rbfs {
+
+struct MountOptions {
+  std::string server;  // HOST:PORT
+  // Bytes per RPC; 0 picks the default. Rounded up to the server's block size.
+  uint32_t chunk_size = 0;
+  uint32_t max_inflight = 64;
+  // false: direct I/O (cache=none); true: page cache, close-to-open.
+  bool cache_auto = false;
+  absl::Duration attr_timeout = absl::Seconds(1);
+  absl::Duration entry_timeout = absl::Seconds(1);
+  absl::Duration deadline = absl::Seconds(30);
+  // hard: retry forever through server outages; soft: EIO at the deadline.
+  bool hard = false;
+  uint32_t channels = 4;
+  // Transport security (docs/security.md). Paths; empty = not used.
+  std::string tls_ca;           // verify the server against this CA (TLS)
+  std::string tls_cert;         // client certificate, for mutual TLS
+  std::string tls_key;          // its private key
+  std::string tls_server_name;  // name to expect in the server certificate
+  std::string token_file;       // token sent with every call
+  bool allow_insecure_token = false;
+  // The mount point as given (it stays in the arguments for libfuse).
+  std::string mountpoint;
+};
+
+// Largest chunk the server accepts in one Read or Write.
+constexpr uint32_t kMaxChunkBytes = kMaxIoBytesPerCall;
+
+// Takes rbfs's options and the first non-option argument (HOST:PORT) out of
+// `args`; fails on malformed values.
+absl::StatusOr<MountOptions> ParseMountOptions(fuse_args* args);
+
+// The chunk size to use for a server with `block_size`-byte blocks.
+uint32_t EffectiveChunkSize(const MountOptions& options, uint32_t block_size);
+
+// Describes rbfs's own options, for --help.
+const char* MountOptionsHelp();
+
+}  // namespace rbfs
+
+#endif  // RBFS_CLIENT_FUSE_MOUNT_OPTIONS_H_

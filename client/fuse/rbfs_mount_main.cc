@@ -1,0 +1,280 @@
+// rbfs-mount: mounts an rbfs-server volume through FUSE.
+//
+//   rbfs-mount [options] HOST:PORT MOUNTPOINT
+//
+// The process forks before it creates any gRPC state (gRPC does not survive a
+// fork); the parent waits until the child has mounted and then exits 0, so
+// `mount` and shell scripts see the file system ready when the command
+// returns. SIGTERM, SIGINT and `fusermount3 -u` end the session; in-flight
+// reads and writes are answered before the session is torn down. A mount
+// point left behind by a killed rbfs-mount ("Transport endpoint is not
+// connected") is detached before mounting on it again.
+#include <fcntl.h>
+#include <signal.h>
+#include <spawn.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <climits>
+#include <cstdio>
+#include <cstring>
+#include <memory>
+#include <string>
+
+#define FUSE_USE_VERSION 35
+#include <fuse3/fuse_lowlevel.h>
+
+#include "absl/cleanup/cleanup.h"
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "absl/synchronization/mutex.h"
+#include "client/fuse/mount_options.h"
+#include "client/fuse/rbfs_filesystem.h"
+#include "client/rpc/channel_security.h"
+#include "client/rpc/client_session.h"
+#include "client/rpc/rpc_client.h"
+#include "common/errno_status.h"
+#include "common/log.h"
+#include "common/malloc_tuning.h"
+#include "protos/rbfs.pb.h"
+
+namespace rbfs {
+namespace {
+
+constexpr unsigned kDefaultIdleThreads = 16;
+
+constexpr char kUsage[] = "usage: %s [options] HOST:PORT MOUNTPOINT\n\n";
+
+constexpr char kMountHelp[] = R"(
+    -o ro                  read-only mount
+    -o default_permissions the kernel checks permissions from the
+                           attributes (always on: the server does not)
+    -o nosuid,nodev,noexec the usual mount(8) restrictions
+    -o fsname=NAME         source shown in mount(8) (default HOST:PORT)
+
+mount(8) and /etc/fstab (after client/install.sh):
+    mount -t fuse.rbfs HOST:PORT /mnt/x -o allow_other
+    HOST:PORT  /mnt/x  fuse.rbfs  _netdev,allow_other,cache=auto  0  0
+)";
+
+void PrintHelp(const char* program) {
+  printf(kUsage, program);
+  printf("general options:\n");
+  fuse_cmdline_help();
+  printf("\n%s\nFUSE options:\n", MountOptionsHelp());
+  fflush(stdout);
+  fuse_lowlevel_help();
+  printf("%s", kMountHelp);
+}
+
+// True if some -o option already starts with `name`.
+bool HasOption(const fuse_args& args, const char* name) {
+  for (int i = 1; i < args.argc; ++i) {
+    if (absl::StrContains(args.argv[i], name)) return true;
+  }
+  return false;
+}
+
+// The kernel keeps the mount of an rbfs-mount that died (SIGKILL, crash)
+// and fails every access to it with ENOTCONN, so nothing can be mounted
+// there. Detaches such a dead mount, lazily as `fusermount3 -u -z` does;
+// false if one is there and stays.
+bool DetachDeadMount(const std::string& dir) {
+  struct stat st;
+  if (dir.empty() || stat(dir.c_str(), &st) == 0 || errno != ENOTCONN) {
+    return true;
+  }
+  LogWarning("%s: left mounted by a dead rbfs-mount; detaching it", dir);
+  const char* argv[] = {"fusermount3", "-u", "-z", dir.c_str(), nullptr};
+  pid_t pid;
+  if (posix_spawnp(&pid, "fusermount3", nullptr, nullptr,
+                   const_cast<char* const*>(argv), environ) != 0) {
+    LogError("cannot run fusermount3: %s", strerror(errno));
+    return false;
+  }
+  int status = 0;
+  while (waitpid(pid, &status, 0) < 0 && errno == EINTR) {
+  }
+  return stat(dir.c_str(), &st) == 0;
+}
+
+// Forks. The parent exits once the child reports (0 = mounted) or dies; the
+// child gets the descriptor to report on.
+int ForkDaemon() {
+  int fds[2];
+  if (pipe(fds) != 0) {
+    perror("pipe");
+    exit(1);
+  }
+  const pid_t pid = fork();
+  if (pid < 0) {
+    perror("fork");
+    exit(1);
+  }
+  if (pid > 0) {
+    close(fds[1]);
+    char verdict = 1;
+    const ssize_t n = read(fds[0], &verdict, 1);
+    _exit(n == 1 && verdict == 0 ? 0 : 1);
+  }
+  close(fds[0]);
+  setsid();
+  return fds[1];
+}
+
+// Tells the waiting parent the mount is up and detaches from the terminal.
+void FinishDaemon(int report_fd) {
+  const char ok = 0;
+  ssize_t ignored = write(report_fd, &ok, 1);
+  (void)ignored;
+  close(report_fd);
+  if (chdir("/") != 0) perror("chdir");
+  const int null_fd = open("/dev/null", O_RDWR);
+  if (null_fd >= 0) {
+    dup2(null_fd, STDIN_FILENO);
+    dup2(null_fd, STDOUT_FILENO);
+    dup2(null_fd, STDERR_FILENO);
+    if (null_fd > STDERR_FILENO) close(null_fd);
+  }
+}
+
+int Run(int argc, char** argv) {
+  SetLogProgramName("rbfs-mount");
+  TuneMallocForLargeBuffers();
+  // Debian's Abseil is built with deadlock detection on, which costs a
+  // graph update on every lock of the data path.
+  absl::SetMutexDeadlockDetectionMode(absl::OnDeadlockCycle::kIgnore);
+
+  fuse_args args = FUSE_ARGS_INIT(argc, argv);
+  absl::Cleanup free_args = [&args] { fuse_opt_free_args(&args); };
+  absl::StatusOr<MountOptions> options = ParseMountOptions(&args);
+  if (!options.ok()) {
+    fprintf(stderr, "rbfs-mount: %s\n", options.status().ToString().c_str());
+    return 2;
+  }
+  if (!HasOption(args, "subtype=")) fuse_opt_add_arg(&args, "-osubtype=rbfs");
+  if (!HasOption(args, "fsname=") && !options->server.empty()) {
+    fuse_opt_add_arg(&args, absl::StrCat("-ofsname=", options->server).c_str());
+  }
+  // The server does not check permissions: the kernel enforces mode bits
+  // for every caller, as on a local filesystem.
+  if (!HasOption(args, "default_permissions")) {
+    fuse_opt_add_arg(&args, "-odefault_permissions");
+  }
+  // The kernel caps direct reads at max_read; libfuse wants it both here and
+  // in the init reply.
+  fuse_opt_add_arg(&args, "-omax_read=1048576");
+  // Before fuse_parse_cmdline, which cannot resolve a dead mount's path.
+  if (!DetachDeadMount(options->mountpoint)) {
+    fprintf(stderr, "rbfs-mount: %s is a dead mount; run fusermount3 -u -z\n",
+            options->mountpoint.c_str());
+    return 1;
+  }
+
+  fuse_cmdline_opts cmdline;
+  memset(&cmdline, 0, sizeof(cmdline));
+  if (fuse_parse_cmdline(&args, &cmdline) != 0) return 2;
+  absl::Cleanup free_mountpoint = [&cmdline] { free(cmdline.mountpoint); };
+  if (cmdline.show_help) {
+    PrintHelp(argv[0]);
+    return 0;
+  }
+  if (cmdline.show_version) {
+    printf("rbfs-mount\n");
+    fuse_lowlevel_version();
+    return 0;
+  }
+  if (options->server.empty() || cmdline.mountpoint == nullptr) {
+    fprintf(stderr, kUsage, argv[0]);
+    fprintf(stderr, "see '%s --help'\n", argv[0]);
+    return 2;
+  }
+
+  const int report_fd = cmdline.foreground ? -1 : ForkDaemon();
+
+  RpcOptions rpc_options;
+  rpc_options.target = options->server;
+  rpc_options.channels = static_cast<int>(options->channels);
+  rpc_options.deadline = options->deadline;
+  ChannelSecurityOptions security;
+  security.server = options->server;
+  security.tls_ca = options->tls_ca;
+  security.tls_cert = options->tls_cert;
+  security.tls_key = options->tls_key;
+  security.tls_server_name = options->tls_server_name;
+  security.token_file = options->token_file;
+  security.allow_insecure_token = options->allow_insecure_token;
+  if (absl::Status secured = ApplyChannelSecurity(security, &rpc_options);
+      !secured.ok()) {
+    LogError("%s", secured.message());
+    return 2;
+  }
+  rpc_options.hard = options->hard;
+  // Deliberately never destroyed: the process ends right after the session,
+  // and gRPC 1.51 may crash when channels are torn down while the callback
+  // threads of their last calls are still unwinding. Held by a static so it
+  // stays reachable and LeakSanitizer does not report it.
+  static RpcClient* const rpc_client = new RpcClient(rpc_options);
+  RpcClient& rpc = *rpc_client;
+
+  StatFsReply statfs;
+  if (absl::Status status = rpc.Handshake(&statfs); !status.ok()) {
+    LogError("cannot mount rbfs-server at %s: %s (%s)", options->server,
+             status.message(), strerror(StatusToErrno(status)));
+    return 1;
+  }
+  const uint32_t chunk_size = EffectiveChunkSize(*options, statfs.block_size());
+  // Destroyed after the session loop: it renews the lease until then.
+  ClientSession client_session(&rpc);
+  client_session.Start();
+  RbfsFilesystem fs(*options, chunk_size, &rpc, &client_session);
+
+  fuse_session* session = fuse_session_new(&args, &RbfsFilesystem::Operations(),
+                                           sizeof(fuse_lowlevel_ops), &fs);
+  if (session == nullptr) return 1;
+  absl::Cleanup destroy_session = [session] { fuse_session_destroy(session); };
+  fs.set_session(session);
+  if (fuse_set_signal_handlers(session) != 0) return 1;
+  absl::Cleanup remove_handlers = [session] {
+    fuse_remove_signal_handlers(session);
+  };
+  if (fuse_session_mount(session, cmdline.mountpoint) != 0) return 1;
+  LogInfo("mounted %s on %s (block %d, chunk %d, %s, %s, session %x)",
+          options->server, cmdline.mountpoint, statfs.block_size(), chunk_size,
+          options->cache_auto ? "cache=auto" : "cache=none",
+          options->hard ? "hard" : "soft", client_session.id());
+  if (report_fd >= 0) FinishDaemon(report_fd);
+
+  int result;
+  if (cmdline.singlethread) {
+    result = fuse_session_loop(session);
+  } else {
+    fuse_loop_config config;
+    memset(&config, 0, sizeof(config));
+    config.clone_fd = cmdline.clone_fd;
+    // libfuse 3.14 reads an unset (UINT_MAX) idle limit as a thread limit
+    // and complains; metadata calls block workers, so keep a few spare.
+    config.max_idle_threads = cmdline.max_idle_threads == UINT_MAX
+                                  ? kDefaultIdleThreads
+                                  : cmdline.max_idle_threads;
+    result = fuse_session_loop_mt(session, &config);
+  }
+  if (!fs.WaitIdle(options->deadline + absl::Seconds(5))) {
+    LogWarning("requests still in flight at unmount");
+  }
+  fuse_session_unmount(session);
+  // Files still open at unmount get no release from the kernel.
+  client_session.ReleaseAll();
+  LogInfo("unmounted %s", cmdline.mountpoint);
+  // libfuse reports the signal that ended the loop; that is a clean exit.
+  const bool clean =
+      result == 0 || result == SIGTERM || result == SIGINT || result == SIGHUP;
+  return clean ? 0 : 1;
+}
+
+}  // namespace
+}  // namespace rbfs
+
+int main(int argc, char** argv) { return rbfs::Run(argc, argv); }

@@ -1,0 +1,161 @@
+#include "client/rpc/rpc_client.h"
+
+#include <grpc/grpc.h>
+
+#include <algorithm>
+#include <cerrno>
+
+#include "absl/strings/str_cat.h"
+#include "common/log.h"
+#include "common/token_file.h"
+#include "common/wire_limits.h"
+
+namespace rbfs {
+
+absl::Status FromGrpcStatus(const grpc::Status& status) {
+  int err;
+  switch (status.error_code()) {
+    case grpc::StatusCode::OK:
+      return absl::OkStatus();
+    case grpc::StatusCode::RESOURCE_EXHAUSTED:
+      err = EAGAIN;
+      break;
+    case grpc::StatusCode::UNAUTHENTICATED:
+      err = EACCES;
+      break;
+    case grpc::StatusCode::PERMISSION_DENIED:
+      err = EPERM;
+      break;
+    default:
+      err = EIO;
+      break;
+  }
+  return ErrnoError(err, absl::StrCat("rpc failed: ", status.error_message()));
+}
+
+bool IsRetryable(const grpc::Status& status) {
+  return status.error_code() == grpc::StatusCode::UNAVAILABLE ||
+         WasRefusedUnrun(status);
+}
+
+bool IsRetryableWhenHard(const grpc::Status& status) {
+  return IsRetryable(status) ||
+         status.error_code() == grpc::StatusCode::DEADLINE_EXCEEDED;
+}
+
+bool WasRefusedUnrun(const grpc::Status& status) {
+  // rbfs-server's handlers never return RESOURCE_EXHAUSTED (they answer
+  // with errno); gRPC does, before a handler runs, when the server's
+  // --threads quota is used up.
+  return status.error_code() == grpc::StatusCode::RESOURCE_EXHAUSTED;
+}
+
+absl::Duration RetryBackoff(int attempt) {
+  return std::min(absl::Milliseconds(20) * (1 << std::min(attempt, 6)),
+                  absl::Seconds(1));
+}
+
+RpcClient::RpcClient(const RpcOptions& options)
+    : options_(options),
+      authorization_(options.token.empty()
+                         ? ""
+                         : absl::StrCat(kBearerPrefix, options.token)) {
+  // gRPC shuts its library down when its last object goes and starts it
+  // again with the next; in 1.51 a restart while the callback API's threads
+  // from the previous round are still exiting aborts the process. Holding
+  // one reference for the life of the process keeps it initialised.
+  static const bool kGrpcHeld = (grpc_init(), true);
+  (void)kGrpcHeld;
+  const int channels = options.channels > 0 ? options.channels : 1;
+  for (int i = 0; i < channels; ++i) {
+    grpc::ChannelArguments args;
+    args.SetMaxReceiveMessageSize(kMaxMessageBytes);
+    args.SetMaxSendMessageSize(kMaxMessageBytes);
+    // Without a private subchannel pool all channels share one connection.
+    args.SetInt(GRPC_ARG_USE_LOCAL_SUBCHANNEL_POOL, 1);
+    // Reconnect quickly after a server restart instead of gRPC's default
+    // backoff of up to two minutes.
+    args.SetInt(GRPC_ARG_INITIAL_RECONNECT_BACKOFF_MS, 100);
+    args.SetInt(GRPC_ARG_MIN_RECONNECT_BACKOFF_MS, 100);
+    args.SetInt(GRPC_ARG_MAX_RECONNECT_BACKOFF_MS, 1000);
+    if (!options.tls_server_name.empty()) {
+      args.SetSslTargetNameOverride(options.tls_server_name);
+    }
+    stubs_.push_back(Rbfs::NewStub(grpc::CreateCustomChannel(
+        options.target,
+        options.credentials ? options.credentials
+                            : grpc::InsecureChannelCredentials(),
+        args)));
+  }
+}
+
+void RpcClient::NoteHardRetry(const grpc::Status& status) {
+  const int64_t now = absl::ToUnixNanos(absl::Now());
+  int64_t last = last_hard_note_ns_.load();
+  if (now - last < absl::ToInt64Nanoseconds(absl::Seconds(10)) ||
+      !last_hard_note_ns_.compare_exchange_strong(last, now)) {
+    return;
+  }
+  LogWarning("server %s not responding (%s), still trying (hard mount)",
+             options_.target, status.error_message());
+}
+
+Rbfs::Stub& RpcClient::NextStub() {
+  return *stubs_[next_.fetch_add(1, std::memory_order_relaxed) % stubs_.size()];
+}
+
+void RpcClient::PrepareContext(grpc::ClientContext& context,
+                               absl::Time deadline) const {
+  context.set_deadline(absl::ToChronoTime(deadline));
+  // Wait out a server restart (bounded by the deadline) rather than failing
+  // the moment the connection is down.
+  context.set_wait_for_ready(true);
+  if (!authorization_.empty()) {
+    context.AddMetadata(std::string(kAuthorizationKey), authorization_);
+  }
+}
+
+absl::Status RpcClient::Handshake(StatFsReply* reply) {
+  const absl::Time deadline = absl::Now() + options_.deadline;
+  std::string last_error;
+  for (int attempt = 0;; ++attempt) {
+    grpc::ClientContext context;
+    PrepareContext(context, deadline);
+    // Fail each attempt at once when the connection cannot be made, so the
+    // transport's reason (refused, TLS handshake) is what gets reported.
+    context.set_wait_for_ready(false);
+    grpc::Status status = NextStub().StatFs(&context, StatFsRequest(), reply);
+    if (status.ok()) {
+      return reply->err() == 0 ? absl::OkStatus() : ErrnoError(reply->err());
+    }
+    if (status.error_code() == grpc::StatusCode::UNAUTHENTICATED ||
+        status.error_code() == grpc::StatusCode::PERMISSION_DENIED) {
+      return ErrnoError(
+          status.error_code() == grpc::StatusCode::UNAUTHENTICATED ? EACCES
+                                                                   : EPERM,
+          absl::StrCat("the server refused this mount's credentials: ",
+                       status.error_message()));
+    }
+    last_error = status.error_message();
+    const absl::Time retry_at = absl::Now() + RetryBackoff(attempt);
+    if (status.error_code() != grpc::StatusCode::UNAVAILABLE ||
+        retry_at >= deadline) {
+      if (status.error_code() != grpc::StatusCode::UNAVAILABLE) {
+        return FromGrpcStatus(status);
+      }
+      // gRPC 1.51 reports a failed TLS handshake only as a broken
+      // connection, so name the likely causes.
+      return ErrnoError(
+          ETIMEDOUT,
+          absl::StrCat("no connection within the deadline; check the "
+                       "address, that rbfs-server runs, and that the TLS "
+                       "options match the server's (tls_ca for a TLS "
+                       "server, tls_cert/tls_key when it requires client "
+                       "certificates). gRPC said: ",
+                       last_error));
+    }
+    absl::SleepFor(retry_at - absl::Now());
+  }
+}
+
+}  // namespace rbfs

@@ -1,0 +1,133 @@
+// RpcClient: the mount's connection to rbfs-server.
+//
+// It owns a small pool of channels used round-robin, because one HTTP/2
+// connection caps its concurrent streams and chunks past the cap would queue
+// silently. Every call carries a deadline (the mount's `deadline` option)
+// and waits for the channel to become ready within it, so a call made while
+// the server restarts succeeds once it is back. Calls that may be repeated
+// (idempotent by nature, or numbered so the server answers a repeat from its
+// call log) are retried with exponential backoff when the connection breaks
+// under them. A soft mount (the default) gives up at the deadline with EIO;
+// a hard mount retries them forever, each attempt bounded by the deadline,
+// as an NFS hard mount does. Results are absl::Status values carrying the
+// server's exact errno (or the transport's mapping of a gRPC failure).
+#ifndef RBFS_CLIENT_RPC_RPC_CLIENT_H_
+#define RBFS_CLIENT_RPC_RPC_CLIENT_H_
+
+#include <grpcpp/grpcpp.h>
+
+#include <atomic>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/time/clock.h"
+#include "absl/time/time.h"
+#include "common/errno_status.h"
+#include "protos/rbfs.grpc.pb.h"
+
+namespace rbfs {
+
+struct RpcOptions {
+  std::string target;  // HOST:PORT
+  int channels = 4;
+  absl::Duration deadline = absl::Seconds(30);
+  // Plaintext when null (see client/channel_security.h).
+  std::shared_ptr<grpc::ChannelCredentials> credentials;
+  // Name the server's TLS certificate must carry, if not the target host.
+  std::string tls_server_name;
+  // Sent as "authorization: Bearer <token>" with every call when set.
+  std::string token;
+  // Retry repeatable calls forever instead of failing at the deadline.
+  bool hard = false;
+};
+
+// kIdempotent: repeating the call is harmless (by nature, or because it is
+// numbered or names its open handle). kOnce: only a refused call repeats.
+enum class Idempotency { kIdempotent, kOnce };
+
+// The errno a failed gRPC call stands for at the FUSE edge.
+absl::Status FromGrpcStatus(const grpc::Status& status);
+
+// Whether a failed attempt may be repeated for an idempotent call.
+bool IsRetryable(const grpc::Status& status);
+
+// Whether a hard mount repeats an idempotent call after this failure: also
+// when the attempt ran out of time (the server was away or stuck).
+bool IsRetryableWhenHard(const grpc::Status& status);
+
+// Whether the server refused the call before running it (its thread or
+// resource quota was exhausted): any call may then be repeated.
+bool WasRefusedUnrun(const grpc::Status& status);
+
+// The wait before retry number `attempt` (0-based): 20 ms doubling, capped.
+absl::Duration RetryBackoff(int attempt);
+
+class RpcClient {
+ public:
+  explicit RpcClient(const RpcOptions& options);
+
+  RpcClient(const RpcClient&) = delete;
+  RpcClient& operator=(const RpcClient&) = delete;
+
+  // The next stub in round-robin order.
+  Rbfs::Stub& NextStub();
+
+  absl::Duration deadline() const { return options_.deadline; }
+  bool hard() const { return options_.hard; }
+
+  // Prepares a ClientContext for one attempt of a call ending at `deadline`.
+  void PrepareContext(grpc::ClientContext& context, absl::Time deadline) const;
+
+  // Checks that the server answers and accepts this client's credentials,
+  // failing fast on refusals and reporting the transport's own words (a TLS
+  // handshake failure, say) when it cannot be reached within the deadline.
+  absl::Status Handshake(StatFsReply* reply);
+
+  // A blocking unary call; the reply's own `err` becomes the status.
+  template <typename Request, typename Reply>
+  absl::Status Call(grpc::Status (Rbfs::Stub::*method)(grpc::ClientContext*,
+                                                       const Request&, Reply*),
+                    const Request& request, Reply* reply,
+                    Idempotency idempotency) {
+    absl::Time deadline = absl::Now() + options_.deadline;
+    for (int attempt = 0;; ++attempt) {
+      grpc::ClientContext context;
+      PrepareContext(context, deadline);
+      grpc::Status status = (NextStub().*method)(&context, request, reply);
+      if (status.ok()) {
+        return reply->err() == 0 ? absl::OkStatus() : ErrnoError(reply->err());
+      }
+      const bool repeatable = idempotency == Idempotency::kIdempotent;
+      if (options_.hard && repeatable && IsRetryableWhenHard(status)) {
+        if (attempt == 0) NoteHardRetry(status);
+        absl::SleepFor(RetryBackoff(attempt));
+        deadline = absl::Now() + options_.deadline;
+        continue;
+      }
+      const absl::Time retry_at = absl::Now() + RetryBackoff(attempt);
+      const bool may_repeat =
+          WasRefusedUnrun(status) || (repeatable && IsRetryable(status));
+      if (!may_repeat || retry_at >= deadline) {
+        return FromGrpcStatus(status);
+      }
+      absl::SleepFor(retry_at - absl::Now());
+    }
+  }
+
+ private:
+  // Logs, rate-limited, that a hard mount keeps retrying.
+  void NoteHardRetry(const grpc::Status& status);
+
+  const RpcOptions options_;
+  // "Bearer <token>", built once: it goes with every chunk of every call.
+  const std::string authorization_;
+  std::vector<std::unique_ptr<Rbfs::Stub>> stubs_;
+  std::atomic<size_t> next_{0};
+  std::atomic<int64_t> last_hard_note_ns_{0};
+};
+
+}  // namespace rbfs
+
+#endif  // RBFS_CLIENT_RPC_RPC_CLIENT_H_

@@ -1,0 +1,286 @@
+// Filesystem: POSIX semantics over a BlockDevice (file data) and a MetaStore
+// (inodes, directory entries, block maps).
+//
+// Each mutating operation is one atomic metadata batch; file data is written
+// to its blocks before the batch that maps them. Operations on different
+// inodes run in parallel under per-inode locks (lock_table.h); writes to
+// one file hold its data lock shared and serialise only their short
+// metadata update, so non-overlapping writes to one file overlap their I/O.
+// Errors are absl::Status values carrying the exact errno (errno_status.h).
+#ifndef RBFS_SERVER_FS_FILESYSTEM_H_
+#define RBFS_SERVER_FS_FILESYSTEM_H_
+
+#include <atomic>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "absl/base/thread_annotations.h"
+#include "absl/container/flat_hash_map.h"
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
+#include "absl/synchronization/mutex.h"
+#include "common/wire_limits.h"
+#include "server/fs/call_log.h"
+#include "server/fs/lock_table.h"
+#include "server/fs/session_table.h"
+#include "server/store/block_allocator.h"
+#include "server/store/block_device.h"
+#include "server/store/block_store.h"
+#include "server/store/committer.h"
+#include "server/store/meta.pb.h"
+#include "server/store/meta_store.h"
+
+namespace rbfs {
+
+// An inode as clients name it.
+struct InodeRef {
+  uint64_t ino = 0;
+  uint64_t generation = 0;
+};
+
+struct Entry {
+  uint64_t ino = 0;
+  meta::InodeRecord inode;
+};
+
+struct Owner {
+  uint32_t uid = 0;
+  uint32_t gid = 0;
+};
+
+struct SetAttrArgs {
+  uint32_t valid = 0;  // SetAttrBits from rbfs.proto
+  uint32_t mode = 0;
+  uint32_t uid = 0;
+  uint32_t gid = 0;
+  uint64_t size = 0;
+  int64_t atime_ns = 0;
+  int64_t mtime_ns = 0;
+};
+
+struct DirItem {
+  std::string name;
+  uint64_t cookie = 0;
+  uint64_t ino = 0;
+  uint32_t type = 0;
+  meta::InodeRecord inode;  // filled when attributes were asked for
+};
+
+struct DirListing {
+  uint64_t parent = 0;
+  std::vector<DirItem> items;
+  bool eof = false;
+};
+
+// Who opens: a mount's session and its number for the handle. An untracked
+// handle (session 0) is counted anonymously and never expires.
+struct OpenHandle {
+  uint64_t session = 0;
+  uint64_t handle = 0;
+  // Re-registers a handle held across a restart: no truncation.
+  bool reclaim = false;
+  bool tracked() const { return session != 0; }
+};
+
+struct KeepAliveResult {
+  bool known = false;  // the session held its handles already
+  absl::Duration lease;
+};
+
+struct FsStats {
+  uint32_t block_size = 0;
+  uint64_t total_blocks = 0;
+  uint64_t free_blocks = 0;
+  uint64_t total_inodes = 0;
+  uint64_t free_inodes = 0;
+};
+
+class Filesystem {
+ public:
+  static constexpr uint64_t kRootIno = 1;
+  static constexpr uint64_t kRootGeneration = 1;
+  static constexpr size_t kMaxNameLength = 255;
+  static constexpr size_t kMaxSymlinkLength = 4095;
+  static constexpr uint64_t kMaxFileSize = uint64_t{1} << 44;  // 16 TiB
+  static constexpr uint32_t kMaxIoSize = kMaxIoBytesPerCall;
+
+  struct Options {
+    std::string data_dir;
+    // Defaults to <data_dir>/volume.
+    std::string volume_path;
+    uint64_t volume_size = 16ull << 30;
+    uint32_t block_size = 64 * 1024;
+    absl::Duration commit_interval = absl::Seconds(1);
+
+    // Test seams for fault injection (server/fault_*.h); unset in the
+    // server. `wrap_volume` gets the opened volume and returns the device
+    // the filesystem uses; `meta_env` is the metadata store's RocksDB Env.
+    std::function<std::unique_ptr<BlockDevice>(std::unique_ptr<BlockDevice>)>
+        wrap_volume;
+    rocksdb::Env* meta_env = nullptr;
+    // A session not renewed for this long loses its open handles. After a
+    // start, unlinked files are kept this long for mounts to reclaim.
+    absl::Duration lease_timeout = absl::Seconds(30);
+  };
+
+  // Opens or creates the volume and metadata store. Orphans (unlinked files
+  // that were open) left by a previous run are reclaimed one lease later,
+  // unless a mount re-registered a handle on them by then.
+  static absl::StatusOr<std::unique_ptr<Filesystem>> Open(
+      const Options& options);
+  ~Filesystem();
+
+  absl::StatusOr<Entry> Lookup(InodeRef parent, absl::string_view name);
+  absl::StatusOr<Entry> GetAttr(InodeRef id);
+  absl::StatusOr<Entry> SetAttr(InodeRef id, const SetAttrArgs& args);
+  // The calls below that change the namespace take the caller's CallRef: a
+  // numbered call that already succeeded returns its first result without
+  // running again (see call_log.h).
+  absl::StatusOr<Entry> MkNod(InodeRef parent, absl::string_view name,
+                              uint32_t mode, uint64_t rdev, Owner owner,
+                              bool exclusive, bool open,
+                              const CallRef& call = {},
+                              const OpenHandle& handle = {});
+  absl::StatusOr<Entry> MkDir(InodeRef parent, absl::string_view name,
+                              uint32_t mode, Owner owner,
+                              const CallRef& call = {});
+  absl::StatusOr<Entry> Symlink(InodeRef parent, absl::string_view name,
+                                absl::string_view target, Owner owner,
+                                const CallRef& call = {});
+  absl::StatusOr<Entry> Link(InodeRef id, InodeRef new_parent,
+                             absl::string_view new_name,
+                             const CallRef& call = {});
+  absl::Status Unlink(InodeRef parent, absl::string_view name,
+                      const CallRef& call = {});
+  absl::Status RmDir(InodeRef parent, absl::string_view name,
+                     const CallRef& call = {});
+  absl::Status Rename(InodeRef parent, absl::string_view name,
+                      InodeRef new_parent, absl::string_view new_name,
+                      uint32_t flags, const CallRef& call = {});
+  absl::StatusOr<std::string> ReadLink(InodeRef id);
+  absl::StatusOr<DirListing> ReadDir(InodeRef id, uint64_t cookie,
+                                     uint32_t max_entries, bool with_attrs);
+  FsStats StatFs();
+  absl::Status Fsync(InodeRef id);
+  // Counts an opener: an unlinked file keeps its data while opened. A
+  // tracked handle is counted once, however often it is opened.
+  absl::StatusOr<Entry> Open(InodeRef id, uint32_t flags,
+                             const OpenHandle& handle = {});
+  // Drops an opener; releasing a tracked handle that is not open is a no-op.
+  absl::Status Release(InodeRef id, const OpenHandle& handle = {});
+  // Renews `session` and forgets its calls numbered below `answered_below`.
+  absl::StatusOr<KeepAliveResult> KeepAlive(uint64_t session,
+                                            uint64_t answered_below);
+  // Appends up to `length` bytes at `offset` to *out; fewer only at EOF.
+  absl::Status Read(InodeRef id, uint64_t offset, uint32_t length,
+                    std::string* out);
+  // Returns the file size after the write.
+  absl::StatusOr<uint64_t> Write(InodeRef id, uint64_t offset,
+                                 absl::string_view data);
+
+  // Makes everything durable (used at shutdown).
+  absl::Status SyncAll();
+
+  uint32_t block_size() const { return blocks_->block_size(); }
+
+ private:
+  Filesystem(std::unique_ptr<BlockDevice> blocks,
+             std::unique_ptr<MetaStore> meta,
+             std::unique_ptr<BlockAllocator> allocator, meta::Superblock sb,
+             uint64_t next_ino, uint64_t inode_count,
+             absl::Duration commit_interval, absl::Duration lease,
+             absl::Time grace_end);
+
+  absl::StatusOr<meta::InodeRecord> Load(InodeRef id) const;
+  absl::StatusOr<meta::InodeRecord> LoadDir(InodeRef id) const;
+  absl::StatusOr<Entry> CreateNode(InodeRef parent, absl::string_view name,
+                                   meta::InodeRecord node, bool exclusive,
+                                   bool open, const CallRef& call,
+                                   const OpenHandle& handle);
+  // Link and Rename without the call log.
+  absl::StatusOr<Entry> ApplyLink(InodeRef id, InodeRef new_parent,
+                                  absl::string_view new_name,
+                                  const CallRef& call);
+  absl::Status ApplyRename(InodeRef parent, absl::string_view name,
+                           InodeRef new_parent, absl::string_view new_name,
+                           uint32_t flags, const CallRef& call);
+  // Unlink (a non-directory) or RmDir (an empty directory) of `name`.
+  absl::Status RemoveEntry(InodeRef parent, absl::string_view name,
+                           bool directory, const CallRef& call);
+  // Runs `op` unless `call` already succeeded; then answers its record.
+  absl::StatusOr<Entry> RunEntryOnce(
+      const CallRef& call, const std::function<absl::StatusOr<Entry>()>& op);
+  absl::Status RunOnce(const CallRef& call,
+                       const std::function<absl::Status()>& op);
+  // Counts an opener of `ino`; a tracked handle only the first time.
+  void CountOpen(uint64_t ino, const OpenHandle& handle);
+  // Drops an opener of `ino` and reclaims it if it was the last of an
+  // unlinked inode.
+  absl::Status DropOpen(uint64_t ino);
+  // Frees an unlinked inode's blocks and record once nobody has it open;
+  // during the grace period after a start, leaves it to the sweep.
+  absl::Status ReclaimIfUnused(uint64_t ino);
+  absl::Status ReclaimOrphans();
+  // Releases the handles of sessions whose lease ran out; after the grace
+  // period, once, reclaims the orphans nobody re-registered.
+  void SweepSessions();
+  void SweepLoop();
+  // Removes the name `name` (of child `d`) from `dir` in `batch`, updating
+  // both records; returns true if the child lost its last link.
+  bool DropLink(rocksdb::WriteBatch* batch, uint64_t dir_ino,
+                meta::InodeRecord* dir, absl::string_view name,
+                const meta::DirentRecord& d, meta::InodeRecord* child,
+                int64_t now);
+  absl::StatusOr<bool> IsAncestor(uint64_t ancestor, uint64_t ino) const;
+  absl::Status Commit(rocksdb::WriteBatch* batch);
+  bool IsOpen(uint64_t ino);
+  // Makes the high-water mark durably cover `block` before data is written
+  // to it (see meta.proto); raised in steps so that this syncs rarely.
+  absl::Status CoverByHighWater(uint64_t block);
+
+  std::unique_ptr<BlockDevice> blocks_;
+  std::unique_ptr<MetaStore> meta_;
+  std::unique_ptr<BlockAllocator> allocator_;
+  std::unique_ptr<Committer> committer_;
+  const meta::Superblock superblock_;
+  // Durable high-water mark: no block at or above it holds data.
+  std::atomic<uint64_t> high_water_;
+  absl::Mutex high_water_mu_;  // serialises raising it
+  // Blocks below it may hold old data (a deleted file's), so data written
+  // into them is synced before the metadata that maps it: the high-water
+  // mark at start, then one past the highest block allocated since.
+  std::atomic<uint64_t> maybe_used_below_;
+  LockTable locks_;
+  std::atomic<uint64_t> next_ino_;
+  std::atomic<uint64_t> inode_count_;
+
+  // Serialises renames that move an entry between directories, so that the
+  // ancestor check and the lock order it picks see a stable tree.
+  absl::Mutex rename_mu_;
+
+  absl::Mutex open_mu_ ABSL_ACQUIRED_AFTER(rename_mu_);
+  // Openers per inode; counts live only in memory: after a restart the
+  // mounts re-register their handles within the grace period.
+  absl::flat_hash_map<uint64_t, uint32_t> open_counts_
+      ABSL_GUARDED_BY(open_mu_);
+
+  SessionTable sessions_;
+  CallLog calls_;
+  // Until then, unlinked inodes are not freed: a mount of the previous run
+  // may still hold them open and re-register its handles.
+  const absl::Time grace_end_;
+  bool grace_swept_ = false;  // sweeper thread only
+
+  absl::Mutex sweep_mu_;
+  bool stopping_ ABSL_GUARDED_BY(sweep_mu_) = false;
+  std::thread sweeper_;
+};
+
+}  // namespace rbfs
+
+#endif  // RBFS_SERVER_FS_FILESYSTEM_H_

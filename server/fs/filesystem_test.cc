@@ -1,0 +1,662 @@
+#include "server/fs/filesystem.h"
+
+#include <fcntl.h>
+#include <sys/stat.h>
+
+#include <cerrno>
+#include <cstdlib>
+#include <filesystem>
+#include <functional>
+#include <limits>
+#include <random>
+#include <set>
+#include <thread>
+
+#include "common/errno_status.h"
+#include "gtest/gtest.h"
+#include "protos/rbfs.pb.h"
+#include "server/store/checker.h"
+
+namespace rbfs {
+namespace {
+
+constexpr InodeRef kRoot{Filesystem::kRootIno, Filesystem::kRootGeneration};
+constexpr uint32_t kBlock = 4096;
+
+InodeRef RefOf(const Entry& e) { return InodeRef{e.ino, e.inode.generation()}; }
+
+template <typename T>
+int Err(const absl::StatusOr<T>& s) {
+  return StatusToErrno(s.status());
+}
+int Err(const absl::Status& s) { return StatusToErrno(s); }
+
+class FilesystemTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    const char* tmp = std::getenv("TEST_TMPDIR");
+    dir_ = std::string(tmp ? tmp : "/tmp") + "/fs_" +
+           ::testing::UnitTest::GetInstance()->current_test_info()->name();
+    std::filesystem::remove_all(dir_);
+    Reopen();
+  }
+
+  void Reopen(uint64_t volume_size = 64 << 20,
+              absl::Duration lease = absl::Seconds(30)) {
+    fs_.reset();
+    Filesystem::Options options;
+    options.data_dir = dir_;
+    options.block_size = kBlock;
+    options.volume_size = volume_size;
+    options.lease_timeout = lease;
+    absl::StatusOr<std::unique_ptr<Filesystem>> fs = Filesystem::Open(options);
+    ASSERT_TRUE(fs.ok()) << fs.status();
+    fs_ = std::move(*fs);
+  }
+
+  // Closes the filesystem and runs the offline checker on it.
+  void ExpectClean() {
+    fs_.reset();
+    absl::StatusOr<CheckReport> report = CheckDataDir(dir_, "");
+    ASSERT_TRUE(report.ok()) << report.status();
+    for (const std::string& p : report->problems) ADD_FAILURE() << p;
+  }
+
+  Entry Create(InodeRef parent, const std::string& name, uint32_t mode = 0644) {
+    absl::StatusOr<Entry> e =
+        fs_->MkNod(parent, name, S_IFREG | mode, 0, Owner{1000, 1000},
+                   /*exclusive=*/true, /*open=*/false);
+    EXPECT_TRUE(e.ok()) << name << ": " << e.status();
+    return e.ok() ? *e : Entry{};
+  }
+
+  Entry Dir(InodeRef parent, const std::string& name) {
+    absl::StatusOr<Entry> e = fs_->MkDir(parent, name, 0755, Owner{});
+    EXPECT_TRUE(e.ok()) << name << ": " << e.status();
+    return e.ok() ? *e : Entry{};
+  }
+
+  std::string ReadAll(InodeRef id, uint64_t offset = 0,
+                      uint32_t length = 1 << 20) {
+    std::string out;
+    absl::Status s = fs_->Read(id, offset, length, &out);
+    EXPECT_TRUE(s.ok()) << s;
+    return out;
+  }
+
+  void Write(InodeRef id, uint64_t offset, const std::string& data) {
+    absl::StatusOr<uint64_t> size = fs_->Write(id, offset, data);
+    ASSERT_TRUE(size.ok()) << size.status();
+  }
+
+  std::string dir_;
+  std::unique_ptr<Filesystem> fs_;
+};
+
+TEST_F(FilesystemTest, RootIsADirectoryWithTwoLinks) {
+  absl::StatusOr<Entry> root = fs_->GetAttr(kRoot);
+  ASSERT_TRUE(root.ok());
+  EXPECT_TRUE(S_ISDIR(root->inode.mode()));
+  EXPECT_EQ(root->inode.nlink(), 2u);
+  EXPECT_EQ(Err(fs_->GetAttr(InodeRef{1, 99})), ESTALE);
+  EXPECT_EQ(Err(fs_->GetAttr(InodeRef{12345, 1})), ESTALE);
+}
+
+TEST_F(FilesystemTest, CreateLookupAndNameRules) {
+  Entry f = Create(kRoot, "file", 0640);
+  EXPECT_EQ(f.inode.mode(), S_IFREG | 0640u);
+  EXPECT_EQ(f.inode.uid(), 1000u);
+  absl::StatusOr<Entry> found = fs_->Lookup(kRoot, "file");
+  ASSERT_TRUE(found.ok());
+  EXPECT_EQ(found->ino, f.ino);
+  EXPECT_EQ(Err(fs_->Lookup(kRoot, "nope")), ENOENT);
+  EXPECT_EQ(
+      Err(fs_->MkNod(kRoot, "file", S_IFREG | 0644, 0, Owner{}, true, false)),
+      EEXIST);
+  // Non-exclusive create of an existing file opens it.
+  absl::StatusOr<Entry> again =
+      fs_->MkNod(kRoot, "file", S_IFREG | 0644, 0, Owner{}, false, false);
+  ASSERT_TRUE(again.ok());
+  EXPECT_EQ(again->ino, f.ino);
+
+  EXPECT_EQ(Err(fs_->MkNod(kRoot, std::string(256, 'x'), S_IFREG, 0, Owner{},
+                           true, false)),
+            ENAMETOOLONG);
+  EXPECT_TRUE(
+      fs_->MkNod(kRoot, std::string(255, 'x'), S_IFREG, 0, Owner{}, true, false)
+          .ok());
+  EXPECT_EQ(Err(fs_->MkDir(kRoot, "a/b", 0755, Owner{})), EINVAL);
+  EXPECT_EQ(Err(fs_->MkDir(kRoot, std::string("a\0b", 3), 0755, Owner{})),
+            EINVAL);
+  EXPECT_EQ(Err(fs_->MkDir(kRoot, ".", 0755, Owner{})), EINVAL);
+  EXPECT_EQ(Err(fs_->Unlink(kRoot, "..")), EINVAL);
+  EXPECT_EQ(Err(fs_->Lookup(RefOf(f), "x")), ENOTDIR);
+  ExpectClean();
+}
+
+TEST_F(FilesystemTest, DirectoryLinkCountsAndRemoval) {
+  Entry a = Dir(kRoot, "a");
+  Entry b = Dir(RefOf(a), "b");
+  Create(RefOf(a), "f");
+  EXPECT_EQ(fs_->GetAttr(kRoot)->inode.nlink(), 3u);
+  EXPECT_EQ(fs_->GetAttr(RefOf(a))->inode.nlink(), 3u);
+  EXPECT_EQ(fs_->Lookup(RefOf(b), "..")->ino, a.ino);
+  EXPECT_EQ(Err(fs_->RmDir(kRoot, "a")), ENOTEMPTY);
+  EXPECT_EQ(Err(fs_->Unlink(kRoot, "a")), EISDIR);
+  EXPECT_EQ(Err(fs_->RmDir(RefOf(a), "f")), ENOTDIR);
+  ASSERT_TRUE(fs_->Unlink(RefOf(a), "f").ok());
+  ASSERT_TRUE(fs_->RmDir(RefOf(a), "b").ok());
+  EXPECT_EQ(fs_->GetAttr(RefOf(a))->inode.nlink(), 2u);
+  EXPECT_EQ(Err(fs_->GetAttr(RefOf(b))), ESTALE);
+  ASSERT_TRUE(fs_->RmDir(kRoot, "a").ok());
+  EXPECT_EQ(fs_->GetAttr(kRoot)->inode.nlink(), 2u);
+  EXPECT_EQ(Err(fs_->MkNod(RefOf(a), "late", S_IFREG, 0, Owner{}, true, false)),
+            ESTALE);
+  ExpectClean();
+}
+
+TEST_F(FilesystemTest, HolesZerosShortReadsAndExtension) {
+  InodeRef f = RefOf(Create(kRoot, "f"));
+  Write(f, 3 * kBlock + 10, "tail");
+  EXPECT_EQ(fs_->GetAttr(f)->inode.size(), 3 * kBlock + 14);
+  EXPECT_EQ(fs_->GetAttr(f)->inode.blocks_used(), 1u) << "holes stay unmapped";
+  std::string all = ReadAll(f);
+  ASSERT_EQ(all.size(), 3 * kBlock + 14);
+  EXPECT_TRUE(all.substr(0, 3 * kBlock + 10) ==
+              std::string(3 * kBlock + 10, '\0'));
+  EXPECT_EQ(all.substr(3 * kBlock + 10), "tail");
+  EXPECT_EQ(ReadAll(f, 3 * kBlock + 12, 100), "il") << "short at EOF";
+  EXPECT_EQ(ReadAll(f, 10 * kBlock, 100), "") << "past EOF";
+  // A write spanning blocks, partly over a mapped block, partly a hole.
+  std::string span(2 * kBlock, 'z');
+  Write(f, 2 * kBlock + 100, span);
+  std::string back = ReadAll(f, 2 * kBlock + 100, 2 * kBlock);
+  EXPECT_TRUE(back == span);
+  EXPECT_EQ(ReadAll(f, 2 * kBlock, 100), std::string(100, '\0'));
+  ExpectClean();
+}
+
+TEST_F(FilesystemTest, TruncateFreesBlocksAndExposesOnlyZeros) {
+  InodeRef f = RefOf(Create(kRoot, "f"));
+  Write(f, 0, std::string(8 * kBlock, 'a'));
+  const uint64_t free_before = fs_->StatFs().free_blocks;
+  SetAttrArgs shrink;
+  shrink.valid = SETATTR_SIZE;
+  shrink.size = kBlock + 10;
+  ASSERT_TRUE(fs_->SetAttr(f, shrink).ok());
+  EXPECT_EQ(fs_->GetAttr(f)->inode.blocks_used(), 2u);
+  EXPECT_EQ(fs_->StatFs().free_blocks, free_before + 6);
+  SetAttrArgs grow;
+  grow.valid = SETATTR_SIZE;
+  grow.size = 4 * kBlock;
+  ASSERT_TRUE(fs_->SetAttr(f, grow).ok());
+  std::string all = ReadAll(f);
+  ASSERT_EQ(all.size(), 4 * kBlock);
+  EXPECT_TRUE(all.substr(0, kBlock + 10) == std::string(kBlock + 10, 'a'));
+  EXPECT_TRUE(all.substr(kBlock + 10) == std::string(3 * kBlock - 10, '\0'));
+  InodeRef d = RefOf(Dir(kRoot, "d"));
+  EXPECT_EQ(Err(fs_->SetAttr(d, grow)), EISDIR);
+  SetAttrArgs huge;
+  huge.valid = SETATTR_SIZE;
+  huge.size = Filesystem::kMaxFileSize + 1;
+  EXPECT_EQ(Err(fs_->SetAttr(f, huge)), EFBIG);
+  EXPECT_EQ(Err(fs_->Write(f, Filesystem::kMaxFileSize, "x")), EFBIG);
+  ExpectClean();
+}
+
+TEST_F(FilesystemTest, FreedBlocksNeverShowOldData) {
+  InodeRef secret = RefOf(Create(kRoot, "secret"));
+  Write(secret, 0, std::string(16 * kBlock, 'S'));
+  ASSERT_TRUE(fs_->Unlink(kRoot, "secret").ok());
+  ASSERT_TRUE(fs_->SyncAll().ok());  // releases the quarantined blocks
+  for (int i = 0; i < 16; ++i) {
+    InodeRef f = RefOf(Create(kRoot, "new" + std::to_string(i)));
+    Write(f, 100, "x");
+    SetAttrArgs grow;
+    grow.valid = SETATTR_SIZE;
+    grow.size = kBlock;
+    ASSERT_TRUE(fs_->SetAttr(f, grow).ok());
+    std::string all = ReadAll(f);
+    EXPECT_EQ(all.find('S'), std::string::npos) << "file " << i;
+  }
+  ExpectClean();
+}
+
+TEST_F(FilesystemTest, HardLinksAndSymlinks) {
+  Entry f = Create(kRoot, "f");
+  Write(RefOf(f), 0, "shared");
+  InodeRef d = RefOf(Dir(kRoot, "d"));
+  absl::StatusOr<Entry> l = fs_->Link(RefOf(f), d, "g");
+  ASSERT_TRUE(l.ok());
+  EXPECT_EQ(l->inode.nlink(), 2u);
+  EXPECT_EQ(Err(fs_->Link(RefOf(f), d, "g")), EEXIST);
+  EXPECT_EQ(Err(fs_->Link(d, kRoot, "dirlink")), EPERM);
+  ASSERT_TRUE(fs_->Unlink(kRoot, "f").ok());
+  EXPECT_EQ(fs_->GetAttr(RefOf(f))->inode.nlink(), 1u);
+  EXPECT_EQ(ReadAll(RefOf(f)), "shared");
+
+  absl::StatusOr<Entry> s = fs_->Symlink(kRoot, "s", "d/g", Owner{});
+  ASSERT_TRUE(s.ok());
+  EXPECT_TRUE(S_ISLNK(s->inode.mode()));
+  EXPECT_EQ(s->inode.size(), 3u);
+  EXPECT_EQ(*fs_->ReadLink(RefOf(*s)), "d/g");
+  EXPECT_EQ(Err(fs_->ReadLink(RefOf(f))), EINVAL);
+  EXPECT_EQ(Err(fs_->Symlink(kRoot, "e", "", Owner{})), ENOENT);
+  EXPECT_EQ(Err(fs_->Symlink(kRoot, "long", std::string(4096, 'x'), Owner{})),
+            ENAMETOOLONG);
+  ExpectClean();
+}
+
+TEST_F(FilesystemTest, RenameFollowsLinuxRules) {
+  InodeRef a = RefOf(Dir(kRoot, "a"));
+  InodeRef b = RefOf(Dir(kRoot, "b"));
+  InodeRef sub = RefOf(Dir(a, "sub"));
+  Entry f = Create(a, "f");
+  Entry g = Create(b, "g");
+  Dir(b, "empty");
+  InodeRef full = RefOf(Dir(b, "full"));
+  Create(full, "x");
+
+  EXPECT_EQ(Err(fs_->Rename(a, "missing", b, "y", 0)), ENOENT);
+  EXPECT_EQ(Err(fs_->Rename(kRoot, "a", sub, "loop", 0)), EINVAL);
+  EXPECT_EQ(Err(fs_->Rename(kRoot, "a", a, "self", 0)), EINVAL);
+  EXPECT_EQ(Err(fs_->Rename(a, "sub", b, "g", 0)), ENOTDIR);
+  EXPECT_EQ(Err(fs_->Rename(a, "f", b, "empty", 0)), EISDIR);
+  EXPECT_EQ(Err(fs_->Rename(a, "sub", b, "full", 0)), ENOTEMPTY);
+  EXPECT_EQ(Err(fs_->Rename(a, "f", b, "g", 1)), EEXIST);
+  EXPECT_EQ(Err(fs_->Rename(a, "f", b, "none", 2)), ENOENT);
+  EXPECT_EQ(Err(fs_->Rename(a, "f", b, "g", 3)), EINVAL);
+
+  // Over an existing file: the old target goes away.
+  ASSERT_TRUE(fs_->Rename(a, "f", b, "g", 0).ok());
+  EXPECT_EQ(fs_->Lookup(b, "g")->ino, f.ino);
+  EXPECT_EQ(Err(fs_->Lookup(a, "f")), ENOENT);
+  EXPECT_EQ(Err(fs_->GetAttr(RefOf(g))), ESTALE);
+
+  // A directory over an empty directory, across parents.
+  ASSERT_TRUE(fs_->Rename(a, "sub", b, "empty", 0).ok());
+  EXPECT_EQ(fs_->GetAttr(a)->inode.nlink(), 2u);
+  EXPECT_EQ(fs_->GetAttr(b)->inode.nlink(), 4u);  // empty(=sub), full
+  EXPECT_EQ(fs_->Lookup(sub, "..")->ino, b.ino);
+
+  // Exchange a file and a directory across parents.
+  Create(a, "h");
+  ASSERT_TRUE(fs_->Rename(a, "h", b, "full", 2).ok());
+  EXPECT_TRUE(S_ISDIR(fs_->Lookup(a, "h")->inode.mode()));
+  EXPECT_TRUE(S_ISREG(fs_->Lookup(b, "full")->inode.mode()));
+  EXPECT_EQ(fs_->GetAttr(a)->inode.nlink(), 3u);
+  EXPECT_EQ(fs_->GetAttr(b)->inode.nlink(), 3u);
+  EXPECT_EQ(fs_->Lookup(full, "..")->ino, a.ino);
+
+  // Two names of one file: nothing happens.
+  ASSERT_TRUE(fs_->Link(RefOf(f), b, "g2").ok());
+  ASSERT_TRUE(fs_->Rename(b, "g", b, "g2", 0).ok());
+  EXPECT_EQ(fs_->GetAttr(RefOf(f))->inode.nlink(), 2u);
+  // Same directory rename.
+  ASSERT_TRUE(fs_->Rename(b, "g2", b, "g3", 0).ok());
+  EXPECT_EQ(fs_->Lookup(b, "g3")->ino, f.ino);
+  ExpectClean();
+}
+
+TEST_F(FilesystemTest, AttributesAndTimes) {
+  Entry f = Create(kRoot, "f", 04755);
+  SetAttrArgs chown;
+  chown.valid = SETATTR_UID | SETATTR_GID;
+  chown.uid = 7;
+  chown.gid = 8;
+  absl::StatusOr<Entry> e = fs_->SetAttr(RefOf(f), chown);
+  ASSERT_TRUE(e.ok());
+  EXPECT_EQ(e->inode.uid(), 7u);
+  EXPECT_EQ(e->inode.gid(), 8u);
+  EXPECT_EQ(e->inode.mode() & 07777, 0755u) << "chown drops set-uid";
+  EXPECT_GE(e->inode.ctime_ns(), f.inode.ctime_ns());
+
+  SetAttrArgs times;
+  times.valid = SETATTR_ATIME | SETATTR_MTIME;
+  times.atime_ns = 1000000000123;
+  times.mtime_ns = 2000000000456;
+  e = fs_->SetAttr(RefOf(f), times);
+  ASSERT_TRUE(e.ok());
+  EXPECT_EQ(e->inode.atime_ns(), 1000000000123);
+  EXPECT_EQ(e->inode.mtime_ns(), 2000000000456);
+  Write(RefOf(f), 0, "x");
+  EXPECT_GT(fs_->GetAttr(RefOf(f))->inode.mtime_ns(), 2000000000456);
+
+  SetAttrArgs chmod;
+  chmod.valid = SETATTR_MODE;
+  chmod.mode = S_IFDIR | 0600;  // the type bits cannot change
+  e = fs_->SetAttr(RefOf(f), chmod);
+  ASSERT_TRUE(e.ok());
+  EXPECT_EQ(e->inode.mode(), S_IFREG | 0600u);
+  ExpectClean();
+}
+
+TEST_F(FilesystemTest, UnlinkedOpenFileLivesUntilRelease) {
+  absl::StatusOr<Entry> f =
+      fs_->MkNod(kRoot, "f", S_IFREG | 0644, 0, Owner{}, true, /*open=*/true);
+  ASSERT_TRUE(f.ok());
+  Write(RefOf(*f), 0, std::string(4 * kBlock, 'q'));
+  ASSERT_TRUE(fs_->SyncAll().ok());
+  const uint64_t free_with_file = fs_->StatFs().free_blocks;
+  ASSERT_TRUE(fs_->Unlink(kRoot, "f").ok());
+  EXPECT_EQ(Err(fs_->Lookup(kRoot, "f")), ENOENT);
+  EXPECT_TRUE(ReadAll(RefOf(*f)) == std::string(4 * kBlock, 'q'));
+  Write(RefOf(*f), 4 * kBlock, "more");
+  EXPECT_EQ(fs_->GetAttr(RefOf(*f))->inode.nlink(), 0u);
+  ASSERT_TRUE(fs_->Release(RefOf(*f)).ok());
+  EXPECT_EQ(Err(fs_->GetAttr(RefOf(*f))), ESTALE);
+  EXPECT_EQ(fs_->StatFs().free_blocks, free_with_file + 4);
+  EXPECT_EQ(fs_->StatFs().free_blocks, fs_->StatFs().total_blocks);
+  ExpectClean();
+}
+
+// Polls `done` for up to 10 s.
+bool Eventually(const std::function<bool()>& done) {
+  const absl::Time until = absl::Now() + absl::Seconds(10);
+  while (!done()) {
+    if (absl::Now() > until) return false;
+    absl::SleepFor(absl::Milliseconds(5));
+  }
+  return true;
+}
+
+TEST_F(FilesystemTest, OrphansOfACrashedRunAreReclaimedAfterTheGrace) {
+  absl::StatusOr<Entry> f =
+      fs_->MkNod(kRoot, "f", S_IFREG | 0644, 0, Owner{}, true, /*open=*/true);
+  ASSERT_TRUE(f.ok());
+  Write(RefOf(*f), 0, std::string(3 * kBlock, 'o'));
+  ASSERT_TRUE(fs_->Unlink(kRoot, "f").ok());
+  Reopen(64 << 20, absl::Milliseconds(300));  // the opener is gone
+  // Nobody reclaims it within the grace period, so it goes after it.
+  EXPECT_TRUE(
+      Eventually([&] { return Err(fs_->GetAttr(RefOf(*f))) == ESTALE; }));
+  EXPECT_EQ(fs_->StatFs().free_blocks, fs_->StatFs().total_blocks);
+  ExpectClean();
+}
+
+TEST_F(FilesystemTest, HandleReclaimedAfterRestartKeepsAnUnlinkedFile) {
+  const OpenHandle handle{/*session=*/42, /*handle=*/1};
+  absl::StatusOr<Entry> f = fs_->MkNod(kRoot, "f", S_IFREG | 0644, 0, Owner{},
+                                       true, /*open=*/true, {}, handle);
+  ASSERT_TRUE(f.ok());
+  Write(RefOf(*f), 0, "still here");
+  ASSERT_TRUE(fs_->Unlink(kRoot, "f").ok());
+  Reopen(64 << 20, absl::Milliseconds(300));
+  OpenHandle reclaim = handle;
+  reclaim.reclaim = true;
+  ASSERT_TRUE(fs_->Open(RefOf(*f), O_RDWR | O_TRUNC, reclaim).ok());
+  // Well past the grace period, the renewed handle still holds the file,
+  // untruncated.
+  for (int i = 0; i < 20; ++i) {
+    ASSERT_TRUE(fs_->KeepAlive(42, 0).ok());
+    absl::SleepFor(absl::Milliseconds(50));
+  }
+  EXPECT_EQ(ReadAll(RefOf(*f)), "still here");
+  ASSERT_TRUE(fs_->Release(RefOf(*f), handle).ok());
+  EXPECT_EQ(Err(fs_->GetAttr(RefOf(*f))), ESTALE);
+  ExpectClean();
+}
+
+TEST_F(FilesystemTest, OpeningAReplacedFileIsStale) {
+  Entry old = Create(kRoot, "f");
+  Write(RefOf(old), 0, "old");
+  // Someone holds the old file, so it outlives its name.
+  ASSERT_TRUE(fs_->Open(RefOf(old), O_RDONLY, OpenHandle{5, 1}).ok());
+  Entry replacement = Create(kRoot, "f.new");
+  ASSERT_TRUE(fs_->Rename(kRoot, "f.new", kRoot, "f", 0).ok());
+  // A mount whose name cache still maps "f" to the old inode must look the
+  // name up again instead of reading the replaced content.
+  EXPECT_EQ(Err(fs_->Open(RefOf(old), O_RDONLY | O_TRUNC, OpenHandle{6, 1})),
+            ESTALE);
+  EXPECT_EQ(ReadAll(RefOf(old)), "old");
+  // Its holder may still re-register and repeat its own open.
+  EXPECT_TRUE(fs_->Open(RefOf(old), O_RDONLY, OpenHandle{5, 1}).ok());
+  EXPECT_TRUE(
+      fs_->Open(RefOf(old), O_RDONLY, OpenHandle{5, 2, /*reclaim=*/true}).ok());
+  ASSERT_TRUE(fs_->Release(RefOf(old), OpenHandle{5, 1}).ok());
+  ASSERT_TRUE(fs_->Release(RefOf(old), OpenHandle{5, 2}).ok());
+  EXPECT_EQ(Err(fs_->GetAttr(RefOf(old))), ESTALE);
+  EXPECT_TRUE(fs_->Open(RefOf(replacement), O_RDONLY).ok());
+  ExpectClean();
+}
+
+TEST_F(FilesystemTest, ExpiredSessionReleasesItsHandles) {
+  Reopen(64 << 20, absl::Milliseconds(200));
+  ASSERT_FALSE(fs_->KeepAlive(7, 0)->known);
+  EXPECT_TRUE(fs_->KeepAlive(7, 0)->known);
+  const OpenHandle handle{/*session=*/7, /*handle=*/3};
+  absl::StatusOr<Entry> f = fs_->MkNod(kRoot, "f", S_IFREG | 0644, 0, Owner{},
+                                       true, /*open=*/true, {}, handle);
+  ASSERT_TRUE(f.ok());
+  // Opening the same handle again does not count twice.
+  ASSERT_TRUE(fs_->Open(RefOf(*f), O_RDONLY, handle).ok());
+  Write(RefOf(*f), 0, std::string(2 * kBlock, 'x'));
+  ASSERT_TRUE(fs_->Unlink(kRoot, "f").ok());
+  EXPECT_TRUE(fs_->GetAttr(RefOf(*f)).ok());
+  // The mount stops renewing: one lease later its handle is released and
+  // the unlinked file freed.
+  EXPECT_TRUE(
+      Eventually([&] { return Err(fs_->GetAttr(RefOf(*f))) == ESTALE; }));
+  EXPECT_FALSE(fs_->KeepAlive(7, 0)->known);
+  EXPECT_TRUE(fs_->Release(RefOf(*f), handle).ok());  // a late repeat
+  EXPECT_EQ(fs_->StatFs().free_blocks, fs_->StatFs().total_blocks);
+  ExpectClean();
+}
+
+TEST_F(FilesystemTest, RepeatedNumberedCallsGetTheFirstResult) {
+  const CallRef create{9, 1};
+  absl::StatusOr<Entry> f = fs_->MkNod(kRoot, "f", S_IFREG | 0644, 0, Owner{},
+                                       /*exclusive=*/true, false, create);
+  ASSERT_TRUE(f.ok());
+  // The connection broke before the reply: the repeat is answered, not run.
+  absl::StatusOr<Entry> again =
+      fs_->MkNod(kRoot, "f", S_IFREG | 0644, 0, Owner{}, /*exclusive=*/true,
+                 false, create);
+  ASSERT_TRUE(again.ok()) << again.status();
+  EXPECT_EQ(again->ino, f->ino);
+  // Another call of the same name is a new call.
+  EXPECT_EQ(Err(fs_->MkNod(kRoot, "f", S_IFREG | 0644, 0, Owner{}, true, false,
+                           CallRef{9, 2})),
+            EEXIST);
+  ASSERT_TRUE(fs_->Rename(kRoot, "f", kRoot, "g", 0, CallRef{9, 3}).ok());
+  EXPECT_TRUE(fs_->Rename(kRoot, "f", kRoot, "g", 0, CallRef{9, 3}).ok());
+  ASSERT_TRUE(fs_->Unlink(kRoot, "g", CallRef{9, 4}).ok());
+  // The results survive a restart of the server.
+  Reopen();
+  EXPECT_TRUE(fs_->Unlink(kRoot, "g", CallRef{9, 4}).ok());
+  EXPECT_EQ(Err(fs_->Unlink(kRoot, "g", CallRef{9, 5})), ENOENT);
+  // Once the mount says they were answered, they are forgotten.
+  ASSERT_TRUE(fs_->KeepAlive(9, 5).ok());
+  EXPECT_EQ(Err(fs_->Unlink(kRoot, "g", CallRef{9, 4})), ENOENT);
+  // A failed call left no record and runs again.
+  ASSERT_TRUE(fs_->MkDir(kRoot, "g", 0755, Owner{}, CallRef{9, 5}).ok());
+  ExpectClean();
+}
+
+TEST_F(FilesystemTest, VolumeFullIsEnospcWithNothingHalfApplied) {
+  fs_.reset();
+  std::filesystem::remove_all(dir_);
+  Reopen(/*volume_size=*/64 * kBlock);  // 63 data blocks
+  InodeRef f = RefOf(Create(kRoot, "f"));
+  Write(f, 0, std::string(60 * kBlock, 'a'));
+  InodeRef g = RefOf(Create(kRoot, "g"));
+  EXPECT_EQ(Err(fs_->Write(g, 0, std::string(4 * kBlock, 'b'))), ENOSPC);
+  EXPECT_EQ(fs_->GetAttr(g)->inode.size(), 0u);
+  EXPECT_EQ(fs_->GetAttr(g)->inode.blocks_used(), 0u);
+  EXPECT_EQ(fs_->StatFs().free_blocks, 3u);
+  Write(g, 0, std::string(3 * kBlock, 'b'));
+  EXPECT_EQ(fs_->StatFs().free_blocks, 0u);
+  // Deleting makes room again, once the delete is committed.
+  ASSERT_TRUE(fs_->Unlink(kRoot, "f").ok());
+  InodeRef h = RefOf(Create(kRoot, "h"));
+  Write(h, 0, std::string(10 * kBlock, 'c'));
+  EXPECT_TRUE(ReadAll(g) == std::string(3 * kBlock, 'b'));
+  ExpectClean();
+}
+
+TEST_F(FilesystemTest, StateSurvivesReopen) {
+  InodeRef d = RefOf(Dir(kRoot, "d"));
+  Entry f = Create(d, "f");
+  Write(RefOf(f), 5, "persisted");
+  Reopen();
+  absl::StatusOr<Entry> again = fs_->Lookup(d, "f");
+  ASSERT_TRUE(again.ok());
+  EXPECT_EQ(again->ino, f.ino);
+  EXPECT_EQ(ReadAll(RefOf(*again), 5), "persisted");
+  // New inodes after a restart never collide with old (ino, generation).
+  Entry g = Create(d, "g");
+  EXPECT_NE(g.ino, f.ino);
+  EXPECT_NE(g.inode.generation(), f.inode.generation());
+  ExpectClean();
+}
+
+TEST_F(FilesystemTest, ReaddirResumesWithoutSkipsOrRepeatsUnderChurn) {
+  InodeRef d = RefOf(Dir(kRoot, "d"));
+  std::set<std::string> survivors;
+  for (int i = 0; i < 300; ++i) {
+    std::string name = "f" + std::to_string(i);
+    Create(d, name);
+    if (i % 3 != 0) survivors.insert(name);
+  }
+  std::multiset<std::string> seen;
+  uint64_t cookie = 0;
+  int round = 0;
+  for (;;) {
+    absl::StatusOr<DirListing> page = fs_->ReadDir(d, cookie, 17, round % 2);
+    ASSERT_TRUE(page.ok());
+    for (const DirItem& item : page->items) {
+      seen.insert(item.name);
+      cookie = item.cookie;
+      EXPECT_GE(item.cookie, 3u);
+    }
+    // Between pages: delete the doomed names and create new ones.
+    for (int k = 0; k < 5; ++k) {
+      int doomed = (round * 5 + k) * 3;
+      if (doomed < 300) {
+        ASSERT_TRUE(fs_->Unlink(d, "f" + std::to_string(doomed)).ok());
+      }
+      Create(d, "new" + std::to_string(round) + "_" + std::to_string(k));
+    }
+    ++round;
+    if (page->eof) break;
+    ASSERT_LT(round, 1000);
+  }
+  for (const std::string& name : survivors) {
+    EXPECT_EQ(seen.count(name), 1u) << name;
+  }
+  for (const std::string& name : seen) {
+    EXPECT_EQ(seen.count(name), 1u) << name << " repeated";
+  }
+  EXPECT_EQ(Err(fs_->ReadDir(RefOf(Create(kRoot, "file")), 0, 10, false)),
+            ENOTDIR);
+  ExpectClean();
+}
+
+// Found by tests/fuzz: a non-exclusive create over an existing symlink
+// answered with the symlink as if it were the created file; the kernel
+// accepts only a regular file from FUSE create.
+TEST_F(FilesystemTest, NonExclusiveCreateOpensOnlyRegularFiles) {
+  ASSERT_TRUE(fs_->Symlink(kRoot, "link", "target", Owner{}).ok());
+  ASSERT_TRUE(
+      fs_->MkNod(kRoot, "fifo", S_IFIFO | 0644, 0, Owner{}, true, false).ok());
+  Dir(kRoot, "dir");
+  EXPECT_EQ(Err(fs_->MkNod(kRoot, "link", S_IFREG | 0644, 0, Owner{},
+                           /*exclusive=*/false, /*open=*/true)),
+            EEXIST);
+  EXPECT_EQ(Err(fs_->MkNod(kRoot, "fifo", S_IFREG | 0644, 0, Owner{},
+                           /*exclusive=*/false, /*open=*/true)),
+            EEXIST);
+  EXPECT_EQ(Err(fs_->MkNod(kRoot, "dir", S_IFREG | 0644, 0, Owner{},
+                           /*exclusive=*/false, /*open=*/true)),
+            EISDIR);
+  ExpectClean();
+}
+
+// Found by tests/fuzz: cookie + 1 wrapped to 0 and listed the whole
+// directory again.
+TEST_F(FilesystemTest, ReaddirAfterTheLastPossibleCookieIsEmpty) {
+  Create(kRoot, "f");
+  absl::StatusOr<DirListing> page = fs_->ReadDir(
+      kRoot, std::numeric_limits<uint64_t>::max(), 10, /*with_attrs=*/false);
+  ASSERT_TRUE(page.ok()) << page.status();
+  EXPECT_TRUE(page->items.empty());
+  EXPECT_TRUE(page->eof);
+}
+
+TEST_F(FilesystemTest, ParallelDisjointWritersToOneFile) {
+  InodeRef f = RefOf(Create(kRoot, "f"));
+  constexpr int kThreads = 8;
+  constexpr int kPieces = 40;
+  constexpr uint32_t kPiece = 3000;  // straddles block boundaries
+  std::vector<std::thread> threads;
+  for (int t = 0; t < kThreads; ++t) {
+    threads.emplace_back([&, t] {
+      for (int p = 0; p < kPieces; ++p) {
+        uint64_t slot = static_cast<uint64_t>(p) * kThreads + t;
+        std::string data(kPiece, static_cast<char>('A' + t));
+        ASSERT_TRUE(fs_->Write(f, slot * kPiece, data).ok());
+      }
+    });
+  }
+  for (std::thread& t : threads) t.join();
+  std::string all;
+  ASSERT_TRUE(fs_->Read(f, 0, kThreads * kPieces * kPiece, &all).ok());
+  ASSERT_EQ(all.size(), kThreads * kPieces * kPiece);
+  for (uint64_t slot = 0; slot < kThreads * kPieces; ++slot) {
+    char want = static_cast<char>('A' + slot % kThreads);
+    ASSERT_TRUE(all.substr(slot * kPiece, kPiece) == std::string(kPiece, want))
+        << "slot " << slot;
+  }
+  ExpectClean();
+}
+
+TEST_F(FilesystemTest, CheckerReportsDamage) {
+  Entry f = Create(kRoot, "f");
+  Write(RefOf(f), 0, std::string(2 * kBlock, 'd'));
+  Dir(kRoot, "d");
+  fs_.reset();
+  {
+    absl::StatusOr<std::unique_ptr<MetaStore>> meta =
+        MetaStore::Open(dir_ + "/meta", nullptr);
+    ASSERT_TRUE(meta.ok());
+    rocksdb::WriteBatch batch;
+    meta::DirentRecord dangling;
+    dangling.set_ino(999);
+    dangling.set_cookie(77);
+    dangling.set_type(S_IFREG);
+    MetaStore::PutDirent(&batch, Filesystem::kRootIno, "ghost", dangling);
+    // A second file claims the first file's block 0.
+    meta::InodeRecord thief;
+    thief.set_generation(1);
+    thief.set_mode(S_IFREG | 0644);
+    thief.set_nlink(1);
+    thief.set_size(kBlock);
+    thief.set_blocks_used(1);
+    MetaStore::PutInode(&batch, 500, thief);
+    meta::DirentRecord thief_entry;
+    thief_entry.set_ino(500);
+    thief_entry.set_cookie(78);
+    thief_entry.set_type(S_IFREG);
+    MetaStore::PutDirent(&batch, Filesystem::kRootIno, "thief", thief_entry);
+    absl::StatusOr<uint64_t> block = (*meta)->GetBlock(f.ino, 0);
+    ASSERT_TRUE(block.ok());
+    batch.Put(MetaStore::BlockKey(500, 0), MetaStore::EncodeBlock(*block));
+    ASSERT_TRUE((*meta)->Commit(&batch).ok());
+    ASSERT_TRUE((*meta)->Sync().ok());
+  }
+  absl::StatusOr<CheckReport> report = CheckDataDir(dir_, "");
+  ASSERT_TRUE(report.ok()) << report.status();
+  EXPECT_FALSE(report->clean());
+  std::string all;
+  for (const std::string& p : report->problems) all += p + "\n";
+  EXPECT_NE(all.find("dangling"), std::string::npos) << all;
+  EXPECT_NE(all.find("owned twice"), std::string::npos) << all;
+  EXPECT_NE(all.find("entries, record says"), std::string::npos) << all;
+  // The server refuses to serve a volume whose blocks are owned twice.
+  Filesystem::Options options;
+  options.data_dir = dir_;
+  EXPECT_FALSE(Filesystem::Open(options).ok());
+}
+
+}  // namespace
+}  // namespace rbfs

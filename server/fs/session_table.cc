@@ -1,0 +1,63 @@
+#include "server/fs/session_table.h"
+
+namespace rbfs {
+
+bool SessionTable::Renew(uint64_t session, absl::Time now) {
+  absl::MutexLock lock(&mu_);
+  auto [it, created] = sessions_.try_emplace(session);
+  const bool known = !created && it->second.confirmed;
+  it->second.renewed = now;
+  it->second.confirmed = true;
+  return known;
+}
+
+bool SessionTable::AddHandle(uint64_t session, uint64_t handle, uint64_t ino,
+                             absl::Time now) {
+  absl::MutexLock lock(&mu_);
+  auto [it, created] = sessions_.try_emplace(session);
+  // A call counts as a sign of life, as NFSv4 renews leases implicitly.
+  it->second.renewed = now;
+  return it->second.handles.try_emplace(handle, ino).second;
+}
+
+bool SessionTable::HasHandle(uint64_t session, uint64_t handle) const {
+  absl::MutexLock lock(&mu_);
+  auto it = sessions_.find(session);
+  return it != sessions_.end() && it->second.handles.contains(handle);
+}
+
+std::optional<uint64_t> SessionTable::RemoveHandle(uint64_t session,
+                                                   uint64_t handle) {
+  absl::MutexLock lock(&mu_);
+  auto it = sessions_.find(session);
+  if (it == sessions_.end()) return std::nullopt;
+  auto h = it->second.handles.find(handle);
+  if (h == it->second.handles.end()) return std::nullopt;
+  const uint64_t ino = h->second;
+  it->second.handles.erase(h);
+  return ino;
+}
+
+SessionTable::Expired SessionTable::Expire(absl::Time now) {
+  Expired expired;
+  absl::MutexLock lock(&mu_);
+  for (auto it = sessions_.begin(); it != sessions_.end();) {
+    if (now - it->second.renewed < lease_) {
+      ++it;
+      continue;
+    }
+    expired.sessions.push_back(it->first);
+    for (const auto& [handle, ino] : it->second.handles) {
+      expired.inodes.push_back(ino);
+    }
+    sessions_.erase(it++);
+  }
+  return expired;
+}
+
+bool SessionTable::Live(uint64_t session) const {
+  absl::MutexLock lock(&mu_);
+  return sessions_.contains(session);
+}
+
+}  // namespace rbfs

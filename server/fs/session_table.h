@@ -1,0 +1,72 @@
+// SessionTable: the mounts' sessions and the open handles tied to them.
+//
+// A session is renewed by every KeepAlive; when it goes unrenewed for a
+// whole lease, Expire() removes it and hands back its handles so that the
+// server can release them (the mount crashed or lost the network). A handle
+// is registered once: a repeated open of the same (session, handle) is
+// recognised, so opens and releases can be retried safely. A session that
+// a call other than KeepAlive brought into being (the server restarted under
+// a live mount) is "unconfirmed" until its next KeepAlive, which then tells
+// the mount to reclaim the handles it holds. Pure bookkeeping, thread-safe;
+// it never calls out.
+#ifndef RBFS_SERVER_FS_SESSION_TABLE_H_
+#define RBFS_SERVER_FS_SESSION_TABLE_H_
+
+#include <cstdint>
+#include <optional>
+#include <vector>
+
+#include "absl/base/thread_annotations.h"
+#include "absl/container/flat_hash_map.h"
+#include "absl/synchronization/mutex.h"
+#include "absl/time/time.h"
+
+namespace rbfs {
+
+class SessionTable {
+ public:
+  explicit SessionTable(absl::Duration lease) : lease_(lease) {}
+
+  SessionTable(const SessionTable&) = delete;
+  SessionTable& operator=(const SessionTable&) = delete;
+
+  absl::Duration lease() const { return lease_; }
+
+  // KeepAlive: renews `session` (creating it) and confirms it. Returns
+  // whether it already existed confirmed, i.e. holds every handle the
+  // mount registered.
+  bool Renew(uint64_t session, absl::Time now);
+
+  // Registers `handle` of `session` on inode `ino`, creating an unconfirmed
+  // session if needed. False if it was registered already.
+  bool AddHandle(uint64_t session, uint64_t handle, uint64_t ino,
+                 absl::Time now);
+  bool HasHandle(uint64_t session, uint64_t handle) const;
+  // Unregisters `handle`; its inode, or nothing if it was not registered.
+  std::optional<uint64_t> RemoveHandle(uint64_t session, uint64_t handle);
+
+  struct Expired {
+    std::vector<uint64_t> sessions;
+    std::vector<uint64_t> inodes;  // one per handle the sessions held
+  };
+  // Removes every session not renewed within a lease before `now`.
+  Expired Expire(absl::Time now);
+
+  bool Live(uint64_t session) const;
+
+ private:
+  struct Session {
+    absl::Time renewed;
+    bool confirmed = false;
+    absl::flat_hash_map<uint64_t, uint64_t> handles;  // handle -> inode
+  };
+
+  const absl::Duration lease_;
+  mutable absl::Mutex mu_;
+  // Guards sessions_.
+  absl::flat_hash_map<uint64_t, Session> sessions_ ABSL_GUARDED_BY(mu_);
+};
+
+}  // namespace rbfs
+
+#endif  // RBFS_SERVER_FS_SESSION_TABLE_H_

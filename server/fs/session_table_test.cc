@@ -1,0 +1,60 @@
+#include "server/fs/session_table.h"
+
+#include <algorithm>
+
+#include "gtest/gtest.h"
+
+namespace rbfs {
+namespace {
+
+const absl::Time kStart = absl::FromUnixSeconds(1000);
+constexpr absl::Duration kLease = absl::Seconds(10);
+
+TEST(SessionTableTest, HandlesAreRegisteredOnce) {
+  SessionTable table(kLease);
+  EXPECT_TRUE(table.AddHandle(7, 1, 100, kStart));
+  EXPECT_FALSE(table.AddHandle(7, 1, 100, kStart));
+  EXPECT_TRUE(table.HasHandle(7, 1));
+  EXPECT_EQ(table.RemoveHandle(7, 1), 100u);
+  EXPECT_EQ(table.RemoveHandle(7, 1), std::nullopt);
+  EXPECT_FALSE(table.HasHandle(7, 1));
+  EXPECT_EQ(table.RemoveHandle(8, 1), std::nullopt);
+}
+
+TEST(SessionTableTest, RenewTellsWhetherTheSessionWasConfirmed) {
+  SessionTable table(kLease);
+  EXPECT_FALSE(table.Renew(7, kStart));  // new
+  EXPECT_TRUE(table.Renew(7, kStart));
+  // Brought back by an open after a restart: the mount must reclaim.
+  EXPECT_TRUE(table.AddHandle(9, 1, 100, kStart));
+  EXPECT_FALSE(table.Renew(9, kStart));
+  EXPECT_TRUE(table.Renew(9, kStart));
+}
+
+TEST(SessionTableTest, UnrenewedSessionsExpireWithTheirHandles) {
+  SessionTable table(kLease);
+  table.Renew(1, kStart);
+  table.AddHandle(1, 1, 100, kStart);
+  table.AddHandle(1, 2, 100, kStart);
+  table.AddHandle(1, 3, 200, kStart);
+  table.Renew(2, kStart);
+  table.AddHandle(2, 1, 300, kStart);
+
+  EXPECT_TRUE(table.Expire(kStart + kLease / 2).sessions.empty());
+  table.Renew(2, kStart + kLease / 2);
+  SessionTable::Expired expired = table.Expire(kStart + kLease);
+  EXPECT_EQ(expired.sessions, std::vector<uint64_t>{1});
+  std::sort(expired.inodes.begin(), expired.inodes.end());
+  EXPECT_EQ(expired.inodes, (std::vector<uint64_t>{100, 100, 200}));
+  EXPECT_FALSE(table.Live(1));
+  EXPECT_TRUE(table.Live(2));
+  EXPECT_FALSE(table.HasHandle(1, 1));
+  // Calls renew implicitly.
+  table.AddHandle(2, 2, 300, kStart + kLease);
+  EXPECT_TRUE(table.Expire(kStart + kLease * 1.9).sessions.empty());
+  EXPECT_EQ(table.Expire(kStart + kLease * 2).sessions,
+            std::vector<uint64_t>{2});
+}
+
+}  // namespace
+}  // namespace rbfs

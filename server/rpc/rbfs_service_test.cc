@@ -1,0 +1,130 @@
+#include "server/rpc/rbfs_service.h"
+
+#include <cerrno>
+#include <cstdlib>
+#include <filesystem>
+#include <limits>
+
+#include "gtest/gtest.h"
+
+namespace rbfs {
+namespace {
+
+class RbfsServiceTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    const char* tmp = std::getenv("TEST_TMPDIR");
+    Filesystem::Options options;
+    options.data_dir =
+        std::string(tmp ? tmp : "/tmp") + "/service_" +
+        ::testing::UnitTest::GetInstance()->current_test_info()->name();
+    std::filesystem::remove_all(options.data_dir);
+    options.volume_size = 16 << 20;
+    options.block_size = 4096;
+    absl::StatusOr<std::unique_ptr<Filesystem>> fs = Filesystem::Open(options);
+    ASSERT_TRUE(fs.ok()) << fs.status();
+    fs_ = std::move(*fs);
+    service_ = std::make_unique<RbfsService>(fs_.get());
+  }
+
+  std::unique_ptr<Filesystem> fs_;
+  std::unique_ptr<RbfsService> service_;
+};
+
+// Found by tests/fuzz: seconds * 10^9 overflowed int64 for far times.
+TEST_F(RbfsServiceTest, SetAttrTimesBeyondNanosecondRangeSaturate) {
+  MkNodRequest mknod;
+  mknod.mutable_parent()->set_ino(Filesystem::kRootIno);
+  mknod.mutable_parent()->set_generation(Filesystem::kRootGeneration);
+  mknod.set_name("f");
+  mknod.set_mode(0100644);
+  EntryReply created;
+  ASSERT_TRUE(service_->MkNod(nullptr, &mknod, &created).ok());
+  ASSERT_EQ(created.err(), 0);
+
+  SetAttrRequest req;
+  *req.mutable_id() = created.attr().id();
+  req.set_valid(SETATTR_ATIME | SETATTR_MTIME);
+  req.mutable_atime()->set_sec(std::numeric_limits<int64_t>::max());
+  req.mutable_mtime()->set_sec(std::numeric_limits<int64_t>::min());
+  AttrReply reply;
+  ASSERT_TRUE(service_->SetAttr(nullptr, &req, &reply).ok());
+  ASSERT_EQ(reply.err(), 0);
+  const int64_t max_sec = std::numeric_limits<int64_t>::max() / 1000000000 - 1;
+  EXPECT_EQ(reply.attr().atime().sec(), max_sec);
+  EXPECT_EQ(reply.attr().mtime().sec(), -max_sec);
+  EXPECT_EQ(reply.attr().mtime().nsec(), 0u);
+}
+
+// Mutations name each directory they changed once, as it is after the call.
+TEST_F(RbfsServiceTest, MutationsReturnEachChangedDirectoryOnce) {
+  InodeId root;
+  root.set_ino(Filesystem::kRootIno);
+  root.set_generation(Filesystem::kRootGeneration);
+  MkDirRequest mkdir;
+  *mkdir.mutable_parent() = root;
+  mkdir.set_name("d");
+  mkdir.set_mode(0755);
+  EntryReply dir;
+  ASSERT_TRUE(service_->MkDir(nullptr, &mkdir, &dir).ok());
+  ASSERT_EQ(dir.err(), 0);
+  ASSERT_EQ(dir.dirs_size(), 1);
+  EXPECT_EQ(dir.dirs(0).id().ino(), Filesystem::kRootIno);
+  EXPECT_EQ(dir.dirs(0).nlink(), 3u);
+
+  MkNodRequest mknod;
+  *mknod.mutable_parent() = root;
+  mknod.set_name("f");
+  mknod.set_mode(0100644);
+  EntryReply file;
+  ASSERT_TRUE(service_->MkNod(nullptr, &mknod, &file).ok());
+  ASSERT_EQ(file.err(), 0);
+
+  RenameRequest within;
+  *within.mutable_parent() = root;
+  within.set_name("f");
+  *within.mutable_new_parent() = root;
+  within.set_new_name("g");
+  ErrReply renamed;
+  ASSERT_TRUE(service_->Rename(nullptr, &within, &renamed).ok());
+  ASSERT_EQ(renamed.err(), 0);
+  ASSERT_EQ(renamed.dirs_size(), 1);
+  EXPECT_EQ(renamed.dirs(0).id().ino(), Filesystem::kRootIno);
+
+  RenameRequest across = within;
+  across.set_name("g");
+  *across.mutable_new_parent() = dir.attr().id();
+  ErrReply moved;
+  ASSERT_TRUE(service_->Rename(nullptr, &across, &moved).ok());
+  ASSERT_EQ(moved.err(), 0);
+  ASSERT_EQ(moved.dirs_size(), 2);
+  EXPECT_EQ(moved.dirs(0).id().ino(), Filesystem::kRootIno);
+  EXPECT_EQ(moved.dirs(1).id().ino(), dir.attr().id().ino());
+
+  UnlinkRequest unlink;
+  *unlink.mutable_parent() = root;
+  unlink.set_name("absent");
+  ErrReply failed;
+  ASSERT_TRUE(service_->Unlink(nullptr, &unlink, &failed).ok());
+  EXPECT_EQ(failed.err(), ENOENT);
+  EXPECT_EQ(failed.dirs_size(), 0);
+}
+
+}  // namespace
+}  // namespace rbfs
+
+namespace rbfs {
+namespace {
+
+// ReadForWire writes ReadReply's wire format by hand (err, then data as a
+// slice of its own); a new field would be silently dropped from the wire.
+TEST(RbfsServiceWireTest, ReadReplyHasOnlyTheFieldsReadForWireEncodes) {
+  const google::protobuf::Descriptor* reply = ReadReply::descriptor();
+  ASSERT_EQ(reply->field_count(), 2) << "update SerializeWithoutCopy";
+  EXPECT_EQ(reply->FindFieldByNumber(1)->name(), "err");
+  EXPECT_EQ(reply->FindFieldByNumber(ReadReply::kDataFieldNumber)->name(),
+            "data");
+}
+
+}  // namespace
+}  // namespace rbfs

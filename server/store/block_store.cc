@@ -1,0 +1,194 @@
+#include "server/store/block_store.h"
+
+#include <fcntl.h>
+#include <linux/fs.h>
+#include <sys/ioctl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+#include <random>
+
+#include "absl/strings/str_cat.h"
+#include "common/errno_status.h"
+
+namespace rbfs {
+namespace {
+
+constexpr char kMagic[8] = {'R', 'B', 'F', 'S', 'V', 'O', 'L', '1'};
+constexpr uint32_t kMinBlockSize = 4096;
+constexpr uint32_t kMaxBlockSize = 4u << 20;
+
+// The on-volume header in block 0; fields little-endian, as on x86.
+struct VolumeHeader {
+  char magic[8];
+  uint32_t block_size;
+  uint32_t reserved;
+  uint64_t block_count;
+  uint64_t volume_id;
+};
+
+absl::Status PosixError(int err, absl::string_view what,
+                        absl::string_view path) {
+  return ErrnoError(err, absl::StrCat(what, " ", path, ": ", strerror(err)));
+}
+
+absl::StatusOr<uint64_t> DeviceSize(int fd, const std::string& path,
+                                    mode_t* mode) {
+  struct stat st;
+  if (fstat(fd, &st) != 0) return PosixError(errno, "stat", path);
+  *mode = st.st_mode;
+  if (S_ISBLK(st.st_mode)) {
+    uint64_t bytes = 0;
+    if (ioctl(fd, BLKGETSIZE64, &bytes) != 0) {
+      return PosixError(errno, "BLKGETSIZE64", path);
+    }
+    return bytes;
+  }
+  if (!S_ISREG(st.st_mode)) {
+    return ErrnoError(EINVAL, absl::StrCat(path,
+                                           " is neither a regular file "
+                                           "nor a block device"));
+  }
+  return static_cast<uint64_t>(st.st_size);
+}
+
+}  // namespace
+
+absl::StatusOr<std::unique_ptr<BlockStore>> BlockStore::Open(
+    const std::string& path, const Options& options, bool may_format) {
+  int fd = open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+  if (fd < 0) return PosixError(errno, "open", path);
+  auto fail = [fd](absl::Status status) {
+    close(fd);
+    return status;
+  };
+
+  mode_t mode = 0;
+  absl::StatusOr<uint64_t> size = DeviceSize(fd, path, &mode);
+  if (!size.ok()) return fail(size.status());
+
+  VolumeHeader header;
+  std::memset(&header, 0, sizeof(header));
+  if (*size >= sizeof(header)) {
+    ssize_t n = pread(fd, &header, sizeof(header), 0);
+    if (n != sizeof(header)) return fail(PosixError(EIO, "read header", path));
+  }
+  if (std::memcmp(header.magic, kMagic, sizeof(kMagic)) == 0) {
+    if (header.block_size < kMinBlockSize ||
+        header.block_size > kMaxBlockSize ||
+        (header.block_size & (header.block_size - 1)) != 0 ||
+        header.block_count < 2 ||
+        header.block_count > *size / header.block_size) {
+      return fail(ErrnoError(
+          EINVAL, absl::StrCat("volume header of ", path, " is corrupt")));
+    }
+    return std::unique_ptr<BlockStore>(new BlockStore(
+        fd, header.block_size, header.block_count, header.volume_id,
+        /*formatted=*/false, /*zeroed=*/false));
+  }
+
+  // No header: format, if allowed.
+  const uint32_t bs = options.block_size;
+  if (bs < kMinBlockSize || bs > kMaxBlockSize || (bs & (bs - 1)) != 0) {
+    return fail(ErrnoError(
+        EINVAL, absl::StrCat("block size ", bs,
+                             " must be a power of two in [4 KiB, 4 MiB]")));
+  }
+  if (*size != 0 && !may_format) {
+    return fail(ErrnoError(
+        EINVAL, absl::StrCat(path,
+                             " has no rbfs volume header; refusing to "
+                             "format a non-empty volume")));
+  }
+  uint64_t bytes = *size;
+  bool zeroed = bytes == 0;
+  if (bytes == 0) {
+    bytes = options.volume_size;
+    if (ftruncate(fd, static_cast<off_t>(bytes)) != 0) {
+      return fail(PosixError(errno, "size", path));
+    }
+  }
+  std::memcpy(header.magic, kMagic, sizeof(kMagic));
+  header.block_size = bs;
+  header.block_count = bytes / bs;
+  if (header.block_count < 2) {
+    return fail(ErrnoError(
+        EINVAL, absl::StrCat("volume ", path, " holds fewer than 2 blocks")));
+  }
+  if (!zeroed && S_ISREG(mode)) {
+    // Old content of a reused file must not show through as file data.
+    zeroed = fallocate(fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, bs,
+                       static_cast<off_t>(header.block_count * bs - bs)) == 0;
+  }
+  header.volume_id = std::random_device()() |
+                     (static_cast<uint64_t>(std::random_device()()) << 32);
+  if (pwrite(fd, &header, sizeof(header), 0) != sizeof(header) ||
+      fdatasync(fd) != 0) {
+    return fail(PosixError(errno ? errno : EIO, "write header", path));
+  }
+  return std::unique_ptr<BlockStore>(
+      new BlockStore(fd, bs, header.block_count, header.volume_id,
+                     /*formatted=*/true, zeroed));
+}
+
+BlockStore::~BlockStore() { close(fd_); }
+
+absl::Status BlockStore::CheckRange(uint64_t block, uint32_t offset,
+                                    uint64_t length) const {
+  if (block == 0 || block >= block_count_ || offset > block_size_ ||
+      length > block_size_ - offset) {
+    return ErrnoError(EIO,
+                      absl::StrCat("block range out of volume: block ", block,
+                                   " offset ", offset, " length ", length));
+  }
+  return absl::OkStatus();
+}
+
+absl::Status BlockStore::Read(uint64_t block, uint32_t offset, char* data,
+                              uint32_t length) const {
+  if (absl::Status s = CheckRange(block, offset, length); !s.ok()) return s;
+  off_t pos = static_cast<off_t>(block * block_size_ + offset);
+  while (length > 0) {
+    ssize_t n = pread(fd_, data, length, pos);
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      return ErrnoError(errno, "volume read failed");
+    }
+    if (n == 0) {
+      // Past the end of a sparse file that was never extended: zeros.
+      std::memset(data, 0, length);
+      break;
+    }
+    data += n;
+    length -= n;
+    pos += n;
+  }
+  return absl::OkStatus();
+}
+
+absl::Status BlockStore::Write(uint64_t block, uint32_t offset,
+                               absl::string_view data) const {
+  if (absl::Status s = CheckRange(block, offset, data.size()); !s.ok()) {
+    return s;
+  }
+  off_t pos = static_cast<off_t>(block * block_size_ + offset);
+  while (!data.empty()) {
+    ssize_t n = pwrite(fd_, data.data(), data.size(), pos);
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      return ErrnoError(errno, "volume write failed");
+    }
+    data.remove_prefix(n);
+    pos += n;
+  }
+  return absl::OkStatus();
+}
+
+absl::Status BlockStore::Sync() const {
+  if (fdatasync(fd_) != 0) return ErrnoError(errno, "volume sync failed");
+  return absl::OkStatus();
+}
+
+}  // namespace rbfs

@@ -17,12 +17,12 @@
 #include "client/core/io_context.h"
 #include "common/errno_status.h"
 #include "common/log.h"
+#include "common/wire_limits.h"
 
 namespace rbfs {
 namespace {
 
 constexpr uint32_t kMaxIoBytes = 1 << 20;
-constexpr uint32_t kMaxDirEntriesPerCall = 4096;
 // Offsets of "." and ".."; the server's cookies start above them.
 constexpr off_t kDotOffset = 1;
 constexpr off_t kDotDotOffset = 2;

@@ -921,7 +921,7 @@ absl::StatusOr<DirListing> Filesystem::ReadDir(InodeRef id, uint64_t cookie,
   absl::StatusOr<meta::InodeRecord> dir = Load(id);
   if (!dir.ok()) return dir.status();
   if (!IsDir(*dir)) return ErrnoError(ENOTDIR);
-  max_entries = std::clamp<uint32_t>(max_entries, 1, 4096);
+  max_entries = std::clamp<uint32_t>(max_entries, 1, kMaxDirEntriesPerCall);
   DirListing listing;
   listing.parent = dir->parent();
   listing.eof = true;

@@ -9,7 +9,7 @@
 #include <cstdio>
 
 #include "absl/strings/str_cat.h"
-#include "server/rpc/rbfs_service.h"
+#include "common/wire_limits.h"
 
 namespace rbfs::testing {
 ServerProcess::~ServerProcess() {
@@ -97,8 +97,8 @@ std::string ServerProcess::address() const {
 
 std::shared_ptr<grpc::Channel> ServerProcess::NewChannel() const {
   grpc::ChannelArguments args;
-  args.SetMaxReceiveMessageSize(RbfsService::kMaxMessageBytes * 2);
-  args.SetMaxSendMessageSize(RbfsService::kMaxMessageBytes * 2);
+  args.SetMaxReceiveMessageSize(kMaxMessageBytes * 2);
+  args.SetMaxSendMessageSize(kMaxMessageBytes * 2);
   // Each test channel is its own connection, as separate clients would be.
   args.SetInt("grpc.use_local_subchannel_pool", 1);
   return grpc::CreateCustomChannel(address(),

@@ -14,7 +14,7 @@
 #include <string>
 
 #include "gtest/gtest.h"
-#include "tests/mount/mount_fixture.h"
+#include "testing/mount_fixture.h"
 
 namespace rbfs {
 namespace {

@@ -16,9 +16,9 @@
 
 #include "absl/strings/str_cat.h"
 #include "gtest/gtest.h"
+#include "testing/mount_fixture.h"
 #include "testing/process.h"
 #include "testing/test_data.h"
-#include "tests/mount/mount_fixture.h"
 
 namespace rbfs {
 namespace {

@@ -18,8 +18,8 @@
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
 #include "gtest/gtest.h"
+#include "testing/mount_fixture.h"
 #include "testing/test_data.h"
-#include "tests/mount/mount_fixture.h"
 
 namespace rbfs {
 namespace {

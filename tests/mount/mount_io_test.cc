@@ -17,8 +17,8 @@
 
 #include "absl/strings/str_cat.h"
 #include "gtest/gtest.h"
+#include "testing/mount_fixture.h"
 #include "testing/test_data.h"
-#include "tests/mount/mount_fixture.h"
 
 namespace rbfs {
 namespace {

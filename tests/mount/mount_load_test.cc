@@ -8,8 +8,8 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "gtest/gtest.h"
-#include "tests/mount/load_workload.h"
-#include "tests/mount/mount_fixture.h"
+#include "testing/load_workload.h"
+#include "testing/mount_fixture.h"
 
 namespace rbfs {
 namespace {

@@ -19,7 +19,7 @@
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
 #include "gtest/gtest.h"
-#include "tests/mount/mount_fixture.h"
+#include "testing/mount_fixture.h"
 
 namespace rbfs {
 namespace {

@@ -16,9 +16,9 @@
 #include "absl/strings/str_cat.h"
 #include "common/file_contents.h"
 #include "gtest/gtest.h"
+#include "testing/mount_fixture.h"
 #include "testing/process.h"
 #include "testing/test_pki.h"
-#include "tests/mount/mount_fixture.h"
 
 namespace rbfs {
 namespace {

@@ -1,6 +1,6 @@
 // rbfs_load: the long form of //tests/mount:mount_load_test. Starts a real
 // rbfs-server and several rbfs-mounts of it, runs the mixed, checked
-// workload of tests/mount/load_workload.h for --duration, and prints what
+// workload of testing/load_workload.h for --duration, and prints what
 // was done and verified. Exits 1 on any mismatch or I/O error. (Server
 // restarts under load are exercised by fio_restart.sh; a restarting mode
 // here hung in its first restart and was taken out until understood.)
@@ -16,8 +16,8 @@
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
-#include "tests/mount/load_workload.h"
-#include "tests/mount/mount_fixture.h"
+#include "testing/load_workload.h"
+#include "testing/mount_fixture.h"
 
 ABSL_FLAG(absl::Duration, duration, absl::Minutes(1), "how long to run");
 ABSL_FLAG(int, mounts, 4, "mounts of the one server (every other cache=auto)");

@@ -7,8 +7,8 @@
 // StartMount() returns once the kernel lists the mount in
 // /proc/self/mountinfo. Every wait is bounded. The destructor unmounts and
 // stops both processes.
-#ifndef RBFS_TESTS_MOUNT_MOUNT_FIXTURE_H_
-#define RBFS_TESTS_MOUNT_MOUNT_FIXTURE_H_
+#ifndef RBFS_TESTING_MOUNT_FIXTURE_H_
+#define RBFS_TESTING_MOUNT_FIXTURE_H_
 
 #include <sys/types.h>
 
@@ -119,4 +119,4 @@ class SharedClusterTest : public ::testing::Test {
 
 }  // namespace rbfs
 
-#endif  // RBFS_TESTS_MOUNT_MOUNT_FIXTURE_H_
+#endif  // RBFS_TESTING_MOUNT_FIXTURE_H_

@@ -12,8 +12,8 @@
 // read whole and removed through another. Seeded; the schedule still
 // depends on timing, the checks do not. Every descriptor is O_CLOEXEC: a
 // server restarted (forked) meanwhile must not inherit files of the mounts.
-#ifndef RBFS_TESTS_MOUNT_LOAD_WORKLOAD_H_
-#define RBFS_TESTS_MOUNT_LOAD_WORKLOAD_H_
+#ifndef RBFS_TESTING_LOAD_WORKLOAD_H_
+#define RBFS_TESTING_LOAD_WORKLOAD_H_
 
 #include <cstdint>
 #include <string>
@@ -43,4 +43,4 @@ LoadResult RunLoad(const LoadOptions& options);
 
 }  // namespace rbfs
 
-#endif  // RBFS_TESTS_MOUNT_LOAD_WORKLOAD_H_
+#endif  // RBFS_TESTING_LOAD_WORKLOAD_H_

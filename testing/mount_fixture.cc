@@ -1,4 +1,4 @@
-#include "tests/mount/mount_fixture.h"
+#include "testing/mount_fixture.h"
 
 #include <arpa/inet.h>
 #include <fcntl.h>

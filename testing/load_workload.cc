@@ -1,4 +1,4 @@
-#include "tests/mount/load_workload.h"
+#include "testing/load_workload.h"
 
 #include <fcntl.h>
 #include <sys/stat.h>

@@ -4,7 +4,9 @@
 // answered in the reply's `err` field with the exact errno, so gRPC status
 // codes stay reserved for transport trouble and for refusing a caller
 // (UNAUTHENTICATED). Access rules (token, read-only export, root squash) are
-// applied here, before the Filesystem sees a request.
+// applied here, before the Filesystem sees a request. The message
+// conversions live in wire_conversion.h; gRPC runs Read through the
+// zero-copy reply of read_reply.h.
 #ifndef RBFS_SERVER_RPC_RBFS_SERVICE_H_
 #define RBFS_SERVER_RPC_RBFS_SERVICE_H_
 
@@ -35,7 +37,8 @@ class RbfsService final : public Rbfs::Service {
  public:
   static constexpr int kMaxMessageBytes = rbfs::kMaxMessageBytes;
 
-  // Registers ReadForWire as the handler gRPC runs for Read.
+  // Registers read_reply.h's ReadForWire, around Read, as the handler gRPC
+  // runs for Read.
   explicit RbfsService(Filesystem* fs, AccessOptions access = {});
 
   grpc::Status Lookup(grpc::ServerContext*, const LookupRequest* req,
@@ -70,16 +73,9 @@ class RbfsService final : public Rbfs::Service {
                     AttrReply* reply) override;
   grpc::Status Release(grpc::ServerContext*, const ReleaseRequest* req,
                        ErrReply* reply) override;
-  // Called directly by in-process users; gRPC calls ReadForWire.
+  // Called directly by in-process users; gRPC calls it through ReadForWire.
   grpc::Status Read(grpc::ServerContext*, const ReadRequest* req,
                     ReadReply* reply) override;
-  // Read's wire path: the same answer, with the data handed to gRPC as a
-  // slice instead of being copied into a serialized ReadReply (one copy of
-  // every byte read less; a streamed-unary handler keeps the call on the
-  // synchronous server's threads).
-  grpc::Status ReadForWire(
-      grpc::ServerContext* ctx,
-      grpc::ServerUnaryStreamer<ReadRequest, grpc::ByteBuffer>* stream);
   grpc::Status Write(grpc::ServerContext*, const WriteRequest* req,
                      WriteReply* reply) override;
   grpc::Status KeepAlive(grpc::ServerContext*, const KeepAliveRequest* req,

@@ -112,19 +112,3 @@ TEST_F(RbfsServiceTest, MutationsReturnEachChangedDirectoryOnce) {
 
 }  // namespace
 }  // namespace rbfs
-
-namespace rbfs {
-namespace {
-
-// ReadForWire writes ReadReply's wire format by hand (err, then data as a
-// slice of its own); a new field would be silently dropped from the wire.
-TEST(RbfsServiceWireTest, ReadReplyHasOnlyTheFieldsReadForWireEncodes) {
-  const google::protobuf::Descriptor* reply = ReadReply::descriptor();
-  ASSERT_EQ(reply->field_count(), 2) << "update SerializeWithoutCopy";
-  EXPECT_EQ(reply->FindFieldByNumber(1)->name(), "err");
-  EXPECT_EQ(reply->FindFieldByNumber(ReadReply::kDataFieldNumber)->name(),
-            "data");
-}
-
-}  // namespace
-}  // namespace rbfs

@@ -149,7 +149,8 @@ class AccessPolicy {
       : options_(options), now_(std::move(now)) {}
 
   AccessDecision Decide(const CallCredentials& credentials,
-                        const AccessRequest& request) const;
+                        const AccessRequest& request) const
+      ABSL_LOCKS_EXCLUDED(log_mu_);
 
   // Whether `request` would change the volume (rule 2).
   static bool Changes(const AccessRequest& request);
@@ -159,7 +160,7 @@ class AccessPolicy {
   PosixIds OwnerOf(PosixIds caller) const;
   // Logs a refused caller, at most once a second, counting the rest.
   void LogRefusal(Operation op, const CallCredentials& credentials,
-                  absl::string_view reason) const;
+                  absl::string_view reason) const ABSL_LOCKS_EXCLUDED(log_mu_);
 
   const AccessOptions options_;
   const std::function<absl::Time()> now_;

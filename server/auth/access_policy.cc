@@ -8,6 +8,12 @@
 #include "common/log.h"
 
 namespace rbfs {
+namespace {
+
+// Refusals logged within this long of the last logged one are only counted.
+constexpr absl::Duration kRefusalLogInterval = absl::Seconds(1);
+
+}  // namespace
 
 absl::string_view OperationName(Operation op) {
   switch (op) {
@@ -119,7 +125,7 @@ void AccessPolicy::LogRefusal(Operation op, const CallCredentials& credentials,
   {
     absl::MutexLock lock(&log_mu_);
     const absl::Time now = now_();
-    if (now - last_refusal_log_ < absl::Seconds(1)) {
+    if (now - last_refusal_log_ < kRefusalLogInterval) {
       ++unlogged_refusals_;
       return;
     }

@@ -22,6 +22,7 @@
 #include "common/malloc_tuning.h"
 #include "grpcpp/grpcpp.h"
 #include "grpcpp/resource_quota.h"
+#include "server/auth/access_policy.h"
 #include "server/auth/token_authenticator.h"
 #include "server/auth/transport_security.h"
 #include "server/env_flags.h"
@@ -182,8 +183,8 @@ int Serve(const VolumeWrapper& wrap_volume) {
   access.authenticator = authenticator.get();
   access.read_only = absl::GetFlag(FLAGS_read_only);
   if (absl::GetFlag(FLAGS_squash_root)) {
-    access.squash_root =
-        Owner{absl::GetFlag(FLAGS_squash_uid), absl::GetFlag(FLAGS_squash_gid)};
+    access.squash_root = PosixIds{absl::GetFlag(FLAGS_squash_uid),
+                                  absl::GetFlag(FLAGS_squash_gid)};
   }
   RbfsService service(fs->get(), access);
   // Our own synchronous health service instead of gRPC's (see its header).

@@ -31,12 +31,13 @@ class TokenAuthenticator {
       const std::string& path);
 
   // Re-reads the token file; on failure the previous token stays in force.
-  absl::Status Reload();
+  absl::Status Reload() ABSL_LOCKS_EXCLUDED(mu_);
 
   // OK when `authorization` (the metadata value, absent → empty) is
   // "Bearer <token>"; otherwise UNAUTHENTICATED saying what was wrong
   // (missing, malformed, wrong) without repeating what was presented.
-  absl::Status Check(absl::string_view authorization) const;
+  absl::Status Check(absl::string_view authorization) const
+      ABSL_LOCKS_EXCLUDED(mu_);
 
  private:
   TokenAuthenticator(std::string path, const Digest& digest)

@@ -19,7 +19,9 @@ namespace {
 
 // In-process gRPC servers on loopback ports, built once and kept for the
 // whole process: Debian's gRPC 1.51 crashes when every server of a process
-// is destroyed and new ones are created.
+// is destroyed and new ones are created. They answer with gRPC's built-in
+// health service, so the probe is checked against an implementation of the
+// protocol other than rbfs-server's own (health_service_test covers that).
 struct Servers {
   std::unique_ptr<grpc::Server> without_health;
   int without_health_port = 0;

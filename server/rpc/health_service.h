@@ -26,19 +26,20 @@ class HealthService final : public grpc::health::v1::Health::Service {
   // Starts SERVING.
   HealthService() = default;
 
-  void SetServing(bool serving);
+  void SetServing(bool serving) ABSL_LOCKS_EXCLUDED(mu_);
   // NOT_SERVING for good, and every Watch returns.
-  void Shutdown();
+  void Shutdown() ABSL_LOCKS_EXCLUDED(mu_);
 
   grpc::Status Check(grpc::ServerContext* context,
                      const grpc::health::v1::HealthCheckRequest* request,
-                     grpc::health::v1::HealthCheckResponse* reply) override;
+                     grpc::health::v1::HealthCheckResponse* reply) override
+      ABSL_LOCKS_EXCLUDED(mu_);
   // Sends the current status, then every change, until the client cancels
   // or Shutdown().
   grpc::Status Watch(grpc::ServerContext* context,
                      const grpc::health::v1::HealthCheckRequest* request,
                      grpc::ServerWriter<grpc::health::v1::HealthCheckResponse>*
-                         writer) override;
+                         writer) override ABSL_LOCKS_EXCLUDED(mu_);
 
  private:
   static bool Known(const std::string& service);

@@ -20,6 +20,7 @@
 #include "common/address.h"
 #include "common/log.h"
 #include "common/malloc_tuning.h"
+#include "common/wire_limits.h"
 #include "grpcpp/grpcpp.h"
 #include "grpcpp/resource_quota.h"
 #include "server/auth/access_policy.h"
@@ -195,8 +196,8 @@ int Serve(const VolumeWrapper& wrap_volume) {
   builder.AddListeningPort(listen, *credentials, &port);
   builder.RegisterService(&service);
   builder.RegisterService(&health);
-  builder.SetMaxReceiveMessageSize(RbfsService::kMaxMessageBytes);
-  builder.SetMaxSendMessageSize(RbfsService::kMaxMessageBytes);
+  builder.SetMaxReceiveMessageSize(kMaxMessageBytes);
+  builder.SetMaxSendMessageSize(kMaxMessageBytes);
   builder.AddChannelArgument(GRPC_ARG_MAX_CONCURRENT_STREAMS,
                              absl::GetFlag(FLAGS_max_streams_per_connection));
   if (int threads = absl::GetFlag(FLAGS_threads); threads > 0) {

@@ -19,8 +19,6 @@ namespace rbfs {
 
 class RbfsService final : public Rbfs::Service {
  public:
-  static constexpr int kMaxMessageBytes = rbfs::kMaxMessageBytes;
-
   // Registers read_reply.h's ReadForWire, around Read, as the handler gRPC
   // runs for Read.
   explicit RbfsService(Filesystem* fs, AccessOptions access = {});

@@ -4,6 +4,8 @@
 #include <cstdlib>
 #include <filesystem>
 
+#include "common/wire_limits.h"
+
 namespace rbfs {
 
 LoopbackServer::LoopbackServer(uint64_t volume_size) {
@@ -20,12 +22,12 @@ LoopbackServer::LoopbackServer(uint64_t volume_size) {
   builder.AddListeningPort("127.0.0.1:0", grpc::InsecureServerCredentials(),
                            &port_);
   builder.RegisterService(service_.get());
-  builder.SetMaxReceiveMessageSize(RbfsService::kMaxMessageBytes);
-  builder.SetMaxSendMessageSize(RbfsService::kMaxMessageBytes);
+  builder.SetMaxReceiveMessageSize(kMaxMessageBytes);
+  builder.SetMaxSendMessageSize(kMaxMessageBytes);
   server_ = builder.BuildAndStart();
   grpc::ChannelArguments args;
-  args.SetMaxReceiveMessageSize(RbfsService::kMaxMessageBytes);
-  args.SetMaxSendMessageSize(RbfsService::kMaxMessageBytes);
+  args.SetMaxReceiveMessageSize(kMaxMessageBytes);
+  args.SetMaxSendMessageSize(kMaxMessageBytes);
   stub_ = Rbfs::NewStub(grpc::CreateCustomChannel(
       address(), grpc::InsecureChannelCredentials(), args));
 }

@@ -16,6 +16,8 @@ PACKAGES=(
   clang libclang-rt-14-dev
   # tools/bench/run.sh: the peers rbfs is measured against, and the chart.
   sshfs openssh-server openssh-client gnuplot-nox jq
+  # tools/docs/deps_graph.sh: the dependency picture (docs/deps.svg).
+  graphviz
 )
 
 missing=()

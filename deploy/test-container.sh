@@ -25,6 +25,9 @@
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "$(readlink -f "${BASH_SOURCE[0]}")")/.." && pwd)
+# wait_for, free_port, unmount_one, is_fuse_mount
+# shellcheck source=tools/lib/proc.sh
+source "$ROOT/tools/lib/proc.sh"
 IMAGE=localhost/rbfs-server:test
 MIB=${RBFS_TEST_MIB:-100}
 # The uid/gid the image runs rbfs-server as (deploy/Dockerfile).
@@ -59,7 +62,7 @@ cleanup() {
   trap - EXIT INT TERM
   local m c
   for m in "${MOUNTS[@]}"; do
-    mountpoint -q "$m" && { fusermount3 -u "$m" || umount -l "$m"; }
+    unmount_one "$m" || log "could not unmount $m"
   done
   if [[ -n $COMPOSE_UP ]]; then
     (cd "$ROOT/deploy" && podman-compose -p "$RUN" down -v -t 10) >/dev/null 2>&1 || true
@@ -77,22 +80,6 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 130' INT
 trap 'exit 143' TERM
-
-# Polls COMMAND once a second until it succeeds, at most SECONDS; fails
-# (returns 1) when time is up.
-wait_for() {
-  local what=$1 limit=$2
-  shift 2
-  local deadline=$((SECONDS + limit))
-  until "$@" >/dev/null 2>&1; do
-    ((SECONDS < deadline)) || { log "no $what within ${limit}s"; return 1; }
-    sleep 1
-  done
-}
-
-free_port() {
-  python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
-}
 
 # --- Prerequisites. ---
 [[ $(id -u) -eq 0 ]] || fail "run as root (rootful podman and FUSE mounts)"
@@ -159,7 +146,7 @@ log "image built in ${BUILD_SECONDS}s (layers cached from earlier builds count a
   "size $((IMAGE_BYTES / 1000000)) MB"
 
 if [[ -z $MOUNT_BIN || -z $SERVER_BIN ]]; then
-  (cd "$ROOT" && bazel build //client:rbfs-mount //server:rbfs-server 2>&1 | grep -v sandbox | tail -1)
+  (cd "$ROOT" && bazel build //client:rbfs-mount //server:rbfs-server 2>&1 | tail -1)
 fi
 # Copies, so that a build in the workspace meanwhile cannot swap them.
 install -m 0755 "${MOUNT_BIN:-$ROOT/bazel-bin/client/rbfs-mount}" "$WORK/rbfs-mount"
@@ -197,8 +184,8 @@ podman_quiet() {
 # records the container as healthy.
 wait_healthy() {
   local name=$1 status
-  wait_for "healthy $name" 90 podman healthcheck run "$name" ||
-    { podman logs "$name"; fail "$name not healthy"; }
+  wait_for 90 "" podman healthcheck run "$name" ||
+    { podman logs "$name"; fail "$name not healthy within 90s"; }
   status=$(podman inspect --format '{{.State.Health.Status}}' "$name")
   [[ $status == healthy ]] || fail "$name is $status after a passing health check"
   log "$name is healthy"
@@ -215,7 +202,7 @@ mount_rbfs() {  # ADDRESS MOUNTPOINT
   mkdir -p "$2"
   MOUNTS+=("$2")
   "$WORK/rbfs-mount" -o "$MOUNT_OPTS" "$1" "$2" || fail "rbfs-mount $1 $2"
-  mountpoint -q "$2" || fail "$2 is not a mount point"
+  is_fuse_mount "$2" || fail "$2 is not a FUSE mount"
 }
 
 unmount_rbfs() {
@@ -353,8 +340,8 @@ scenario_kube() {
   ip=$(podman inspect --format '{{range .NetworkSettings.Networks}}{{.IPAddress}}{{end}}' \
     rbfs-server-0-rbfs-server)
   [[ -n $ip ]] || fail "no pod address"
-  wait_for "SERVING from $ip:7421" 90 "$WORK/rbfs-server" --probe="$ip:7421" ||
-    { podman logs rbfs-server-0-rbfs-server; fail "pod rbfs-server-0 not serving"; }
+  wait_for 90 "" "$WORK/rbfs-server" --probe="$ip:7421" ||
+    { podman logs rbfs-server-0-rbfs-server; fail "pod rbfs-server-0 not SERVING on $ip:7421 within 90s"; }
   log "pod rbfs-server-0 answers the gRPC health probe on $ip:7421"
   check_secured rbfs-server-0-rbfs-server
   mount_rbfs "127.0.0.1:$port" "$mnt"

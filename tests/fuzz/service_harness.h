@@ -2,8 +2,8 @@
 // byte string read as a script of RPC calls, and aborts on anything a hostile
 // client could break: a gRPC status other than OK, an errno outside the
 // valid range, a successful reply without its payload, written data that
-// does not read back, a volume the offline checker (server/checker.h) finds
-// unclean, or a tree that cannot be removed again.
+// does not read back, a volume the offline checker (server/store/checker.h)
+// finds unclean, or a tree that cannot be removed again.
 //
 // Script format: a sequence of records, each
 //   op (1 byte) | ids (1 byte) | length (2 bytes, little endian) | payload

@@ -1,4 +1,4 @@
-// Item 6 of issue 6, short form: four mounts of one server, sixteen threads
+// Load, short form: four mounts of one server, sixteen threads
 // each, mixed I/O for a few seconds, every byte checked, close-to-open
 // consistency across mounts (two of them with the page cache). The long
 // form is tools/reliability/rbfs_load (--duration).

@@ -1,7 +1,7 @@
 #!/bin/sh
 # fio with crc32c verification on an rbfs mount while rbfs-server is killed
-# (SIGKILL) and restarted, RESTARTS times, during the run. Item "fio" of
-# issue 6: there must be no verify error and fio must exit 0.
+# (SIGKILL) and restarted, RESTARTS times, during the run: there must be no
+# verify error and fio must exit 0.
 #
 #   bazel build //server:rbfs-server //client:rbfs-mount
 #   sudo tools/reliability/fio_restart.sh [SIZE [RESTARTS [MOUNT_OPTIONS]]]

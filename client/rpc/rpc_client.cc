@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <utility>
 
 #include "absl/strings/str_cat.h"
 #include "common/log.h"
@@ -55,17 +56,30 @@ absl::Duration RetryBackoff(int attempt) {
                   absl::Seconds(1));
 }
 
-RpcClient::RpcClient(const RpcOptions& options)
+namespace {
+
+// gRPC shuts its library down when its last object goes and starts it again
+// with the next; in 1.51 a restart while the callback API's threads from the
+// previous round are still exiting aborts the process. Holding one reference
+// for the life of the process keeps it initialised.
+void HoldGrpc() {
+  static const bool kGrpcHeld = (grpc_init(), true);
+  (void)kGrpcHeld;
+}
+
+}  // namespace
+
+RpcClient::RpcClient(const RpcOptions& options,
+                     std::vector<std::unique_ptr<Rbfs::StubInterface>> stubs)
     : options_(options),
       authorization_(options.token.empty()
                          ? ""
-                         : absl::StrCat(kBearerPrefix, options.token)) {
-  // gRPC shuts its library down when its last object goes and starts it
-  // again with the next; in 1.51 a restart while the callback API's threads
-  // from the previous round are still exiting aborts the process. Holding
-  // one reference for the life of the process keeps it initialised.
-  static const bool kGrpcHeld = (grpc_init(), true);
-  (void)kGrpcHeld;
+                         : absl::StrCat(kBearerPrefix, options.token)),
+      stubs_(std::move(stubs)) {
+  HoldGrpc();
+}
+
+RpcClient::RpcClient(const RpcOptions& options) : RpcClient(options, {}) {
   const int channels = options.channels > 0 ? options.channels : 1;
   for (int i = 0; i < channels; ++i) {
     grpc::ChannelArguments args;
@@ -100,7 +114,7 @@ void RpcClient::NoteHardRetry(const grpc::Status& status) {
              options_.target, status.error_message());
 }
 
-Rbfs::Stub& RpcClient::NextStub() {
+Rbfs::StubInterface& RpcClient::NextStub() {
   return *stubs_[next_.fetch_add(1, std::memory_order_relaxed) % stubs_.size()];
 }
 

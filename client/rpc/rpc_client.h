@@ -66,13 +66,19 @@ absl::Duration RetryBackoff(int attempt);
 
 class RpcClient {
  public:
+  // Connects `options.channels` channels to `options.target`.
   explicit RpcClient(const RpcOptions& options);
+  // Uses `stubs` (at least one) instead of channels of its own: the seam for
+  // unit tests, which pass fakes. `options.target` and the channel settings
+  // are then unused.
+  RpcClient(const RpcOptions& options,
+            std::vector<std::unique_ptr<Rbfs::StubInterface>> stubs);
 
   RpcClient(const RpcClient&) = delete;
   RpcClient& operator=(const RpcClient&) = delete;
 
   // The next stub in round-robin order.
-  Rbfs::Stub& NextStub();
+  Rbfs::StubInterface& NextStub();
 
   absl::Duration deadline() const { return options_.deadline; }
   bool hard() const { return options_.hard; }
@@ -87,8 +93,8 @@ class RpcClient {
 
   // A blocking unary call; the reply's own `err` becomes the status.
   template <typename Request, typename Reply>
-  absl::Status Call(grpc::Status (Rbfs::Stub::*method)(grpc::ClientContext*,
-                                                       const Request&, Reply*),
+  absl::Status Call(grpc::Status (Rbfs::StubInterface::*method)(
+                        grpc::ClientContext*, const Request&, Reply*),
                     const Request& request, Reply* reply,
                     Idempotency idempotency) {
     absl::Time deadline = absl::Now() + options_.deadline;
@@ -123,7 +129,7 @@ class RpcClient {
   const RpcOptions options_;
   // "Bearer <token>", built once: it goes with every chunk of every call.
   const std::string authorization_;
-  std::vector<std::unique_ptr<Rbfs::Stub>> stubs_;
+  std::vector<std::unique_ptr<Rbfs::StubInterface>> stubs_;
   std::atomic<size_t> next_{0};
   std::atomic<int64_t> last_hard_note_ns_{0};
 };

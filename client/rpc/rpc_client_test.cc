@@ -69,8 +69,8 @@ TEST(RpcClientTest, CallToAbsentServerEndsAtTheDeadline) {
   StatFsRequest request;
   StatFsReply reply;
   const absl::Time start = absl::Now();
-  absl::Status status = client.Call(&Rbfs::Stub::StatFs, request, &reply,
-                                    Idempotency::kIdempotent);
+  absl::Status status = client.Call(&Rbfs::StubInterface::StatFs, request,
+                                    &reply, Idempotency::kIdempotent);
   const absl::Duration took = absl::Now() - start;
   EXPECT_EQ(StatusToErrno(status), EIO) << status;
   EXPECT_GE(took, absl::Milliseconds(250));

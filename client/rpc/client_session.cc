@@ -79,8 +79,9 @@ grpc::Status ClientSession::CallOnce(
                                                 const Request&, Reply*),
     const Request& request, Reply* reply) {
   grpc::ClientContext context;
-  rpc_->PrepareContext(
-      context, absl::Now() + std::min(rpc_->deadline(), kSessionCallDeadline));
+  rpc_->PrepareContext(context,
+                       absl::Now() + std::min(rpc_->retry_policy().deadline(),
+                                              kSessionCallDeadline));
   return (rpc_->NextStub().*method)(&context, request, reply);
 }
 

@@ -72,8 +72,7 @@ class RetryPolicy {
     absl::Time deadline() const { return deadline_; }
 
     // After the current attempt failed with `status` (not OK) at `now`: the
-    // repeat
-    // to make (and the next attempt's deadline is then deadline()), or
+    // repeat to make (the next attempt's deadline is then deadline()), or
     // nullopt when `status` is the call's result.
     std::optional<Retry> OnFailure(const grpc::Status& status, absl::Time now);
 

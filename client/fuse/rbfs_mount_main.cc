@@ -65,7 +65,7 @@ void PrintHelp(const char* program) {
   printf(kUsage, program);
   printf("general options:\n");
   fuse_cmdline_help();
-  printf("\n%s\nFUSE options:\n", MountOptionsHelp());
+  printf("\n%s\nFUSE options:\n", MountOptionsHelp().c_str());
   fflush(stdout);
   fuse_lowlevel_help();
   printf("%s", kMountHelp);

@@ -3,10 +3,12 @@
 #include <grpcpp/alarm.h>
 #include <grpcpp/grpcpp.h>
 
+#include <optional>
 #include <utility>
 #include <vector>
 
 #include "absl/time/clock.h"
+#include "client/rpc/retry_policy.h"
 #include "common/errno_status.h"
 
 namespace rbfs {
@@ -22,7 +24,8 @@ class ChunkCall {
         limiter_(limiter),
         context_(std::move(context)),
         index_(index),
-        deadline_(absl::Now() + rpc->deadline()) {
+        attempts_(
+            rpc->retry_policy().Begin(Idempotency::kIdempotent, absl::Now())) {
     IoContext::Chunk& chunk = context_->chunk(index_);
     if (context_->direction() == IoContext::Direction::kWrite) {
       *write_request_.mutable_id() = id;
@@ -40,7 +43,7 @@ class ChunkCall {
 
   void Issue() {
     grpc_context_ = std::make_unique<grpc::ClientContext>();
-    rpc_->PrepareContext(*grpc_context_, deadline_);
+    rpc_->PrepareContext(*grpc_context_, attempts_.deadline());
     auto done = [this](grpc::Status status) { OnDone(std::move(status)); };
     if (context_->direction() == IoContext::Direction::kWrite) {
       rpc_->NextStub().async()->Write(grpc_context_.get(), &write_request_,
@@ -53,15 +56,13 @@ class ChunkCall {
 
  private:
   void OnDone(grpc::Status status) {
-    const bool hard_retry = rpc_->hard() && IsRetryableWhenHard(status);
-    if (hard_retry || (!status.ok() && IsRetryable(status))) {
-      const absl::Time retry_at = absl::Now() + RetryBackoff(attempt_);
-      // A hard mount gives every attempt a whole deadline of its own.
-      if (hard_retry) deadline_ = retry_at + rpc_->deadline();
-      if (retry_at < deadline_) {
-        ++attempt_;
+    // A positional read or write may be repeated.
+    if (!status.ok()) {
+      std::optional<RetryPolicy::Retry> retry =
+          attempts_.OnFailure(status, absl::Now());
+      if (retry) {
         alarms_.push_back(std::make_unique<grpc::Alarm>());
-        alarms_.back()->Set(absl::ToChronoTime(retry_at),
+        alarms_.back()->Set(absl::ToChronoTime(retry->at),
                             [this](bool) { Issue(); });
         return;
       }
@@ -91,8 +92,7 @@ class ChunkCall {
   InflightLimiter* const limiter_;
   const std::shared_ptr<IoContext> context_;
   const size_t index_;
-  absl::Time deadline_;
-  int attempt_ = 0;
+  RetryPolicy::Attempts attempts_;
   std::unique_ptr<grpc::ClientContext> grpc_context_;
   // Alarms live until the call ends: one may still be returning from its
   // callback when the retried RPC completes.

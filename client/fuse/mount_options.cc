@@ -4,20 +4,26 @@
 #include <cstddef>
 #include <cstdlib>
 #include <cstring>
+#include <string>
 #include <utility>
+#include <vector>
 
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
+#include "absl/strings/string_view.h"
 #include "absl/strings/strip.h"
+#include "absl/strings/substitute.h"
+#include "client/core/io_size.h"
 #include "common/errno_status.h"
 
 namespace rbfs {
 namespace {
 
-// One RPC per kernel request (max_read/max_write are 1 MiB): on the 2-core
-// benchmark machine 1 MiB chunks beat 256 KiB by 16-40% for 1 MiB writes and
-// 30-45% for reads at depth 16, since the per-call CPU cost, not
-// parallelism, is the limit (docs/benchmarks.md).
-constexpr uint32_t kDefaultChunkBytes = 1 << 20;
+// One RPC per kernel request: on the 2-core benchmark machine 1 MiB chunks
+// beat 256 KiB by 16-40% for 1 MiB writes and 30-45% for reads at depth 16,
+// since the per-call CPU cost, not parallelism, is the limit
+// (docs/benchmarks.md).
+constexpr uint32_t kDefaultChunkBytes = kMaxRequestBytes;
 
 // Plain C fields, because fuse_opt_parse writes through offsets.
 struct RawOptions {
@@ -39,38 +45,174 @@ struct RawOptions {
   char* mountpoint;
 };
 
-#define RBFS_OPT(templ, field) \
-  { templ, offsetof(RawOptions, field), 1 }
+enum class Section { kGeneral, kSecurity };
 
-const fuse_opt kOptionSpecs[] = {
-    RBFS_OPT("chunk_size=%u", chunk_size),
-    RBFS_OPT("max_inflight=%u", max_inflight),
-    RBFS_OPT("cache=%s", cache),
-    RBFS_OPT("attr_timeout=%lf", attr_timeout),
-    RBFS_OPT("entry_timeout=%lf", entry_timeout),
-    RBFS_OPT("deadline=%lf", deadline),
-    RBFS_OPT("channels=%u", channels),
-    // Security options also take the --flag spelling that the server uses.
-    // fuse_opt reads "--tls-ca F" and "--tls-caF" with one template, so
-    // "--tls-ca=F" arrives as "=F" (stripped below).
-    RBFS_OPT("tls_ca=%s", tls_ca),
-    RBFS_OPT("--tls-ca %s", tls_ca),
-    RBFS_OPT("tls_cert=%s", tls_cert),
-    RBFS_OPT("--tls-cert %s", tls_cert),
-    RBFS_OPT("tls_key=%s", tls_key),
-    RBFS_OPT("--tls-key %s", tls_key),
-    RBFS_OPT("tls_server_name=%s", tls_server_name),
-    RBFS_OPT("--tls-server-name %s", tls_server_name),
-    RBFS_OPT("token_file=%s", token_file),
-    RBFS_OPT("--token-file %s", token_file),
-    RBFS_OPT("allow_insecure_token", allow_insecure_token),
-    RBFS_OPT("--allow-insecure-token", allow_insecure_token),
-    {"hard", offsetof(RawOptions, hard), 1},
-    {"soft", offsetof(RawOptions, hard), 0},
-    FUSE_OPT_END,
+// One rbfs option: how fuse_opt reads it, and what --help says of it. The
+// default shown comes from MountOptions' own initialisers.
+struct OptionRow {
+  Section section;
+  // The -o template, and the --flag template of the security options (which
+  // the server spells the same way) or null. fuse_opt reads "--tls-ca F"
+  // and "--tls-caF" with one template, so "--tls-ca=F" arrives as "=F"
+  // (stripped when parsed).
+  const char* templ;
+  const char* flag_templ;
+  // Where fuse_opt stores the value, and the value of a plain flag.
+  size_t offset;
+  int value;
+  // As --help shows it; "$0" in `help` stands for kMaxChunkBytes.
+  const char* usage;
+  const char* help;
+  // The default value, as --help shows it; null if the help says it in
+  // words or the option is a plain flag.
+  std::string (*default_text)(const MountOptions& defaults);
+  // For a plain flag: whether it is what a mount does by default.
+  bool (*is_default)(const MountOptions& defaults) = nullptr;
 };
 
-#undef RBFS_OPT
+#define RBFS_FIELD(field) offsetof(RawOptions, field)
+
+const OptionRow kOptionRows[] = {
+    {Section::kGeneral, "chunk_size=%u", nullptr, RBFS_FIELD(chunk_size), 1,
+     "-o chunk_size=BYTES",
+     "bytes per read/write RPC, rounded up to whole server blocks, at most "
+     "$0",
+     [](const MountOptions& d) {
+       return absl::StrCat(d.chunk_size ? d.chunk_size : kDefaultChunkBytes);
+     }},
+    {Section::kGeneral, "max_inflight=%u", nullptr, RBFS_FIELD(max_inflight), 1,
+     "-o max_inflight=N", "chunk RPCs in flight per mount; more queue",
+     [](const MountOptions& d) { return absl::StrCat(d.max_inflight); }},
+    {Section::kGeneral, "cache=%s", nullptr, RBFS_FIELD(cache), 1,
+     "-o cache=none|auto",
+     "none: direct I/O, every read and write goes to the server; auto: page "
+     "cache with close-to-open consistency (executables, shared mmap, small "
+     "files)",
+     [](const MountOptions& d) {
+       return std::string(d.cache_auto ? "auto" : "none");
+     }},
+    {Section::kGeneral, "attr_timeout=%lf", nullptr, RBFS_FIELD(attr_timeout),
+     1, "-o attr_timeout=SECS", "how long the kernel caches attributes",
+     [](const MountOptions& d) {
+       return absl::StrCat(absl::ToDoubleSeconds(d.attr_timeout));
+     }},
+    {Section::kGeneral, "entry_timeout=%lf", nullptr, RBFS_FIELD(entry_timeout),
+     1, "-o entry_timeout=SECS", "how long the kernel caches names",
+     [](const MountOptions& d) {
+       return absl::StrCat(absl::ToDoubleSeconds(d.entry_timeout));
+     }},
+    {Section::kGeneral, "deadline=%lf", nullptr, RBFS_FIELD(deadline), 1,
+     "-o deadline=SECS",
+     "soft mounts: longest time one operation may take while the server is "
+     "away, retries included; then it fails with EIO. hard mounts: the bound "
+     "of one attempt",
+     [](const MountOptions& d) {
+       return absl::StrCat(absl::ToDoubleSeconds(d.deadline));
+     }},
+    {Section::kGeneral, "soft", nullptr, RBFS_FIELD(hard), 0, "-o soft",
+     "operations fail with EIO once the server has been unreachable for "
+     "`deadline`",
+     nullptr, [](const MountOptions& d) { return !d.hard; }},
+    {Section::kGeneral, "hard", nullptr, RBFS_FIELD(hard), 1, "-o hard",
+     "operations wait for the server however long it is away, retrying, as "
+     "an NFS hard mount (the waiting process cannot be interrupted)",
+     nullptr, [](const MountOptions& d) { return d.hard; }},
+    {Section::kGeneral, "channels=%u", nullptr, RBFS_FIELD(channels), 1,
+     "-o channels=N", "gRPC connections to the server",
+     [](const MountOptions& d) { return absl::StrCat(d.channels); }},
+    {Section::kSecurity, "tls_ca=%s", "--tls-ca %s", RBFS_FIELD(tls_ca), 1,
+     "-o tls_ca=FILE",
+     "connect with TLS; trust server certificates signed by this PEM CA "
+     "(default: plaintext, which the server allows on loopback only)",
+     nullptr},
+    {Section::kSecurity, "tls_cert=%s", "--tls-cert %s", RBFS_FIELD(tls_cert),
+     1, "-o tls_cert=FILE", "client certificate for mutual TLS (with tls_key)",
+     nullptr},
+    {Section::kSecurity, "tls_key=%s", "--tls-key %s", RBFS_FIELD(tls_key), 1,
+     "-o tls_key=FILE", "private key of tls_cert", nullptr},
+    {Section::kSecurity, "tls_server_name=%s", "--tls-server-name %s",
+     RBFS_FIELD(tls_server_name), 1, "-o tls_server_name=N",
+     "name the server certificate must carry, when it differs from HOST "
+     "(e.g. connecting by IP)",
+     nullptr},
+    {Section::kSecurity, "token_file=%s", "--token-file %s",
+     RBFS_FIELD(token_file), 1, "-o token_file=FILE",
+     "send the token in FILE with every call; refused over plaintext to a "
+     "non-loopback server",
+     nullptr},
+    {Section::kSecurity, "allow_insecure_token", "--allow-insecure-token",
+     RBFS_FIELD(allow_insecure_token), 1, "-o allow_insecure_token",
+     "send the token over plaintext anyway", nullptr},
+};
+
+#undef RBFS_FIELD
+
+// The fuse_opt table made from kOptionRows.
+const fuse_opt* OptionSpecs() {
+  static const std::vector<fuse_opt>* const specs = [] {
+    auto* specs = new std::vector<fuse_opt>;
+    for (const OptionRow& row : kOptionRows) {
+      specs->push_back(
+          {row.templ, static_cast<unsigned long>(row.offset), row.value});
+      if (row.flag_templ != nullptr) {
+        specs->push_back({row.flag_templ,
+                          static_cast<unsigned long>(row.offset), row.value});
+      }
+    }
+    specs->push_back(FUSE_OPT_END);
+    return specs;
+  }();
+  return specs->data();
+}
+
+// Appends `usage` and `text`, wrapped, as one entry of the help.
+void AppendHelpEntry(const std::string& usage, const std::string& text,
+                     std::string* out) {
+  constexpr size_t kIndent = 4;
+  constexpr size_t kTextColumn = 27;
+  constexpr size_t kWidth = 76;
+  std::string line = std::string(kIndent, ' ') + usage;
+  if (line.size() + 1 > kTextColumn) {
+    absl::StrAppend(out, line, "\n");
+    line.clear();
+  }
+  line.resize(kTextColumn, ' ');
+  bool line_empty = true;
+  for (absl::string_view word : absl::StrSplit(text, ' ', absl::SkipEmpty())) {
+    if (!line_empty && line.size() + 1 + word.size() > kWidth) {
+      absl::StrAppend(out, line, "\n");
+      line.assign(kTextColumn, ' ');
+      line_empty = true;
+    }
+    if (!line_empty) line += ' ';
+    absl::StrAppend(&line, word);
+    line_empty = false;
+  }
+  absl::StrAppend(out, line, "\n");
+}
+
+std::string BuildHelp() {
+  const MountOptions defaults;
+  std::string help = "rbfs options:\n";
+  bool security_started = false;
+  for (const OptionRow& row : kOptionRows) {
+    if (row.section == Section::kSecurity && !security_started) {
+      security_started = true;
+      absl::StrAppend(&help,
+                      "\nrbfs security options (also --tls-ca F, "
+                      "--token-file F, ...; see\ndocs/security.md):\n");
+    }
+    std::string text = absl::Substitute(row.help, kMaxChunkBytes);
+    if (row.default_text != nullptr) {
+      absl::StrAppend(&text, " (default ", row.default_text(defaults), ")");
+    }
+    if (row.is_default != nullptr && row.is_default(defaults)) {
+      text = absl::StrCat("(default) ", text);
+    }
+    AppendHelpEntry(row.usage, text, &help);
+  }
+  return help;
+}
 
 int KeepServerAddress(void* data, const char* arg, int key, fuse_args*) {
   RawOptions* raw = static_cast<RawOptions*>(data);
@@ -95,7 +237,7 @@ absl::StatusOr<MountOptions> ParseMountOptions(fuse_args* args) {
   raw.deadline = absl::ToDoubleSeconds(options.deadline);
   raw.channels = options.channels;
   const int parsed =
-      fuse_opt_parse(args, &raw, kOptionSpecs, KeepServerAddress);
+      fuse_opt_parse(args, &raw, OptionSpecs(), KeepServerAddress);
   std::string cache = raw.cache ? raw.cache : "none";
   if (raw.server) options.server = raw.server;
   for (auto [from, to] : {std::pair{raw.tls_ca, &options.tls_ca},
@@ -119,7 +261,8 @@ absl::StatusOr<MountOptions> ParseMountOptions(fuse_args* args) {
                       absl::StrCat("cache must be none or auto, not ", cache));
   }
   if (raw.chunk_size > kMaxChunkBytes) {
-    return ErrnoError(EINVAL, "chunk_size is limited to 4 MiB");
+    return ErrnoError(EINVAL, absl::StrCat("chunk_size is limited to ",
+                                           kMaxChunkBytes >> 20, " MiB"));
   }
   if (raw.max_inflight == 0 || raw.channels == 0) {
     return ErrnoError(EINVAL, "max_inflight and channels must be positive");
@@ -154,43 +297,9 @@ uint32_t EffectiveChunkSize(const MountOptions& options, uint32_t block_size) {
                                 : chunk;
 }
 
-const char* MountOptionsHelp() {
-  return R"(rbfs options:
-    -o chunk_size=BYTES    bytes per read/write RPC, rounded up to whole
-                           server blocks (default 1048576, at most 4194304)
-    -o max_inflight=N      chunk RPCs in flight per mount; more queue
-                           (default 64)
-    -o cache=none|auto     none: direct I/O, every read and write goes to
-                           the server (default); auto: page cache with
-                           close-to-open consistency (executables, shared
-                           mmap, small files)
-    -o attr_timeout=SECS   how long the kernel caches attributes (default 1)
-    -o entry_timeout=SECS  how long the kernel caches names (default 1)
-    -o deadline=SECS       soft mounts: longest time one operation may take
-                           while the server is away, retries included; then
-                           it fails with EIO (default 30). hard mounts: the
-                           bound of one attempt
-    -o soft                (default) operations fail with EIO once the
-                           server has been unreachable for `deadline`
-    -o hard                operations wait for the server however long it
-                           is away, retrying, as an NFS hard mount (the
-                           waiting process cannot be interrupted)
-    -o channels=N          gRPC connections to the server (default 4)
-
-rbfs security options (also --tls-ca F, --token-file F, ...; see
-docs/security.md):
-    -o tls_ca=FILE         connect with TLS; trust server certificates
-                           signed by this PEM CA (default: plaintext, which
-                           the server allows on loopback only)
-    -o tls_cert=FILE       client certificate for mutual TLS (with tls_key)
-    -o tls_key=FILE        private key of tls_cert
-    -o tls_server_name=N   name the server certificate must carry, when it
-                           differs from HOST (e.g. connecting by IP)
-    -o token_file=FILE     send the token in FILE with every call; refused
-                           over plaintext to a non-loopback server
-    -o allow_insecure_token
-                           send the token over plaintext anyway
-)";
+const std::string& MountOptionsHelp() {
+  static const std::string* const help = new std::string(BuildHelp());
+  return *help;
 }
 
 }  // namespace rbfs

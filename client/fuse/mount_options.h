@@ -1,14 +1,13 @@
 // MountOptions: rbfs's own mount settings, parsed the libfuse way.
 //
 // rbfs-mount takes `-o` options meant for libfuse and the kernel
-// (allow_other, ro, default_permissions, ...) mixed with its own
-// (chunk_size, max_inflight, cache, attr_timeout, entry_timeout, deadline,
-// hard/soft, channels, and the security options tls_ca, tls_cert, tls_key,
-// tls_server_name, token_file, allow_insecure_token — also spelled
-// --tls-ca F, --token-file F, ... on the command line). ParseMountOptions()
-// removes rbfs's options and the server address from the argument vector and
-// leaves everything else, so the rest goes on to fuse_parse_cmdline() and
-// fuse_session_new() unchanged.
+// (allow_other, ro, default_permissions, ...) mixed with its own, which one
+// table in mount_options.cc lists (their spellings, including the security
+// options' --tls-ca F, --token-file F, ..., and their help); the defaults are
+// MountOptions' initialisers, and `rbfs-mount --help` shows both.
+// ParseMountOptions() removes rbfs's options and the server address from the
+// argument vector and leaves everything else, so the rest goes on to
+// fuse_parse_cmdline() and fuse_session_new() unchanged.
 #ifndef RBFS_CLIENT_FUSE_MOUNT_OPTIONS_H_
 #define RBFS_CLIENT_FUSE_MOUNT_OPTIONS_H_
 
@@ -58,8 +57,9 @@ absl::StatusOr<MountOptions> ParseMountOptions(fuse_args* args);
 // The chunk size to use for a server with `block_size`-byte blocks.
 uint32_t EffectiveChunkSize(const MountOptions& options, uint32_t block_size);
 
-// Describes rbfs's own options, for --help.
-const char* MountOptionsHelp();
+// Describes rbfs's own options with their defaults, for --help; made from
+// the one table of options in mount_options.cc.
+const std::string& MountOptionsHelp();
 
 }  // namespace rbfs
 

@@ -4,7 +4,11 @@
 #include <string>
 #include <vector>
 
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "absl/strings/str_split.h"
 #include "common/errno_status.h"
+#include "gmock/gmock.h"
 #include "gtest/gtest.h"
 
 namespace rbfs {
@@ -110,6 +114,44 @@ TEST(MountOptionsTest, ClientCertificateNeedsKeyAndCa) {
   EXPECT_FALSE(
       Parse({"rbfs-mount", "-o", "tls_cert=/c,tls_key=/k", "h:1", "/m"}, &rest)
           .ok());
+}
+
+TEST(MountOptionsTest, HelpShowsEveryOptionWithTheStructsDefaults) {
+  const std::string& help = MountOptionsHelp();
+  for (const char* name :
+       {"chunk_size=", "max_inflight=", "cache=", "attr_timeout=",
+        "entry_timeout=", "deadline=", "soft", "hard",
+        "channels=", "tls_ca=", "tls_cert=", "tls_key=", "tls_server_name=",
+        "token_file=", "allow_insecure_token"}) {
+    EXPECT_THAT(help, testing::HasSubstr(std::string("-o ") + name)) << name;
+  }
+  // The help as one line, words separated by single spaces.
+  const std::string flat = absl::StrJoin(
+      absl::StrSplit(help, absl::ByAnyChar(" \n"), absl::SkipEmpty()), " ");
+  const MountOptions defaults;
+  EXPECT_THAT(flat, testing::HasSubstr(absl::StrCat(
+                        "more queue (default ", defaults.max_inflight, ")")));
+  EXPECT_THAT(help, testing::HasSubstr(absl::StrCat("to the server (default ",
+                                                    defaults.channels, ")")));
+  EXPECT_THAT(flat, testing::HasSubstr("at most 4194304 (default 1048576)"));
+  EXPECT_THAT(help, testing::HasSubstr("-o soft                (default)"));
+  for (absl::string_view line : absl::StrSplit(help, '\n')) {
+    EXPECT_LE(line.size(), 76u) << line;
+  }
+}
+
+TEST(MountOptionsTest, EveryOptionInTheHelpParses) {
+  for (const char* option :
+       {"chunk_size=65536", "max_inflight=2", "cache=auto", "attr_timeout=2",
+        "entry_timeout=2", "deadline=2", "soft", "hard", "channels=2",
+        "tls_ca=/a", "tls_server_name=x", "token_file=/t",
+        "allow_insecure_token"}) {
+    std::vector<std::string> rest;
+    absl::StatusOr<MountOptions> options =
+        Parse({"rbfs-mount", "-o", option, "h:1", "/m"}, &rest);
+    EXPECT_TRUE(options.ok()) << option << ": " << options.status();
+    EXPECT_EQ(rest, (std::vector<std::string>{"rbfs-mount", "/m"})) << option;
+  }
 }
 
 }  // namespace

@@ -30,8 +30,10 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/mutex.h"
+#include "client/core/io_size.h"
+#include "client/core/mount_core.h"
+#include "client/fuse/fuse_ops.h"
 #include "client/fuse/mount_options.h"
-#include "client/fuse/rbfs_filesystem.h"
 #include "client/rpc/channel_security.h"
 #include "client/rpc/client_session.h"
 #include "client/rpc/rpc_client.h"
@@ -63,7 +65,7 @@ void PrintHelp(const char* program) {
   printf(kUsage, program);
   printf("general options:\n");
   fuse_cmdline_help();
-  printf("\n%s\nFUSE options:\n", MountOptionsHelp());
+  printf("\n%s\nFUSE options:\n", MountOptionsHelp().c_str());
   fflush(stdout);
   fuse_lowlevel_help();
   printf("%s", kMountHelp);
@@ -165,7 +167,8 @@ int Run(int argc, char** argv) {
   }
   // The kernel caps direct reads at max_read; libfuse wants it both here and
   // in the init reply.
-  fuse_opt_add_arg(&args, "-omax_read=1048576");
+  fuse_opt_add_arg(&args,
+                   absl::StrCat("-omax_read=", kMaxRequestBytes).c_str());
   // Before fuse_parse_cmdline, which cannot resolve a dead mount's path.
   if (!DetachDeadMount(options->mountpoint)) {
     fprintf(stderr, "rbfs-mount: %s is a dead mount; run fusermount3 -u -z\n",
@@ -229,13 +232,18 @@ int Run(int argc, char** argv) {
   // Destroyed after the session loop: it renews the lease until then.
   ClientSession client_session(&rpc);
   client_session.Start();
-  RbfsFilesystem fs(*options, chunk_size, &rpc, &client_session);
+  MountCore::Options core_options;
+  core_options.chunk_size = chunk_size;
+  core_options.max_inflight = options->max_inflight;
+  core_options.attr_timeout = options->attr_timeout;
+  MountCore core(core_options, &rpc, &client_session);
+  FuseOps ops(*options, &core);
 
-  fuse_session* session = fuse_session_new(&args, &RbfsFilesystem::Operations(),
-                                           sizeof(fuse_lowlevel_ops), &fs);
+  fuse_session* session = fuse_session_new(&args, &FuseOps::Operations(),
+                                           sizeof(fuse_lowlevel_ops), &ops);
   if (session == nullptr) return 1;
   absl::Cleanup destroy_session = [session] { fuse_session_destroy(session); };
-  fs.set_session(session);
+  ops.set_session(session);
   if (fuse_set_signal_handlers(session) != 0) return 1;
   absl::Cleanup remove_handlers = [session] {
     fuse_remove_signal_handlers(session);
@@ -261,7 +269,7 @@ int Run(int argc, char** argv) {
                                   : cmdline.max_idle_threads;
     result = fuse_session_loop_mt(session, &config);
   }
-  if (!fs.WaitIdle(options->deadline + absl::Seconds(5))) {
+  if (!core.WaitIdle(options->deadline + absl::Seconds(5))) {
     LogWarning("requests still in flight at unmount");
   }
   fuse_session_unmount(session);

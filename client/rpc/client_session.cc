@@ -75,12 +75,13 @@ void ClientSession::Start() {
 
 template <typename Request, typename Reply>
 grpc::Status ClientSession::CallOnce(
-    grpc::Status (Rbfs::Stub::*method)(grpc::ClientContext*, const Request&,
-                                       Reply*),
+    grpc::Status (Rbfs::StubInterface::*method)(grpc::ClientContext*,
+                                                const Request&, Reply*),
     const Request& request, Reply* reply) {
   grpc::ClientContext context;
-  rpc_->PrepareContext(
-      context, absl::Now() + std::min(rpc_->deadline(), kSessionCallDeadline));
+  rpc_->PrepareContext(context,
+                       absl::Now() + std::min(rpc_->retry_policy().deadline(),
+                                              kSessionCallDeadline));
   return (rpc_->NextStub().*method)(&context, request, reply);
 }
 
@@ -93,7 +94,8 @@ bool ClientSession::Renew() {
         running_calls_.empty() ? next_seq_ : *running_calls_.begin());
   }
   KeepAliveReply reply;
-  grpc::Status status = CallOnce(&Rbfs::Stub::KeepAlive, request, &reply);
+  grpc::Status status =
+      CallOnce(&Rbfs::StubInterface::KeepAlive, request, &reply);
   if (status.error_code() == grpc::StatusCode::UNIMPLEMENTED) {
     LogWarning(
         "the server has no sessions; open files are not re-registered "
@@ -132,7 +134,7 @@ bool ClientSession::Reclaim() {
     request.set_handle(handle);
     request.set_reclaim(true);
     AttrReply reply;
-    grpc::Status status = CallOnce(&Rbfs::Stub::Open, request, &reply);
+    grpc::Status status = CallOnce(&Rbfs::StubInterface::Open, request, &reply);
     if (!status.ok()) {
       // The server went away again: the next renewal starts over.
       LogWarning("re-registering open files: %s", status.error_message());
@@ -158,7 +160,8 @@ bool ClientSession::ReleaseOnServer(uint64_t handle, const InodeId& id) {
   request.set_session(id_);
   request.set_handle(handle);
   ErrReply reply;
-  grpc::Status status = CallOnce(&Rbfs::Stub::Release, request, &reply);
+  grpc::Status status =
+      CallOnce(&Rbfs::StubInterface::Release, request, &reply);
   if (!status.ok()) {
     // The server releases it when the session's lease runs out.
     LogWarning("release of inode %d failed: %s", id.ino(),

@@ -73,9 +73,8 @@ class ClientSession {
   // False if the server could not be reached.
   bool ReleaseOnServer(uint64_t handle, const InodeId& id);
   template <typename Request, typename Reply>
-  grpc::Status CallOnce(grpc::Status (Rbfs::Stub::*method)(grpc::ClientContext*,
-                                                           const Request&,
-                                                           Reply*),
+  grpc::Status CallOnce(grpc::Status (Rbfs::StubInterface::*method)(
+                            grpc::ClientContext*, const Request&, Reply*),
                         const Request& request, Reply* reply);
 
   RpcClient* const rpc_;

@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <utility>
 
 #include "absl/strings/str_cat.h"
 #include "common/log.h"
@@ -33,39 +34,31 @@ absl::Status FromGrpcStatus(const grpc::Status& status) {
   return ErrnoError(err, absl::StrCat("rpc failed: ", status.error_message()));
 }
 
-bool IsRetryable(const grpc::Status& status) {
-  return status.error_code() == grpc::StatusCode::UNAVAILABLE ||
-         WasRefusedUnrun(status);
-}
+namespace {
 
-bool IsRetryableWhenHard(const grpc::Status& status) {
-  return IsRetryable(status) ||
-         status.error_code() == grpc::StatusCode::DEADLINE_EXCEEDED;
-}
-
-bool WasRefusedUnrun(const grpc::Status& status) {
-  // rbfs-server's handlers never return RESOURCE_EXHAUSTED (they answer
-  // with errno); gRPC does, before a handler runs, when the server's
-  // --threads quota is used up.
-  return status.error_code() == grpc::StatusCode::RESOURCE_EXHAUSTED;
-}
-
-absl::Duration RetryBackoff(int attempt) {
-  return std::min(absl::Milliseconds(20) * (1 << std::min(attempt, 6)),
-                  absl::Seconds(1));
-}
-
-RpcClient::RpcClient(const RpcOptions& options)
-    : options_(options),
-      authorization_(options.token.empty()
-                         ? ""
-                         : absl::StrCat(kBearerPrefix, options.token)) {
-  // gRPC shuts its library down when its last object goes and starts it
-  // again with the next; in 1.51 a restart while the callback API's threads
-  // from the previous round are still exiting aborts the process. Holding
-  // one reference for the life of the process keeps it initialised.
+// gRPC shuts its library down when its last object goes and starts it again
+// with the next; in 1.51 a restart while the callback API's threads from the
+// previous round are still exiting aborts the process. Holding one reference
+// for the life of the process keeps it initialised.
+void HoldGrpc() {
   static const bool kGrpcHeld = (grpc_init(), true);
   (void)kGrpcHeld;
+}
+
+}  // namespace
+
+RpcClient::RpcClient(const RpcOptions& options,
+                     std::vector<std::unique_ptr<Rbfs::StubInterface>> stubs)
+    : options_(options),
+      retry_policy_(options.deadline, options.hard),
+      authorization_(options.token.empty()
+                         ? ""
+                         : absl::StrCat(kBearerPrefix, options.token)),
+      stubs_(std::move(stubs)) {
+  HoldGrpc();
+}
+
+RpcClient::RpcClient(const RpcOptions& options) : RpcClient(options, {}) {
   const int channels = options.channels > 0 ? options.channels : 1;
   for (int i = 0; i < channels; ++i) {
     grpc::ChannelArguments args;
@@ -100,7 +93,7 @@ void RpcClient::NoteHardRetry(const grpc::Status& status) {
              options_.target, status.error_message());
 }
 
-Rbfs::Stub& RpcClient::NextStub() {
+Rbfs::StubInterface& RpcClient::NextStub() {
   return *stubs_[next_.fetch_add(1, std::memory_order_relaxed) % stubs_.size()];
 }
 
@@ -116,11 +109,10 @@ void RpcClient::PrepareContext(grpc::ClientContext& context,
 }
 
 absl::Status RpcClient::Handshake(StatFsReply* reply) {
-  const absl::Time deadline = absl::Now() + options_.deadline;
-  std::string last_error;
-  for (int attempt = 0;; ++attempt) {
+  RetryPolicy::Attempts attempts = retry_policy_.BeginProbe(absl::Now());
+  for (;;) {
     grpc::ClientContext context;
-    PrepareContext(context, deadline);
+    PrepareContext(context, attempts.deadline());
     // Fail each attempt at once when the connection cannot be made, so the
     // transport's reason (refused, TLS handshake) is what gets reported.
     context.set_wait_for_ready(false);
@@ -136,25 +128,25 @@ absl::Status RpcClient::Handshake(StatFsReply* reply) {
           absl::StrCat("the server refused this mount's credentials: ",
                        status.error_message()));
     }
-    last_error = status.error_message();
-    const absl::Time retry_at = absl::Now() + RetryBackoff(attempt);
-    if (status.error_code() != grpc::StatusCode::UNAVAILABLE ||
-        retry_at >= deadline) {
-      if (status.error_code() != grpc::StatusCode::UNAVAILABLE) {
-        return FromGrpcStatus(status);
-      }
-      // gRPC 1.51 reports a failed TLS handshake only as a broken
-      // connection, so name the likely causes.
-      return ErrnoError(
-          ETIMEDOUT,
-          absl::StrCat("no connection within the deadline; check the "
-                       "address, that rbfs-server runs, and that the TLS "
-                       "options match the server's (tls_ca for a TLS "
-                       "server, tls_cert/tls_key when it requires client "
-                       "certificates). gRPC said: ",
-                       last_error));
+    std::optional<RetryPolicy::Retry> retry =
+        attempts.OnFailure(status, absl::Now());
+    if (retry) {
+      absl::SleepFor(retry->at - absl::Now());
+      continue;
     }
-    absl::SleepFor(retry_at - absl::Now());
+    if (status.error_code() != grpc::StatusCode::UNAVAILABLE) {
+      return FromGrpcStatus(status);
+    }
+    // gRPC 1.51 reports a failed TLS handshake only as a broken connection,
+    // so name the likely causes.
+    return ErrnoError(
+        ETIMEDOUT,
+        absl::StrCat("no connection within the deadline; check the address, "
+                     "that rbfs-server runs, and that the TLS options match "
+                     "the server's (tls_ca for a TLS server, "
+                     "tls_cert/tls_key when it requires client "
+                     "certificates). gRPC said: ",
+                     status.error_message()));
   }
 }
 

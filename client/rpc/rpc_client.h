@@ -7,10 +7,11 @@
 // the server restarts succeeds once it is back. Calls that may be repeated
 // (idempotent by nature, or numbered so the server answers a repeat from its
 // call log) are retried with exponential backoff when the connection breaks
-// under them. A soft mount (the default) gives up at the deadline with EIO;
-// a hard mount retries them forever, each attempt bounded by the deadline,
-// as an NFS hard mount does. Results are absl::Status values carrying the
-// server's exact errno (or the transport's mapping of a gRPC failure).
+// under them (client/rpc/retry_policy.h). A soft mount (the default) gives
+// up at the deadline with EIO; a hard mount retries them forever, each
+// attempt bounded by the deadline, as an NFS hard mount does. Results are
+// absl::Status values carrying the server's exact errno (or the transport's
+// mapping of a gRPC failure).
 #ifndef RBFS_CLIENT_RPC_RPC_CLIENT_H_
 #define RBFS_CLIENT_RPC_RPC_CLIENT_H_
 
@@ -18,12 +19,14 @@
 
 #include <atomic>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
 #include "absl/status/status.h"
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
+#include "client/rpc/retry_policy.h"
 #include "common/errno_status.h"
 #include "protos/rbfs.grpc.pb.h"
 
@@ -43,39 +46,27 @@ struct RpcOptions {
   bool hard = false;
 };
 
-// kIdempotent: repeating the call is harmless (by nature, or because it is
-// numbered or names its open handle). kOnce: only a refused call repeats.
-enum class Idempotency { kIdempotent, kOnce };
-
 // The errno a failed gRPC call stands for at the FUSE edge.
 absl::Status FromGrpcStatus(const grpc::Status& status);
 
-// Whether a failed attempt may be repeated for an idempotent call.
-bool IsRetryable(const grpc::Status& status);
-
-// Whether a hard mount repeats an idempotent call after this failure: also
-// when the attempt ran out of time (the server was away or stuck).
-bool IsRetryableWhenHard(const grpc::Status& status);
-
-// Whether the server refused the call before running it (its thread or
-// resource quota was exhausted): any call may then be repeated.
-bool WasRefusedUnrun(const grpc::Status& status);
-
-// The wait before retry number `attempt` (0-based): 20 ms doubling, capped.
-absl::Duration RetryBackoff(int attempt);
-
 class RpcClient {
  public:
+  // Connects `options.channels` channels to `options.target`.
   explicit RpcClient(const RpcOptions& options);
+  // Uses `stubs` (at least one) instead of channels of its own: the seam for
+  // unit tests, which pass fakes. `options.target` and the channel settings
+  // are then unused.
+  RpcClient(const RpcOptions& options,
+            std::vector<std::unique_ptr<Rbfs::StubInterface>> stubs);
 
   RpcClient(const RpcClient&) = delete;
   RpcClient& operator=(const RpcClient&) = delete;
 
   // The next stub in round-robin order.
-  Rbfs::Stub& NextStub();
+  Rbfs::StubInterface& NextStub();
 
-  absl::Duration deadline() const { return options_.deadline; }
-  bool hard() const { return options_.hard; }
+  // The mount's deadline and hard/soft rule, for calls made elsewhere.
+  const RetryPolicy& retry_policy() const { return retry_policy_; }
 
   // Prepares a ClientContext for one attempt of a call ending at `deadline`.
   void PrepareContext(grpc::ClientContext& context, absl::Time deadline) const;
@@ -87,32 +78,24 @@ class RpcClient {
 
   // A blocking unary call; the reply's own `err` becomes the status.
   template <typename Request, typename Reply>
-  absl::Status Call(grpc::Status (Rbfs::Stub::*method)(grpc::ClientContext*,
-                                                       const Request&, Reply*),
+  absl::Status Call(grpc::Status (Rbfs::StubInterface::*method)(
+                        grpc::ClientContext*, const Request&, Reply*),
                     const Request& request, Reply* reply,
                     Idempotency idempotency) {
-    absl::Time deadline = absl::Now() + options_.deadline;
-    for (int attempt = 0;; ++attempt) {
+    RetryPolicy::Attempts attempts =
+        retry_policy_.Begin(idempotency, absl::Now());
+    for (;;) {
       grpc::ClientContext context;
-      PrepareContext(context, deadline);
+      PrepareContext(context, attempts.deadline());
       grpc::Status status = (NextStub().*method)(&context, request, reply);
       if (status.ok()) {
         return reply->err() == 0 ? absl::OkStatus() : ErrnoError(reply->err());
       }
-      const bool repeatable = idempotency == Idempotency::kIdempotent;
-      if (options_.hard && repeatable && IsRetryableWhenHard(status)) {
-        if (attempt == 0) NoteHardRetry(status);
-        absl::SleepFor(RetryBackoff(attempt));
-        deadline = absl::Now() + options_.deadline;
-        continue;
-      }
-      const absl::Time retry_at = absl::Now() + RetryBackoff(attempt);
-      const bool may_repeat =
-          WasRefusedUnrun(status) || (repeatable && IsRetryable(status));
-      if (!may_repeat || retry_at >= deadline) {
-        return FromGrpcStatus(status);
-      }
-      absl::SleepFor(retry_at - absl::Now());
+      std::optional<RetryPolicy::Retry> retry =
+          attempts.OnFailure(status, absl::Now());
+      if (!retry) return FromGrpcStatus(status);
+      if (retry->hard_wait_began) NoteHardRetry(status);
+      absl::SleepFor(retry->at - absl::Now());
     }
   }
 
@@ -121,9 +104,10 @@ class RpcClient {
   void NoteHardRetry(const grpc::Status& status);
 
   const RpcOptions options_;
+  const RetryPolicy retry_policy_;
   // "Bearer <token>", built once: it goes with every chunk of every call.
   const std::string authorization_;
-  std::vector<std::unique_ptr<Rbfs::Stub>> stubs_;
+  std::vector<std::unique_ptr<Rbfs::StubInterface>> stubs_;
   std::atomic<size_t> next_{0};
   std::atomic<int64_t> last_hard_note_ns_{0};
 };

@@ -30,35 +30,6 @@ TEST(RpcClientTest, TransportFailuresMapToErrnos) {
             EIO);
 }
 
-TEST(RpcClientTest, UnavailableAndRefusedCallsAreRetried) {
-  EXPECT_TRUE(IsRetryable(grpc::Status(grpc::StatusCode::UNAVAILABLE, "")));
-  EXPECT_TRUE(
-      IsRetryable(grpc::Status(grpc::StatusCode::RESOURCE_EXHAUSTED, "")));
-  EXPECT_FALSE(
-      IsRetryable(grpc::Status(grpc::StatusCode::DEADLINE_EXCEEDED, "")));
-  EXPECT_FALSE(IsRetryable(grpc::Status(grpc::StatusCode::INTERNAL, "")));
-  // A hard mount also repeats attempts that ran out of time.
-  EXPECT_TRUE(IsRetryableWhenHard(
-      grpc::Status(grpc::StatusCode::DEADLINE_EXCEEDED, "")));
-  EXPECT_TRUE(
-      IsRetryableWhenHard(grpc::Status(grpc::StatusCode::UNAVAILABLE, "")));
-  EXPECT_FALSE(
-      IsRetryableWhenHard(grpc::Status(grpc::StatusCode::INTERNAL, "")));
-  // Only a refusal before the handler ran makes a non-idempotent call safe
-  // to repeat.
-  EXPECT_TRUE(
-      WasRefusedUnrun(grpc::Status(grpc::StatusCode::RESOURCE_EXHAUSTED, "")));
-  EXPECT_FALSE(
-      WasRefusedUnrun(grpc::Status(grpc::StatusCode::UNAVAILABLE, "")));
-}
-
-TEST(RpcClientTest, BackoffGrowsAndIsCapped) {
-  EXPECT_EQ(RetryBackoff(0), absl::Milliseconds(20));
-  EXPECT_EQ(RetryBackoff(1), absl::Milliseconds(40));
-  EXPECT_LT(RetryBackoff(3), RetryBackoff(4));
-  EXPECT_EQ(RetryBackoff(30), absl::Seconds(1));
-}
-
 TEST(RpcClientTest, CallToAbsentServerEndsAtTheDeadline) {
   RpcOptions options;
   // Port 1 on loopback: nothing listens there.
@@ -69,8 +40,8 @@ TEST(RpcClientTest, CallToAbsentServerEndsAtTheDeadline) {
   StatFsRequest request;
   StatFsReply reply;
   const absl::Time start = absl::Now();
-  absl::Status status = client.Call(&Rbfs::Stub::StatFs, request, &reply,
-                                    Idempotency::kIdempotent);
+  absl::Status status = client.Call(&Rbfs::StubInterface::StatFs, request,
+                                    &reply, Idempotency::kIdempotent);
   const absl::Duration took = absl::Now() - start;
   EXPECT_EQ(StatusToErrno(status), EIO) << status;
   EXPECT_GE(took, absl::Milliseconds(250));

@@ -1,0 +1,458 @@
+#include "client/core/mount_core.h"
+
+#include <fcntl.h>
+#include <linux/fs.h>
+#include <sys/stat.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <memory>
+#include <optional>
+#include <utility>
+
+#include "client/core/grpc_chunk_sender.h"
+#include "client/core/io_size.h"
+#include "common/errno_status.h"
+#include "common/log.h"
+#include "common/wire_limits.h"
+
+namespace rbfs {
+namespace {
+
+// Offsets of "." and ".."; the server's cookies start above them.
+constexpr off_t kDotOffset = 1;
+constexpr off_t kDotDotOffset = 2;
+
+void SetTimespec(const timespec& ts, Timespec* out) {
+  out->set_sec(ts.tv_sec);
+  out->set_nsec(static_cast<uint32_t>(ts.tv_nsec));
+}
+
+void SetName(absl::string_view name, std::string* out) {
+  out->assign(name.data(), name.size());
+}
+
+}  // namespace
+
+MountCore::MountCore(const Options& options, RpcClient* rpc,
+                     ClientSession* session)
+    : chunk_size_(options.chunk_size),
+      rpc_(rpc),
+      session_(session),
+      dir_attrs_(options.attr_timeout),
+      // Enough idle buffers for every chunk in flight plus a request's worth.
+      buffers_(options.max_inflight + kMaxRequestBytes / options.chunk_size +
+               1),
+      limiter_(options.max_inflight) {}
+
+template <typename Request, typename Reply>
+absl::Status MountCore::NumberedCall(
+    grpc::Status (Rbfs::StubInterface::*method)(grpc::ClientContext*,
+                                                const Request&, Reply*),
+    Request& request, Reply* reply) {
+  session_->BeginCall(request.mutable_call());
+  absl::Status status =
+      rpc_->Call(method, request, reply, Idempotency::kIdempotent);
+  session_->EndCall(request.call());
+  if (status.ok()) {
+    const absl::Time now = absl::Now();
+    for (const Attr& dir : reply->dirs()) dir_attrs_.Put(dir, now);
+  }
+  return status;
+}
+
+absl::StatusOr<Attr> MountCore::Remembered(const absl::Status& status,
+                                           const EntryReply& reply) {
+  if (!status.ok()) return status;
+  inodes_.Remember(reply.attr());
+  return reply.attr();
+}
+
+bool MountCore::WaitIdle(absl::Duration timeout) {
+  absl::MutexLock lock(&requests_mu_);
+  auto idle = [this]() ABSL_SHARED_LOCKS_REQUIRED(requests_mu_) {
+    return active_requests_ == 0;
+  };
+  return requests_mu_.AwaitWithTimeout(absl::Condition(&idle), timeout);
+}
+
+void MountCore::BeginRequest() {
+  absl::MutexLock lock(&requests_mu_);
+  ++active_requests_;
+}
+
+void MountCore::EndRequest() {
+  absl::MutexLock lock(&requests_mu_);
+  --active_requests_;
+}
+
+absl::StatusOr<Attr> MountCore::Lookup(uint64_t parent,
+                                       absl::string_view name) {
+  LookupRequest request;
+  absl::StatusOr<InodeId> parent_id = inodes_.Id(parent);
+  if (!parent_id.ok()) return parent_id.status();
+  *request.mutable_parent() = *std::move(parent_id);
+  SetName(name, request.mutable_name());
+  EntryReply reply;
+  absl::Status status = rpc_->Call(&Rbfs::StubInterface::Lookup, request,
+                                   &reply, Idempotency::kIdempotent);
+  return Remembered(status, reply);
+}
+
+void MountCore::Forget(uint64_t ino, uint64_t nlookup) {
+  inodes_.Forget(ino, nlookup);
+}
+
+absl::StatusOr<Attr> MountCore::GetAttr(uint64_t ino) {
+  GetAttrRequest request;
+  absl::StatusOr<InodeId> id = inodes_.Id(ino);
+  if (!id.ok()) return id.status();
+  *request.mutable_id() = *std::move(id);
+  std::optional<Attr> changed = dir_attrs_.Take(ino, absl::Now());
+  if (changed && changed->id().generation() == request.id().generation()) {
+    inodes_.Refresh(*changed);
+    return *std::move(changed);
+  }
+  AttrReply reply;
+  absl::Status status = rpc_->Call(&Rbfs::StubInterface::GetAttr, request,
+                                   &reply, Idempotency::kIdempotent);
+  if (!status.ok()) return status;
+  inodes_.Refresh(reply.attr());
+  return reply.attr();
+}
+
+absl::StatusOr<Attr> MountCore::SetAttr(uint64_t ino,
+                                        const AttrChanges& changes,
+                                        const Caller& caller) {
+  SetAttrRequest request;
+  absl::StatusOr<InodeId> id = inodes_.Id(ino);
+  if (!id.ok()) return id.status();
+  *request.mutable_id() = *std::move(id);
+  dir_attrs_.Erase(ino);
+  request.set_valid(changes.valid);
+  request.set_mode(changes.mode);
+  request.set_uid(changes.uid);
+  request.set_gid(changes.gid);
+  request.set_size(changes.size);
+  SetTimespec(changes.atime, request.mutable_atime());
+  SetTimespec(changes.mtime, request.mutable_mtime());
+  *request.mutable_caller() = caller;
+  AttrReply reply;
+  // Absolute values (and "now") may be applied twice without harm.
+  absl::Status status = rpc_->Call(&Rbfs::StubInterface::SetAttr, request,
+                                   &reply, Idempotency::kIdempotent);
+  if (!status.ok()) return status;
+  inodes_.Refresh(reply.attr());
+  return reply.attr();
+}
+
+absl::StatusOr<std::string> MountCore::ReadLink(uint64_t ino) {
+  ReadLinkRequest request;
+  absl::StatusOr<InodeId> id = inodes_.Id(ino);
+  if (!id.ok()) return id.status();
+  *request.mutable_id() = *std::move(id);
+  ReadLinkReply reply;
+  absl::Status status = rpc_->Call(&Rbfs::StubInterface::ReadLink, request,
+                                   &reply, Idempotency::kIdempotent);
+  if (!status.ok()) return status;
+  return std::move(*reply.mutable_target());
+}
+
+absl::StatusOr<Attr> MountCore::MkNod(uint64_t parent, absl::string_view name,
+                                      uint32_t mode, uint64_t rdev,
+                                      const Caller& caller) {
+  MkNodRequest request;
+  absl::StatusOr<InodeId> parent_id = inodes_.Id(parent);
+  if (!parent_id.ok()) return parent_id.status();
+  *request.mutable_parent() = *std::move(parent_id);
+  SetName(name, request.mutable_name());
+  request.set_mode(mode);
+  request.set_rdev(rdev);
+  *request.mutable_caller() = caller;
+  request.set_exclusive(true);
+  EntryReply reply;
+  absl::Status status =
+      NumberedCall(&Rbfs::StubInterface::MkNod, request, &reply);
+  return Remembered(status, reply);
+}
+
+absl::StatusOr<Attr> MountCore::MkDir(uint64_t parent, absl::string_view name,
+                                      uint32_t mode, const Caller& caller) {
+  MkDirRequest request;
+  absl::StatusOr<InodeId> parent_id = inodes_.Id(parent);
+  if (!parent_id.ok()) return parent_id.status();
+  *request.mutable_parent() = *std::move(parent_id);
+  SetName(name, request.mutable_name());
+  request.set_mode(mode);
+  *request.mutable_caller() = caller;
+  EntryReply reply;
+  absl::Status status =
+      NumberedCall(&Rbfs::StubInterface::MkDir, request, &reply);
+  return Remembered(status, reply);
+}
+
+absl::Status MountCore::Unlink(uint64_t parent, absl::string_view name) {
+  UnlinkRequest request;
+  absl::StatusOr<InodeId> parent_id = inodes_.Id(parent);
+  if (!parent_id.ok()) return parent_id.status();
+  *request.mutable_parent() = *std::move(parent_id);
+  SetName(name, request.mutable_name());
+  ErrReply reply;
+  return NumberedCall(&Rbfs::StubInterface::Unlink, request, &reply);
+}
+
+absl::Status MountCore::RmDir(uint64_t parent, absl::string_view name) {
+  RmDirRequest request;
+  absl::StatusOr<InodeId> parent_id = inodes_.Id(parent);
+  if (!parent_id.ok()) return parent_id.status();
+  *request.mutable_parent() = *std::move(parent_id);
+  SetName(name, request.mutable_name());
+  ErrReply reply;
+  return NumberedCall(&Rbfs::StubInterface::RmDir, request, &reply);
+}
+
+absl::StatusOr<Attr> MountCore::Symlink(absl::string_view target,
+                                        uint64_t parent, absl::string_view name,
+                                        const Caller& caller) {
+  SymlinkRequest request;
+  absl::StatusOr<InodeId> parent_id = inodes_.Id(parent);
+  if (!parent_id.ok()) return parent_id.status();
+  *request.mutable_parent() = *std::move(parent_id);
+  SetName(name, request.mutable_name());
+  SetName(target, request.mutable_target());
+  *request.mutable_caller() = caller;
+  EntryReply reply;
+  absl::Status status =
+      NumberedCall(&Rbfs::StubInterface::Symlink, request, &reply);
+  return Remembered(status, reply);
+}
+
+absl::Status MountCore::Rename(uint64_t parent, absl::string_view name,
+                               uint64_t new_parent, absl::string_view new_name,
+                               uint32_t flags) {
+  if (flags & ~(RENAME_NOREPLACE | RENAME_EXCHANGE)) {
+    return ErrnoError(EINVAL, "unknown rename flags");
+  }
+  RenameRequest request;
+  absl::StatusOr<InodeId> parent_id = inodes_.Id(parent);
+  if (!parent_id.ok()) return parent_id.status();
+  absl::StatusOr<InodeId> new_parent_id = inodes_.Id(new_parent);
+  if (!new_parent_id.ok()) return new_parent_id.status();
+  *request.mutable_parent() = *std::move(parent_id);
+  *request.mutable_new_parent() = *std::move(new_parent_id);
+  SetName(name, request.mutable_name());
+  SetName(new_name, request.mutable_new_name());
+  request.set_flags(flags);
+  ErrReply reply;
+  return NumberedCall(&Rbfs::StubInterface::Rename, request, &reply);
+}
+
+absl::StatusOr<Attr> MountCore::Link(uint64_t ino, uint64_t new_parent,
+                                     absl::string_view new_name) {
+  LinkRequest request;
+  absl::StatusOr<InodeId> id = inodes_.Id(ino);
+  if (!id.ok()) return id.status();
+  absl::StatusOr<InodeId> new_parent_id = inodes_.Id(new_parent);
+  if (!new_parent_id.ok()) return new_parent_id.status();
+  *request.mutable_id() = *std::move(id);
+  *request.mutable_new_parent() = *std::move(new_parent_id);
+  SetName(new_name, request.mutable_new_name());
+  EntryReply reply;
+  absl::Status status =
+      NumberedCall(&Rbfs::StubInterface::Link, request, &reply);
+  return Remembered(status, reply);
+}
+
+absl::StatusOr<OpenedFile> MountCore::Open(uint64_t ino, uint32_t flags,
+                                           const Caller& caller) {
+  OpenRequest request;
+  absl::StatusOr<InodeId> id = inodes_.Id(ino);
+  if (!id.ok()) return id.status();
+  *request.mutable_id() = *std::move(id);
+  request.set_flags(flags);
+  *request.mutable_caller() = caller;
+  // The handle number makes a repeated open count once.
+  const uint64_t handle = session_->NewHandle();
+  request.set_session(session_->id());
+  request.set_handle(handle);
+  AttrReply reply;
+  absl::Status status = rpc_->Call(&Rbfs::StubInterface::Open, request, &reply,
+                                   Idempotency::kIdempotent);
+  if (!status.ok()) return status;
+  inodes_.Refresh(reply.attr());
+  inodes_.Opened(ino);
+  session_->Opened(handle, request.id(), flags);
+  OpenedFile file;
+  file.id = request.id();
+  file.handle = handle;
+  return file;
+}
+
+void MountCore::CancelOpen(uint64_t ino, const OpenedFile& file) {
+  inodes_.Released(ino);
+  session_->Released(file.handle);
+  ReleaseOnServer(file.id, file.handle);
+}
+
+absl::StatusOr<CreatedFile> MountCore::Create(uint64_t parent,
+                                              absl::string_view name,
+                                              uint32_t mode, uint32_t flags,
+                                              const Caller& caller) {
+  MkNodRequest request;
+  absl::StatusOr<InodeId> parent_id = inodes_.Id(parent);
+  if (!parent_id.ok()) return parent_id.status();
+  *request.mutable_parent() = *std::move(parent_id);
+  SetName(name, request.mutable_name());
+  request.set_mode(S_IFREG | (mode & 07777));
+  *request.mutable_caller() = caller;
+  request.set_exclusive((flags & O_EXCL) != 0);
+  request.set_open(true);
+  const uint64_t handle = session_->NewHandle();
+  request.set_handle(handle);
+  EntryReply reply;
+  absl::Status status =
+      NumberedCall(&Rbfs::StubInterface::MkNod, request, &reply);
+  if (!status.ok()) return status;
+  inodes_.Remember(reply.attr());
+  inodes_.Opened(reply.attr().id().ino());
+  session_->Opened(handle, reply.attr().id(), flags);
+  CreatedFile file;
+  file.attr = std::move(*reply.mutable_attr());
+  file.handle = handle;
+  return file;
+}
+
+void MountCore::CancelCreate(const CreatedFile& file) {
+  const uint64_t ino = file.attr.id().ino();
+  inodes_.Forget(ino, 1);
+  inodes_.Released(ino);
+  session_->Released(file.handle);
+  ReleaseOnServer(file.attr.id(), file.handle);
+}
+
+void MountCore::ReleaseOnServer(const InodeId& id, uint64_t handle) {
+  ReleaseRequest request;
+  *request.mutable_id() = id;
+  request.set_session(session_->id());
+  request.set_handle(handle);
+  ErrReply reply;
+  absl::Status status = rpc_->Call(&Rbfs::StubInterface::Release, request,
+                                   &reply, Idempotency::kIdempotent);
+  if (!status.ok()) {
+    // The server releases it when the session ends.
+    LogWarning("release of inode %d failed: %s", id.ino(), status.ToString());
+  }
+}
+
+void MountCore::Release(uint64_t ino, uint64_t handle) {
+  // Read the id first: the last release may drop the table entry.
+  absl::StatusOr<InodeId> id = inodes_.Id(ino);
+  inodes_.Released(ino);
+  session_->Released(handle);
+  if (id.ok()) ReleaseOnServer(*id, handle);
+}
+
+absl::Status MountCore::Fsync(uint64_t ino) {
+  FsyncRequest request;
+  absl::StatusOr<InodeId> id = inodes_.Id(ino);
+  if (!id.ok()) return id.status();
+  *request.mutable_id() = *std::move(id);
+  ErrReply reply;
+  return rpc_->Call(&Rbfs::StubInterface::Fsync, request, &reply,
+                    Idempotency::kIdempotent);
+}
+
+absl::Status MountCore::ReadDir(uint64_t ino, off_t offset, size_t buffer_bytes,
+                                bool plus, DirFiller add) {
+  ReadDirRequest request;
+  absl::StatusOr<InodeId> id = inodes_.Id(ino);
+  if (!id.ok()) return id.status();
+  *request.mutable_id() = *std::move(id);
+  request.set_cookie(offset > kDotDotOffset ? offset : 0);
+  request.set_with_attrs(plus);
+  // A rough entry size keeps the server from sending far more than fits.
+  const size_t estimate = buffer_bytes / (plus ? 160 : 32) + 1;
+  request.set_max_entries(
+      static_cast<uint32_t>(std::min<size_t>(estimate, kMaxDirEntriesPerCall)));
+
+  size_t added = 0;
+  bool first = true;
+  bool full = false;
+  while (!full) {
+    ReadDirReply reply;
+    absl::Status status = rpc_->Call(&Rbfs::StubInterface::ReadDir, request,
+                                     &reply, Idempotency::kIdempotent);
+    if (!status.ok()) {
+      // Entries already placed are returned; the error shows on the next
+      // call.
+      if (added == 0) return status;
+      break;
+    }
+    if (first && offset < kDotDotOffset) {
+      // The kernel takes no reference for "." and "..", so they carry no
+      // attributes.
+      if (offset < kDotOffset) {
+        full = !add(DirSlot{".", ino, S_IFDIR, nullptr, kDotOffset});
+        if (!full) ++added;
+      }
+      if (!full) {
+        const uint64_t parent = reply.parent() ? reply.parent() : ino;
+        full = !add(DirSlot{"..", parent, S_IFDIR, nullptr, kDotDotOffset});
+        if (!full) ++added;
+      }
+    }
+    first = false;
+    for (const DirEntry& dirent : reply.entries()) {
+      if (full) break;
+      const Attr* attr = plus && dirent.has_attr() ? &dirent.attr() : nullptr;
+      if (!add(DirSlot{dirent.name().c_str(), dirent.ino(), dirent.type(), attr,
+                       static_cast<off_t>(dirent.cookie())})) {
+        full = true;
+        break;
+      }
+      ++added;
+      if (attr != nullptr && attr->id().ino() != 0) inodes_.Remember(*attr);
+      request.set_cookie(dirent.cookie());
+    }
+    if (reply.eof() || reply.entries_size() == 0) break;
+  }
+  return absl::OkStatus();
+}
+
+absl::StatusOr<StatFsReply> MountCore::StatFs() {
+  StatFsReply reply;
+  absl::Status status =
+      rpc_->Call(&Rbfs::StubInterface::StatFs, StatFsRequest(), &reply,
+                 Idempotency::kIdempotent);
+  if (!status.ok()) return status;
+  return reply;
+}
+
+absl::Status MountCore::Read(uint64_t ino, uint64_t offset, size_t size,
+                             IoContext::Finisher done) {
+  absl::StatusOr<InodeId> id = inodes_.Id(ino);
+  if (!id.ok()) return id.status();
+  BeginRequest();
+  std::shared_ptr<IoContext> context = IoContext::CreateRead(
+      offset, size, chunk_size_, &buffers_, std::move(done));
+  context->SetReleaseHook([this] { EndRequest(); });
+  GrpcChunkSender sender(rpc_, &limiter_, *id);
+  context->Start(sender);
+  return absl::OkStatus();
+}
+
+absl::Status MountCore::Write(uint64_t ino, uint64_t offset, const char* data,
+                              size_t size, IoContext::Finisher done) {
+  absl::StatusOr<InodeId> id = inodes_.Id(ino);
+  if (!id.ok()) return id.status();
+  BeginRequest();
+  std::shared_ptr<IoContext> context = IoContext::CreateWrite(
+      offset, data, size, chunk_size_, &buffers_, std::move(done),
+      [this, ino](uint64_t end) { inodes_.RaiseSize(ino, end); });
+  context->SetReleaseHook([this] { EndRequest(); });
+  GrpcChunkSender sender(rpc_, &limiter_, *id);
+  context->Start(sender);
+  return absl::OkStatus();
+}
+
+}  // namespace rbfs

@@ -1,0 +1,209 @@
+// MountCore: the operations of rbfs-mount, without FUSE.
+//
+// Each method is one kernel operation turned into RPCs to rbfs-server, with
+// plain arguments (node ids, names, the caller's uid/gid) and a plain result:
+// the server's exact errno as an absl::Status, or the protobuf attributes,
+// handle or listing the FUSE adapter (client/fuse/fuse_ops.h) converts and
+// replies. The node id is the server's inode number; the InodeTable supplies
+// generations, lookup and open counts, and a node id it does not know is
+// ESTALE. Metadata operations block the calling thread; Read and Write start
+// an IoContext whose chunks travel as asynchronous calls and return at once,
+// the result arriving through a callback from the thread that completed the
+// last chunk.
+//
+// Reference counting: every successful entry-returning method (Lookup, MkNod,
+// MkDir, Symlink, Link, Create, and each ReadDir entry with attributes) has
+// counted one lookup reference for the kernel; when the kernel never gets the
+// reply the adapter gives it back with Forget (or CancelCreate). Open and
+// Create count an open handle until Release (or CancelOpen/CancelCreate).
+//
+// Thread safety: every method may be called from any thread at once; the
+// tables guard themselves and requests_mu_ guards the count of unanswered
+// reads and writes. No lock is held across an RPC or a callback.
+#ifndef RBFS_CLIENT_CORE_MOUNT_CORE_H_
+#define RBFS_CLIENT_CORE_MOUNT_CORE_H_
+
+#include <sys/types.h>
+#include <time.h>
+
+#include <cstddef>
+#include <cstdint>
+#include <string>
+
+#include "absl/base/thread_annotations.h"
+#include "absl/functional/function_ref.h"
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
+#include "absl/synchronization/mutex.h"
+#include "absl/time/time.h"
+#include "client/core/buffer_pool.h"
+#include "client/core/dir_attr_cache.h"
+#include "client/core/inflight_limiter.h"
+#include "client/core/inode_table.h"
+#include "client/core/io_context.h"
+#include "client/rpc/client_session.h"
+#include "client/rpc/rpc_client.h"
+#include "protos/rbfs.pb.h"
+
+namespace rbfs {
+
+// The attribute changes of a setattr.
+struct AttrChanges {
+  // SetAttrRequest.valid bits: which fields below apply.
+  uint32_t valid = 0;
+  uint32_t mode = 0;
+  uint32_t uid = 0;
+  uint32_t gid = 0;
+  uint64_t size = 0;
+  timespec atime = {};
+  timespec mtime = {};
+};
+
+// An open the server acknowledged.
+struct OpenedFile {
+  // The id the open was sent with, to release it by.
+  InodeId id;
+  uint64_t handle = 0;
+};
+
+// A file created and opened in one call.
+struct CreatedFile {
+  Attr attr;
+  uint64_t handle = 0;
+};
+
+// One directory entry offered to the kernel's buffer by ReadDir.
+struct DirSlot {
+  const char* name;
+  uint64_t ino;
+  // S_IFMT bits.
+  uint32_t type;
+  // readdirplus with attributes from the server: the entry carries them and
+  // the kernel takes a lookup reference. Null otherwise ("." and "..", plain
+  // readdir, entries the server sent without attributes).
+  const Attr* attr;
+  // The offset the kernel passes to continue after this entry.
+  off_t next_offset;
+};
+
+// Places one entry in the kernel's buffer; false when it does not fit.
+using DirFiller = absl::FunctionRef<bool(const DirSlot& slot)>;
+
+class MountCore {
+ public:
+  struct Options {
+    // Bytes per chunk RPC, a multiple of the server's block size.
+    uint32_t chunk_size = 0;
+    // Chunk RPCs in flight at once, mount-wide.
+    uint32_t max_inflight = 0;
+    // The kernel's attribute timeout: how long directory attributes that
+    // came with a reply may answer the next GetAttr.
+    absl::Duration attr_timeout;
+  };
+
+  MountCore(const Options& options, RpcClient* rpc, ClientSession* session);
+
+  MountCore(const MountCore&) = delete;
+  MountCore& operator=(const MountCore&) = delete;
+
+  // Waits until no read or write is in flight or `timeout` passes, so the
+  // FUSE session is not destroyed under a pending reply.
+  bool WaitIdle(absl::Duration timeout);
+
+  absl::StatusOr<Attr> Lookup(uint64_t parent, absl::string_view name);
+  // Drops `nlookup` kernel references.
+  void Forget(uint64_t ino, uint64_t nlookup);
+  absl::StatusOr<Attr> GetAttr(uint64_t ino);
+  absl::StatusOr<Attr> SetAttr(uint64_t ino, const AttrChanges& changes,
+                               const Caller& caller);
+  absl::StatusOr<std::string> ReadLink(uint64_t ino);
+  absl::StatusOr<Attr> MkNod(uint64_t parent, absl::string_view name,
+                             uint32_t mode, uint64_t rdev,
+                             const Caller& caller);
+  absl::StatusOr<Attr> MkDir(uint64_t parent, absl::string_view name,
+                             uint32_t mode, const Caller& caller);
+  absl::Status Unlink(uint64_t parent, absl::string_view name);
+  absl::Status RmDir(uint64_t parent, absl::string_view name);
+  absl::StatusOr<Attr> Symlink(absl::string_view target, uint64_t parent,
+                               absl::string_view name, const Caller& caller);
+  // `flags`: RENAME_NOREPLACE, RENAME_EXCHANGE; anything else is EINVAL.
+  absl::Status Rename(uint64_t parent, absl::string_view name,
+                      uint64_t new_parent, absl::string_view new_name,
+                      uint32_t flags);
+  absl::StatusOr<Attr> Link(uint64_t ino, uint64_t new_parent,
+                            absl::string_view new_name);
+
+  // Opens `ino` with open(2) `flags` under a fresh handle.
+  absl::StatusOr<OpenedFile> Open(uint64_t ino, uint32_t flags,
+                                  const Caller& caller);
+  // Undoes an Open whose reply the kernel never received (the opener was
+  // interrupted): no release will come for it.
+  void CancelOpen(uint64_t ino, const OpenedFile& file);
+  // Creates a regular file with permission bits `mode` and opens it;
+  // O_EXCL in `flags` makes an existing name EEXIST.
+  absl::StatusOr<CreatedFile> Create(uint64_t parent, absl::string_view name,
+                                     uint32_t mode, uint32_t flags,
+                                     const Caller& caller);
+  // Undoes a Create whose reply the kernel never received: its lookup
+  // reference and its handle.
+  void CancelCreate(const CreatedFile& file);
+  // The kernel closed `handle`; the server is told, a failure only logged.
+  void Release(uint64_t ino, uint64_t handle);
+  absl::Status Fsync(uint64_t ino);
+
+  // Lists directory `ino` from the kernel's `offset` into a buffer of
+  // `buffer_bytes`, calling `add` for each entry until it reports the buffer
+  // full or the directory ends ("." and ".." first, at offsets 1 and 2).
+  // Fails only if no entry was added; otherwise the entries added stand and
+  // an error shows on the next call.
+  absl::Status ReadDir(uint64_t ino, off_t offset, size_t buffer_bytes,
+                       bool plus, DirFiller add);
+  absl::StatusOr<StatFsReply> StatFs();
+
+  // Starts a read of `size` bytes at `offset`. Unless it fails at once
+  // (ESTALE), `done` runs exactly once from the thread that completes the
+  // last chunk; the context's Gather() gives the data while it runs.
+  absl::Status Read(uint64_t ino, uint64_t offset, size_t size,
+                    IoContext::Finisher done);
+  // Starts a write of data[0, size) at `offset`; `data` may be reused when
+  // this returns. As Read; a write that transferred bytes has raised the
+  // known file size before `done` runs.
+  absl::Status Write(uint64_t ino, uint64_t offset, const char* data,
+                     size_t size, IoContext::Finisher done);
+
+  // What the mount knows of the kernel's inodes, for tests.
+  const InodeTable& inodes() const { return inodes_; }
+
+ private:
+  // A call numbered by the session, so that it may be repeated; the
+  // directories its reply carries go to the dir-attr cache.
+  template <typename Request, typename Reply>
+  absl::Status NumberedCall(grpc::Status (Rbfs::StubInterface::*method)(
+                                grpc::ClientContext*, const Request&, Reply*),
+                            Request& request, Reply* reply);
+  // A successful entry reply's attributes, with a lookup reference counted.
+  absl::StatusOr<Attr> Remembered(const absl::Status& status,
+                                  const EntryReply& reply);
+  // Tells the server one open handle of `id` is gone.
+  void ReleaseOnServer(const InodeId& id, uint64_t handle);
+  // Counts a read or write until its context has released everything.
+  void BeginRequest();
+  void EndRequest();
+
+  const uint32_t chunk_size_;
+  RpcClient* const rpc_;
+  ClientSession* const session_;
+  InodeTable inodes_;
+  DirAttrCache dir_attrs_;
+  BufferPool buffers_;
+  InflightLimiter limiter_;
+
+  absl::Mutex requests_mu_;
+  // Reads and writes not yet answered.
+  int64_t active_requests_ ABSL_GUARDED_BY(requests_mu_) = 0;
+};
+
+}  // namespace rbfs
+
+#endif  // RBFS_CLIENT_CORE_MOUNT_CORE_H_

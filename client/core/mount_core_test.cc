@@ -1,0 +1,517 @@
+#include "client/core/mount_core.h"
+
+#include <fcntl.h>
+#include <linux/fs.h>
+#include <sys/stat.h>
+
+#include <cerrno>
+#include <memory>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "absl/synchronization/notification.h"
+#include "client/core/io_context.h"
+#include "client/rpc/client_session.h"
+#include "client/rpc/fake_rbfs_stub.h"
+#include "client/rpc/rpc_client.h"
+#include "common/errno_status.h"
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+
+namespace rbfs {
+namespace {
+
+using ::testing::_;
+using ::testing::DoAll;
+using ::testing::Invoke;
+using ::testing::NiceMock;
+using ::testing::Return;
+using ::testing::SaveArg;
+using ::testing::SetArgPointee;
+
+constexpr uint32_t kChunk = 4096;
+
+Attr MakeAttr(uint64_t ino, uint64_t generation, uint32_t mode,
+              uint64_t size = 0) {
+  Attr attr;
+  attr.mutable_id()->set_ino(ino);
+  attr.mutable_id()->set_generation(generation);
+  attr.set_mode(mode);
+  attr.set_size(size);
+  attr.set_nlink(1);
+  attr.set_uid(1000);
+  attr.set_gid(100);
+  attr.mutable_mtime()->set_sec(1700000000);
+  attr.mutable_mtime()->set_nsec(5);
+  return attr;
+}
+
+EntryReply Entry(const Attr& attr) {
+  EntryReply reply;
+  *reply.mutable_attr() = attr;
+  return reply;
+}
+
+EntryReply EntryErr(int err) {
+  EntryReply reply;
+  reply.set_err(err);
+  return reply;
+}
+
+Caller MakeCaller() {
+  Caller caller;
+  caller.set_uid(1000);
+  caller.set_gid(100);
+  return caller;
+}
+
+grpc::Status Ok() { return grpc::Status::OK; }
+
+class MountCoreTest : public testing::Test {
+ protected:
+  MountCoreTest() {
+    auto stub = std::make_unique<NiceMock<FakeRbfsStub>>();
+    stub_ = stub.get();
+    std::vector<std::unique_ptr<Rbfs::StubInterface>> stubs;
+    stubs.push_back(std::move(stub));
+    RpcOptions options;
+    options.deadline = absl::Seconds(10);
+    rpc_ = std::make_unique<RpcClient>(options, std::move(stubs));
+    session_ = std::make_unique<ClientSession>(rpc_.get());
+    MountCore::Options core_options;
+    core_options.chunk_size = kChunk;
+    core_options.max_inflight = 4;
+    core_options.attr_timeout = absl::Seconds(60);
+    core_ =
+        std::make_unique<MountCore>(core_options, rpc_.get(), session_.get());
+  }
+
+  // Looks up `attr` under the root, so the table knows it.
+  void Know(const Attr& attr) {
+    EXPECT_CALL(*stub_, Lookup(_, _, _))
+        .WillOnce(DoAll(SetArgPointee<2>(Entry(attr)), Return(Ok())));
+    ASSERT_TRUE(core_->Lookup(1, "known").ok());
+  }
+
+  struct Outcome {
+    absl::StatusOr<size_t> result;
+    std::string data;
+  };
+
+  // Runs a read or write through the core and waits for its callback.
+  Outcome Transfer(bool write, uint64_t ino, uint64_t offset,
+                   const std::string& payload, size_t read_size = 0) {
+    Outcome outcome;
+    absl::Notification done;
+    auto finish = [&](IoContext& context, absl::StatusOr<size_t> result) {
+      if (result.ok() && !write) {
+        for (const iovec& v : context.Gather(*result)) {
+          outcome.data.append(static_cast<char*>(v.iov_base), v.iov_len);
+        }
+      }
+      outcome.result = std::move(result);
+      done.Notify();
+    };
+    absl::Status started = write ? core_->Write(ino, offset, payload.data(),
+                                                payload.size(), finish)
+                                 : core_->Read(ino, offset, read_size, finish);
+    if (!started.ok()) return Outcome{started, ""};
+    EXPECT_TRUE(done.WaitForNotificationWithTimeout(absl::Seconds(30)));
+    EXPECT_TRUE(core_->WaitIdle(absl::Seconds(30)));
+    return outcome;
+  }
+
+  NiceMock<FakeRbfsStub>* stub_;
+  std::unique_ptr<RpcClient> rpc_;
+  std::unique_ptr<ClientSession> session_;
+  std::unique_ptr<MountCore> core_;
+};
+
+TEST_F(MountCoreTest, LookupSendsTheParentIdAndReturnsTheAttributes) {
+  LookupRequest sent;
+  const Attr attr = MakeAttr(5, 3, S_IFREG | 0640, 123);
+  EXPECT_CALL(*stub_, Lookup(_, _, _))
+      .WillOnce(DoAll(SaveArg<1>(&sent), SetArgPointee<2>(Entry(attr)),
+                      Return(Ok())));
+  absl::StatusOr<Attr> got = core_->Lookup(1, "file");
+  ASSERT_TRUE(got.ok()) << got.status();
+  EXPECT_EQ(sent.parent().ino(), 1u);
+  EXPECT_EQ(sent.parent().generation(), 1u);
+  EXPECT_EQ(sent.name(), "file");
+  EXPECT_EQ(got->id().ino(), 5u);
+  EXPECT_EQ(got->mode(), S_IFREG | 0640u);
+  EXPECT_EQ(got->size(), 123u);
+  EXPECT_EQ(got->mtime().nsec(), 5u);
+  // Later requests for the node carry the server's generation.
+  absl::StatusOr<InodeId> id = core_->inodes().Id(5);
+  ASSERT_TRUE(id.ok());
+  EXPECT_EQ(id->generation(), 3u);
+}
+
+TEST_F(MountCoreTest, EveryLookupReferenceNeedsItsForget) {
+  const Attr attr = MakeAttr(5, 3, S_IFREG | 0600);
+  EXPECT_CALL(*stub_, Lookup(_, _, _))
+      .Times(2)
+      .WillRepeatedly(DoAll(SetArgPointee<2>(Entry(attr)), Return(Ok())));
+  ASSERT_TRUE(core_->Lookup(1, "a").ok());
+  ASSERT_TRUE(core_->Lookup(1, "a").ok());
+  core_->Forget(5, 1);
+  EXPECT_TRUE(core_->inodes().Id(5).ok());
+  core_->Forget(5, 1);
+  EXPECT_EQ(StatusToErrno(core_->inodes().Id(5).status()), ESTALE);
+}
+
+TEST_F(MountCoreTest, ServerErrnoIsReturnedExactlyAndTakesNoReference) {
+  EXPECT_CALL(*stub_, Lookup(_, _, _))
+      .WillOnce(DoAll(SetArgPointee<2>(EntryErr(ENOENT)), Return(Ok())));
+  EXPECT_EQ(StatusToErrno(core_->Lookup(1, "nothing").status()), ENOENT);
+  EXPECT_CALL(*stub_, MkDir(_, _, _))
+      .WillOnce(DoAll(SetArgPointee<2>(EntryErr(ENAMETOOLONG)), Return(Ok())));
+  EXPECT_EQ(StatusToErrno(core_->MkDir(1, "long", 0755, MakeCaller()).status()),
+            ENAMETOOLONG);
+  // Only the root is known.
+  EXPECT_EQ(core_->inodes().size(), 1u);
+}
+
+TEST_F(MountCoreTest, TransportFailuresMapToErrnos) {
+  const std::pair<grpc::StatusCode, int> cases[] = {
+      {grpc::StatusCode::PERMISSION_DENIED, EPERM},
+      {grpc::StatusCode::UNAUTHENTICATED, EACCES},
+      {grpc::StatusCode::INTERNAL, EIO},
+  };
+  for (const auto& [code, err] : cases) {
+    EXPECT_CALL(*stub_, GetAttr(_, _, _))
+        .WillOnce(Return(grpc::Status(code, "injected")));
+    EXPECT_EQ(StatusToErrno(core_->GetAttr(1).status()), err) << code;
+  }
+}
+
+TEST_F(MountCoreTest, UnavailableIsRetriedForIdempotentCalls) {
+  AttrReply reply;
+  *reply.mutable_attr() = MakeAttr(1, 1, S_IFDIR | 0755);
+  EXPECT_CALL(*stub_, GetAttr(_, _, _))
+      .WillOnce(Return(grpc::Status(grpc::StatusCode::UNAVAILABLE, "down")))
+      .WillOnce(DoAll(SetArgPointee<2>(reply), Return(Ok())));
+  absl::StatusOr<Attr> got = core_->GetAttr(1);
+  ASSERT_TRUE(got.ok()) << got.status();
+  EXPECT_EQ(got->mode(), S_IFDIR | 0755u);
+}
+
+TEST_F(MountCoreTest, UnknownNodesAreStaleWithoutAskingTheServer) {
+  EXPECT_CALL(*stub_, GetAttr(_, _, _)).Times(0);
+  EXPECT_CALL(*stub_, Open(_, _, _)).Times(0);
+  EXPECT_CALL(*stub_, Lookup(_, _, _)).Times(0);
+  EXPECT_EQ(StatusToErrno(core_->GetAttr(42).status()), ESTALE);
+  EXPECT_EQ(StatusToErrno(core_->Open(42, O_RDONLY, MakeCaller()).status()),
+            ESTALE);
+  EXPECT_EQ(StatusToErrno(core_->Lookup(42, "x").status()), ESTALE);
+  EXPECT_EQ(StatusToErrno(Transfer(false, 42, 0, "", 10).result.status()),
+            ESTALE);
+  EXPECT_EQ(StatusToErrno(Transfer(true, 42, 0, "abc").result.status()),
+            ESTALE);
+}
+
+TEST_F(MountCoreTest, DirectoryAttributesFromAMutationAnswerTheNextGetAttr) {
+  Attr parent = MakeAttr(1, 1, S_IFDIR | 0755);
+  parent.set_nlink(3);
+  parent.mutable_ctime()->set_sec(1700000100);
+  EntryReply made = Entry(MakeAttr(7, 1, S_IFDIR | 0700));
+  *made.add_dirs() = parent;
+  MkDirRequest sent;
+  EXPECT_CALL(*stub_, MkDir(_, _, _))
+      .WillOnce(DoAll(SaveArg<1>(&sent), SetArgPointee<2>(made), Return(Ok())));
+  ASSERT_TRUE(core_->MkDir(1, "d", 0700, MakeCaller()).ok());
+  EXPECT_EQ(sent.call().session(), session_->id());
+  EXPECT_GT(sent.call().seq(), 0u);
+  EXPECT_EQ(sent.caller().uid(), 1000u);
+
+  // The first GETATTR of the parent needs no round trip; the next one does.
+  AttrReply fresh;
+  *fresh.mutable_attr() = MakeAttr(1, 1, S_IFDIR | 0755);
+  EXPECT_CALL(*stub_, GetAttr(_, _, _))
+      .WillOnce(DoAll(SetArgPointee<2>(fresh), Return(Ok())));
+  absl::StatusOr<Attr> cached = core_->GetAttr(1);
+  ASSERT_TRUE(cached.ok());
+  EXPECT_EQ(cached->nlink(), 3u);
+  absl::StatusOr<Attr> asked = core_->GetAttr(1);
+  ASSERT_TRUE(asked.ok());
+  EXPECT_EQ(asked->nlink(), 1u);
+}
+
+TEST_F(MountCoreTest, SetAttrSendsTheChangesAndDropsCachedDirAttrs) {
+  Attr parent = MakeAttr(1, 1, S_IFDIR | 0755);
+  parent.set_nlink(9);
+  ErrReply unlinked;
+  *unlinked.add_dirs() = parent;
+  EXPECT_CALL(*stub_, Unlink(_, _, _))
+      .WillOnce(DoAll(SetArgPointee<2>(unlinked), Return(Ok())));
+  ASSERT_TRUE(core_->Unlink(1, "gone").ok());
+
+  SetAttrRequest sent;
+  AttrReply changed;
+  *changed.mutable_attr() = MakeAttr(1, 1, S_IFDIR | 0700);
+  EXPECT_CALL(*stub_, SetAttr(_, _, _))
+      .WillOnce(
+          DoAll(SaveArg<1>(&sent), SetArgPointee<2>(changed), Return(Ok())));
+  AttrChanges changes;
+  changes.valid = SETATTR_MODE | SETATTR_MTIME;
+  changes.mode = 0700;
+  changes.mtime = {1234, 567};
+  absl::StatusOr<Attr> got = core_->SetAttr(1, changes, MakeCaller());
+  ASSERT_TRUE(got.ok()) << got.status();
+  EXPECT_EQ(got->mode(), S_IFDIR | 0700u);
+  EXPECT_EQ(sent.valid(), static_cast<uint32_t>(SETATTR_MODE | SETATTR_MTIME));
+  EXPECT_EQ(sent.mode(), 0700u);
+  EXPECT_EQ(sent.mtime().sec(), 1234);
+  EXPECT_EQ(sent.mtime().nsec(), 567u);
+  EXPECT_EQ(sent.caller().gid(), 100u);
+  // The unlink's directory attributes predate the setattr: not used.
+  EXPECT_CALL(*stub_, GetAttr(_, _, _))
+      .WillOnce(DoAll(SetArgPointee<2>(changed), Return(Ok())));
+  EXPECT_EQ(core_->GetAttr(1)->mode(), S_IFDIR | 0700u);
+}
+
+TEST_F(MountCoreTest, CreateOpensAndCancelUndoesEverything) {
+  MkNodRequest sent;
+  EXPECT_CALL(*stub_, MkNod(_, _, _))
+      .WillOnce(DoAll(SaveArg<1>(&sent),
+                      SetArgPointee<2>(Entry(MakeAttr(9, 2, S_IFREG | 0644))),
+                      Return(Ok())));
+  absl::StatusOr<CreatedFile> file = core_->Create(
+      1, "new", S_IFREG | 04644, O_CREAT | O_EXCL | O_RDWR, MakeCaller());
+  ASSERT_TRUE(file.ok()) << file.status();
+  EXPECT_EQ(sent.mode(), S_IFREG | 04644u);
+  EXPECT_TRUE(sent.exclusive());
+  EXPECT_TRUE(sent.open());
+  EXPECT_EQ(sent.handle(), file->handle);
+  EXPECT_EQ(file->attr.id().ino(), 9u);
+  ASSERT_TRUE(core_->inodes().Id(9).ok());
+
+  // The kernel never saw the reply: the handle and the reference go.
+  ReleaseRequest released;
+  EXPECT_CALL(*stub_, Release(_, _, _))
+      .WillOnce(DoAll(SaveArg<1>(&released), Return(Ok())));
+  core_->CancelCreate(*file);
+  EXPECT_EQ(released.handle(), file->handle);
+  EXPECT_EQ(released.session(), session_->id());
+  EXPECT_EQ(released.id().generation(), 2u);
+  EXPECT_EQ(StatusToErrno(core_->inodes().Id(9).status()), ESTALE);
+}
+
+TEST_F(MountCoreTest, CreateWithoutExclIsNotExclusive) {
+  MkNodRequest sent;
+  EXPECT_CALL(*stub_, MkNod(_, _, _))
+      .WillOnce(DoAll(SaveArg<1>(&sent),
+                      SetArgPointee<2>(Entry(MakeAttr(9, 2, S_IFREG | 0600))),
+                      Return(Ok())));
+  ASSERT_TRUE(core_->Create(1, "f", 0600, O_CREAT, MakeCaller()).ok());
+  EXPECT_FALSE(sent.exclusive());
+  EXPECT_EQ(sent.mode(), S_IFREG | 0600u);
+}
+
+TEST_F(MountCoreTest, AnOpenFileOutlivesTheKernelsForget) {
+  Know(MakeAttr(5, 1, S_IFREG | 0600));
+  OpenRequest sent;
+  EXPECT_CALL(*stub_, Open(_, _, _))
+      .WillOnce(DoAll(SaveArg<1>(&sent), Return(Ok())));
+  absl::StatusOr<OpenedFile> file = core_->Open(5, O_RDWR, MakeCaller());
+  ASSERT_TRUE(file.ok()) << file.status();
+  EXPECT_EQ(sent.session(), session_->id());
+  EXPECT_EQ(sent.handle(), file->handle);
+  EXPECT_EQ(sent.flags(), static_cast<uint32_t>(O_RDWR));
+  core_->Forget(5, 1);
+  EXPECT_TRUE(core_->inodes().Id(5).ok());
+  ReleaseRequest released;
+  EXPECT_CALL(*stub_, Release(_, _, _))
+      .WillOnce(DoAll(SaveArg<1>(&released), Return(Ok())));
+  core_->Release(5, file->handle);
+  EXPECT_EQ(released.handle(), file->handle);
+  EXPECT_EQ(StatusToErrno(core_->inodes().Id(5).status()), ESTALE);
+}
+
+TEST_F(MountCoreTest, FailedOpenHoldsNothing) {
+  Know(MakeAttr(5, 1, S_IFREG | 0600));
+  AttrReply refused;
+  refused.set_err(EACCES);
+  EXPECT_CALL(*stub_, Open(_, _, _))
+      .WillOnce(DoAll(SetArgPointee<2>(refused), Return(Ok())));
+  EXPECT_EQ(StatusToErrno(core_->Open(5, O_RDWR, MakeCaller()).status()),
+            EACCES);
+  core_->Forget(5, 1);
+  EXPECT_EQ(StatusToErrno(core_->inodes().Id(5).status()), ESTALE);
+}
+
+TEST_F(MountCoreTest, RenameChecksFlagsAndMapsErrors) {
+  EXPECT_CALL(*stub_, Rename(_, _, _)).Times(0);
+  EXPECT_EQ(StatusToErrno(core_->Rename(1, "a", 1, "b", RENAME_WHITEOUT)),
+            EINVAL);
+  EXPECT_EQ(StatusToErrno(core_->Rename(1, "a", 77, "b", 0)), ESTALE);
+  testing::Mock::VerifyAndClearExpectations(stub_);
+
+  RenameRequest sent;
+  ErrReply busy;
+  busy.set_err(ENOTEMPTY);
+  EXPECT_CALL(*stub_, Rename(_, _, _))
+      .WillOnce(DoAll(SaveArg<1>(&sent), SetArgPointee<2>(busy), Return(Ok())));
+  EXPECT_EQ(StatusToErrno(core_->Rename(1, "a", 1, "b", RENAME_NOREPLACE)),
+            ENOTEMPTY);
+  EXPECT_EQ(sent.name(), "a");
+  EXPECT_EQ(sent.new_name(), "b");
+  EXPECT_EQ(sent.flags(), static_cast<uint32_t>(RENAME_NOREPLACE));
+  EXPECT_GT(sent.call().seq(), 0u);
+}
+
+TEST_F(MountCoreTest, ReadIsShortAtEndOfFile) {
+  Know(MakeAttr(5, 1, S_IFREG | 0600, 6000));
+  const std::string file(6000, 'x');
+  stub_->set_read_handler([&](const ReadRequest& request, ReadReply* reply) {
+    EXPECT_EQ(request.id().ino(), 5u);
+    if (request.offset() < file.size()) {
+      *reply->mutable_data() = file.substr(request.offset(), request.length());
+    }
+    return Ok();
+  });
+  Outcome outcome = Transfer(false, 5, 1000, "", 3 * kChunk);
+  ASSERT_TRUE(outcome.result.ok()) << outcome.result.status();
+  EXPECT_EQ(*outcome.result, 5000u);
+  EXPECT_EQ(outcome.data, file.substr(1000));
+}
+
+TEST_F(MountCoreTest, ReadErrorFromTheServerIsTheResult) {
+  Know(MakeAttr(5, 1, S_IFREG | 0600, 6000));
+  stub_->set_read_handler([](const ReadRequest&, ReadReply* reply) {
+    reply->set_err(EIO);
+    return Ok();
+  });
+  EXPECT_EQ(StatusToErrno(Transfer(false, 5, 0, "", 100).result.status()), EIO);
+}
+
+TEST_F(MountCoreTest, WriteRaisesTheKnownSize) {
+  Know(MakeAttr(5, 1, S_IFREG | 0600, 100));
+  std::string written(9000, '\0');
+  stub_->set_write_handler([&](const WriteRequest& request, WriteReply* reply) {
+    written.replace(request.offset() - 1000, request.data().size(),
+                    request.data());
+    reply->set_written(request.data().size());
+    return Ok();
+  });
+  const std::string payload(9000, 'w');
+  Outcome outcome = Transfer(true, 5, 1000, payload);
+  ASSERT_TRUE(outcome.result.ok()) << outcome.result.status();
+  EXPECT_EQ(*outcome.result, 9000u);
+  EXPECT_EQ(written, payload);
+  EXPECT_EQ(core_->inodes().Size(5), 10000u);
+}
+
+TEST_F(MountCoreTest, FailedWriteLeavesTheSize) {
+  Know(MakeAttr(5, 1, S_IFREG | 0600, 100));
+  stub_->set_write_handler([](const WriteRequest&, WriteReply* reply) {
+    reply->set_err(ENOSPC);
+    return Ok();
+  });
+  EXPECT_EQ(StatusToErrno(
+                Transfer(true, 5, 0, std::string(500, 'w')).result.status()),
+            ENOSPC);
+  EXPECT_EQ(core_->inodes().Size(5), 100u);
+}
+
+TEST_F(MountCoreTest, ReadDirPlusListsDotsAndCountsReferences) {
+  ReadDirReply listing;
+  listing.set_parent(1);
+  listing.set_eof(true);
+  DirEntry* with_attr = listing.add_entries();
+  with_attr->set_name("f");
+  with_attr->set_cookie(10);
+  with_attr->set_ino(5);
+  with_attr->set_type(S_IFREG);
+  *with_attr->mutable_attr() = MakeAttr(5, 4, S_IFREG | 0600);
+  DirEntry* second = listing.add_entries();
+  second->set_name("g");
+  second->set_cookie(11);
+  second->set_ino(6);
+  second->set_type(S_IFDIR);
+  *second->mutable_attr() = MakeAttr(6, 1, S_IFDIR | 0700);
+  ReadDirRequest sent;
+  EXPECT_CALL(*stub_, ReadDir(_, _, _))
+      .WillOnce(
+          DoAll(SaveArg<1>(&sent), SetArgPointee<2>(listing), Return(Ok())));
+  std::vector<std::string> names;
+  std::vector<off_t> offsets;
+  // Room for ".", ".." and "f" only.
+  ASSERT_TRUE(core_
+                  ->ReadDir(1, 0, 4096, true,
+                            [&](const DirSlot& slot) {
+                              if (names.size() == 3) return false;
+                              names.push_back(slot.name);
+                              offsets.push_back(slot.next_offset);
+                              EXPECT_EQ(slot.attr != nullptr,
+                                        names.size() == 3);
+                              return true;
+                            })
+                  .ok());
+  EXPECT_TRUE(sent.with_attrs());
+  EXPECT_EQ(sent.cookie(), 0u);
+  EXPECT_EQ(names, (std::vector<std::string>{".", "..", "f"}));
+  EXPECT_EQ(offsets, (std::vector<off_t>{1, 2, 10}));
+  // "f" reached the kernel with its attributes, "g" did not fit.
+  EXPECT_TRUE(core_->inodes().Id(5).ok());
+  EXPECT_EQ(StatusToErrno(core_->inodes().Id(6).status()), ESTALE);
+}
+
+TEST_F(MountCoreTest, ReadDirFailsOnlyWhenNothingWasListed) {
+  EXPECT_CALL(*stub_, ReadDir(_, _, _))
+      .WillOnce(Return(grpc::Status(grpc::StatusCode::INTERNAL, "bug")));
+  int added = 0;
+  EXPECT_EQ(StatusToErrno(core_->ReadDir(1, 5, 4096, false,
+                                         [&](const DirSlot&) {
+                                           ++added;
+                                           return true;
+                                         })),
+            EIO);
+  EXPECT_EQ(added, 0);
+
+  // A first batch, then a failure: the batch stands.
+  ReadDirReply batch;
+  DirEntry* entry = batch.add_entries();
+  entry->set_name("a");
+  entry->set_cookie(20);
+  entry->set_ino(8);
+  entry->set_type(S_IFREG);
+  ReadDirRequest second;
+  EXPECT_CALL(*stub_, ReadDir(_, _, _))
+      .WillOnce(DoAll(SetArgPointee<2>(batch), Return(Ok())))
+      .WillOnce(DoAll(SaveArg<1>(&second),
+                      Return(grpc::Status(grpc::StatusCode::INTERNAL, "bug"))));
+  EXPECT_TRUE(core_
+                  ->ReadDir(1, 5, 4096, false,
+                            [&](const DirSlot& slot) {
+                              EXPECT_EQ(slot.attr, nullptr);
+                              ++added;
+                              return true;
+                            })
+                  .ok());
+  EXPECT_EQ(added, 1);
+  EXPECT_EQ(second.cookie(), 20u);
+}
+
+TEST_F(MountCoreTest, StatFsAndReadLinkPassTheReplyThrough) {
+  StatFsReply stats;
+  stats.set_block_size(65536);
+  stats.set_free_blocks(17);
+  EXPECT_CALL(*stub_, StatFs(_, _, _))
+      .WillOnce(DoAll(SetArgPointee<2>(stats), Return(Ok())));
+  absl::StatusOr<StatFsReply> got = core_->StatFs();
+  ASSERT_TRUE(got.ok());
+  EXPECT_EQ(got->block_size(), 65536u);
+  EXPECT_EQ(got->free_blocks(), 17u);
+
+  ReadLinkReply link;
+  link.set_target("../elsewhere");
+  EXPECT_CALL(*stub_, ReadLink(_, _, _))
+      .WillOnce(DoAll(SetArgPointee<2>(link), Return(Ok())));
+  EXPECT_EQ(core_->ReadLink(1).value_or(""), "../elsewhere");
+}
+
+}  // namespace
+}  // namespace rbfs

@@ -1,0 +1,417 @@
+#include "client/fuse/fuse_ops.h"
+
+#include <sys/stat.h>
+#include <sys/statvfs.h>
+
+#include <cstring>
+#include <string>
+#include <utility>
+
+#include "absl/container/inlined_vector.h"
+#include "client/core/io_size.h"
+#include "common/errno_status.h"
+
+namespace rbfs {
+namespace {
+
+FuseOps* Self(fuse_req_t req) {
+  return static_cast<FuseOps*>(fuse_req_userdata(req));
+}
+
+void ReplyStatus(fuse_req_t req, const absl::Status& status) {
+  fuse_reply_err(req, StatusToErrno(status));
+}
+
+Caller MakeCaller(fuse_req_t req) {
+  const fuse_ctx* ctx = fuse_req_ctx(req);
+  Caller caller;
+  caller.set_uid(ctx->uid);
+  caller.set_gid(ctx->gid);
+  return caller;
+}
+
+struct stat ToStat(const Attr& attr) {
+  struct stat st;
+  memset(&st, 0, sizeof(st));
+  st.st_ino = attr.id().ino();
+  st.st_mode = attr.mode();
+  st.st_nlink = attr.nlink();
+  st.st_uid = attr.uid();
+  st.st_gid = attr.gid();
+  st.st_size = attr.size();
+  st.st_blocks = attr.blocks();
+  st.st_blksize = attr.blksize();
+  st.st_rdev = attr.rdev();
+  st.st_atim = {attr.atime().sec(), attr.atime().nsec()};
+  st.st_mtim = {attr.mtime().sec(), attr.mtime().nsec()};
+  st.st_ctim = {attr.ctime().sec(), attr.ctime().nsec()};
+  return st;
+}
+
+}  // namespace
+
+FuseOps::FuseOps(const MountOptions& options, MountCore* core)
+    : options_(options), core_(core) {}
+
+void FuseOps::Init(fuse_conn_info* conn) {
+  conn->max_write = kMaxRequestBytes;
+  conn->max_read = kMaxRequestBytes;
+  // Let AIO/io_uring submitters keep many direct requests in flight.
+  conn->max_background = 64;
+  conn->congestion_threshold = 48;
+  if (conn->capable & FUSE_CAP_ASYNC_DIO) conn->want |= FUSE_CAP_ASYNC_DIO;
+  if (conn->capable & FUSE_CAP_PARALLEL_DIROPS) {
+    conn->want |= FUSE_CAP_PARALLEL_DIROPS;
+  }
+  if (conn->capable & FUSE_CAP_ATOMIC_O_TRUNC) {
+    conn->want |= FUSE_CAP_ATOMIC_O_TRUNC;
+  }
+  // Writes must reach the server before they return (close-to-open).
+  conn->want &= ~FUSE_CAP_WRITEBACK_CACHE;
+  conn->time_gran = 1;
+}
+
+fuse_entry_param FuseOps::MakeEntry(const Attr& attr) const {
+  fuse_entry_param entry;
+  memset(&entry, 0, sizeof(entry));
+  entry.ino = attr.id().ino();
+  entry.generation = attr.id().generation();
+  entry.attr = ToStat(attr);
+  entry.attr_timeout = absl::ToDoubleSeconds(options_.attr_timeout);
+  entry.entry_timeout = absl::ToDoubleSeconds(options_.entry_timeout);
+  return entry;
+}
+
+void FuseOps::ReplyEntry(fuse_req_t req, const absl::StatusOr<Attr>& attr) {
+  if (!attr.ok()) {
+    ReplyStatus(req, attr.status());
+    return;
+  }
+  fuse_entry_param entry = MakeEntry(*attr);
+  if (fuse_reply_entry(req, &entry) != 0) {
+    // The kernel dropped the request, so it holds no reference.
+    core_->Forget(entry.ino, 1);
+  }
+}
+
+void FuseOps::ReplyAttr(fuse_req_t req, const absl::StatusOr<Attr>& attr) {
+  if (!attr.ok()) {
+    ReplyStatus(req, attr.status());
+    return;
+  }
+  struct stat st = ToStat(*attr);
+  fuse_reply_attr(req, &st, absl::ToDoubleSeconds(options_.attr_timeout));
+}
+
+void FuseOps::Lookup(fuse_req_t req, fuse_ino_t parent, const char* name) {
+  ReplyEntry(req, core_->Lookup(parent, name));
+}
+
+void FuseOps::GetAttr(fuse_req_t req, fuse_ino_t ino) {
+  ReplyAttr(req, core_->GetAttr(ino));
+}
+
+void FuseOps::SetAttr(fuse_req_t req, fuse_ino_t ino, const struct stat* attr,
+                      int to_set) {
+  // The wire's bits are FUSE's (SetAttrRequest.valid).
+  constexpr int kKnown =
+      FUSE_SET_ATTR_MODE | FUSE_SET_ATTR_UID | FUSE_SET_ATTR_GID |
+      FUSE_SET_ATTR_SIZE | FUSE_SET_ATTR_ATIME | FUSE_SET_ATTR_MTIME |
+      FUSE_SET_ATTR_ATIME_NOW | FUSE_SET_ATTR_MTIME_NOW | FUSE_SET_ATTR_CTIME;
+  AttrChanges changes;
+  changes.valid = to_set & kKnown;
+  changes.mode = attr->st_mode;
+  changes.uid = attr->st_uid;
+  changes.gid = attr->st_gid;
+  changes.size = attr->st_size;
+  changes.atime = attr->st_atim;
+  changes.mtime = attr->st_mtim;
+  ReplyAttr(req, core_->SetAttr(ino, changes, MakeCaller(req)));
+}
+
+void FuseOps::ReadLink(fuse_req_t req, fuse_ino_t ino) {
+  absl::StatusOr<std::string> target = core_->ReadLink(ino);
+  if (!target.ok()) {
+    ReplyStatus(req, target.status());
+    return;
+  }
+  fuse_reply_readlink(req, target->c_str());
+}
+
+void FuseOps::MkNod(fuse_req_t req, fuse_ino_t parent, const char* name,
+                    mode_t mode, dev_t rdev) {
+  ReplyEntry(req, core_->MkNod(parent, name, mode, rdev, MakeCaller(req)));
+}
+
+void FuseOps::MkDir(fuse_req_t req, fuse_ino_t parent, const char* name,
+                    mode_t mode) {
+  ReplyEntry(req, core_->MkDir(parent, name, mode, MakeCaller(req)));
+}
+
+void FuseOps::Unlink(fuse_req_t req, fuse_ino_t parent, const char* name) {
+  ReplyStatus(req, core_->Unlink(parent, name));
+}
+
+void FuseOps::RmDir(fuse_req_t req, fuse_ino_t parent, const char* name) {
+  ReplyStatus(req, core_->RmDir(parent, name));
+}
+
+void FuseOps::Symlink(fuse_req_t req, const char* link, fuse_ino_t parent,
+                      const char* name) {
+  ReplyEntry(req, core_->Symlink(link, parent, name, MakeCaller(req)));
+}
+
+void FuseOps::Rename(fuse_req_t req, fuse_ino_t parent, const char* name,
+                     fuse_ino_t new_parent, const char* new_name,
+                     unsigned flags) {
+  ReplyStatus(req, core_->Rename(parent, name, new_parent, new_name, flags));
+}
+
+void FuseOps::Link(fuse_req_t req, fuse_ino_t ino, fuse_ino_t new_parent,
+                   const char* new_name) {
+  ReplyEntry(req, core_->Link(ino, new_parent, new_name));
+}
+
+void FuseOps::SetOpenFlags(fuse_file_info* fi) const {
+  fi->direct_io = options_.cache_auto ? 0 : 1;
+  // cache=auto: dropping cached pages at every open gives close-to-open
+  // consistency.
+  fi->keep_cache = 0;
+}
+
+void FuseOps::Open(fuse_req_t req, fuse_ino_t ino, fuse_file_info* fi) {
+  absl::StatusOr<OpenedFile> file =
+      core_->Open(ino, fi->flags, MakeCaller(req));
+  if (!file.ok()) {
+    ReplyStatus(req, file.status());
+    return;
+  }
+  SetOpenFlags(fi);
+  fi->fh = file->handle;
+  if (options_.cache_auto && session_ != nullptr) {
+    // Close-to-open: the kernel's cached attributes (above all the size that
+    // bounds page-cache reads) may predate another client's last close. The
+    // notification is handled before it returns, so the open completes with
+    // them invalidated.
+    fuse_lowlevel_notify_inval_inode(session_, ino, -1, 0);
+  }
+  if (fuse_reply_open(req, fi) != 0) {
+    // The opener was interrupted: no release will ever come for this open.
+    core_->CancelOpen(ino, *file);
+  }
+}
+
+void FuseOps::Create(fuse_req_t req, fuse_ino_t parent, const char* name,
+                     mode_t mode, fuse_file_info* fi) {
+  absl::StatusOr<CreatedFile> file =
+      core_->Create(parent, name, mode, fi->flags, MakeCaller(req));
+  if (!file.ok()) {
+    ReplyStatus(req, file.status());
+    return;
+  }
+  SetOpenFlags(fi);
+  fi->fh = file->handle;
+  fuse_entry_param entry = MakeEntry(file->attr);
+  if (fuse_reply_create(req, &entry, fi) != 0) core_->CancelCreate(*file);
+}
+
+void FuseOps::Release(fuse_req_t req, fuse_ino_t ino, uint64_t handle) {
+  core_->Release(ino, handle);
+  fuse_reply_err(req, 0);
+}
+
+void FuseOps::Fsync(fuse_req_t req, fuse_ino_t ino) {
+  ReplyStatus(req, core_->Fsync(ino));
+}
+
+void FuseOps::Read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t offset) {
+  absl::Status started = core_->Read(
+      ino, offset, size,
+      [req](IoContext& context, absl::StatusOr<size_t> result) {
+        if (!result.ok()) {
+          ReplyStatus(req, result.status());
+        } else if (*result == 0) {
+          fuse_reply_buf(req, nullptr, 0);
+        } else {
+          absl::InlinedVector<iovec, 16> iov = context.Gather(*result);
+          fuse_reply_iov(req, iov.data(), static_cast<int>(iov.size()));
+        }
+      });
+  if (!started.ok()) ReplyStatus(req, started);
+}
+
+void FuseOps::Write(fuse_req_t req, fuse_ino_t ino, const char* data,
+                    size_t size, off_t offset) {
+  absl::Status started =
+      core_->Write(ino, offset, data, size,
+                   [req](IoContext&, absl::StatusOr<size_t> result) {
+                     if (result.ok()) {
+                       fuse_reply_write(req, *result);
+                     } else {
+                       ReplyStatus(req, result.status());
+                     }
+                   });
+  if (!started.ok()) ReplyStatus(req, started);
+}
+
+void FuseOps::ReadDir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t offset,
+                      bool plus) {
+  std::string buffer(size, '\0');
+  size_t used = 0;
+  auto add = [&](const DirSlot& slot) {
+    fuse_entry_param entry;
+    if (slot.attr != nullptr) {
+      entry = MakeEntry(*slot.attr);
+    } else {
+      memset(&entry, 0, sizeof(entry));
+      entry.attr.st_ino = slot.ino;
+      entry.attr.st_mode = slot.type;
+    }
+    char* out = buffer.data() + used;
+    const size_t room = size - used;
+    const size_t need = plus ? fuse_add_direntry_plus(req, out, room, slot.name,
+                                                      &entry, slot.next_offset)
+                             : fuse_add_direntry(req, out, room, slot.name,
+                                                 &entry.attr, slot.next_offset);
+    if (need > room) return false;
+    used += need;
+    return true;
+  };
+  absl::Status status = core_->ReadDir(ino, offset, size, plus, add);
+  if (!status.ok()) {
+    ReplyStatus(req, status);
+    return;
+  }
+  fuse_reply_buf(req, buffer.data(), used);
+}
+
+void FuseOps::StatFs(fuse_req_t req) {
+  absl::StatusOr<StatFsReply> reply = core_->StatFs();
+  if (!reply.ok()) {
+    ReplyStatus(req, reply.status());
+    return;
+  }
+  struct statvfs st;
+  memset(&st, 0, sizeof(st));
+  st.f_bsize = reply->block_size();
+  st.f_frsize = reply->block_size();
+  st.f_blocks = reply->total_blocks();
+  st.f_bfree = reply->free_blocks();
+  st.f_bavail = reply->free_blocks();
+  st.f_files = reply->total_inodes();
+  st.f_ffree = reply->free_inodes();
+  st.f_favail = reply->free_inodes();
+  st.f_namemax = reply->max_name_length();
+  fuse_reply_statfs(req, &st);
+}
+
+namespace {
+
+fuse_lowlevel_ops MakeOperations() {
+  fuse_lowlevel_ops ops;
+  memset(&ops, 0, sizeof(ops));
+  ops.init = [](void* userdata, fuse_conn_info* conn) {
+    static_cast<FuseOps*>(userdata)->Init(conn);
+  };
+  ops.lookup = [](fuse_req_t req, fuse_ino_t parent, const char* name) {
+    Self(req)->Lookup(req, parent, name);
+  };
+  ops.forget = [](fuse_req_t req, fuse_ino_t ino, uint64_t nlookup) {
+    Self(req)->core().Forget(ino, nlookup);
+    fuse_reply_none(req);
+  };
+  ops.forget_multi = [](fuse_req_t req, size_t count,
+                        fuse_forget_data* forgets) {
+    for (size_t i = 0; i < count; ++i) {
+      Self(req)->core().Forget(forgets[i].ino, forgets[i].nlookup);
+    }
+    fuse_reply_none(req);
+  };
+  ops.getattr = [](fuse_req_t req, fuse_ino_t ino, fuse_file_info*) {
+    Self(req)->GetAttr(req, ino);
+  };
+  ops.setattr = [](fuse_req_t req, fuse_ino_t ino, struct stat* attr,
+                   int to_set, fuse_file_info*) {
+    Self(req)->SetAttr(req, ino, attr, to_set);
+  };
+  ops.readlink = [](fuse_req_t req, fuse_ino_t ino) {
+    Self(req)->ReadLink(req, ino);
+  };
+  ops.mknod = [](fuse_req_t req, fuse_ino_t parent, const char* name,
+                 mode_t mode, dev_t rdev) {
+    Self(req)->MkNod(req, parent, name, mode, rdev);
+  };
+  ops.mkdir = [](fuse_req_t req, fuse_ino_t parent, const char* name,
+                 mode_t mode) { Self(req)->MkDir(req, parent, name, mode); };
+  ops.unlink = [](fuse_req_t req, fuse_ino_t parent, const char* name) {
+    Self(req)->Unlink(req, parent, name);
+  };
+  ops.rmdir = [](fuse_req_t req, fuse_ino_t parent, const char* name) {
+    Self(req)->RmDir(req, parent, name);
+  };
+  ops.symlink = [](fuse_req_t req, const char* link, fuse_ino_t parent,
+                   const char* name) {
+    Self(req)->Symlink(req, link, parent, name);
+  };
+  ops.rename = [](fuse_req_t req, fuse_ino_t parent, const char* name,
+                  fuse_ino_t new_parent, const char* new_name,
+                  unsigned int flags) {
+    Self(req)->Rename(req, parent, name, new_parent, new_name, flags);
+  };
+  ops.link = [](fuse_req_t req, fuse_ino_t ino, fuse_ino_t new_parent,
+                const char* new_name) {
+    Self(req)->Link(req, ino, new_parent, new_name);
+  };
+  ops.open = [](fuse_req_t req, fuse_ino_t ino, fuse_file_info* fi) {
+    Self(req)->Open(req, ino, fi);
+  };
+  ops.create = [](fuse_req_t req, fuse_ino_t parent, const char* name,
+                  mode_t mode, fuse_file_info* fi) {
+    Self(req)->Create(req, parent, name, mode, fi);
+  };
+  ops.read = [](fuse_req_t req, fuse_ino_t ino, size_t size, off_t offset,
+                fuse_file_info*) { Self(req)->Read(req, ino, size, offset); };
+  ops.write = [](fuse_req_t req, fuse_ino_t ino, const char* data, size_t size,
+                 off_t offset, fuse_file_info*) {
+    Self(req)->Write(req, ino, data, size, offset);
+  };
+  ops.flush = [](fuse_req_t req, fuse_ino_t, fuse_file_info*) {
+    // Every write has reached the server before it returned.
+    fuse_reply_err(req, 0);
+  };
+  ops.release = [](fuse_req_t req, fuse_ino_t ino, fuse_file_info* fi) {
+    Self(req)->Release(req, ino, fi->fh);
+  };
+  ops.fsync = [](fuse_req_t req, fuse_ino_t ino, int, fuse_file_info*) {
+    Self(req)->Fsync(req, ino);
+  };
+  ops.opendir = [](fuse_req_t req, fuse_ino_t, fuse_file_info* fi) {
+    fi->fh = 0;
+    fuse_reply_open(req, fi);
+  };
+  ops.readdir = [](fuse_req_t req, fuse_ino_t ino, size_t size, off_t offset,
+                   fuse_file_info*) {
+    Self(req)->ReadDir(req, ino, size, offset, false);
+  };
+  ops.readdirplus = [](fuse_req_t req, fuse_ino_t ino, size_t size,
+                       off_t offset, fuse_file_info*) {
+    Self(req)->ReadDir(req, ino, size, offset, true);
+  };
+  ops.releasedir = [](fuse_req_t req, fuse_ino_t, fuse_file_info*) {
+    fuse_reply_err(req, 0);
+  };
+  ops.fsyncdir = [](fuse_req_t req, fuse_ino_t ino, int, fuse_file_info*) {
+    Self(req)->Fsync(req, ino);
+  };
+  ops.statfs = [](fuse_req_t req, fuse_ino_t) { Self(req)->StatFs(req); };
+  return ops;
+}
+
+}  // namespace
+
+const fuse_lowlevel_ops& FuseOps::Operations() {
+  static const fuse_lowlevel_ops ops = MakeOperations();
+  return ops;
+}
+
+}  // namespace rbfs

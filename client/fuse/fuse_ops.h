@@ -1,0 +1,84 @@
+// FuseOps: the libfuse low-level operation table of rbfs-mount.
+//
+// A thin adapter: each operation takes its arguments out of the FUSE request,
+// calls the MountCore (client/core/mount_core.h), which does the work, and
+// answers the kernel: the server's exact errno, or the attributes converted
+// to struct stat / fuse_entry_param / struct statvfs with the mount's
+// timeouts. Readdir entries go straight from the core's listing into the
+// kernel's buffer (fuse_add_direntry), one copy. When a reply that hands the
+// kernel a reference or a handle fails (the request was interrupted), the
+// core is told to undo it. What only FUSE has stays here: the connection's
+// capabilities (Init), the open flags (direct_io or the page cache), and the
+// close-to-open invalidation of a cache=auto open.
+#ifndef RBFS_CLIENT_FUSE_FUSE_OPS_H_
+#define RBFS_CLIENT_FUSE_FUSE_OPS_H_
+
+#define FUSE_USE_VERSION 35
+#include <fuse3/fuse_lowlevel.h>
+
+#include "client/core/mount_core.h"
+#include "client/fuse/mount_options.h"
+
+namespace rbfs {
+
+class FuseOps {
+ public:
+  // `core` outlives this object and the FUSE session.
+  FuseOps(const MountOptions& options, MountCore* core);
+
+  FuseOps(const FuseOps&) = delete;
+  FuseOps& operator=(const FuseOps&) = delete;
+
+  // The operation table; the session's userdata must be this object.
+  static const fuse_lowlevel_ops& Operations();
+
+  // The session to send invalidations on; set before the session loop runs.
+  void set_session(fuse_session* session) { session_ = session; }
+
+  void Init(fuse_conn_info* conn);
+  void Lookup(fuse_req_t req, fuse_ino_t parent, const char* name);
+  void GetAttr(fuse_req_t req, fuse_ino_t ino);
+  void SetAttr(fuse_req_t req, fuse_ino_t ino, const struct stat* attr,
+               int to_set);
+  void ReadLink(fuse_req_t req, fuse_ino_t ino);
+  void MkNod(fuse_req_t req, fuse_ino_t parent, const char* name, mode_t mode,
+             dev_t rdev);
+  void MkDir(fuse_req_t req, fuse_ino_t parent, const char* name, mode_t mode);
+  void Unlink(fuse_req_t req, fuse_ino_t parent, const char* name);
+  void RmDir(fuse_req_t req, fuse_ino_t parent, const char* name);
+  void Symlink(fuse_req_t req, const char* link, fuse_ino_t parent,
+               const char* name);
+  void Rename(fuse_req_t req, fuse_ino_t parent, const char* name,
+              fuse_ino_t new_parent, const char* new_name, unsigned flags);
+  void Link(fuse_req_t req, fuse_ino_t ino, fuse_ino_t new_parent,
+            const char* new_name);
+  void Open(fuse_req_t req, fuse_ino_t ino, fuse_file_info* fi);
+  void Create(fuse_req_t req, fuse_ino_t parent, const char* name, mode_t mode,
+              fuse_file_info* fi);
+  void Read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t offset);
+  void Write(fuse_req_t req, fuse_ino_t ino, const char* data, size_t size,
+             off_t offset);
+  void Release(fuse_req_t req, fuse_ino_t ino, uint64_t handle);
+  void Fsync(fuse_req_t req, fuse_ino_t ino);
+  void ReadDir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t offset,
+               bool plus);
+  void StatFs(fuse_req_t req);
+
+  MountCore& core() { return *core_; }
+
+ private:
+  // Answers an entry-returning operation; a reply the kernel never got
+  // gives the lookup reference back.
+  void ReplyEntry(fuse_req_t req, const absl::StatusOr<Attr>& attr);
+  void ReplyAttr(fuse_req_t req, const absl::StatusOr<Attr>& attr);
+  fuse_entry_param MakeEntry(const Attr& attr) const;
+  void SetOpenFlags(fuse_file_info* fi) const;
+
+  const MountOptions options_;
+  MountCore* const core_;
+  fuse_session* session_ = nullptr;
+};
+
+}  // namespace rbfs
+
+#endif  // RBFS_CLIENT_FUSE_FUSE_OPS_H_

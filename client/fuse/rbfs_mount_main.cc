@@ -56,7 +56,7 @@ constexpr char kMountHelp[] = R"(
     -o nosuid,nodev,noexec the usual mount(8) restrictions
     -o fsname=NAME         source shown in mount(8) (default HOST:PORT)
 
-mount(8) and /etc/fstab (after client/install.sh):
+mount(8) and /etc/fstab (after client/fuse/install.sh):
     mount -t fuse.rbfs HOST:PORT /mnt/x -o allow_other
     HOST:PORT  /mnt/x  fuse.rbfs  _netdev,allow_other,cache=auto  0  0
 )";

@@ -36,7 +36,7 @@ struct RpcOptions {
   std::string target;  // HOST:PORT
   int channels = 4;
   absl::Duration deadline = absl::Seconds(30);
-  // Plaintext when null (see client/channel_security.h).
+  // Plaintext when null (see client/rpc/channel_security.h).
   std::shared_ptr<grpc::ChannelCredentials> credentials;
   // Name the server's TLS certificate must carry, if not the target host.
   std::string tls_server_name;

@@ -10,8 +10,8 @@
 #include "absl/synchronization/notification.h"
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
-#include "client/rpc/fake_rbfs_stub.h"
 #include "client/rpc/rpc_client.h"
+#include "client/testing/fake_rbfs_stub.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 

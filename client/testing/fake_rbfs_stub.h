@@ -7,8 +7,8 @@
 // (async(), which the chunk sender uses) serves Read and Write from the
 // handlers a test sets, inline on the calling thread; any other callback call
 // fails with UNIMPLEMENTED. Set the handlers before the calls that use them.
-#ifndef RBFS_CLIENT_RPC_FAKE_RBFS_STUB_H_
-#define RBFS_CLIENT_RPC_FAKE_RBFS_STUB_H_
+#ifndef RBFS_CLIENT_TESTING_FAKE_RBFS_STUB_H_
+#define RBFS_CLIENT_TESTING_FAKE_RBFS_STUB_H_
 
 #include <grpcpp/grpcpp.h>
 
@@ -103,4 +103,4 @@ class FakeRbfsStub : public MockRbfsStub {
 
 }  // namespace rbfs
 
-#endif  // RBFS_CLIENT_RPC_FAKE_RBFS_STUB_H_
+#endif  // RBFS_CLIENT_TESTING_FAKE_RBFS_STUB_H_

@@ -26,6 +26,7 @@
 #include "absl/synchronization/mutex.h"
 #include "common/wire_limits.h"
 #include "server/fs/call_log.h"
+#include "server/fs/high_water_mark.h"
 #include "server/fs/lock_table.h"
 #include "server/fs/session_table.h"
 #include "server/store/block_allocator.h"
@@ -196,6 +197,7 @@ class Filesystem {
              absl::Duration commit_interval, absl::Duration lease,
              absl::Time grace_end);
 
+  // Namespace (filesystem.cc).
   absl::StatusOr<meta::InodeRecord> Load(InodeRef id) const;
   absl::StatusOr<meta::InodeRecord> LoadDir(InodeRef id) const;
   absl::StatusOr<Entry> CreateNode(InodeRef parent, absl::string_view name,
@@ -209,6 +211,14 @@ class Filesystem {
   absl::Status ApplyRename(InodeRef parent, absl::string_view name,
                            InodeRef new_parent, absl::string_view new_name,
                            uint32_t flags, const CallRef& call);
+  // ApplyRename once the names are valid and, for a move between
+  // directories, under rename_mu_. Returns the inode that lost its last
+  // link (0 if none), for the caller to reclaim after the locks.
+  absl::StatusOr<uint64_t> RenameEntries(InodeRef parent,
+                                         absl::string_view name,
+                                         InodeRef new_parent,
+                                         absl::string_view new_name,
+                                         uint32_t flags, const CallRef& call);
   // Unlink (a non-directory) or RmDir (an empty directory) of `name`.
   absl::Status RemoveEntry(InodeRef parent, absl::string_view name,
                            bool directory, const CallRef& call);
@@ -217,19 +227,6 @@ class Filesystem {
       const CallRef& call, const std::function<absl::StatusOr<Entry>()>& op);
   absl::Status RunOnce(const CallRef& call,
                        const std::function<absl::Status()>& op);
-  // Counts an opener of `ino`; a tracked handle only the first time.
-  void CountOpen(uint64_t ino, const OpenHandle& handle);
-  // Drops an opener of `ino` and reclaims it if it was the last of an
-  // unlinked inode.
-  absl::Status DropOpen(uint64_t ino);
-  // Frees an unlinked inode's blocks and record once nobody has it open;
-  // during the grace period after a start, leaves it to the sweep.
-  absl::Status ReclaimIfUnused(uint64_t ino);
-  absl::Status ReclaimOrphans();
-  // Releases the handles of sessions whose lease ran out; after the grace
-  // period, once, reclaims the orphans nobody re-registered.
-  void SweepSessions();
-  void SweepLoop();
   // Removes the name `name` (of child `d`) from `dir` in `batch`, updating
   // both records; returns true if the child lost its last link.
   bool DropLink(rocksdb::WriteBatch* batch, uint64_t dir_ino,
@@ -238,23 +235,44 @@ class Filesystem {
                 int64_t now);
   absl::StatusOr<bool> IsAncestor(uint64_t ancestor, uint64_t ino) const;
   absl::Status Commit(rocksdb::WriteBatch* batch);
+
+  // File data (file_data.cc).
+  // SetAttr with the inode's data lock held (exclusively for a truncation).
+  absl::StatusOr<Entry> SetAttrLocked(InodeRef id, const SetAttrArgs& args,
+                                      InodeLock* lock);
+  // Cuts the file `id` (record *r) to `size` in `batch`, adding the blocks
+  // it no longer maps to *freed.
+  absl::Status Truncate(InodeRef id, uint64_t size, meta::InodeRecord* r,
+                        rocksdb::WriteBatch* batch,
+                        std::vector<uint64_t>* freed);
+  // Unmaps every block of `ino` from index `first` on in `batch`, adding
+  // the physical blocks to *freed (to be freed once the batch committed).
+  absl::Status UnmapBlocks(uint64_t ino, uint64_t first,
+                           rocksdb::WriteBatch* batch,
+                           std::vector<uint64_t>* freed);
+
+  // Open files, orphans and the sweeper (filesystem_open_files.cc).
+  // Counts an opener of `ino`; a tracked handle only the first time.
+  void CountOpen(uint64_t ino, const OpenHandle& handle);
+  // Drops an opener of `ino` and reclaims it if it was the last of an
+  // unlinked inode.
+  absl::Status DropOpen(uint64_t ino);
   bool IsOpen(uint64_t ino);
-  // Makes the high-water mark durably cover `block` before data is written
-  // to it (see meta.proto); raised in steps so that this syncs rarely.
-  absl::Status CoverByHighWater(uint64_t block);
+  // Frees an unlinked inode's blocks and record once nobody has it open;
+  // during the grace period after a start, leaves it to the sweep.
+  absl::Status ReclaimIfUnused(uint64_t ino);
+  absl::Status ReclaimOrphans();
+  // Releases the handles of sessions whose lease ran out; after the grace
+  // period, once, reclaims the orphans nobody re-registered.
+  void SweepSessions();
+  void SweepLoop();
 
   std::unique_ptr<BlockDevice> blocks_;
   std::unique_ptr<MetaStore> meta_;
   std::unique_ptr<BlockAllocator> allocator_;
   std::unique_ptr<Committer> committer_;
   const meta::Superblock superblock_;
-  // Durable high-water mark: no block at or above it holds data.
-  std::atomic<uint64_t> high_water_;
-  absl::Mutex high_water_mu_;  // serialises raising it
-  // Blocks below it may hold old data (a deleted file's), so data written
-  // into them is synced before the metadata that maps it: the high-water
-  // mark at start, then one past the highest block allocated since.
-  std::atomic<uint64_t> maybe_used_below_;
+  HighWaterMark high_water_;
   LockTable locks_;
   std::atomic<uint64_t> next_ino_;
   std::atomic<uint64_t> inode_count_;

@@ -61,7 +61,7 @@ absl::StatusOr<Entry> Filesystem::SetAttrLocked(InodeRef id,
   absl::StatusOr<meta::InodeRecord> r = Load(id);
   if (!r.ok()) return r.status();
   const int64_t now = NowNs();
-  rocksdb::WriteBatch batch;
+  std::unique_ptr<MetaBatch> batch = meta_->NewBatch();
   std::vector<uint64_t> freed;
   if (args.valid & SETATTR_MODE) {
     r->set_mode((r->mode() & S_IFMT) | (args.mode & 07777));
@@ -80,7 +80,7 @@ absl::StatusOr<Entry> Filesystem::SetAttrLocked(InodeRef id,
     if (S_ISDIR(r->mode())) return ErrnoError(EISDIR);
     if (!S_ISREG(r->mode())) return ErrnoError(EINVAL);
     if (args.size > kMaxFileSize) return ErrnoError(EFBIG);
-    if (absl::Status s = Truncate(id, args.size, &*r, &batch, &freed);
+    if (absl::Status s = Truncate(id, args.size, &*r, batch.get(), &freed);
         !s.ok()) {
       return s;
     }
@@ -98,15 +98,14 @@ absl::StatusOr<Entry> Filesystem::SetAttrLocked(InodeRef id,
     r->set_mtime_ns(args.mtime_ns);
   }
   r->set_ctime_ns(now);
-  MetaStore::PutInode(&batch, id.ino, *r);
-  if (absl::Status s = Commit(&batch); !s.ok()) return s;
+  batch->PutInode(id.ino, *r);
+  if (absl::Status s = Commit(batch.get()); !s.ok()) return s;
   allocator_->Free(freed);
   return Entry{id.ino, *r};
 }
 
 absl::Status Filesystem::Truncate(InodeRef id, uint64_t size,
-                                  meta::InodeRecord* r,
-                                  rocksdb::WriteBatch* batch,
+                                  meta::InodeRecord* r, MetaBatch* batch,
                                   std::vector<uint64_t>* freed) {
   if (size >= r->size()) return absl::OkStatus();
   const uint64_t bs = blocks_->block_size();
@@ -136,16 +135,13 @@ absl::Status Filesystem::Truncate(InodeRef id, uint64_t size,
 }
 
 absl::Status Filesystem::UnmapBlocks(uint64_t ino, uint64_t first,
-                                     rocksdb::WriteBatch* batch,
+                                     MetaBatch* batch,
                                      std::vector<uint64_t>* freed) {
-  return meta_->Scan(
-      MetaStore::BlockPrefix(ino), MetaStore::BlockKey(ino, first),
-      [&](absl::string_view key, absl::string_view value) {
-        batch->Delete(MetaStore::BlockKey(ino, MetaStore::DecodeU64(key)))
-            .PermitUncheckedError();
-        freed->push_back(MetaStore::DecodeU64(value));
-        return true;
-      });
+  return meta_->ForEachBlockOf(ino, first, [&](uint64_t index, uint64_t block) {
+    batch->DeleteBlock(ino, index);
+    freed->push_back(block);
+    return true;
+  });
 }
 
 absl::Status Filesystem::Read(InodeRef id, uint64_t offset, uint32_t length,
@@ -190,9 +186,9 @@ absl::Status Filesystem::Read(InodeRef id, uint64_t offset, uint32_t length,
     absl::StatusOr<meta::InodeRecord> fresh = Load(id);
     if (fresh.ok()) {
       fresh->set_atime_ns(now);
-      rocksdb::WriteBatch batch;
-      MetaStore::PutInode(&batch, id.ino, *fresh);
-      if (absl::Status s = Commit(&batch); !s.ok()) return s;
+      std::unique_ptr<MetaBatch> batch = meta_->NewBatch();
+      batch->PutInode(id.ino, *fresh);
+      if (absl::Status s = Commit(batch.get()); !s.ok()) return s;
     }
   }
   return absl::OkStatus();
@@ -237,7 +233,7 @@ absl::StatusOr<uint64_t> Filesystem::Write(InodeRef id, uint64_t offset,
                           data.substr(from - offset, to - from));
   };
   // Commits `batch` with the file's new size and block count.
-  auto finish = [&](rocksdb::WriteBatch* batch) -> absl::StatusOr<uint64_t> {
+  auto finish = [&](MetaBatch* batch) -> absl::StatusOr<uint64_t> {
     absl::StatusOr<meta::InodeRecord> r = Load(id);
     if (!r.ok()) return r.status();
     const int64_t now = NowNs();
@@ -245,7 +241,7 @@ absl::StatusOr<uint64_t> Filesystem::Write(InodeRef id, uint64_t offset,
     r->set_blocks_used(r->blocks_used() + fresh.blocks().size());
     r->set_mtime_ns(now);
     r->set_ctime_ns(now);
-    MetaStore::PutInode(batch, id.ino, *r);
+    batch->PutInode(id.ino, *r);
     if (absl::Status s = Commit(batch); !s.ok()) return s;
     fresh.Mapped();
     return r->size();
@@ -272,7 +268,7 @@ absl::StatusOr<uint64_t> Filesystem::Write(InodeRef id, uint64_t offset,
       fresh.Adopt(*std::move(got));
       absl::StatusOr<bool> reused = high_water_.PrepareForData(fresh.blocks());
       if (!reused.ok()) return reused.status();
-      rocksdb::WriteBatch batch;
+      std::unique_ptr<MetaBatch> batch = meta_->NewBatch();
       std::string buffer;
       for (size_t k = 0; k < holes.size(); ++k) {
         const uint64_t i = holes[k];
@@ -289,8 +285,7 @@ absl::StatusOr<uint64_t> Filesystem::Write(InodeRef id, uint64_t offset,
         if (!s.ok()) return s;
         physical[i - first] = block;
         is_fresh[i - first] = true;
-        batch.Put(MetaStore::BlockKey(id.ino, i), MetaStore::EncodeBlock(block))
-            .PermitUncheckedError();
+        batch->PutBlock(id.ino, i, block);
       }
       // Blocks below the high-water mark may still hold a deleted file's
       // bytes: their new data must be durable before the map that exposes
@@ -298,13 +293,13 @@ absl::StatusOr<uint64_t> Filesystem::Write(InodeRef id, uint64_t offset,
       if (*reused) {
         if (absl::Status s = blocks_->Sync(); !s.ok()) return s;
       }
-      if (holes.size() == physical.size()) return finish(&batch);
+      if (holes.size() == physical.size()) return finish(batch.get());
       // Map the new blocks now so that a concurrent writer sees them.
       absl::StatusOr<meta::InodeRecord> r = Load(id);
       if (!r.ok()) return r.status();
       r->set_blocks_used(r->blocks_used() + fresh.blocks().size());
-      MetaStore::PutInode(&batch, id.ino, *r);
-      if (absl::Status s = Commit(&batch); !s.ok()) return s;
+      batch->PutInode(id.ino, *r);
+      if (absl::Status s = Commit(batch.get()); !s.ok()) return s;
       fresh.Mapped();
     }
   }
@@ -317,8 +312,8 @@ absl::StatusOr<uint64_t> Filesystem::Write(InodeRef id, uint64_t offset,
     }
   }
   absl::MutexLock meta_lock(&lock->meta);
-  rocksdb::WriteBatch batch;
-  return finish(&batch);
+  std::unique_ptr<MetaBatch> batch = meta_->NewBatch();
+  return finish(batch.get());
 }
 
 }  // namespace rbfs

@@ -98,7 +98,7 @@ absl::Status Filesystem::RunOnce(const CallRef& call,
   return result;
 }
 
-absl::Status Filesystem::Commit(rocksdb::WriteBatch* batch) {
+absl::Status Filesystem::Commit(MetaBatch* batch) {
   absl::Status s = meta_->Commit(batch);
   if (s.ok()) committer_->MarkDirty();
   return s;
@@ -196,12 +196,12 @@ absl::StatusOr<Entry> Filesystem::CreateNode(
   dir->set_mtime_ns(now);
   dir->set_ctime_ns(now);
 
-  rocksdb::WriteBatch batch;
-  MetaStore::PutInode(&batch, ino, node);
-  MetaStore::PutInode(&batch, parent.ino, *dir);
-  MetaStore::PutDirent(&batch, parent.ino, name, d);
-  CallLog::Record(&batch, call, ino, node);
-  if (absl::Status s = Commit(&batch); !s.ok()) return s;
+  std::unique_ptr<MetaBatch> batch = meta_->NewBatch();
+  batch->PutInode(ino, node);
+  batch->PutInode(parent.ino, *dir);
+  batch->PutDirent(parent.ino, name, d);
+  CallLog::Record(batch.get(), call, ino, node);
+  if (absl::Status s = Commit(batch.get()); !s.ok()) return s;
   inode_count_.fetch_add(1);
   if (open) CountOpen(ino, handle);
   return Entry{ino, node};
@@ -309,20 +309,20 @@ absl::StatusOr<Entry> Filesystem::ApplyLink(InodeRef id, InodeRef new_parent,
   dir->set_ctime_ns(now);
   node->set_nlink(node->nlink() + 1);
   node->set_ctime_ns(now);
-  rocksdb::WriteBatch batch;
-  MetaStore::PutInode(&batch, id.ino, *node);
-  MetaStore::PutInode(&batch, new_parent.ino, *dir);
-  MetaStore::PutDirent(&batch, new_parent.ino, new_name, d);
-  CallLog::Record(&batch, call, id.ino, *node);
-  if (absl::Status s = Commit(&batch); !s.ok()) return s;
+  std::unique_ptr<MetaBatch> batch = meta_->NewBatch();
+  batch->PutInode(id.ino, *node);
+  batch->PutInode(new_parent.ino, *dir);
+  batch->PutDirent(new_parent.ino, new_name, d);
+  CallLog::Record(batch.get(), call, id.ino, *node);
+  if (absl::Status s = Commit(batch.get()); !s.ok()) return s;
   return Entry{id.ino, *node};
 }
 
-bool Filesystem::DropLink(rocksdb::WriteBatch* batch, uint64_t dir_ino,
+bool Filesystem::DropLink(MetaBatch* batch, uint64_t dir_ino,
                           meta::InodeRecord* dir, absl::string_view name,
                           const meta::DirentRecord& d, meta::InodeRecord* child,
                           int64_t now) {
-  MetaStore::DeleteDirent(batch, dir_ino, name, d.cookie());
+  batch->DeleteDirent(dir_ino, name, d.cookie());
   dir->set_entries(dir->entries() - 1);
   dir->set_mtime_ns(now);
   dir->set_ctime_ns(now);
@@ -334,9 +334,9 @@ bool Filesystem::DropLink(rocksdb::WriteBatch* batch, uint64_t dir_ino,
     child->set_nlink(child->nlink() - 1);
   }
   if (child->nlink() == 0) {
-    batch->Put(MetaStore::OrphanKey(d.ino()), "").PermitUncheckedError();
+    batch->PutOrphan(d.ino());
   }
-  MetaStore::PutInode(batch, d.ino(), *child);
+  batch->PutInode(d.ino(), *child);
   return child->nlink() == 0;
 }
 
@@ -375,13 +375,13 @@ absl::Status Filesystem::RemoveEntry(InodeRef parent, absl::string_view name,
     absl::StatusOr<meta::InodeRecord> child = meta_->GetInode(d->ino());
     if (!child.ok()) return child.status();
     if (directory && child->entries() != 0) return ErrnoError(ENOTEMPTY);
-    rocksdb::WriteBatch batch;
-    if (DropLink(&batch, parent.ino, &*dir, name, *d, &*child, NowNs())) {
+    std::unique_ptr<MetaBatch> batch = meta_->NewBatch();
+    if (DropLink(batch.get(), parent.ino, &*dir, name, *d, &*child, NowNs())) {
       gone = d->ino();
     }
-    MetaStore::PutInode(&batch, parent.ino, *dir);
-    CallLog::Record(&batch, call, d->ino(), *child);
-    if (absl::Status s = Commit(&batch); !s.ok()) return s;
+    batch->PutInode(parent.ino, *dir);
+    CallLog::Record(batch.get(), call, d->ino(), *child);
+    if (absl::Status s = Commit(batch.get()); !s.ok()) return s;
   }
   return gone ? ReclaimIfUnused(gone) : absl::OkStatus();
 }
@@ -505,7 +505,7 @@ absl::StatusOr<uint64_t> Filesystem::RenameEntries(
   }
 
   const int64_t now = NowNs();
-  rocksdb::WriteBatch batch;
+  std::unique_ptr<MetaBatch> batch = meta_->NewBatch();
   if (flags & kRenameExchange) {
     // Each name now points at the other inode; cookies stay with names.
     meta::DirentRecord a = *src;
@@ -514,8 +514,8 @@ absl::StatusOr<uint64_t> Filesystem::RenameEntries(
     a.set_type(dst->type());
     b.set_ino(src->ino());
     b.set_type(src->type());
-    MetaStore::PutDirent(&batch, parent.ino, name, a);
-    MetaStore::PutDirent(&batch, new_parent.ino, new_name, b);
+    batch->PutDirent(parent.ino, name, a);
+    batch->PutDirent(new_parent.ino, new_name, b);
     if (!same_dir && src_is_dir != dst_is_dir) {
       const int delta = src_is_dir ? 1 : -1;
       src_dir->set_nlink(src_dir->nlink() - delta);
@@ -525,21 +525,21 @@ absl::StatusOr<uint64_t> Filesystem::RenameEntries(
     if (dst_is_dir) target->set_parent(parent.ino);
     moved->set_ctime_ns(now);
     target->set_ctime_ns(now);
-    MetaStore::PutInode(&batch, dst->ino(), *target);
+    batch->PutInode(dst->ino(), *target);
   } else {
     if (dst_exists) {
-      if (DropLink(&batch, new_parent.ino, dst_dir, new_name, *dst, &*target,
-                   now)) {
+      if (DropLink(batch.get(), new_parent.ino, dst_dir, new_name, *dst,
+                   &*target, now)) {
         gone = dst->ino();
       }
     }
-    MetaStore::DeleteDirent(&batch, parent.ino, name, src->cookie());
+    batch->DeleteDirent(parent.ino, name, src->cookie());
     src_dir->set_entries(src_dir->entries() - 1);
     meta::DirentRecord d = *src;
     d.set_cookie(dst_dir->next_cookie());
     dst_dir->set_next_cookie(dst_dir->next_cookie() + 1);
     dst_dir->set_entries(dst_dir->entries() + 1);
-    MetaStore::PutDirent(&batch, new_parent.ino, new_name, d);
+    batch->PutDirent(new_parent.ino, new_name, d);
     if (src_is_dir && !same_dir) {
       src_dir->set_nlink(src_dir->nlink() - 1);
       dst_dir->set_nlink(dst_dir->nlink() + 1);
@@ -551,11 +551,11 @@ absl::StatusOr<uint64_t> Filesystem::RenameEntries(
   src_dir->set_ctime_ns(now);
   dst_dir->set_mtime_ns(now);
   dst_dir->set_ctime_ns(now);
-  MetaStore::PutInode(&batch, src->ino(), *moved);
-  MetaStore::PutInode(&batch, parent.ino, *src_dir);
-  if (!same_dir) MetaStore::PutInode(&batch, new_parent.ino, *dst_dir);
-  CallLog::Record(&batch, call, src->ino(), *moved);
-  if (absl::Status s = Commit(&batch); !s.ok()) return s;
+  batch->PutInode(src->ino(), *moved);
+  batch->PutInode(parent.ino, *src_dir);
+  if (!same_dir) batch->PutInode(new_parent.ino, *dst_dir);
+  CallLog::Record(batch.get(), call, src->ino(), *moved);
+  if (absl::Status s = Commit(batch.get()); !s.ok()) return s;
   return gone;
 }
 
@@ -578,30 +578,21 @@ absl::StatusOr<DirListing> Filesystem::ReadDir(InodeRef id, uint64_t cookie,
   listing.eof = true;
   // Nothing follows the largest cookie; cookie + 1 below would wrap to 0.
   if (cookie == std::numeric_limits<uint64_t>::max()) return listing;
-  const std::string prefix = MetaStore::CookiePrefix(id.ino);
-  absl::Status corrupt;
-  absl::Status scan =
-      meta_->Scan(prefix, MetaStore::CookieKey(id.ino, cookie + 1),
-                  [&](absl::string_view, absl::string_view value) {
-                    if (listing.items.size() >= max_entries) {
-                      listing.eof = false;
-                      return false;
-                    }
-                    meta::DirentRecord d;
-                    if (!d.ParseFromArray(value.data(), value.size())) {
-                      corrupt = ErrnoError(EIO, "corrupt directory entry");
-                      return false;
-                    }
-                    DirItem item;
-                    item.name = d.name();
-                    item.cookie = d.cookie();
-                    item.ino = d.ino();
-                    item.type = d.type();
-                    listing.items.push_back(std::move(item));
-                    return true;
-                  });
+  absl::Status scan = meta_->ForEachDirent(
+      id.ino, cookie + 1, [&](const meta::DirentRecord& d) {
+        if (listing.items.size() >= max_entries) {
+          listing.eof = false;
+          return false;
+        }
+        DirItem item;
+        item.name = d.name();
+        item.cookie = d.cookie();
+        item.ino = d.ino();
+        item.type = d.type();
+        listing.items.push_back(std::move(item));
+        return true;
+      });
   if (!scan.ok()) return scan;
-  if (!corrupt.ok()) return corrupt;
   if (with_attrs) {
     // An entry removed since the scan is dropped, as if read a moment later.
     std::vector<DirItem> kept;

@@ -118,12 +118,12 @@ class Filesystem {
     uint32_t block_size = 64 * 1024;
     absl::Duration commit_interval = absl::Seconds(1);
 
-    // Test seams for fault injection (server/fault_*.h); unset in the
-    // server. `wrap_volume` gets the opened volume and returns the device
-    // the filesystem uses; `meta_env` is the metadata store's RocksDB Env.
+    // The metadata store; unset: RocksDB in <data_dir>/meta.
+    std::shared_ptr<const MetaStoreFactory> meta_store;
+    // Test seam for fault injection (server/testing/); unset in the server.
+    // Gets the opened volume and returns the device the filesystem uses.
     std::function<std::unique_ptr<BlockDevice>(std::unique_ptr<BlockDevice>)>
         wrap_volume;
-    rocksdb::Env* meta_env = nullptr;
     // A session not renewed for this long loses its open handles. After a
     // start, unlinked files are kept this long for mounts to reclaim.
     absl::Duration lease_timeout = absl::Seconds(30);
@@ -229,12 +229,11 @@ class Filesystem {
                        const std::function<absl::Status()>& op);
   // Removes the name `name` (of child `d`) from `dir` in `batch`, updating
   // both records; returns true if the child lost its last link.
-  bool DropLink(rocksdb::WriteBatch* batch, uint64_t dir_ino,
-                meta::InodeRecord* dir, absl::string_view name,
-                const meta::DirentRecord& d, meta::InodeRecord* child,
-                int64_t now);
+  bool DropLink(MetaBatch* batch, uint64_t dir_ino, meta::InodeRecord* dir,
+                absl::string_view name, const meta::DirentRecord& d,
+                meta::InodeRecord* child, int64_t now);
   absl::StatusOr<bool> IsAncestor(uint64_t ancestor, uint64_t ino) const;
-  absl::Status Commit(rocksdb::WriteBatch* batch);
+  absl::Status Commit(MetaBatch* batch);
 
   // File data (file_data.cc).
   // SetAttr with the inode's data lock held (exclusively for a truncation).
@@ -243,12 +242,10 @@ class Filesystem {
   // Cuts the file `id` (record *r) to `size` in `batch`, adding the blocks
   // it no longer maps to *freed.
   absl::Status Truncate(InodeRef id, uint64_t size, meta::InodeRecord* r,
-                        rocksdb::WriteBatch* batch,
-                        std::vector<uint64_t>* freed);
+                        MetaBatch* batch, std::vector<uint64_t>* freed);
   // Unmaps every block of `ino` from index `first` on in `batch`, adding
   // the physical blocks to *freed (to be freed once the batch committed).
-  absl::Status UnmapBlocks(uint64_t ino, uint64_t first,
-                           rocksdb::WriteBatch* batch,
+  absl::Status UnmapBlocks(uint64_t ino, uint64_t first, MetaBatch* batch,
                            std::vector<uint64_t>* freed);
 
   // Open files, orphans and the sweeper (filesystem_open_files.cc).

@@ -113,12 +113,13 @@ absl::Status Filesystem::ReclaimIfUnused(uint64_t ino) {
   if (absl::IsNotFound(r.status())) return absl::OkStatus();
   if (!r.ok()) return r.status();
   if (r->nlink() != 0) return absl::OkStatus();
-  rocksdb::WriteBatch batch;
+  std::unique_ptr<MetaBatch> batch = meta_->NewBatch();
   std::vector<uint64_t> freed;
-  if (absl::Status s = UnmapBlocks(ino, 0, &batch, &freed); !s.ok()) return s;
-  batch.Delete(MetaStore::InodeKey(ino)).PermitUncheckedError();
-  batch.Delete(MetaStore::OrphanKey(ino)).PermitUncheckedError();
-  if (absl::Status s = Commit(&batch); !s.ok()) return s;
+  if (absl::Status s = UnmapBlocks(ino, 0, batch.get(), &freed); !s.ok())
+    return s;
+  batch->DeleteInode(ino);
+  batch->DeleteOrphan(ino);
+  if (absl::Status s = Commit(batch.get()); !s.ok()) return s;
   allocator_->Free(freed);
   inode_count_.fetch_sub(1);
   return absl::OkStatus();
@@ -126,11 +127,10 @@ absl::Status Filesystem::ReclaimIfUnused(uint64_t ino) {
 
 absl::Status Filesystem::ReclaimOrphans() {
   std::vector<uint64_t> orphans;
-  absl::Status scan =
-      meta_->Scan("O", "O", [&](absl::string_view key, absl::string_view) {
-        orphans.push_back(MetaStore::DecodeU64(key));
-        return true;
-      });
+  absl::Status scan = meta_->ForEachOrphan([&](uint64_t ino) {
+    orphans.push_back(ino);
+    return true;
+  });
   if (!scan.ok()) return scan;
   const uint64_t free_before = allocator_->reclaimable_blocks();
   const size_t before = inode_count_.load();

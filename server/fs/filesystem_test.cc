@@ -16,6 +16,7 @@
 #include "gtest/gtest.h"
 #include "protos/rbfs.pb.h"
 #include "server/store/checker.h"
+#include "server/store/rocks_meta_store.h"
 
 namespace rbfs {
 namespace {
@@ -616,15 +617,15 @@ TEST_F(FilesystemTest, CheckerReportsDamage) {
   Dir(kRoot, "d");
   fs_.reset();
   {
-    absl::StatusOr<std::unique_ptr<MetaStore>> meta =
-        MetaStore::Open(dir_ + "/meta", nullptr);
+    absl::StatusOr<std::unique_ptr<RocksMetaStore>> meta =
+        RocksMetaStore::Open(RocksMetaStore::PathIn(dir_), nullptr);
     ASSERT_TRUE(meta.ok());
-    rocksdb::WriteBatch batch;
+    std::unique_ptr<MetaBatch> batch = (*meta)->NewBatch();
     meta::DirentRecord dangling;
     dangling.set_ino(999);
     dangling.set_cookie(77);
     dangling.set_type(S_IFREG);
-    MetaStore::PutDirent(&batch, Filesystem::kRootIno, "ghost", dangling);
+    batch->PutDirent(Filesystem::kRootIno, "ghost", dangling);
     // A second file claims the first file's block 0.
     meta::InodeRecord thief;
     thief.set_generation(1);
@@ -632,16 +633,16 @@ TEST_F(FilesystemTest, CheckerReportsDamage) {
     thief.set_nlink(1);
     thief.set_size(kBlock);
     thief.set_blocks_used(1);
-    MetaStore::PutInode(&batch, 500, thief);
+    batch->PutInode(500, thief);
     meta::DirentRecord thief_entry;
     thief_entry.set_ino(500);
     thief_entry.set_cookie(78);
     thief_entry.set_type(S_IFREG);
-    MetaStore::PutDirent(&batch, Filesystem::kRootIno, "thief", thief_entry);
+    batch->PutDirent(Filesystem::kRootIno, "thief", thief_entry);
     absl::StatusOr<uint64_t> block = (*meta)->GetBlock(f.ino, 0);
     ASSERT_TRUE(block.ok());
-    batch.Put(MetaStore::BlockKey(500, 0), MetaStore::EncodeBlock(*block));
-    ASSERT_TRUE((*meta)->Commit(&batch).ok());
+    batch->PutBlock(500, 0, *block);
+    ASSERT_TRUE((*meta)->Commit(batch.get()).ok());
     ASSERT_TRUE((*meta)->Sync().ok());
   }
   absl::StatusOr<CheckReport> report = CheckDataDir(dir_, "");

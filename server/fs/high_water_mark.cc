@@ -38,9 +38,9 @@ absl::Status HighWaterMark::Cover(uint64_t block) {
   const uint64_t step = std::max<uint64_t>(count / 64, 1024);
   meta::Superblock sb = superblock_;
   sb.set_high_water(std::min(count, std::max(block + 1, mark + step)));
-  rocksdb::WriteBatch batch;
-  MetaStore::PutSuperblock(&batch, sb);
-  if (absl::Status s = meta_->Commit(&batch); !s.ok()) return s;
+  std::unique_ptr<MetaBatch> batch = meta_->NewBatch();
+  batch->PutSuperblock(sb);
+  if (absl::Status s = meta_->Commit(batch.get()); !s.ok()) return s;
   // Durable before the data: a power cut must not leave data above a mark
   // that says there is none.
   if (absl::Status s = meta_->Sync(); !s.ok()) return s;

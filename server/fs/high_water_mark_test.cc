@@ -6,6 +6,7 @@
 #include <string>
 
 #include "gtest/gtest.h"
+#include "server/store/rocks_meta_store.h"
 
 namespace rbfs {
 namespace {
@@ -24,8 +25,8 @@ class HighWaterMarkTest : public ::testing::Test {
 
   void OpenStore() {
     meta_.reset();
-    absl::StatusOr<std::unique_ptr<MetaStore>> meta =
-        MetaStore::Open(dir_, nullptr);
+    absl::StatusOr<std::unique_ptr<RocksMetaStore>> meta =
+        RocksMetaStore::Open(dir_, nullptr);
     ASSERT_TRUE(meta.ok()) << meta.status();
     meta_ = *std::move(meta);
   }

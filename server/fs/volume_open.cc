@@ -11,6 +11,7 @@
 #include "common/errno_status.h"
 #include "common/log.h"
 #include "server/fs/filesystem.h"
+#include "server/store/rocks_meta_store.h"
 
 namespace rbfs {
 
@@ -52,8 +53,13 @@ absl::StatusOr<std::unique_ptr<Filesystem>> Filesystem::Open(
                       absl::StrCat("cannot create data directory ",
                                    options.data_dir, ": ", ec.message()));
   }
-  const std::string meta_path = options.data_dir + "/meta";
-  const bool fresh = !std::filesystem::exists(meta_path + "/CURRENT");
+  std::shared_ptr<const MetaStoreFactory> meta_factory = options.meta_store;
+  if (meta_factory == nullptr) {
+    meta_factory = std::make_shared<RocksMetaStoreFactory>(
+        RocksMetaStore::PathIn(options.data_dir));
+  }
+  const std::string meta_path = meta_factory->location();
+  const bool fresh = !meta_factory->Exists();
   const std::string volume_path = options.volume_path.empty()
                                       ? options.data_dir + "/volume"
                                       : options.volume_path;
@@ -83,19 +89,17 @@ absl::StatusOr<std::unique_ptr<Filesystem>> Filesystem::Open(
   std::unique_ptr<BlockDevice> device = *std::move(blocks);
   if (options.wrap_volume) device = options.wrap_volume(std::move(device));
   BlockDevice* block_device = device.get();
-  absl::StatusOr<std::unique_ptr<MetaStore>> meta = MetaStore::Open(
-      meta_path,
-      [block_device] {
+  absl::StatusOr<std::unique_ptr<MetaStore>> meta =
+      meta_factory->Open([block_device] {
         if (absl::Status s = block_device->Sync(); !s.ok()) {
           LogError("volume sync before metadata flush failed: %s",
                    s.ToString());
         }
-      },
-      options.meta_env);
+      });
   if (!meta.ok()) return meta.status();
 
   absl::StatusOr<meta::Superblock> sb = (*meta)->GetSuperblock();
-  rocksdb::WriteBatch batch;
+  std::unique_ptr<MetaBatch> batch = (*meta)->NewBatch();
   if (absl::IsNotFound(sb.status())) {
     sb = meta::Superblock();
     sb->set_block_size(device->block_size());
@@ -117,7 +121,7 @@ absl::StatusOr<std::unique_ptr<Filesystem>> Filesystem::Open(
     root.set_ctime_ns(now);
     root.set_parent(kRootIno);
     root.set_next_cookie(3);
-    MetaStore::PutInode(&batch, kRootIno, root);
+    batch->PutInode(kRootIno, root);
   } else if (!sb.ok()) {
     return sb.status();
   } else if (sb->volume_id() != volume_id ||
@@ -128,26 +132,25 @@ absl::StatusOr<std::unique_ptr<Filesystem>> Filesystem::Open(
                                            meta_path));
   }
   sb->set_epoch(sb->epoch() + 1);
-  MetaStore::PutSuperblock(&batch, *sb);
-  if (absl::Status s = (*meta)->Commit(&batch); !s.ok()) return s;
+  batch->PutSuperblock(*sb);
+  if (absl::Status s = (*meta)->Commit(batch.get()); !s.ok()) return s;
   if (absl::Status s = (*meta)->Sync(); !s.ok()) return s;
 
   // Rebuild the allocator and counters from the durable records.
   auto allocator = std::make_unique<BlockAllocator>(sb->block_count());
   uint64_t max_ino = kRootIno;
   uint64_t inodes = 0;
-  absl::Status scan =
-      (*meta)->Scan("I", "I", [&](absl::string_view key, absl::string_view) {
-        max_ino = std::max(max_ino, MetaStore::DecodeU64(key));
-        ++inodes;
-        return true;
-      });
+  absl::Status scan = (*meta)->ForEachInode([&](uint64_t ino) {
+    max_ino = std::max(max_ino, ino);
+    ++inodes;
+    return true;
+  });
   if (!scan.ok()) return scan;
   uint64_t bad_blocks = 0;
   uint64_t used_blocks = 0;
-  scan = (*meta)->Scan("B", "B", [&](absl::string_view, absl::string_view v) {
+  scan = (*meta)->ForEachBlock([&](uint64_t, uint64_t, uint64_t block) {
     ++used_blocks;
-    if (!allocator->MarkUsed(MetaStore::DecodeU64(v))) ++bad_blocks;
+    if (!allocator->MarkUsed(block)) ++bad_blocks;
     return true;
   });
   if (!scan.ok()) return scan;

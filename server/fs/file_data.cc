@@ -17,8 +17,6 @@ namespace {
 // Linux relatime: atime moves on read when older than mtime/ctime or a day.
 constexpr int64_t kRelatimeNs = int64_t{24} * 3600 * 1000000000;
 
-int64_t NowNs() { return absl::ToUnixNanos(absl::Now()); }
-
 // Blocks a write allocated and has not mapped yet: freed when it goes out
 // of scope unless Mapped() says a committed batch now owns them.
 class FreshBlocks {

@@ -10,7 +10,6 @@
 #include <optional>
 #include <utility>
 
-#include "absl/time/clock.h"
 #include "common/errno_status.h"
 
 namespace rbfs {
@@ -18,8 +17,6 @@ namespace {
 
 constexpr uint32_t kRenameNoReplace = 1;
 constexpr uint32_t kRenameExchange = 2;
-
-int64_t NowNs() { return absl::ToUnixNanos(absl::Now()); }
 
 absl::Status ValidateName(absl::string_view name) {
   if (name.empty()) return ErrnoError(ENOENT, "empty name");

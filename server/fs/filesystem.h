@@ -24,6 +24,7 @@
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
 #include "absl/synchronization/mutex.h"
+#include "common/clock.h"
 #include "common/wire_limits.h"
 #include "server/fs/call_log.h"
 #include "server/fs/high_water_mark.h"
@@ -127,6 +128,9 @@ class Filesystem {
     // A session not renewed for this long loses its open handles. After a
     // start, unlinked files are kept this long for mounts to reclaim.
     absl::Duration lease_timeout = absl::Seconds(30);
+    // The time of leases, the grace period and file timestamps; unset: the
+    // real clock. Must outlive the filesystem.
+    const Clock* clock = nullptr;
   };
 
   // Opens or creates the volume and metadata store. Orphans (unlinked files
@@ -189,13 +193,21 @@ class Filesystem {
 
   uint32_t block_size() const { return blocks_->block_size(); }
 
+  // Runs one sweep now: expires the sessions whose lease ran out by the
+  // clock and, once the grace period is over, reclaims the orphans. The
+  // sweeper thread does this every lease/4 (within [10 ms, 1 s]); tests
+  // that move a fake clock call it to sweep at a moment of their choice.
+  void SweepNow();
+
  private:
   Filesystem(std::unique_ptr<BlockDevice> blocks,
              std::unique_ptr<MetaStore> meta,
              std::unique_ptr<BlockAllocator> allocator, meta::Superblock sb,
              uint64_t next_ino, uint64_t inode_count,
              absl::Duration commit_interval, absl::Duration lease,
-             absl::Time grace_end);
+             const Clock* clock, absl::Time grace_end);
+
+  int64_t NowNs() const { return absl::ToUnixNanos(clock_->Now()); }
 
   // Namespace (filesystem.cc).
   absl::StatusOr<meta::InodeRecord> Load(InodeRef id) const;
@@ -259,9 +271,6 @@ class Filesystem {
   // during the grace period after a start, leaves it to the sweep.
   absl::Status ReclaimIfUnused(uint64_t ino);
   absl::Status ReclaimOrphans();
-  // Releases the handles of sessions whose lease ran out; after the grace
-  // period, once, reclaims the orphans nobody re-registered.
-  void SweepSessions();
   void SweepLoop();
 
   std::unique_ptr<BlockDevice> blocks_;
@@ -286,10 +295,15 @@ class Filesystem {
 
   SessionTable sessions_;
   CallLog calls_;
+  const Clock* const clock_;
   // Until then, unlinked inodes are not freed: a mount of the previous run
   // may still hold them open and re-register its handles.
   const absl::Time grace_end_;
-  bool grace_swept_ = false;  // sweeper thread only
+
+  // Serialises sweeps (the sweeper thread's and SweepNow's).
+  absl::Mutex sweep_run_mu_ ABSL_ACQUIRED_BEFORE(open_mu_);
+  // Whether the orphans left by the previous run were reclaimed.
+  bool grace_swept_ ABSL_GUARDED_BY(sweep_run_mu_) = false;
 
   absl::Mutex sweep_mu_;
   bool stopping_ ABSL_GUARDED_BY(sweep_mu_) = false;

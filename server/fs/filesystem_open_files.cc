@@ -55,7 +55,7 @@ absl::StatusOr<Entry> Filesystem::Open(InodeRef id, uint32_t flags,
 
 void Filesystem::CountOpen(uint64_t ino, const OpenHandle& handle) {
   if (handle.tracked() &&
-      !sessions_.AddHandle(handle.session, handle.handle, ino, absl::Now())) {
+      !sessions_.AddHandle(handle.session, handle.handle, ino, clock_->Now())) {
     return;
   }
   absl::MutexLock open_lock(&open_mu_);
@@ -92,7 +92,7 @@ absl::StatusOr<KeepAliveResult> Filesystem::KeepAlive(uint64_t session,
                                                       uint64_t answered_below) {
   if (session == 0) return ErrnoError(EINVAL, "session 0");
   KeepAliveResult result;
-  result.known = sessions_.Renew(session, absl::Now());
+  result.known = sessions_.Renew(session, clock_->Now());
   result.lease = sessions_.lease();
   if (answered_below > 1) {
     if (absl::Status s = calls_.ForgetBelow(session, answered_below); !s.ok()) {
@@ -104,7 +104,7 @@ absl::StatusOr<KeepAliveResult> Filesystem::KeepAlive(uint64_t session,
 
 absl::Status Filesystem::ReclaimIfUnused(uint64_t ino) {
   // Its "O" record keeps it for the sweep at the end of the grace period.
-  if (absl::Now() < grace_end_) return absl::OkStatus();
+  if (clock_->Now() < grace_end_) return absl::OkStatus();
   std::shared_ptr<InodeLock> lock = locks_.Get(ino);
   absl::MutexLock data_lock(&lock->data);
   absl::MutexLock meta_lock(&lock->meta);
@@ -147,8 +147,9 @@ absl::Status Filesystem::ReclaimOrphans() {
   return absl::OkStatus();
 }
 
-void Filesystem::SweepSessions() {
-  SessionTable::Expired expired = sessions_.Expire(absl::Now());
+void Filesystem::SweepNow() {
+  absl::MutexLock sweep_lock(&sweep_run_mu_);
+  SessionTable::Expired expired = sessions_.Expire(clock_->Now());
   for (uint64_t ino : expired.inodes) {
     if (absl::Status s = DropOpen(ino); !s.ok()) {
       LogWarning("release of inode %d of an expired session: %s", ino,
@@ -164,7 +165,7 @@ void Filesystem::SweepSessions() {
       LogWarning("cannot drop call records: %s", s.ToString());
     }
   }
-  if (!grace_swept_ && absl::Now() >= grace_end_) {
+  if (!grace_swept_ && clock_->Now() >= grace_end_) {
     absl::Status s = ReclaimOrphans();
     if (s.ok()) {
       s = calls_.ForgetSessionsExcept(
@@ -190,7 +191,7 @@ void Filesystem::SweepLoop() {
       return;
     }
     sweep_mu_.Unlock();
-    SweepSessions();
+    SweepNow();
     sweep_mu_.Lock();
   }
 }

@@ -20,7 +20,8 @@ Filesystem::Filesystem(std::unique_ptr<BlockDevice> blocks,
                        std::unique_ptr<BlockAllocator> allocator,
                        meta::Superblock sb, uint64_t next_ino,
                        uint64_t inode_count, absl::Duration commit_interval,
-                       absl::Duration lease, absl::Time grace_end)
+                       absl::Duration lease, const Clock* clock,
+                       absl::Time grace_end)
     : blocks_(std::move(blocks)),
       meta_(std::move(meta)),
       allocator_(std::move(allocator)),
@@ -32,6 +33,7 @@ Filesystem::Filesystem(std::unique_ptr<BlockDevice> blocks,
       inode_count_(inode_count),
       sessions_(lease),
       calls_(meta_.get()),
+      clock_(clock),
       grace_end_(grace_end),
       sweeper_([this] { SweepLoop(); }) {}
 
@@ -46,6 +48,8 @@ Filesystem::~Filesystem() {
 
 absl::StatusOr<std::unique_ptr<Filesystem>> Filesystem::Open(
     const Options& options) {
+  const Clock* const clock =
+      options.clock != nullptr ? options.clock : Clock::Real();
   std::error_code ec;
   std::filesystem::create_directories(options.data_dir, ec);
   if (ec) {
@@ -112,7 +116,7 @@ absl::StatusOr<std::unique_ptr<Filesystem>> Filesystem::Open(
     // known to hold nothing.
     sb->set_high_water(zeroed ? 1 : device->block_count());
     meta::InodeRecord root;
-    const int64_t now = absl::ToUnixNanos(absl::Now());
+    const int64_t now = absl::ToUnixNanos(clock->Now());
     root.set_generation(kRootGeneration);
     root.set_mode(S_IFDIR | 0755);
     root.set_nlink(2);
@@ -167,11 +171,11 @@ absl::StatusOr<std::unique_ptr<Filesystem>> Filesystem::Open(
           allocator->data_blocks());
   // A new volume has no mounts from a previous run to wait for.
   const absl::Time grace_end =
-      fresh ? absl::InfinitePast() : absl::Now() + options.lease_timeout;
+      fresh ? absl::InfinitePast() : clock->Now() + options.lease_timeout;
   return std::unique_ptr<Filesystem>(
       new Filesystem(std::move(device), std::move(*meta), std::move(allocator),
                      *sb, max_ino + 1, inodes, options.commit_interval,
-                     options.lease_timeout, grace_end));
+                     options.lease_timeout, clock, grace_end));
 }
 
 absl::Status Filesystem::SyncAll() { return committer_->Sync(); }

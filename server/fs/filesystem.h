@@ -7,6 +7,12 @@
 // one file hold its data lock shared and serialise only their short
 // metadata update, so non-overlapping writes to one file overlap their I/O.
 // Errors are absl::Status values carrying the exact errno (errno_status.h).
+//
+// The class is defined across files by concern: filesystem.cc (namespace
+// operations), file_data.cc (SetAttr/truncate, Read, Write),
+// filesystem_open_files.cc (open counts, orphan reclaim, the sweeper) and
+// volume_open.cc (Open, format, rebuild at start, shutdown); the durable
+// high-water mark is a class of its own (high_water_mark.h).
 #ifndef RBFS_SERVER_FS_FILESYSTEM_H_
 #define RBFS_SERVER_FS_FILESYSTEM_H_
 

@@ -71,8 +71,7 @@ absl::StatusOr<CheckReport> CheckDataDir(const std::string& data_dir,
     problem("root directory (inode 1) is missing");
   }
 
-  scan = store.Scan("O", "O", [&](absl::string_view key, absl::string_view) {
-    uint64_t ino = RocksMetaStore::DecodeU64(key);
+  scan = store.ForEachOrphan([&](uint64_t ino) {
     auto it = inodes.find(ino);
     if (it == inodes.end()) {
       problem(absl::StrCat("orphan record for missing inode ", ino));
@@ -141,11 +140,8 @@ absl::StatusOr<CheckReport> CheckDataDir(const std::string& data_dir,
   // Block maps.
   absl::flat_hash_map<uint64_t, uint64_t> owner;  // block -> inode
   const uint32_t bs = (*blocks)->block_size();
-  scan = store.Scan("B", "B", [&](absl::string_view key, absl::string_view v) {
+  scan = store.ForEachBlock([&](uint64_t ino, uint64_t index, uint64_t block) {
     ++report.blocks;
-    uint64_t ino = RocksMetaStore::DecodeU64(key);
-    uint64_t index = RocksMetaStore::DecodeU64(key.substr(8));
-    uint64_t block = RocksMetaStore::DecodeU64(v);
     if (block == 0 || block >= (*blocks)->block_count()) {
       problem(absl::StrCat("inode ", ino, " block ", index, " maps to ", block,
                            ", outside the volume"));

@@ -23,7 +23,6 @@
 #include "absl/container/flat_hash_set.h"
 #include "absl/status/statusor.h"
 #include "absl/synchronization/mutex.h"
-#include "rocksdb/write_batch.h"
 #include "server/store/meta.pb.h"
 #include "server/store/meta_store.h"
 
@@ -50,8 +49,8 @@ class CallLog {
   void End(const CallRef& call);
 
   // Adds the record of `call`'s success to the batch that applies it.
-  static void Record(rocksdb::WriteBatch* batch, const CallRef& call,
-                     uint64_t ino, const meta::InodeRecord& inode);
+  static void Record(MetaBatch* batch, const CallRef& call, uint64_t ino,
+                     const meta::InodeRecord& inode);
 
   absl::Status ForgetBelow(uint64_t session, uint64_t seq);
   absl::Status ForgetSession(uint64_t session);
@@ -59,11 +58,9 @@ class CallLog {
   absl::Status ForgetSessionsExcept(
       const std::function<bool(uint64_t session)>& live);
 
-  static std::string Key(uint64_t session, uint64_t seq);
-
  private:
-  absl::Status DeleteRange(const std::string& prefix, const std::string& from,
-                           const std::function<bool(absl::string_view)>& keep);
+  // Deletes the records of `session` numbered below `below`.
+  absl::Status DeleteRange(uint64_t session, uint64_t below);
 
   MetaStore* const meta_;
   absl::Mutex mu_;

@@ -7,6 +7,12 @@
 // one file hold its data lock shared and serialise only their short
 // metadata update, so non-overlapping writes to one file overlap their I/O.
 // Errors are absl::Status values carrying the exact errno (errno_status.h).
+//
+// The class is defined across files by concern: filesystem.cc (namespace
+// operations), file_data.cc (SetAttr/truncate, Read, Write),
+// filesystem_open_files.cc (open counts, orphan reclaim, the sweeper) and
+// volume_open.cc (Open, format, rebuild at start, shutdown); the durable
+// high-water mark is a class of its own (high_water_mark.h).
 #ifndef RBFS_SERVER_FS_FILESYSTEM_H_
 #define RBFS_SERVER_FS_FILESYSTEM_H_
 
@@ -24,8 +30,10 @@
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
 #include "absl/synchronization/mutex.h"
+#include "common/clock.h"
 #include "common/wire_limits.h"
 #include "server/fs/call_log.h"
+#include "server/fs/high_water_mark.h"
 #include "server/fs/lock_table.h"
 #include "server/fs/session_table.h"
 #include "server/store/block_allocator.h"
@@ -117,15 +125,18 @@ class Filesystem {
     uint32_t block_size = 64 * 1024;
     absl::Duration commit_interval = absl::Seconds(1);
 
-    // Test seams for fault injection (server/fault_*.h); unset in the
-    // server. `wrap_volume` gets the opened volume and returns the device
-    // the filesystem uses; `meta_env` is the metadata store's RocksDB Env.
+    // The metadata store; unset: RocksDB in <data_dir>/meta.
+    std::shared_ptr<const MetaStoreFactory> meta_store;
+    // Test seam for fault injection (server/testing/); unset in the server.
+    // Gets the opened volume and returns the device the filesystem uses.
     std::function<std::unique_ptr<BlockDevice>(std::unique_ptr<BlockDevice>)>
         wrap_volume;
-    rocksdb::Env* meta_env = nullptr;
     // A session not renewed for this long loses its open handles. After a
     // start, unlinked files are kept this long for mounts to reclaim.
     absl::Duration lease_timeout = absl::Seconds(30);
+    // The time of leases, the grace period and file timestamps; unset: the
+    // real clock. Must outlive the filesystem.
+    const Clock* clock = nullptr;
   };
 
   // Opens or creates the volume and metadata store. Orphans (unlinked files
@@ -188,14 +199,23 @@ class Filesystem {
 
   uint32_t block_size() const { return blocks_->block_size(); }
 
+  // Runs one sweep now: expires the sessions whose lease ran out by the
+  // clock and, once the grace period is over, reclaims the orphans. The
+  // sweeper thread does this every lease/4 (within [10 ms, 1 s]); tests
+  // that move a fake clock call it to sweep at a moment of their choice.
+  void SweepNow();
+
  private:
   Filesystem(std::unique_ptr<BlockDevice> blocks,
              std::unique_ptr<MetaStore> meta,
              std::unique_ptr<BlockAllocator> allocator, meta::Superblock sb,
              uint64_t next_ino, uint64_t inode_count,
              absl::Duration commit_interval, absl::Duration lease,
-             absl::Time grace_end);
+             const Clock* clock, absl::Time grace_end);
 
+  int64_t NowNs() const { return absl::ToUnixNanos(clock_->Now()); }
+
+  // Namespace (filesystem.cc).
   absl::StatusOr<meta::InodeRecord> Load(InodeRef id) const;
   absl::StatusOr<meta::InodeRecord> LoadDir(InodeRef id) const;
   absl::StatusOr<Entry> CreateNode(InodeRef parent, absl::string_view name,
@@ -209,6 +229,14 @@ class Filesystem {
   absl::Status ApplyRename(InodeRef parent, absl::string_view name,
                            InodeRef new_parent, absl::string_view new_name,
                            uint32_t flags, const CallRef& call);
+  // ApplyRename once the names are valid and, for a move between
+  // directories, under rename_mu_. Returns the inode that lost its last
+  // link (0 if none), for the caller to reclaim after the locks.
+  absl::StatusOr<uint64_t> RenameEntries(InodeRef parent,
+                                         absl::string_view name,
+                                         InodeRef new_parent,
+                                         absl::string_view new_name,
+                                         uint32_t flags, const CallRef& call);
   // Unlink (a non-directory) or RmDir (an empty directory) of `name`.
   absl::Status RemoveEntry(InodeRef parent, absl::string_view name,
                            bool directory, const CallRef& call);
@@ -217,44 +245,46 @@ class Filesystem {
       const CallRef& call, const std::function<absl::StatusOr<Entry>()>& op);
   absl::Status RunOnce(const CallRef& call,
                        const std::function<absl::Status()>& op);
+  // Removes the name `name` (of child `d`) from `dir` in `batch`, updating
+  // both records; returns true if the child lost its last link.
+  bool DropLink(MetaBatch* batch, uint64_t dir_ino, meta::InodeRecord* dir,
+                absl::string_view name, const meta::DirentRecord& d,
+                meta::InodeRecord* child, int64_t now);
+  absl::StatusOr<bool> IsAncestor(uint64_t ancestor, uint64_t ino) const;
+  absl::Status Commit(MetaBatch* batch);
+
+  // File data (file_data.cc).
+  // SetAttr with the inode's data lock held (exclusively for a truncation).
+  absl::StatusOr<Entry> SetAttrLocked(InodeRef id, const SetAttrArgs& args,
+                                      InodeLock* lock);
+  // Cuts the file `id` (record *r) to `size` in `batch`, adding the blocks
+  // it no longer maps to *freed.
+  absl::Status Truncate(InodeRef id, uint64_t size, meta::InodeRecord* r,
+                        MetaBatch* batch, std::vector<uint64_t>* freed);
+  // Unmaps every block of `ino` from index `first` on in `batch`, adding
+  // the physical blocks to *freed (to be freed once the batch committed).
+  absl::Status UnmapBlocks(uint64_t ino, uint64_t first, MetaBatch* batch,
+                           std::vector<uint64_t>* freed);
+
+  // Open files, orphans and the sweeper (filesystem_open_files.cc).
   // Counts an opener of `ino`; a tracked handle only the first time.
   void CountOpen(uint64_t ino, const OpenHandle& handle);
   // Drops an opener of `ino` and reclaims it if it was the last of an
   // unlinked inode.
   absl::Status DropOpen(uint64_t ino);
+  bool IsOpen(uint64_t ino);
   // Frees an unlinked inode's blocks and record once nobody has it open;
   // during the grace period after a start, leaves it to the sweep.
   absl::Status ReclaimIfUnused(uint64_t ino);
   absl::Status ReclaimOrphans();
-  // Releases the handles of sessions whose lease ran out; after the grace
-  // period, once, reclaims the orphans nobody re-registered.
-  void SweepSessions();
   void SweepLoop();
-  // Removes the name `name` (of child `d`) from `dir` in `batch`, updating
-  // both records; returns true if the child lost its last link.
-  bool DropLink(rocksdb::WriteBatch* batch, uint64_t dir_ino,
-                meta::InodeRecord* dir, absl::string_view name,
-                const meta::DirentRecord& d, meta::InodeRecord* child,
-                int64_t now);
-  absl::StatusOr<bool> IsAncestor(uint64_t ancestor, uint64_t ino) const;
-  absl::Status Commit(rocksdb::WriteBatch* batch);
-  bool IsOpen(uint64_t ino);
-  // Makes the high-water mark durably cover `block` before data is written
-  // to it (see meta.proto); raised in steps so that this syncs rarely.
-  absl::Status CoverByHighWater(uint64_t block);
 
   std::unique_ptr<BlockDevice> blocks_;
   std::unique_ptr<MetaStore> meta_;
   std::unique_ptr<BlockAllocator> allocator_;
   std::unique_ptr<Committer> committer_;
   const meta::Superblock superblock_;
-  // Durable high-water mark: no block at or above it holds data.
-  std::atomic<uint64_t> high_water_;
-  absl::Mutex high_water_mu_;  // serialises raising it
-  // Blocks below it may hold old data (a deleted file's), so data written
-  // into them is synced before the metadata that maps it: the high-water
-  // mark at start, then one past the highest block allocated since.
-  std::atomic<uint64_t> maybe_used_below_;
+  HighWaterMark high_water_;
   LockTable locks_;
   std::atomic<uint64_t> next_ino_;
   std::atomic<uint64_t> inode_count_;
@@ -271,10 +301,15 @@ class Filesystem {
 
   SessionTable sessions_;
   CallLog calls_;
+  const Clock* const clock_;
   // Until then, unlinked inodes are not freed: a mount of the previous run
   // may still hold them open and re-register its handles.
   const absl::Time grace_end_;
-  bool grace_swept_ = false;  // sweeper thread only
+
+  // Serialises sweeps (the sweeper thread's and SweepNow's).
+  absl::Mutex sweep_run_mu_ ABSL_ACQUIRED_BEFORE(open_mu_);
+  // Whether the orphans left by the previous run were reclaimed.
+  bool grace_swept_ ABSL_GUARDED_BY(sweep_run_mu_) = false;
 
   absl::Mutex sweep_mu_;
   bool stopping_ ABSL_GUARDED_BY(sweep_mu_) = false;

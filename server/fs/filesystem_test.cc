@@ -16,12 +16,15 @@
 #include "gtest/gtest.h"
 #include "protos/rbfs.pb.h"
 #include "server/store/checker.h"
+#include "server/store/rocks_meta_store.h"
+#include "testing/fake_clock.h"
 
 namespace rbfs {
 namespace {
 
 constexpr InodeRef kRoot{Filesystem::kRootIno, Filesystem::kRootGeneration};
 constexpr uint32_t kBlock = 4096;
+constexpr absl::Duration kLease = absl::Seconds(30);
 
 InodeRef RefOf(const Entry& e) { return InodeRef{e.ino, e.inode.generation()}; }
 
@@ -41,14 +44,14 @@ class FilesystemTest : public ::testing::Test {
     Reopen();
   }
 
-  void Reopen(uint64_t volume_size = 64 << 20,
-              absl::Duration lease = absl::Seconds(30)) {
+  void Reopen(uint64_t volume_size = 64 << 20, absl::Duration lease = kLease) {
     fs_.reset();
     Filesystem::Options options;
     options.data_dir = dir_;
     options.block_size = kBlock;
     options.volume_size = volume_size;
     options.lease_timeout = lease;
+    options.clock = &clock_;
     absl::StatusOr<std::unique_ptr<Filesystem>> fs = Filesystem::Open(options);
     ASSERT_TRUE(fs.ok()) << fs.status();
     fs_ = std::move(*fs);
@@ -90,6 +93,7 @@ class FilesystemTest : public ::testing::Test {
   }
 
   std::string dir_;
+  FakeClock clock_;
   std::unique_ptr<Filesystem> fs_;
 };
 
@@ -350,26 +354,20 @@ TEST_F(FilesystemTest, UnlinkedOpenFileLivesUntilRelease) {
   ExpectClean();
 }
 
-// Polls `done` for up to 10 s.
-bool Eventually(const std::function<bool()>& done) {
-  const absl::Time until = absl::Now() + absl::Seconds(10);
-  while (!done()) {
-    if (absl::Now() > until) return false;
-    absl::SleepFor(absl::Milliseconds(5));
-  }
-  return true;
-}
-
 TEST_F(FilesystemTest, OrphansOfACrashedRunAreReclaimedAfterTheGrace) {
   absl::StatusOr<Entry> f =
       fs_->MkNod(kRoot, "f", S_IFREG | 0644, 0, Owner{}, true, /*open=*/true);
   ASSERT_TRUE(f.ok());
   Write(RefOf(*f), 0, std::string(3 * kBlock, 'o'));
   ASSERT_TRUE(fs_->Unlink(kRoot, "f").ok());
-  Reopen(64 << 20, absl::Milliseconds(300));  // the opener is gone
+  Reopen();  // the opener is gone
   // Nobody reclaims it within the grace period, so it goes after it.
-  EXPECT_TRUE(
-      Eventually([&] { return Err(fs_->GetAttr(RefOf(*f))) == ESTALE; }));
+  clock_.Advance(kLease - absl::Seconds(1));
+  fs_->SweepNow();
+  EXPECT_TRUE(fs_->GetAttr(RefOf(*f)).ok());
+  clock_.Advance(absl::Seconds(1));
+  fs_->SweepNow();
+  EXPECT_EQ(Err(fs_->GetAttr(RefOf(*f))), ESTALE);
   EXPECT_EQ(fs_->StatFs().free_blocks, fs_->StatFs().total_blocks);
   ExpectClean();
 }
@@ -381,15 +379,16 @@ TEST_F(FilesystemTest, HandleReclaimedAfterRestartKeepsAnUnlinkedFile) {
   ASSERT_TRUE(f.ok());
   Write(RefOf(*f), 0, "still here");
   ASSERT_TRUE(fs_->Unlink(kRoot, "f").ok());
-  Reopen(64 << 20, absl::Milliseconds(300));
+  Reopen();
   OpenHandle reclaim = handle;
   reclaim.reclaim = true;
   ASSERT_TRUE(fs_->Open(RefOf(*f), O_RDWR | O_TRUNC, reclaim).ok());
   // Well past the grace period, the renewed handle still holds the file,
   // untruncated.
-  for (int i = 0; i < 20; ++i) {
+  for (int i = 0; i < 6; ++i) {
     ASSERT_TRUE(fs_->KeepAlive(42, 0).ok());
-    absl::SleepFor(absl::Milliseconds(50));
+    clock_.Advance(kLease / 2);
+    fs_->SweepNow();
   }
   EXPECT_EQ(ReadAll(RefOf(*f)), "still here");
   ASSERT_TRUE(fs_->Release(RefOf(*f), handle).ok());
@@ -421,7 +420,6 @@ TEST_F(FilesystemTest, OpeningAReplacedFileIsStale) {
 }
 
 TEST_F(FilesystemTest, ExpiredSessionReleasesItsHandles) {
-  Reopen(64 << 20, absl::Milliseconds(200));
   ASSERT_FALSE(fs_->KeepAlive(7, 0)->known);
   EXPECT_TRUE(fs_->KeepAlive(7, 0)->known);
   const OpenHandle handle{/*session=*/7, /*handle=*/3};
@@ -435,8 +433,12 @@ TEST_F(FilesystemTest, ExpiredSessionReleasesItsHandles) {
   EXPECT_TRUE(fs_->GetAttr(RefOf(*f)).ok());
   // The mount stops renewing: one lease later its handle is released and
   // the unlinked file freed.
-  EXPECT_TRUE(
-      Eventually([&] { return Err(fs_->GetAttr(RefOf(*f))) == ESTALE; }));
+  clock_.Advance(kLease - absl::Seconds(1));
+  fs_->SweepNow();
+  EXPECT_TRUE(fs_->GetAttr(RefOf(*f)).ok());
+  clock_.Advance(absl::Seconds(1));
+  fs_->SweepNow();
+  EXPECT_EQ(Err(fs_->GetAttr(RefOf(*f))), ESTALE);
   EXPECT_FALSE(fs_->KeepAlive(7, 0)->known);
   EXPECT_TRUE(fs_->Release(RefOf(*f), handle).ok());  // a late repeat
   EXPECT_EQ(fs_->StatFs().free_blocks, fs_->StatFs().total_blocks);
@@ -616,15 +618,15 @@ TEST_F(FilesystemTest, CheckerReportsDamage) {
   Dir(kRoot, "d");
   fs_.reset();
   {
-    absl::StatusOr<std::unique_ptr<MetaStore>> meta =
-        MetaStore::Open(dir_ + "/meta", nullptr);
+    absl::StatusOr<std::unique_ptr<RocksMetaStore>> meta =
+        RocksMetaStore::Open(RocksMetaStore::PathIn(dir_), nullptr);
     ASSERT_TRUE(meta.ok());
-    rocksdb::WriteBatch batch;
+    std::unique_ptr<MetaBatch> batch = (*meta)->NewBatch();
     meta::DirentRecord dangling;
     dangling.set_ino(999);
     dangling.set_cookie(77);
     dangling.set_type(S_IFREG);
-    MetaStore::PutDirent(&batch, Filesystem::kRootIno, "ghost", dangling);
+    batch->PutDirent(Filesystem::kRootIno, "ghost", dangling);
     // A second file claims the first file's block 0.
     meta::InodeRecord thief;
     thief.set_generation(1);
@@ -632,16 +634,16 @@ TEST_F(FilesystemTest, CheckerReportsDamage) {
     thief.set_nlink(1);
     thief.set_size(kBlock);
     thief.set_blocks_used(1);
-    MetaStore::PutInode(&batch, 500, thief);
+    batch->PutInode(500, thief);
     meta::DirentRecord thief_entry;
     thief_entry.set_ino(500);
     thief_entry.set_cookie(78);
     thief_entry.set_type(S_IFREG);
-    MetaStore::PutDirent(&batch, Filesystem::kRootIno, "thief", thief_entry);
+    batch->PutDirent(Filesystem::kRootIno, "thief", thief_entry);
     absl::StatusOr<uint64_t> block = (*meta)->GetBlock(f.ino, 0);
     ASSERT_TRUE(block.ok());
-    batch.Put(MetaStore::BlockKey(500, 0), MetaStore::EncodeBlock(*block));
-    ASSERT_TRUE((*meta)->Commit(&batch).ok());
+    batch->PutBlock(500, 0, *block);
+    ASSERT_TRUE((*meta)->Commit(batch.get()).ok());
     ASSERT_TRUE((*meta)->Sync().ok());
   }
   absl::StatusOr<CheckReport> report = CheckDataDir(dir_, "");

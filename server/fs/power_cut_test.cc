@@ -24,6 +24,7 @@
 #include "rocksdb/env.h"
 #include "server/fs/filesystem.h"
 #include "server/store/checker.h"
+#include "server/store/rocks_meta_store.h"
 #include "server/testing/fault_block_device.h"
 #include "server/testing/power_cut_fs.h"
 
@@ -115,7 +116,8 @@ void PowerCutTest::RunRound(uint64_t seed, RoundResult* result) {
   Filesystem::Options options = BaseOptions(dir);
   // Every other round, background commits race with the workload too.
   if (seed % 2 == 0) options.commit_interval = absl::Milliseconds(2);
-  options.meta_env = meta_env.get();
+  options.meta_store = std::make_shared<RocksMetaStoreFactory>(
+      RocksMetaStore::PathIn(dir), meta_env.get());
   options.wrap_volume = [faults](std::unique_ptr<BlockDevice> inner) {
     return std::make_unique<FaultBlockDevice>(std::move(inner), faults);
   };

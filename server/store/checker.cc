@@ -2,15 +2,13 @@
 
 #include <sys/stat.h>
 
-#include <filesystem>
-
 #include "absl/container/flat_hash_map.h"
 #include "absl/container/flat_hash_set.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "common/errno_status.h"
 #include "server/store/block_store.h"
-#include "server/store/meta_store.h"
+#include "server/store/rocks_meta_store.h"
 
 namespace rbfs {
 namespace {
@@ -28,8 +26,8 @@ struct InodeFacts {
 
 absl::StatusOr<CheckReport> CheckDataDir(const std::string& data_dir,
                                          const std::string& volume_path) {
-  const std::string meta_path = data_dir + "/meta";
-  if (!std::filesystem::exists(meta_path + "/CURRENT")) {
+  const std::string meta_path = RocksMetaStore::PathIn(data_dir);
+  if (!RocksMetaStore::Exists(meta_path)) {
     return ErrnoError(ENOENT,
                       absl::StrCat("no rbfs metadata store in ", data_dir));
   }
@@ -37,10 +35,10 @@ absl::StatusOr<CheckReport> CheckDataDir(const std::string& data_dir,
       BlockStore::Open(volume_path.empty() ? data_dir + "/volume" : volume_path,
                        BlockStore::Options(), /*may_format=*/false);
   if (!blocks.ok()) return blocks.status();
-  absl::StatusOr<std::unique_ptr<MetaStore>> meta =
-      MetaStore::Open(meta_path, nullptr);
+  absl::StatusOr<std::unique_ptr<RocksMetaStore>> meta =
+      RocksMetaStore::Open(meta_path, nullptr);
   if (!meta.ok()) return meta.status();
-  MetaStore& store = **meta;
+  RocksMetaStore& store = **meta;
 
   CheckReport report;
   auto problem = [&](std::string text) {
@@ -60,7 +58,7 @@ absl::StatusOr<CheckReport> CheckDataDir(const std::string& data_dir,
   absl::Status scan =
       store.Scan("I", "I", [&](absl::string_view key, absl::string_view v) {
         InodeFacts facts;
-        uint64_t ino = MetaStore::DecodeU64(key);
+        uint64_t ino = RocksMetaStore::DecodeU64(key);
         if (!facts.record.ParseFromArray(v.data(), v.size())) {
           problem(absl::StrCat("inode ", ino, ": unreadable record"));
         }
@@ -73,8 +71,7 @@ absl::StatusOr<CheckReport> CheckDataDir(const std::string& data_dir,
     problem("root directory (inode 1) is missing");
   }
 
-  scan = store.Scan("O", "O", [&](absl::string_view key, absl::string_view) {
-    uint64_t ino = MetaStore::DecodeU64(key);
+  scan = store.ForEachOrphan([&](uint64_t ino) {
     auto it = inodes.find(ino);
     if (it == inodes.end()) {
       problem(absl::StrCat("orphan record for missing inode ", ino));
@@ -89,7 +86,7 @@ absl::StatusOr<CheckReport> CheckDataDir(const std::string& data_dir,
   absl::flat_hash_set<std::pair<uint64_t, uint64_t>> cookies_by_name;
   scan = store.Scan("D", "D", [&](absl::string_view key, absl::string_view v) {
     ++report.entries;
-    uint64_t parent = MetaStore::DecodeU64(key);
+    uint64_t parent = RocksMetaStore::DecodeU64(key);
     std::string name(key.substr(8));
     meta::DirentRecord d;
     if (!d.ParseFromArray(v.data(), v.size())) {
@@ -130,8 +127,8 @@ absl::StatusOr<CheckReport> CheckDataDir(const std::string& data_dir,
   });
   if (!scan.ok()) return scan;
   scan = store.Scan("C", "C", [&](absl::string_view key, absl::string_view) {
-    uint64_t parent = MetaStore::DecodeU64(key);
-    uint64_t cookie = MetaStore::DecodeU64(key.substr(8));
+    uint64_t parent = RocksMetaStore::DecodeU64(key);
+    uint64_t cookie = RocksMetaStore::DecodeU64(key.substr(8));
     if (!cookies_by_name.contains({parent, cookie})) {
       problem(absl::StrCat("readdir record ", parent, "#", cookie,
                            " has no entry"));
@@ -143,11 +140,8 @@ absl::StatusOr<CheckReport> CheckDataDir(const std::string& data_dir,
   // Block maps.
   absl::flat_hash_map<uint64_t, uint64_t> owner;  // block -> inode
   const uint32_t bs = (*blocks)->block_size();
-  scan = store.Scan("B", "B", [&](absl::string_view key, absl::string_view v) {
+  scan = store.ForEachBlock([&](uint64_t ino, uint64_t index, uint64_t block) {
     ++report.blocks;
-    uint64_t ino = MetaStore::DecodeU64(key);
-    uint64_t index = MetaStore::DecodeU64(key.substr(8));
-    uint64_t block = MetaStore::DecodeU64(v);
     if (block == 0 || block >= (*blocks)->block_count()) {
       problem(absl::StrCat("inode ", ino, " block ", index, " maps to ", block,
                            ", outside the volume"));

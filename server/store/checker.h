@@ -7,7 +7,10 @@
 // owned once; per-inode block counts match the block maps. Free space is
 // derived from the block maps at start, so a block can be leaked only
 // through an inode no entry reaches, which is reported too (orphans of a
-// crashed run are listed; the next start reclaims them).
+// crashed run are listed; the next start reclaims them). It reads the
+// RocksDB store (rocks_meta_store.h): through the MetaStore interface where
+// that has the records, through raw scans where it checks RocksDB's own
+// layout (each entry's two records) or records too broken to decode.
 #ifndef RBFS_SERVER_STORE_CHECKER_H_
 #define RBFS_SERVER_STORE_CHECKER_H_
 

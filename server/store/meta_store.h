@@ -1,12 +1,15 @@
-// MetaStore: the server's crash-safe metadata, in RocksDB.
+// MetaStore: the interface of the server's crash-safe metadata store, the
+// seam between the filesystem and a backend (RocksDB today, in
+// rocks_meta_store.h).
 //
-// Holds the superblock, inodes, directory entries (by name and by cookie),
-// block maps and the orphan list; the key schema is in meta.proto. Every
-// filesystem operation is one atomic WriteBatch (Commit), written through to
-// the OS so that a crash of the server process loses nothing acknowledged.
-// Sync() makes committed batches durable; the server calls it after the
-// volume's data is durable. Thread-safe; callers serialise conflicting
-// read-modify-writes.
+// The store holds the superblock, inodes, directory entries (by name and by
+// cookie), block maps, the orphan list and the call records (meta.proto).
+// Every filesystem operation is one atomic MetaBatch (Commit), which reaches
+// the store's medium before Commit returns, so that a crash of the server
+// process loses nothing acknowledged; Sync() makes committed batches
+// durable against a power cut. The server syncs the volume's data before
+// the metadata that points to it. Implementations are thread-safe; callers
+// serialise conflicting read-modify-writes.
 #ifndef RBFS_SERVER_STORE_META_STORE_H_
 #define RBFS_SERVER_STORE_META_STORE_H_
 
@@ -18,73 +21,96 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
-#include "rocksdb/db.h"
-#include "rocksdb/write_batch.h"
 #include "server/store/meta.pb.h"
 
 namespace rbfs {
 
+// Changes to apply atomically, made by MetaStore::NewBatch. Later changes
+// to the same record replace earlier ones.
+class MetaBatch {
+ public:
+  virtual ~MetaBatch() = default;
+
+  virtual void PutSuperblock(const meta::Superblock& sb) = 0;
+  virtual void PutInode(uint64_t ino, const meta::InodeRecord& inode) = 0;
+  virtual void DeleteInode(uint64_t ino) = 0;
+  // Adds the entry `name` of `parent`, found by name and by d.cookie().
+  virtual void PutDirent(uint64_t parent, absl::string_view name,
+                         const meta::DirentRecord& d) = 0;
+  virtual void DeleteDirent(uint64_t parent, absl::string_view name,
+                            uint64_t cookie) = 0;
+  // Maps block `index` of `ino` to physical block `block`.
+  virtual void PutBlock(uint64_t ino, uint64_t index, uint64_t block) = 0;
+  virtual void DeleteBlock(uint64_t ino, uint64_t index) = 0;
+  // An orphan: unlinked, its record kept while open (see Filesystem).
+  virtual void PutOrphan(uint64_t ino) = 0;
+  virtual void DeleteOrphan(uint64_t ino) = 0;
+  virtual void PutCall(uint64_t session, uint64_t seq,
+                       const meta::CallRecord& record) = 0;
+  virtual void DeleteCall(uint64_t session, uint64_t seq) = 0;
+};
+
 class MetaStore {
  public:
-  // Opens (creating if missing) the store in directory `path`.
-  // `before_flush` runs before RocksDB persists a memtable, so that the
-  // volume's data reaches disk before metadata that points to it. `env`
-  // (tests: fault injection) replaces RocksDB's default environment.
-  static absl::StatusOr<std::unique_ptr<MetaStore>> Open(
-      const std::string& path, std::function<void()> before_flush,
-      rocksdb::Env* env = nullptr);
-  ~MetaStore();
-
-  // Keys.
-  static std::string InodeKey(uint64_t ino);
-  static std::string DirentKey(uint64_t parent, absl::string_view name);
-  static std::string CookieKey(uint64_t parent, uint64_t cookie);
-  static std::string BlockKey(uint64_t ino, uint64_t index);
-  static std::string OrphanKey(uint64_t ino);
-  // Prefixes of all "B" keys of one inode and all "C" keys of one directory.
-  static std::string BlockPrefix(uint64_t ino);
-  static std::string CookiePrefix(uint64_t parent);
-  static std::string EncodeBlock(uint64_t block);
-  static uint64_t DecodeU64(absl::string_view bytes);
+  virtual ~MetaStore() = default;
 
   // NotFound if absent.
-  absl::StatusOr<meta::Superblock> GetSuperblock() const;
-  absl::StatusOr<meta::InodeRecord> GetInode(uint64_t ino) const;
-  absl::StatusOr<meta::DirentRecord> GetDirent(uint64_t parent,
-                                               absl::string_view name) const;
-  // The readdir record of entry `cookie` in `parent`.
-  absl::StatusOr<meta::DirentRecord> GetCookieRecord(uint64_t parent,
-                                                     uint64_t cookie) const;
+  virtual absl::StatusOr<meta::Superblock> GetSuperblock() const = 0;
+  virtual absl::StatusOr<meta::InodeRecord> GetInode(uint64_t ino) const = 0;
+  virtual absl::StatusOr<meta::DirentRecord> GetDirent(
+      uint64_t parent, absl::string_view name) const = 0;
+  virtual absl::StatusOr<meta::CallRecord> GetCall(uint64_t session,
+                                                   uint64_t seq) const = 0;
   // 0 if the block is a hole.
-  absl::StatusOr<uint64_t> GetBlock(uint64_t ino, uint64_t index) const;
+  virtual absl::StatusOr<uint64_t> GetBlock(uint64_t ino,
+                                            uint64_t index) const = 0;
 
-  static void PutSuperblock(rocksdb::WriteBatch* batch,
-                            const meta::Superblock& sb);
-  static void PutInode(rocksdb::WriteBatch* batch, uint64_t ino,
-                       const meta::InodeRecord& inode);
-  // Adds both the by-name and the by-cookie record.
-  static void PutDirent(rocksdb::WriteBatch* batch, uint64_t parent,
-                        absl::string_view name, const meta::DirentRecord& d);
-  static void DeleteDirent(rocksdb::WriteBatch* batch, uint64_t parent,
-                           absl::string_view name, uint64_t cookie);
+  // Each ForEach calls fn in key order (numeric, as listed) until it
+  // returns false. Every inode number; every orphan.
+  virtual absl::Status ForEachInode(
+      const std::function<bool(uint64_t ino)>& fn) const = 0;
+  virtual absl::Status ForEachOrphan(
+      const std::function<bool(uint64_t ino)>& fn) const = 0;
+  // Every mapped block of every inode, by inode and index.
+  virtual absl::Status ForEachBlock(
+      const std::function<bool(uint64_t ino, uint64_t index, uint64_t block)>&
+          fn) const = 0;
+  // The mapped blocks of `ino` from index `first` on.
+  virtual absl::Status ForEachBlockOf(
+      uint64_t ino, uint64_t first,
+      const std::function<bool(uint64_t index, uint64_t block)>& fn) const = 0;
+  // The entries of directory `parent` from cookie `first` on, in cookie
+  // order, each with its name set. EIO if a record is unreadable.
+  virtual absl::Status ForEachDirent(
+      uint64_t parent, uint64_t first,
+      const std::function<bool(const meta::DirentRecord& d)>& fn) const = 0;
+  // Every call record, by session and number; those of one session.
+  virtual absl::Status ForEachCall(
+      const std::function<bool(uint64_t session, uint64_t seq)>& fn) const = 0;
+  virtual absl::Status ForEachCallOf(
+      uint64_t session, const std::function<bool(uint64_t seq)>& fn) const = 0;
 
-  absl::Status Commit(rocksdb::WriteBatch* batch);
-  // Makes every committed batch durable (fsync of the WAL).
-  absl::Status Sync();
+  virtual std::unique_ptr<MetaBatch> NewBatch() = 0;
+  // Applies `batch` (made by this store's NewBatch) atomically.
+  virtual absl::Status Commit(MetaBatch* batch) = 0;
+  // Makes every committed batch durable.
+  virtual absl::Status Sync() = 0;
+};
 
-  // Calls fn(key_suffix, value) for each key starting with `prefix` at or
-  // after `start` (a full key), in order, until fn returns false.
-  absl::Status Scan(
-      absl::string_view prefix, absl::string_view start,
-      const std::function<bool(absl::string_view suffix,
-                               absl::string_view value)>& fn) const;
+// Where a metadata store lives and how to open it.
+class MetaStoreFactory {
+ public:
+  virtual ~MetaStoreFactory() = default;
 
- private:
-  MetaStore(rocksdb::DB* db, std::shared_ptr<rocksdb::EventListener> listener)
-      : db_(db), listener_(std::move(listener)) {}
-
-  rocksdb::DB* const db_;
-  std::shared_ptr<rocksdb::EventListener> listener_;
+  // Whether a store was created there already; if not, Open creates one.
+  virtual bool Exists() const = 0;
+  // Opens (creating if missing) the store. `before_flush` runs before the
+  // store persists committed batches on its own initiative, so that the
+  // volume's data reaches disk before metadata that points to it.
+  virtual absl::StatusOr<std::unique_ptr<MetaStore>> Open(
+      std::function<void()> before_flush) const = 0;
+  // For messages: where the store is.
+  virtual std::string location() const = 0;
 };
 
 }  // namespace rbfs

@@ -1,0 +1,317 @@
+// Filesystem's data path: reading, writing and truncating a file's blocks
+// (and SetAttr, whose size change is a truncation).
+#include <sys/stat.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstring>
+#include <utility>
+
+#include "common/errno_status.h"
+#include "protos/rbfs.pb.h"
+#include "server/fs/filesystem.h"
+
+namespace rbfs {
+namespace {
+
+// Linux relatime: atime moves on read when older than mtime/ctime or a day.
+constexpr int64_t kRelatimeNs = int64_t{24} * 3600 * 1000000000;
+
+// Blocks a write allocated and has not mapped yet: freed when it goes out
+// of scope unless Mapped() says a committed batch now owns them.
+class FreshBlocks {
+ public:
+  explicit FreshBlocks(BlockAllocator* allocator) : allocator_(allocator) {}
+  FreshBlocks(const FreshBlocks&) = delete;
+  FreshBlocks& operator=(const FreshBlocks&) = delete;
+  ~FreshBlocks() {
+    if (!blocks_.empty()) allocator_->Free(blocks_);
+  }
+
+  void Adopt(std::vector<uint64_t> blocks) { blocks_ = std::move(blocks); }
+  void Mapped() { blocks_.clear(); }
+  const std::vector<uint64_t>& blocks() const { return blocks_; }
+
+ private:
+  BlockAllocator* const allocator_;
+  std::vector<uint64_t> blocks_;
+};
+
+}  // namespace
+
+absl::StatusOr<Entry> Filesystem::SetAttr(InodeRef id,
+                                          const SetAttrArgs& args) {
+  std::shared_ptr<InodeLock> lock = locks_.Get(id.ino);
+  // A truncation reshapes the block map, so it excludes readers and
+  // writers; other changes only touch the record.
+  if (args.valid & SETATTR_SIZE) {
+    absl::MutexLock data_lock(&lock->data);
+    return SetAttrLocked(id, args, lock.get());
+  }
+  absl::ReaderMutexLock data_lock(&lock->data);
+  return SetAttrLocked(id, args, lock.get());
+}
+
+absl::StatusOr<Entry> Filesystem::SetAttrLocked(InodeRef id,
+                                                const SetAttrArgs& args,
+                                                InodeLock* lock) {
+  absl::MutexLock meta_lock(&lock->meta);
+  absl::StatusOr<meta::InodeRecord> r = Load(id);
+  if (!r.ok()) return r.status();
+  const int64_t now = NowNs();
+  std::unique_ptr<MetaBatch> batch = meta_->NewBatch();
+  std::vector<uint64_t> freed;
+  if (args.valid & SETATTR_MODE) {
+    r->set_mode((r->mode() & S_IFMT) | (args.mode & 07777));
+  }
+  if (args.valid & (SETATTR_UID | SETATTR_GID)) {
+    if (args.valid & SETATTR_UID) r->set_uid(args.uid);
+    if (args.valid & SETATTR_GID) r->set_gid(args.gid);
+    // Like Linux: a change of owner drops set-id bits of non-directories.
+    if (!S_ISDIR(r->mode()) && !(args.valid & SETATTR_MODE)) {
+      uint32_t mode = r->mode() & ~S_ISUID;
+      if (mode & S_IXGRP) mode &= ~S_ISGID;
+      r->set_mode(mode);
+    }
+  }
+  if (args.valid & SETATTR_SIZE) {
+    if (S_ISDIR(r->mode())) return ErrnoError(EISDIR);
+    if (!S_ISREG(r->mode())) return ErrnoError(EINVAL);
+    if (args.size > kMaxFileSize) return ErrnoError(EFBIG);
+    if (absl::Status s = Truncate(id, args.size, &*r, batch.get(), &freed);
+        !s.ok()) {
+      return s;
+    }
+    if (args.size != r->size()) r->set_mtime_ns(now);
+    r->set_size(args.size);
+  }
+  if (args.valid & SETATTR_ATIME_NOW) {
+    r->set_atime_ns(now);
+  } else if (args.valid & SETATTR_ATIME) {
+    r->set_atime_ns(args.atime_ns);
+  }
+  if (args.valid & SETATTR_MTIME_NOW) {
+    r->set_mtime_ns(now);
+  } else if (args.valid & SETATTR_MTIME) {
+    r->set_mtime_ns(args.mtime_ns);
+  }
+  r->set_ctime_ns(now);
+  batch->PutInode(id.ino, *r);
+  if (absl::Status s = Commit(batch.get()); !s.ok()) return s;
+  allocator_->Free(freed);
+  return Entry{id.ino, *r};
+}
+
+absl::Status Filesystem::Truncate(InodeRef id, uint64_t size,
+                                  meta::InodeRecord* r, MetaBatch* batch,
+                                  std::vector<uint64_t>* freed) {
+  if (size >= r->size()) return absl::OkStatus();
+  const uint64_t bs = blocks_->block_size();
+  // Blocks wholly past the new end go; the tail of the last kept block is
+  // zeroed so that growing the file later reads zeros there.
+  const size_t freed_before = freed->size();
+  if (absl::Status s = UnmapBlocks(id.ino, (size + bs - 1) / bs, batch, freed);
+      !s.ok()) {
+    return s;
+  }
+  if (size % bs != 0) {
+    absl::StatusOr<uint64_t> last = meta_->GetBlock(id.ino, size / bs);
+    if (!last.ok()) return last.status();
+    if (*last != 0) {
+      const uint32_t from = size % bs;
+      std::string zeros(bs - from, '\0');
+      // Durable before the new size, or after a power cut a later
+      // extension could bring back the cut-off bytes.
+      if (absl::Status s = blocks_->Write(*last, from, zeros); !s.ok()) {
+        return s;
+      }
+      if (absl::Status s = blocks_->Sync(); !s.ok()) return s;
+    }
+  }
+  r->set_blocks_used(r->blocks_used() - (freed->size() - freed_before));
+  return absl::OkStatus();
+}
+
+absl::Status Filesystem::UnmapBlocks(uint64_t ino, uint64_t first,
+                                     MetaBatch* batch,
+                                     std::vector<uint64_t>* freed) {
+  return meta_->ForEachBlockOf(ino, first, [&](uint64_t index, uint64_t block) {
+    batch->DeleteBlock(ino, index);
+    freed->push_back(block);
+    return true;
+  });
+}
+
+absl::Status Filesystem::Read(InodeRef id, uint64_t offset, uint32_t length,
+                              std::string* out) {
+  if (length > kMaxIoSize) return ErrnoError(EINVAL, "read larger than 4 MiB");
+  std::shared_ptr<InodeLock> lock = locks_.Get(id.ino);
+  meta::InodeRecord r;
+  {
+    absl::ReaderMutexLock data_lock(&lock->data);
+    absl::StatusOr<meta::InodeRecord> loaded = Load(id);
+    if (!loaded.ok()) return loaded.status();
+    r = std::move(*loaded);
+    if (S_ISDIR(r.mode())) return ErrnoError(EISDIR);
+    if (!S_ISREG(r.mode())) return ErrnoError(EINVAL);
+    if (offset >= r.size()) return absl::OkStatus();
+    const uint64_t end = std::min<uint64_t>(r.size(), offset + length);
+    const uint64_t bs = blocks_->block_size();
+    const size_t base = out->size();
+    out->resize(base + (end - offset));
+    char* dst = out->data() + base;
+    for (uint64_t pos = offset; pos < end;) {
+      const uint64_t index = pos / bs;
+      const uint32_t within = pos % bs;
+      const uint32_t n = std::min<uint64_t>(bs - within, end - pos);
+      absl::StatusOr<uint64_t> block = meta_->GetBlock(id.ino, index);
+      if (!block.ok()) return block.status();
+      if (*block == 0) {
+        std::memset(dst, 0, n);
+      } else if (absl::Status s = blocks_->Read(*block, within, dst, n);
+                 !s.ok()) {
+        return s;
+      }
+      dst += n;
+      pos += n;
+    }
+  }
+  // relatime: update atime only when it is behind mtime/ctime or stale.
+  const int64_t now = NowNs();
+  if (r.atime_ns() <= r.mtime_ns() || r.atime_ns() <= r.ctime_ns() ||
+      now - r.atime_ns() > kRelatimeNs) {
+    absl::MutexLock meta_lock(&lock->meta);
+    absl::StatusOr<meta::InodeRecord> fresh = Load(id);
+    if (fresh.ok()) {
+      fresh->set_atime_ns(now);
+      std::unique_ptr<MetaBatch> batch = meta_->NewBatch();
+      batch->PutInode(id.ino, *fresh);
+      if (absl::Status s = Commit(batch.get()); !s.ok()) return s;
+    }
+  }
+  return absl::OkStatus();
+}
+
+absl::StatusOr<uint64_t> Filesystem::Write(InodeRef id, uint64_t offset,
+                                           absl::string_view data) {
+  if (data.size() > kMaxIoSize) {
+    return ErrnoError(EINVAL, "write larger than 4 MiB");
+  }
+  if (offset > kMaxFileSize || data.size() > kMaxFileSize - offset) {
+    return ErrnoError(EFBIG);
+  }
+  // After a failed commit nothing written can be made durable any more:
+  // say so at once rather than acknowledge writes that fsync would fail.
+  if (absl::Status s = committer_->failure(); !s.ok()) return s;
+  std::shared_ptr<InodeLock> lock = locks_.Get(id.ino);
+  absl::ReaderMutexLock data_lock(&lock->data);
+  {
+    absl::StatusOr<meta::InodeRecord> r = Load(id);
+    if (!r.ok()) return r.status();
+    if (S_ISDIR(r->mode())) return ErrnoError(EISDIR);
+    if (!S_ISREG(r->mode())) return ErrnoError(EINVAL);
+    if (data.empty()) return r->size();
+  }
+  const uint64_t bs = blocks_->block_size();
+  const uint64_t first = offset / bs;
+  const uint64_t last = (offset + data.size() - 1) / bs;
+
+  // Concurrent writers of one file share the data lock; the meta lock
+  // decides who maps a hole, so a block is allocated once. A new block is
+  // written whole (zeros around the data) and mapped under it; overwrites
+  // of mapped blocks then go out without it, in parallel.
+  std::vector<uint64_t> physical(last - first + 1);
+  std::vector<bool> is_fresh(last - first + 1, false);
+  FreshBlocks fresh(allocator_.get());
+  auto piece = [&](uint64_t i) {
+    const uint64_t block_start = i * bs;
+    const uint64_t from = std::max(offset, block_start);
+    const uint64_t to = std::min(offset + data.size(), block_start + bs);
+    return std::make_pair(from - block_start,
+                          data.substr(from - offset, to - from));
+  };
+  // Commits `batch` with the file's new size and block count.
+  auto finish = [&](MetaBatch* batch) -> absl::StatusOr<uint64_t> {
+    absl::StatusOr<meta::InodeRecord> r = Load(id);
+    if (!r.ok()) return r.status();
+    const int64_t now = NowNs();
+    r->set_size(std::max<uint64_t>(r->size(), offset + data.size()));
+    r->set_blocks_used(r->blocks_used() + fresh.blocks().size());
+    r->set_mtime_ns(now);
+    r->set_ctime_ns(now);
+    batch->PutInode(id.ino, *r);
+    if (absl::Status s = Commit(batch); !s.ok()) return s;
+    fresh.Mapped();
+    return r->size();
+  };
+  {
+    absl::MutexLock meta_lock(&lock->meta);
+    std::vector<uint64_t> holes;
+    for (uint64_t i = first; i <= last; ++i) {
+      absl::StatusOr<uint64_t> b = meta_->GetBlock(id.ino, i);
+      if (!b.ok()) return b.status();
+      physical[i - first] = *b;
+      if (*b == 0) holes.push_back(i);
+    }
+    if (!holes.empty()) {
+      absl::StatusOr<std::vector<uint64_t>> got =
+          allocator_->Allocate(holes.size());
+      if (absl::IsResourceExhausted(got.status()) &&
+          allocator_->has_quarantined()) {
+        // Freed blocks become usable once their release is durable.
+        if (absl::Status s = committer_->Sync(); !s.ok()) return s;
+        got = allocator_->Allocate(holes.size());
+      }
+      if (!got.ok()) return got.status();
+      fresh.Adopt(*std::move(got));
+      absl::StatusOr<bool> reused = high_water_.PrepareForData(fresh.blocks());
+      if (!reused.ok()) return reused.status();
+      std::unique_ptr<MetaBatch> batch = meta_->NewBatch();
+      std::string buffer;
+      for (size_t k = 0; k < holes.size(); ++k) {
+        const uint64_t i = holes[k];
+        const uint64_t block = fresh.blocks()[k];
+        auto [within, bytes] = piece(i);
+        absl::Status s;
+        if (bytes.size() == bs) {
+          s = blocks_->Write(block, 0, bytes);
+        } else {
+          buffer.assign(bs, '\0');
+          std::memcpy(buffer.data() + within, bytes.data(), bytes.size());
+          s = blocks_->Write(block, 0, buffer);
+        }
+        if (!s.ok()) return s;
+        physical[i - first] = block;
+        is_fresh[i - first] = true;
+        batch->PutBlock(id.ino, i, block);
+      }
+      // Blocks below the high-water mark may still hold a deleted file's
+      // bytes: their new data must be durable before the map that exposes
+      // them, or a power cut could leave the map without the data.
+      if (*reused) {
+        if (absl::Status s = blocks_->Sync(); !s.ok()) return s;
+      }
+      if (holes.size() == physical.size()) return finish(batch.get());
+      // Map the new blocks now so that a concurrent writer sees them.
+      absl::StatusOr<meta::InodeRecord> r = Load(id);
+      if (!r.ok()) return r.status();
+      r->set_blocks_used(r->blocks_used() + fresh.blocks().size());
+      batch->PutInode(id.ino, *r);
+      if (absl::Status s = Commit(batch.get()); !s.ok()) return s;
+      fresh.Mapped();
+    }
+  }
+  for (uint64_t i = first; i <= last; ++i) {
+    if (is_fresh[i - first]) continue;
+    auto [within, bytes] = piece(i);
+    if (absl::Status s = blocks_->Write(physical[i - first], within, bytes);
+        !s.ok()) {
+      return s;
+    }
+  }
+  absl::MutexLock meta_lock(&lock->meta);
+  std::unique_ptr<MetaBatch> batch = meta_->NewBatch();
+  return finish(batch.get());
+}
+
+}  // namespace rbfs

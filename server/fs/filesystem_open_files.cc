@@ -1,0 +1,199 @@
+// Filesystem's open files: open counts, the sessions that hold tracked
+// handles, the reclaim of unlinked inodes once nobody has them open, and
+// the sweeper thread that expires sessions and, after the grace period of
+// a restart, reclaims the orphans no mount re-registered.
+#include <fcntl.h>
+#include <sys/stat.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <optional>
+
+#include "common/errno_status.h"
+#include "common/log.h"
+#include "protos/rbfs.pb.h"
+#include "server/fs/filesystem.h"
+
+namespace rbfs {
+
+absl::StatusOr<Entry> Filesystem::Open(InodeRef id, uint32_t flags,
+                                       const OpenHandle& handle) {
+  // A repeated open of a registered handle must not truncate again: the
+  // opener may have written since.
+  const bool repeat =
+      handle.tracked() && sessions_.HasHandle(handle.session, handle.handle);
+  const bool truncate = (flags & O_TRUNC) && (flags & O_ACCMODE) != O_RDONLY &&
+                        !handle.reclaim && !repeat;
+  if (truncate) {
+    SetAttrArgs args;
+    args.valid = SETATTR_SIZE;
+    args.size = 0;
+    absl::StatusOr<meta::InodeRecord> r = Load(id);
+    if (!r.ok()) return r.status();
+    if (S_ISREG(r->mode()) && r->size() != 0 && r->nlink() != 0) {
+      absl::StatusOr<Entry> e = SetAttr(id, args);
+      if (!e.ok()) return e.status();
+    }
+  }
+  std::shared_ptr<InodeLock> lock = locks_.Get(id.ino);
+  absl::MutexLock meta_lock(&lock->meta);
+  absl::StatusOr<meta::InodeRecord> r = Load(id);
+  if (!r.ok()) return r.status();
+  if (S_ISDIR(r->mode()) && (flags & O_ACCMODE) != O_RDONLY) {
+    return ErrnoError(EISDIR);
+  }
+  // A new open names the file by a path, so an unlinked file can only be
+  // reached through a client's stale name cache (say, after another mount
+  // replaced it by rename). ESTALE makes the kernel look the name up again,
+  // which gives close-to-open consistency across such replacements.
+  if (r->nlink() == 0 && !handle.reclaim && !repeat) {
+    return ErrnoError(ESTALE, "opened by a name it no longer has");
+  }
+  CountOpen(id.ino, handle);
+  return Entry{id.ino, *r};
+}
+
+void Filesystem::CountOpen(uint64_t ino, const OpenHandle& handle) {
+  if (handle.tracked() &&
+      !sessions_.AddHandle(handle.session, handle.handle, ino, clock_->Now())) {
+    return;
+  }
+  absl::MutexLock open_lock(&open_mu_);
+  ++open_counts_[ino];
+}
+
+absl::Status Filesystem::Release(InodeRef id, const OpenHandle& handle) {
+  if (!handle.tracked()) return DropOpen(id.ino);
+  std::optional<uint64_t> ino =
+      sessions_.RemoveHandle(handle.session, handle.handle);
+  return ino ? DropOpen(*ino) : absl::OkStatus();
+}
+
+absl::Status Filesystem::DropOpen(uint64_t ino) {
+  {
+    std::shared_ptr<InodeLock> lock = locks_.Get(ino);
+    absl::MutexLock meta_lock(&lock->meta);
+    absl::MutexLock open_lock(&open_mu_);
+    auto it = open_counts_.find(ino);
+    if (it == open_counts_.end()) return absl::OkStatus();
+    if (--it->second > 0) return absl::OkStatus();
+    open_counts_.erase(it);
+  }
+  return ReclaimIfUnused(ino);
+}
+
+bool Filesystem::IsOpen(uint64_t ino) {
+  absl::MutexLock lock(&open_mu_);
+  auto it = open_counts_.find(ino);
+  return it != open_counts_.end() && it->second > 0;
+}
+
+absl::StatusOr<KeepAliveResult> Filesystem::KeepAlive(uint64_t session,
+                                                      uint64_t answered_below) {
+  if (session == 0) return ErrnoError(EINVAL, "session 0");
+  KeepAliveResult result;
+  result.known = sessions_.Renew(session, clock_->Now());
+  result.lease = sessions_.lease();
+  if (answered_below > 1) {
+    if (absl::Status s = calls_.ForgetBelow(session, answered_below); !s.ok()) {
+      return s;
+    }
+  }
+  return result;
+}
+
+absl::Status Filesystem::ReclaimIfUnused(uint64_t ino) {
+  // Its "O" record keeps it for the sweep at the end of the grace period.
+  if (clock_->Now() < grace_end_) return absl::OkStatus();
+  std::shared_ptr<InodeLock> lock = locks_.Get(ino);
+  absl::MutexLock data_lock(&lock->data);
+  absl::MutexLock meta_lock(&lock->meta);
+  if (IsOpen(ino)) return absl::OkStatus();
+  absl::StatusOr<meta::InodeRecord> r = meta_->GetInode(ino);
+  if (absl::IsNotFound(r.status())) return absl::OkStatus();
+  if (!r.ok()) return r.status();
+  if (r->nlink() != 0) return absl::OkStatus();
+  std::unique_ptr<MetaBatch> batch = meta_->NewBatch();
+  std::vector<uint64_t> freed;
+  if (absl::Status s = UnmapBlocks(ino, 0, batch.get(), &freed); !s.ok())
+    return s;
+  batch->DeleteInode(ino);
+  batch->DeleteOrphan(ino);
+  if (absl::Status s = Commit(batch.get()); !s.ok()) return s;
+  allocator_->Free(freed);
+  inode_count_.fetch_sub(1);
+  return absl::OkStatus();
+}
+
+absl::Status Filesystem::ReclaimOrphans() {
+  std::vector<uint64_t> orphans;
+  absl::Status scan = meta_->ForEachOrphan([&](uint64_t ino) {
+    orphans.push_back(ino);
+    return true;
+  });
+  if (!scan.ok()) return scan;
+  const uint64_t free_before = allocator_->reclaimable_blocks();
+  const size_t before = inode_count_.load();
+  for (uint64_t ino : orphans) {
+    if (absl::Status s = ReclaimIfUnused(ino); !s.ok()) return s;
+  }
+  if (!orphans.empty()) {
+    LogInfo(
+        "reclaimed %d of %d unlinked inodes nobody re-opened since the "
+        "start (%d blocks)",
+        before - inode_count_.load(), orphans.size(),
+        allocator_->reclaimable_blocks() - free_before);
+  }
+  return absl::OkStatus();
+}
+
+void Filesystem::SweepNow() {
+  absl::MutexLock sweep_lock(&sweep_run_mu_);
+  SessionTable::Expired expired = sessions_.Expire(clock_->Now());
+  for (uint64_t ino : expired.inodes) {
+    if (absl::Status s = DropOpen(ino); !s.ok()) {
+      LogWarning("release of inode %d of an expired session: %s", ino,
+                 s.ToString());
+    }
+  }
+  if (!expired.sessions.empty()) {
+    LogInfo("%d sessions expired: released their %d open handles",
+            expired.sessions.size(), expired.inodes.size());
+  }
+  for (uint64_t session : expired.sessions) {
+    if (absl::Status s = calls_.ForgetSession(session); !s.ok()) {
+      LogWarning("cannot drop call records: %s", s.ToString());
+    }
+  }
+  if (!grace_swept_ && clock_->Now() >= grace_end_) {
+    absl::Status s = ReclaimOrphans();
+    if (s.ok()) {
+      s = calls_.ForgetSessionsExcept(
+          [this](uint64_t session) { return sessions_.Live(session); });
+    }
+    if (s.ok()) {
+      grace_swept_ = true;
+    } else {
+      LogWarning("sweep after the grace period failed: %s", s.ToString());
+    }
+  }
+}
+
+void Filesystem::SweepLoop() {
+  const absl::Duration interval = std::clamp(
+      sessions_.lease() / 4, absl::Milliseconds(10), absl::Seconds(1));
+  absl::MutexLock lock(&sweep_mu_);
+  for (;;) {
+    auto stopping = [this]() ABSL_SHARED_LOCKS_REQUIRED(sweep_mu_) {
+      return stopping_;
+    };
+    if (sweep_mu_.AwaitWithTimeout(absl::Condition(&stopping), interval)) {
+      return;
+    }
+    sweep_mu_.Unlock();
+    SweepNow();
+    sweep_mu_.Lock();
+  }
+}
+
+}  // namespace rbfs

@@ -1,0 +1,183 @@
+// Filesystem's lifecycle: opening (or formatting) the volume and its
+// metadata store, rebuilding the allocator and counters from the durable
+// records, and the final commit at shutdown.
+#include <sys/stat.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <filesystem>
+
+#include "absl/strings/str_cat.h"
+#include "common/errno_status.h"
+#include "common/log.h"
+#include "server/fs/filesystem.h"
+#include "server/store/rocks_meta_store.h"
+
+namespace rbfs {
+
+Filesystem::Filesystem(std::unique_ptr<BlockDevice> blocks,
+                       std::unique_ptr<MetaStore> meta,
+                       std::unique_ptr<BlockAllocator> allocator,
+                       meta::Superblock sb, uint64_t next_ino,
+                       uint64_t inode_count, absl::Duration commit_interval,
+                       absl::Duration lease, const Clock* clock,
+                       absl::Time grace_end)
+    : blocks_(std::move(blocks)),
+      meta_(std::move(meta)),
+      allocator_(std::move(allocator)),
+      committer_(std::make_unique<Committer>(
+          blocks_.get(), meta_.get(), allocator_.get(), commit_interval)),
+      superblock_(std::move(sb)),
+      high_water_(meta_.get(), superblock_),
+      next_ino_(next_ino),
+      inode_count_(inode_count),
+      sessions_(lease),
+      calls_(meta_.get()),
+      clock_(clock),
+      grace_end_(grace_end),
+      sweeper_([this] { SweepLoop(); }) {}
+
+Filesystem::~Filesystem() {
+  {
+    absl::MutexLock lock(&sweep_mu_);
+    stopping_ = true;
+  }
+  sweeper_.join();
+  committer_.reset();  // final commit before the stores close
+}
+
+absl::StatusOr<std::unique_ptr<Filesystem>> Filesystem::Open(
+    const Options& options) {
+  const Clock* const clock =
+      options.clock != nullptr ? options.clock : Clock::Real();
+  std::error_code ec;
+  std::filesystem::create_directories(options.data_dir, ec);
+  if (ec) {
+    return ErrnoError(ec.value(),
+                      absl::StrCat("cannot create data directory ",
+                                   options.data_dir, ": ", ec.message()));
+  }
+  std::shared_ptr<const MetaStoreFactory> meta_factory = options.meta_store;
+  if (meta_factory == nullptr) {
+    meta_factory = std::make_shared<RocksMetaStoreFactory>(
+        RocksMetaStore::PathIn(options.data_dir));
+  }
+  const std::string meta_path = meta_factory->location();
+  const bool fresh = !meta_factory->Exists();
+  const std::string volume_path = options.volume_path.empty()
+                                      ? options.data_dir + "/volume"
+                                      : options.volume_path;
+  if (!fresh && !std::filesystem::exists(volume_path)) {
+    return ErrnoError(ENOENT, absl::StrCat("volume ", volume_path,
+                                           " is missing but metadata exists "
+                                           "in ",
+                                           meta_path));
+  }
+  BlockStore::Options block_options;
+  block_options.block_size = options.block_size;
+  block_options.volume_size = options.volume_size;
+  absl::StatusOr<std::unique_ptr<BlockStore>> blocks =
+      BlockStore::Open(volume_path, block_options, /*may_format=*/fresh);
+  if (!blocks.ok()) return blocks.status();
+  if (fresh && !(*blocks)->formatted()) {
+    // Its data belongs to the metadata store that formatted it; adopting
+    // the volume here would hand those blocks out a second time.
+    return ErrnoError(
+        EEXIST, absl::StrCat("volume ", volume_path,
+                             " does not belong to the new "
+                             "metadata store in ",
+                             meta_path, "; it is already an rbfs volume"));
+  }
+  const uint64_t volume_id = (*blocks)->volume_id();
+  const bool zeroed = (*blocks)->zeroed();
+  std::unique_ptr<BlockDevice> device = *std::move(blocks);
+  if (options.wrap_volume) device = options.wrap_volume(std::move(device));
+  BlockDevice* block_device = device.get();
+  absl::StatusOr<std::unique_ptr<MetaStore>> meta =
+      meta_factory->Open([block_device] {
+        if (absl::Status s = block_device->Sync(); !s.ok()) {
+          LogError("volume sync before metadata flush failed: %s",
+                   s.ToString());
+        }
+      });
+  if (!meta.ok()) return meta.status();
+
+  absl::StatusOr<meta::Superblock> sb = (*meta)->GetSuperblock();
+  std::unique_ptr<MetaBatch> batch = (*meta)->NewBatch();
+  if (absl::IsNotFound(sb.status())) {
+    sb = meta::Superblock();
+    sb->set_block_size(device->block_size());
+    sb->set_block_count(device->block_count());
+    sb->set_volume_id(volume_id);
+    sb->set_epoch(1);
+    sb->set_max_inodes(
+        std::max<uint64_t>(device->block_count() * 4, uint64_t{1} << 20));
+    // A volume whose old content stayed (a raw device) has no block that is
+    // known to hold nothing.
+    sb->set_high_water(zeroed ? 1 : device->block_count());
+    meta::InodeRecord root;
+    const int64_t now = absl::ToUnixNanos(clock->Now());
+    root.set_generation(kRootGeneration);
+    root.set_mode(S_IFDIR | 0755);
+    root.set_nlink(2);
+    root.set_atime_ns(now);
+    root.set_mtime_ns(now);
+    root.set_ctime_ns(now);
+    root.set_parent(kRootIno);
+    root.set_next_cookie(3);
+    batch->PutInode(kRootIno, root);
+  } else if (!sb.ok()) {
+    return sb.status();
+  } else if (sb->volume_id() != volume_id ||
+             sb->block_size() != device->block_size()) {
+    return ErrnoError(EINVAL, absl::StrCat("volume ", volume_path,
+                                           " does not belong to the metadata "
+                                           "store in ",
+                                           meta_path));
+  }
+  sb->set_epoch(sb->epoch() + 1);
+  batch->PutSuperblock(*sb);
+  if (absl::Status s = (*meta)->Commit(batch.get()); !s.ok()) return s;
+  if (absl::Status s = (*meta)->Sync(); !s.ok()) return s;
+
+  // Rebuild the allocator and counters from the durable records.
+  auto allocator = std::make_unique<BlockAllocator>(sb->block_count());
+  uint64_t max_ino = kRootIno;
+  uint64_t inodes = 0;
+  absl::Status scan = (*meta)->ForEachInode([&](uint64_t ino) {
+    max_ino = std::max(max_ino, ino);
+    ++inodes;
+    return true;
+  });
+  if (!scan.ok()) return scan;
+  uint64_t bad_blocks = 0;
+  uint64_t used_blocks = 0;
+  scan = (*meta)->ForEachBlock([&](uint64_t, uint64_t, uint64_t block) {
+    ++used_blocks;
+    if (!allocator->MarkUsed(block)) ++bad_blocks;
+    return true;
+  });
+  if (!scan.ok()) return scan;
+  if (bad_blocks > 0) {
+    return ErrnoError(EIO, absl::StrCat(bad_blocks,
+                                        " block map entries are out of range "
+                                        "or owned twice; run --check"));
+  }
+
+  allocator->StartSearchAt(sb->high_water() == 0 ? 1 : sb->high_water());
+  // Blocks written but never mapped (a crash between the data and its
+  // batch) are free already: free space is derived from the block maps.
+  LogInfo("volume: %d of %d data blocks in use", used_blocks,
+          allocator->data_blocks());
+  // A new volume has no mounts from a previous run to wait for.
+  const absl::Time grace_end =
+      fresh ? absl::InfinitePast() : clock->Now() + options.lease_timeout;
+  return std::unique_ptr<Filesystem>(
+      new Filesystem(std::move(device), std::move(*meta), std::move(allocator),
+                     *sb, max_ino + 1, inodes, options.commit_interval,
+                     options.lease_timeout, clock, grace_end));
+}
+
+absl::Status Filesystem::SyncAll() { return committer_->Sync(); }
+
+}  // namespace rbfs

@@ -1,0 +1,379 @@
+#include "server/store/rocks_meta_store.h"
+
+#include <cerrno>
+#include <filesystem>
+#include <utility>
+
+#include "absl/strings/str_cat.h"
+#include "common/errno_status.h"
+#include "rocksdb/db.h"
+#include "rocksdb/listener.h"
+#include "rocksdb/options.h"
+#include "rocksdb/table.h"
+#include "rocksdb/write_batch.h"
+
+namespace rbfs {
+namespace {
+
+void AppendU64(std::string* out, uint64_t v) {
+  for (int shift = 56; shift >= 0; shift -= 8) {
+    out->push_back(static_cast<char>((v >> shift) & 0xff));
+  }
+}
+
+absl::Status FromRocks(const rocksdb::Status& s) {
+  if (s.ok()) return absl::OkStatus();
+  if (s.IsNotFound()) return absl::NotFoundError(s.ToString());
+  if (s.IsNoSpace()) return ErrnoError(ENOSPC, s.ToString());
+  return ErrnoError(EIO, absl::StrCat("metadata store: ", s.ToString()));
+}
+
+class FlushOrdering : public rocksdb::EventListener {
+ public:
+  explicit FlushOrdering(std::function<void()> before_flush)
+      : before_flush_(std::move(before_flush)) {}
+  void OnFlushBegin(rocksdb::DB*, const rocksdb::FlushJobInfo&) override {
+    if (before_flush_) before_flush_();
+  }
+
+ private:
+  std::function<void()> before_flush_;
+};
+
+template <typename Proto>
+absl::StatusOr<Proto> GetProto(rocksdb::DB* db, const std::string& key) {
+  std::string value;
+  rocksdb::Status s = db->Get(rocksdb::ReadOptions(), key, &value);
+  if (!s.ok()) return FromRocks(s);
+  Proto proto;
+  if (!proto.ParseFromString(value)) {
+    return ErrnoError(EIO, "corrupt metadata record");
+  }
+  return proto;
+}
+
+class RocksMetaBatch : public MetaBatch {
+ public:
+  void PutSuperblock(const meta::Superblock& sb) override {
+    Put("S", sb.SerializeAsString());
+  }
+  void PutInode(uint64_t ino, const meta::InodeRecord& inode) override {
+    Put(RocksMetaStore::InodeKey(ino), inode.SerializeAsString());
+  }
+  void DeleteInode(uint64_t ino) override {
+    Delete(RocksMetaStore::InodeKey(ino));
+  }
+  void PutDirent(uint64_t parent, absl::string_view name,
+                 const meta::DirentRecord& d) override {
+    meta::DirentRecord by_name = d;
+    by_name.clear_name();
+    Put(RocksMetaStore::DirentKey(parent, name), by_name.SerializeAsString());
+    meta::DirentRecord by_cookie = d;
+    by_cookie.set_name(std::string(name));
+    Put(RocksMetaStore::CookieKey(parent, d.cookie()),
+        by_cookie.SerializeAsString());
+  }
+  void DeleteDirent(uint64_t parent, absl::string_view name,
+                    uint64_t cookie) override {
+    Delete(RocksMetaStore::DirentKey(parent, name));
+    Delete(RocksMetaStore::CookieKey(parent, cookie));
+  }
+  void PutBlock(uint64_t ino, uint64_t index, uint64_t block) override {
+    Put(RocksMetaStore::BlockKey(ino, index), RocksMetaStore::EncodeU64(block));
+  }
+  void DeleteBlock(uint64_t ino, uint64_t index) override {
+    Delete(RocksMetaStore::BlockKey(ino, index));
+  }
+  void PutOrphan(uint64_t ino) override {
+    Put(RocksMetaStore::OrphanKey(ino), "");
+  }
+  void DeleteOrphan(uint64_t ino) override {
+    Delete(RocksMetaStore::OrphanKey(ino));
+  }
+  void PutCall(uint64_t session, uint64_t seq,
+               const meta::CallRecord& record) override {
+    Put(RocksMetaStore::CallKey(session, seq), record.SerializeAsString());
+  }
+  void DeleteCall(uint64_t session, uint64_t seq) override {
+    Delete(RocksMetaStore::CallKey(session, seq));
+  }
+
+  rocksdb::WriteBatch* rep() { return &rep_; }
+
+ private:
+  // A WriteBatch only fails on a corrupt batch or a size past 4 GiB, which
+  // one filesystem operation never makes; Commit reports either.
+  void Put(const std::string& key, const std::string& value) {
+    rep_.Put(key, value).PermitUncheckedError();
+  }
+  void Delete(const std::string& key) {
+    rep_.Delete(key).PermitUncheckedError();
+  }
+
+  rocksdb::WriteBatch rep_;
+};
+
+}  // namespace
+
+std::string RocksMetaStore::PathIn(const std::string& data_dir) {
+  return data_dir + "/meta";
+}
+
+bool RocksMetaStore::Exists(const std::string& path) {
+  return std::filesystem::exists(path + "/CURRENT");
+}
+
+RocksMetaStore::RocksMetaStore(rocksdb::DB* db,
+                               std::shared_ptr<rocksdb::EventListener> listener)
+    : db_(db), listener_(std::move(listener)) {}
+
+absl::StatusOr<std::unique_ptr<RocksMetaStore>> RocksMetaStore::Open(
+    const std::string& path, std::function<void()> before_flush,
+    rocksdb::Env* env) {
+  rocksdb::Options options;
+  options.create_if_missing = true;
+  if (env != nullptr) options.env = env;
+  // Every batch reaches the OS at Commit (a process crash loses nothing
+  // acknowledged); Sync() makes it durable after the volume's data.
+  options.manual_wal_flush = false;
+  options.IncreaseParallelism(2);
+  rocksdb::BlockBasedTableOptions table;
+  table.block_cache = rocksdb::NewLRUCache(64 << 20);
+  options.table_factory.reset(rocksdb::NewBlockBasedTableFactory(table));
+  auto listener = std::make_shared<FlushOrdering>(std::move(before_flush));
+  options.listeners.push_back(listener);
+  rocksdb::DB* db = nullptr;
+  rocksdb::Status s = rocksdb::DB::Open(options, path, &db);
+  if (!s.ok()) {
+    return ErrnoError(EIO, absl::StrCat("cannot open metadata store ", path,
+                                        ": ", s.ToString()));
+  }
+  return std::unique_ptr<RocksMetaStore>(
+      new RocksMetaStore(db, std::move(listener)));
+}
+
+RocksMetaStore::~RocksMetaStore() {
+  db_->FlushWAL(true).PermitUncheckedError();
+  db_->Close().PermitUncheckedError();
+  delete db_;
+}
+
+std::string RocksMetaStore::InodeKey(uint64_t ino) {
+  std::string key = "I";
+  AppendU64(&key, ino);
+  return key;
+}
+
+std::string RocksMetaStore::DirentKey(uint64_t parent, absl::string_view name) {
+  std::string key = "D";
+  AppendU64(&key, parent);
+  key.append(name.data(), name.size());
+  return key;
+}
+
+std::string RocksMetaStore::CookiePrefix(uint64_t parent) {
+  std::string key = "C";
+  AppendU64(&key, parent);
+  return key;
+}
+
+std::string RocksMetaStore::CookieKey(uint64_t parent, uint64_t cookie) {
+  std::string key = CookiePrefix(parent);
+  AppendU64(&key, cookie);
+  return key;
+}
+
+std::string RocksMetaStore::BlockPrefix(uint64_t ino) {
+  std::string key = "B";
+  AppendU64(&key, ino);
+  return key;
+}
+
+std::string RocksMetaStore::BlockKey(uint64_t ino, uint64_t index) {
+  std::string key = BlockPrefix(ino);
+  AppendU64(&key, index);
+  return key;
+}
+
+std::string RocksMetaStore::OrphanKey(uint64_t ino) {
+  std::string key = "O";
+  AppendU64(&key, ino);
+  return key;
+}
+
+std::string RocksMetaStore::CallPrefix(uint64_t session) {
+  std::string key = "R";
+  AppendU64(&key, session);
+  return key;
+}
+
+std::string RocksMetaStore::CallKey(uint64_t session, uint64_t seq) {
+  std::string key = CallPrefix(session);
+  AppendU64(&key, seq);
+  return key;
+}
+
+std::string RocksMetaStore::EncodeU64(uint64_t v) {
+  std::string out;
+  AppendU64(&out, v);
+  return out;
+}
+
+uint64_t RocksMetaStore::DecodeU64(absl::string_view bytes) {
+  uint64_t v = 0;
+  for (size_t i = 0; i < 8 && i < bytes.size(); ++i) {
+    v = (v << 8) | static_cast<uint8_t>(bytes[i]);
+  }
+  return v;
+}
+
+absl::StatusOr<meta::Superblock> RocksMetaStore::GetSuperblock() const {
+  return GetProto<meta::Superblock>(db_, "S");
+}
+
+absl::StatusOr<meta::InodeRecord> RocksMetaStore::GetInode(uint64_t ino) const {
+  return GetProto<meta::InodeRecord>(db_, InodeKey(ino));
+}
+
+absl::StatusOr<meta::DirentRecord> RocksMetaStore::GetDirent(
+    uint64_t parent, absl::string_view name) const {
+  return GetProto<meta::DirentRecord>(db_, DirentKey(parent, name));
+}
+
+absl::StatusOr<meta::DirentRecord> RocksMetaStore::GetCookieRecord(
+    uint64_t parent, uint64_t cookie) const {
+  return GetProto<meta::DirentRecord>(db_, CookieKey(parent, cookie));
+}
+
+absl::StatusOr<uint64_t> RocksMetaStore::GetBlock(uint64_t ino,
+                                                  uint64_t index) const {
+  std::string value;
+  rocksdb::Status s =
+      db_->Get(rocksdb::ReadOptions(), BlockKey(ino, index), &value);
+  if (s.IsNotFound()) return 0;
+  if (!s.ok()) return FromRocks(s);
+  return DecodeU64(value);
+}
+
+absl::StatusOr<meta::CallRecord> RocksMetaStore::GetCall(uint64_t session,
+                                                         uint64_t seq) const {
+  return GetProto<meta::CallRecord>(db_, CallKey(session, seq));
+}
+
+absl::Status RocksMetaStore::ForEachInode(
+    const std::function<bool(uint64_t ino)>& fn) const {
+  return Scan("I", "I", [&](absl::string_view key, absl::string_view) {
+    return fn(DecodeU64(key));
+  });
+}
+
+absl::Status RocksMetaStore::ForEachOrphan(
+    const std::function<bool(uint64_t ino)>& fn) const {
+  return Scan("O", "O", [&](absl::string_view key, absl::string_view) {
+    return fn(DecodeU64(key));
+  });
+}
+
+absl::Status RocksMetaStore::ForEachBlock(
+    const std::function<bool(uint64_t ino, uint64_t index, uint64_t block)>& fn)
+    const {
+  return Scan("B", "B", [&](absl::string_view key, absl::string_view value) {
+    return fn(DecodeU64(key), DecodeU64(key.substr(8)), DecodeU64(value));
+  });
+}
+
+absl::Status RocksMetaStore::ForEachBlockOf(
+    uint64_t ino, uint64_t first,
+    const std::function<bool(uint64_t index, uint64_t block)>& fn) const {
+  return Scan(BlockPrefix(ino), BlockKey(ino, first),
+              [&](absl::string_view key, absl::string_view value) {
+                return fn(DecodeU64(key), DecodeU64(value));
+              });
+}
+
+absl::Status RocksMetaStore::ForEachDirent(
+    uint64_t parent, uint64_t first,
+    const std::function<bool(const meta::DirentRecord& d)>& fn) const {
+  absl::Status corrupt;
+  absl::Status scan =
+      Scan(CookiePrefix(parent), CookieKey(parent, first),
+           [&](absl::string_view, absl::string_view value) {
+             meta::DirentRecord d;
+             if (!d.ParseFromArray(value.data(), value.size())) {
+               corrupt = ErrnoError(EIO, "corrupt directory entry");
+               return false;
+             }
+             return fn(d);
+           });
+  return scan.ok() ? corrupt : scan;
+}
+
+absl::Status RocksMetaStore::ForEachCall(
+    const std::function<bool(uint64_t session, uint64_t seq)>& fn) const {
+  return Scan("R", "R", [&](absl::string_view key, absl::string_view) {
+    return fn(DecodeU64(key), DecodeU64(key.substr(8)));
+  });
+}
+
+absl::Status RocksMetaStore::ForEachCallOf(
+    uint64_t session, const std::function<bool(uint64_t seq)>& fn) const {
+  const std::string prefix = CallPrefix(session);
+  return Scan(prefix, prefix, [&](absl::string_view key, absl::string_view) {
+    return fn(DecodeU64(key));
+  });
+}
+
+std::unique_ptr<MetaBatch> RocksMetaStore::NewBatch() {
+  return std::make_unique<RocksMetaBatch>();
+}
+
+absl::Status RocksMetaStore::Commit(MetaBatch* batch) {
+  return FromRocks(db_->Write(rocksdb::WriteOptions(),
+                              static_cast<RocksMetaBatch*>(batch)->rep()));
+}
+
+absl::Status RocksMetaStore::Sync() { return FromRocks(db_->FlushWAL(true)); }
+
+absl::Status RocksMetaStore::Scan(
+    absl::string_view prefix, absl::string_view start,
+    const std::function<bool(absl::string_view, absl::string_view)>& fn) const {
+  // Bounding the iterator to the prefix matters: without it, a seek that
+  // finds no live key in the prefix walks every deletion tombstone after
+  // it (every unlinked entry's records), which made unlink O(deletions).
+  std::string upper(prefix);
+  while (!upper.empty() && static_cast<uint8_t>(upper.back()) == 0xff) {
+    upper.pop_back();
+  }
+  rocksdb::Slice upper_slice;
+  rocksdb::ReadOptions read_options;
+  if (!upper.empty()) {
+    upper.back() = static_cast<char>(static_cast<uint8_t>(upper.back()) + 1);
+    upper_slice = rocksdb::Slice(upper);
+    read_options.iterate_upper_bound = &upper_slice;
+  }
+  std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(read_options));
+  for (it->Seek(rocksdb::Slice(start.data(), start.size())); it->Valid();
+       it->Next()) {
+    absl::string_view key(it->key().data(), it->key().size());
+    if (key.substr(0, prefix.size()) != prefix) break;
+    key.remove_prefix(prefix.size());
+    if (!fn(key, absl::string_view(it->value().data(), it->value().size()))) {
+      break;
+    }
+  }
+  return FromRocks(it->status());
+}
+
+bool RocksMetaStoreFactory::Exists() const {
+  return RocksMetaStore::Exists(path_);
+}
+
+absl::StatusOr<std::unique_ptr<MetaStore>> RocksMetaStoreFactory::Open(
+    std::function<void()> before_flush) const {
+  absl::StatusOr<std::unique_ptr<RocksMetaStore>> store =
+      RocksMetaStore::Open(path_, std::move(before_flush), env_);
+  if (!store.ok()) return store.status();
+  return std::unique_ptr<MetaStore>(*std::move(store));
+}
+
+}  // namespace rbfs

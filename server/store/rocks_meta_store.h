@@ -1,0 +1,132 @@
+// RocksMetaStore: the MetaStore (meta_store.h) in an embedded RocksDB.
+//
+// One RocksDB key per record, in the schema of meta.proto; a MetaBatch is
+// a rocksdb::WriteBatch, written through to the OS at Commit (a crash of
+// the process loses nothing acknowledged); Sync() fsyncs the WAL. Before
+// RocksDB flushes a memtable on its own, `before_flush` runs (the server
+// syncs the volume there). The key helpers and the raw Scan serve the
+// offline checker, which verifies this layout (both records of an entry).
+// RocksDB types are only declared here, so that users of the store do not
+// compile against RocksDB's headers.
+#ifndef RBFS_SERVER_STORE_ROCKS_META_STORE_H_
+#define RBFS_SERVER_STORE_ROCKS_META_STORE_H_
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
+#include "server/store/meta.pb.h"
+#include "server/store/meta_store.h"
+
+namespace rocksdb {
+class DB;
+class Env;
+class EventListener;
+}  // namespace rocksdb
+
+namespace rbfs {
+
+class RocksMetaStore : public MetaStore {
+ public:
+  // The store's directory inside a server's data directory.
+  static std::string PathIn(const std::string& data_dir);
+  // Whether a store was created in `path`.
+  static bool Exists(const std::string& path);
+  // Opens (creating if missing) the store in directory `path`. `env`
+  // (tests: fault injection) replaces RocksDB's default environment.
+  static absl::StatusOr<std::unique_ptr<RocksMetaStore>> Open(
+      const std::string& path, std::function<void()> before_flush,
+      rocksdb::Env* env = nullptr);
+  ~RocksMetaStore() override;
+
+  // Keys.
+  static std::string InodeKey(uint64_t ino);
+  static std::string DirentKey(uint64_t parent, absl::string_view name);
+  static std::string CookieKey(uint64_t parent, uint64_t cookie);
+  static std::string BlockKey(uint64_t ino, uint64_t index);
+  static std::string OrphanKey(uint64_t ino);
+  static std::string CallKey(uint64_t session, uint64_t seq);
+  // Prefixes of all "B" keys of one inode, all "C" keys of one directory
+  // and all "R" keys of one session.
+  static std::string BlockPrefix(uint64_t ino);
+  static std::string CookiePrefix(uint64_t parent);
+  static std::string CallPrefix(uint64_t session);
+  static std::string EncodeU64(uint64_t v);
+  static uint64_t DecodeU64(absl::string_view bytes);
+
+  absl::StatusOr<meta::Superblock> GetSuperblock() const override;
+  absl::StatusOr<meta::InodeRecord> GetInode(uint64_t ino) const override;
+  absl::StatusOr<meta::DirentRecord> GetDirent(
+      uint64_t parent, absl::string_view name) const override;
+  absl::StatusOr<meta::CallRecord> GetCall(uint64_t session,
+                                           uint64_t seq) const override;
+  absl::StatusOr<uint64_t> GetBlock(uint64_t ino,
+                                    uint64_t index) const override;
+  // The readdir record of entry `cookie` in `parent`.
+  absl::StatusOr<meta::DirentRecord> GetCookieRecord(uint64_t parent,
+                                                     uint64_t cookie) const;
+
+  absl::Status ForEachInode(
+      const std::function<bool(uint64_t ino)>& fn) const override;
+  absl::Status ForEachOrphan(
+      const std::function<bool(uint64_t ino)>& fn) const override;
+  absl::Status ForEachBlock(
+      const std::function<bool(uint64_t ino, uint64_t index, uint64_t block)>&
+          fn) const override;
+  absl::Status ForEachBlockOf(
+      uint64_t ino, uint64_t first,
+      const std::function<bool(uint64_t index, uint64_t block)>& fn)
+      const override;
+  absl::Status ForEachDirent(
+      uint64_t parent, uint64_t first,
+      const std::function<bool(const meta::DirentRecord& d)>& fn)
+      const override;
+  absl::Status ForEachCall(
+      const std::function<bool(uint64_t session, uint64_t seq)>& fn)
+      const override;
+  absl::Status ForEachCallOf(
+      uint64_t session,
+      const std::function<bool(uint64_t seq)>& fn) const override;
+
+  std::unique_ptr<MetaBatch> NewBatch() override;
+  absl::Status Commit(MetaBatch* batch) override;
+  absl::Status Sync() override;
+
+  // Calls fn(key_suffix, value) for each key starting with `prefix` at or
+  // after `start` (a full key), in order, until fn returns false.
+  absl::Status Scan(
+      absl::string_view prefix, absl::string_view start,
+      const std::function<bool(absl::string_view suffix,
+                               absl::string_view value)>& fn) const;
+
+ private:
+  RocksMetaStore(rocksdb::DB* db,
+                 std::shared_ptr<rocksdb::EventListener> listener);
+
+  rocksdb::DB* const db_;
+  std::shared_ptr<rocksdb::EventListener> listener_;
+};
+
+// Opens a RocksMetaStore in a directory, optionally over another Env.
+class RocksMetaStoreFactory : public MetaStoreFactory {
+ public:
+  explicit RocksMetaStoreFactory(std::string path, rocksdb::Env* env = nullptr)
+      : path_(std::move(path)), env_(env) {}
+
+  bool Exists() const override;
+  absl::StatusOr<std::unique_ptr<MetaStore>> Open(
+      std::function<void()> before_flush) const override;
+  std::string location() const override { return path_; }
+
+ private:
+  const std::string path_;
+  rocksdb::Env* const env_;
+};
+
+}  // namespace rbfs
+
+#endif  // RBFS_SERVER_STORE_ROCKS_META_STORE_H_

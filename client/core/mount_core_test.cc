@@ -71,13 +71,9 @@ grpc::Status Ok() { return grpc::Status::OK; }
 class MountCoreTest : public testing::Test {
  protected:
   MountCoreTest() {
-    auto stub = std::make_unique<NiceMock<FakeRbfsStub>>();
-    stub_ = stub.get();
-    std::vector<std::unique_ptr<Rbfs::StubInterface>> stubs;
-    stubs.push_back(std::move(stub));
-    RpcOptions options;
-    options.deadline = absl::Seconds(10);
-    rpc_ = std::make_unique<RpcClient>(options, std::move(stubs));
+    FakeRpc fake = NewFakeRpc(absl::Seconds(10));
+    stub_ = fake.stub;
+    rpc_ = std::move(fake.client);
     session_ = std::make_unique<ClientSession>(rpc_.get());
     MountCore::Options core_options;
     core_options.chunk_size = kChunk;

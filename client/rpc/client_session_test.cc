@@ -47,13 +47,9 @@ grpc::Status Unavailable() {
 class ClientSessionTest : public testing::Test {
  protected:
   ClientSessionTest() {
-    auto stub = std::make_unique<NiceMock<FakeRbfsStub>>();
-    stub_ = stub.get();
-    std::vector<std::unique_ptr<Rbfs::StubInterface>> stubs;
-    stubs.push_back(std::move(stub));
-    RpcOptions options;
-    options.deadline = absl::Seconds(30);
-    rpc_ = std::make_unique<RpcClient>(options, std::move(stubs));
+    FakeRpc fake = NewFakeRpc(absl::Seconds(30));
+    stub_ = fake.stub;
+    rpc_ = std::move(fake.client);
     session_ = std::make_unique<ClientSession>(rpc_.get());
   }
 

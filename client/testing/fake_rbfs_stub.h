@@ -7,14 +7,20 @@
 // (async(), which the chunk sender uses) serves Read and Write from the
 // handlers a test sets, inline on the calling thread; any other callback call
 // fails with UNIMPLEMENTED. Set the handlers before the calls that use them.
+// NewFakeRpc builds the RpcClient over one such stub that the tests share.
 #ifndef RBFS_CLIENT_TESTING_FAKE_RBFS_STUB_H_
 #define RBFS_CLIENT_TESTING_FAKE_RBFS_STUB_H_
 
 #include <grpcpp/grpcpp.h>
 
 #include <functional>
+#include <memory>
 #include <utility>
+#include <vector>
 
+#include "absl/time/time.h"
+#include "client/rpc/rpc_client.h"
+#include "gmock/gmock.h"
 #include "protos/rbfs.grpc.pb.h"
 #include "protos/rbfs.pb.h"
 #include "protos/rbfs_mock.grpc.pb.h"
@@ -100,6 +106,23 @@ class FakeRbfsStub : public MockRbfsStub {
 
   Async async_;
 };
+
+// An RpcClient whose one channel is `stub`, a fake the client owns.
+struct FakeRpc {
+  testing::NiceMock<FakeRbfsStub>* stub;
+  std::unique_ptr<RpcClient> client;
+};
+
+inline FakeRpc NewFakeRpc(absl::Duration deadline) {
+  auto stub = std::make_unique<testing::NiceMock<FakeRbfsStub>>();
+  FakeRpc fake{stub.get(), nullptr};
+  std::vector<std::unique_ptr<Rbfs::StubInterface>> stubs;
+  stubs.push_back(std::move(stub));
+  RpcOptions options;
+  options.deadline = deadline;
+  fake.client = std::make_unique<RpcClient>(options, std::move(stubs));
+  return fake;
+}
 
 }  // namespace rbfs
 

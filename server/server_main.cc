@@ -31,7 +31,10 @@
 #include "server/rpc/health_probe.h"
 #include "server/rpc/health_service.h"
 #include "server/rpc/rbfs_service.h"
+#include "server/store/block_store.h"
 #include "server/store/checker.h"
+#include "server/store/local_stores.h"
+#include "server/store/stores.h"
 
 ABSL_FLAG(std::string, listen, "127.0.0.1:7420",
           "HOST:PORT to serve on; port 0 picks a free port (logged)");
@@ -42,9 +45,9 @@ ABSL_FLAG(std::string, volume, "",
           "volume file or raw block device to use instead of DATA/volume; a "
           "device or non-empty file is formatted only together with a new "
           "metadata store");
-ABSL_FLAG(uint64_t, volume_size, 16ull << 30,
+ABSL_FLAG(uint64_t, volume_size, rbfs::BlockStore::kDefaultVolumeSize,
           "size in bytes of a volume file created on first start (sparse)");
-ABSL_FLAG(uint32_t, block_size, 64 * 1024,
+ABSL_FLAG(uint32_t, block_size, rbfs::BlockStore::kDefaultBlockSize,
           "block size in bytes for a new volume: a power of two, 4 KiB..4 MiB");
 ABSL_FLAG(int, threads, 0, "maximum threads serving calls (0: gRPC's default)");
 ABSL_FLAG(bool, check, false,
@@ -114,12 +117,13 @@ int RunCheck() {
 }
 
 int Serve(const VolumeWrapper& wrap_volume) {
+  LocalStoreOptions local;
+  local.data_dir = absl::GetFlag(FLAGS_data);
+  local.volume_path = absl::GetFlag(FLAGS_volume);
+  local.volume_size = absl::GetFlag(FLAGS_volume_size);
+  local.block_size = absl::GetFlag(FLAGS_block_size);
   Filesystem::Options options;
   options.wrap_volume = wrap_volume;
-  options.data_dir = absl::GetFlag(FLAGS_data);
-  options.volume_path = absl::GetFlag(FLAGS_volume);
-  options.volume_size = absl::GetFlag(FLAGS_volume_size);
-  options.block_size = absl::GetFlag(FLAGS_block_size);
   options.commit_interval = absl::GetFlag(FLAGS_commit_interval);
   options.lease_timeout = absl::GetFlag(FLAGS_lease_timeout);
 
@@ -165,6 +169,12 @@ int Serve(const VolumeWrapper& wrap_volume) {
   sigaddset(&signals, SIGHUP);
   pthread_sigmask(SIG_BLOCK, &signals, nullptr);
 
+  absl::StatusOr<Stores> stores = MakeLocalStores(local);
+  if (!stores.ok()) {
+    LogError("cannot open the volume: %s", stores.status().message());
+    return 1;
+  }
+  options.stores = *std::move(stores);
   absl::StatusOr<std::unique_ptr<Filesystem>> fs = Filesystem::Open(options);
   if (!fs.ok()) {
     LogError("cannot open the volume: %s", fs.status().message());
@@ -234,7 +244,7 @@ int Serve(const VolumeWrapper& wrap_volume) {
   std::string host = listen.substr(0, listen.rfind(':'));
   LogInfo(
       "ready on %s:%d (data %s, block size %d%s%s%s)", host, port,
-      options.data_dir, (*fs)->block_size(),
+      local.data_dir, (*fs)->block_size(),
       tls.enabled() ? (tls.client_ca.empty() ? ", TLS" : ", mutual TLS") : "",
       authenticator ? ", token" : "", access.read_only ? ", read-only" : "");
 

@@ -4,18 +4,13 @@
 #ifndef RBFS_SERVER_SERVER_MAIN_H_
 #define RBFS_SERVER_SERVER_MAIN_H_
 
-#include <functional>
-#include <memory>
-
 #include "server/store/block_device.h"
 
 namespace rbfs {
 
-// Wraps the opened volume (Filesystem::Options::wrap_volume); null in
-// production.
-using VolumeWrapper =
-    std::function<std::unique_ptr<BlockDevice>(std::unique_ptr<BlockDevice>)>;
-
+// Serves the local stores (server/store/local_stores.h) of --data and
+// --volume; `wrap_volume` (Filesystem::Options::wrap_volume) is put over
+// the opened volume, null in production.
 int RunServerMain(int argc, char** argv, const VolumeWrapper& wrap_volume);
 
 }  // namespace rbfs

@@ -38,10 +38,10 @@
 #include "server/fs/session_table.h"
 #include "server/store/block_allocator.h"
 #include "server/store/block_device.h"
-#include "server/store/block_store.h"
 #include "server/store/committer.h"
 #include "server/store/meta.pb.h"
 #include "server/store/meta_store.h"
+#include "server/store/stores.h"
 
 namespace rbfs {
 
@@ -118,19 +118,14 @@ class Filesystem {
   static constexpr uint32_t kMaxIoSize = kMaxIoBytesPerCall;
 
   struct Options {
-    std::string data_dir;
-    // Defaults to <data_dir>/volume.
-    std::string volume_path;
-    uint64_t volume_size = 16ull << 30;
-    uint32_t block_size = 64 * 1024;
+    // The volume and the metadata store, by interface only (the server's
+    // local pair: server/store/local_stores.h). Both required.
+    Stores stores;
     absl::Duration commit_interval = absl::Seconds(1);
 
-    // The metadata store; unset: RocksDB in <data_dir>/meta.
-    std::shared_ptr<const MetaStoreFactory> meta_store;
     // Test seam for fault injection (server/testing/); unset in the server.
     // Gets the opened volume and returns the device the filesystem uses.
-    std::function<std::unique_ptr<BlockDevice>(std::unique_ptr<BlockDevice>)>
-        wrap_volume;
+    VolumeWrapper wrap_volume;
     // A session not renewed for this long loses its open handles. After a
     // start, unlinked files are kept this long for mounts to reclaim.
     absl::Duration lease_timeout = absl::Seconds(30);
@@ -139,9 +134,11 @@ class Filesystem {
     const Clock* clock = nullptr;
   };
 
-  // Opens or creates the volume and metadata store. Orphans (unlinked files
-  // that were open) left by a previous run are reclaimed one lease later,
-  // unless a mount re-registered a handle on them by then.
+  // Opens the volume and metadata store; when the store is new, formats
+  // the volume for it (a volume that holds rbfs data already is refused).
+  // Orphans (unlinked files that were open) left by a previous run are
+  // reclaimed one lease later, unless a mount re-registered a handle on
+  // them by then.
   static absl::StatusOr<std::unique_ptr<Filesystem>> Open(
       const Options& options);
   ~Filesystem();

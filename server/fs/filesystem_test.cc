@@ -8,14 +8,18 @@
 #include <filesystem>
 #include <functional>
 #include <limits>
+#include <map>
 #include <random>
 #include <set>
 #include <thread>
 
+#include "absl/base/thread_annotations.h"
+#include "absl/synchronization/mutex.h"
 #include "common/errno_status.h"
 #include "gtest/gtest.h"
 #include "protos/rbfs.pb.h"
 #include "server/store/checker.h"
+#include "server/store/local_stores.h"
 #include "server/store/rocks_meta_store.h"
 #include "testing/fake_clock.h"
 
@@ -46,10 +50,14 @@ class FilesystemTest : public ::testing::Test {
 
   void Reopen(uint64_t volume_size = 64 << 20, absl::Duration lease = kLease) {
     fs_.reset();
+    LocalStoreOptions local;
+    local.data_dir = dir_;
+    local.block_size = kBlock;
+    local.volume_size = volume_size;
+    absl::StatusOr<Stores> stores = MakeLocalStores(local);
+    ASSERT_TRUE(stores.ok()) << stores.status();
     Filesystem::Options options;
-    options.data_dir = dir_;
-    options.block_size = kBlock;
-    options.volume_size = volume_size;
+    options.stores = *stores;
     options.lease_timeout = lease;
     options.clock = &clock_;
     absl::StatusOr<std::unique_ptr<Filesystem>> fs = Filesystem::Open(options);
@@ -619,7 +627,7 @@ TEST_F(FilesystemTest, CheckerReportsDamage) {
   fs_.reset();
   {
     absl::StatusOr<std::unique_ptr<RocksMetaStore>> meta =
-        RocksMetaStore::Open(RocksMetaStore::PathIn(dir_), nullptr);
+        RocksMetaStore::Open(LocalMetaPath(dir_), nullptr);
     ASSERT_TRUE(meta.ok());
     std::unique_ptr<MetaBatch> batch = (*meta)->NewBatch();
     meta::DirentRecord dangling;
@@ -655,9 +663,160 @@ TEST_F(FilesystemTest, CheckerReportsDamage) {
   EXPECT_NE(all.find("owned twice"), std::string::npos) << all;
   EXPECT_NE(all.find("entries, record says"), std::string::npos) << all;
   // The server refuses to serve a volume whose blocks are owned twice.
+  LocalStoreOptions local;
+  local.data_dir = dir_;
+  absl::StatusOr<Stores> stores = MakeLocalStores(local);
+  ASSERT_TRUE(stores.ok()) << stores.status();
   Filesystem::Options options;
-  options.data_dir = dir_;
+  options.stores = *stores;
   EXPECT_FALSE(Filesystem::Open(options).ok());
+}
+
+// Blocks in memory, shared by the opens of one MemoryVolumeFactory.
+struct MemoryBlocks {
+  absl::Mutex mu;
+  std::map<uint64_t, std::string> blocks ABSL_GUARDED_BY(mu);
+};
+
+class MemoryDevice : public BlockDevice {
+ public:
+  static constexpr uint64_t kBlocks = 256;
+
+  explicit MemoryDevice(std::shared_ptr<MemoryBlocks> blocks)
+      : blocks_(std::move(blocks)) {}
+  uint32_t block_size() const override { return kBlock; }
+  uint64_t block_count() const override { return kBlocks; }
+  absl::Status Read(uint64_t block, uint32_t offset, char* data,
+                    uint32_t length) const override {
+    absl::MutexLock lock(&blocks_->mu);
+    std::string& b = blocks_->blocks[block];
+    b.resize(kBlock);
+    b.copy(data, length, offset);
+    return absl::OkStatus();
+  }
+  absl::Status Write(uint64_t block, uint32_t offset,
+                     absl::string_view data) const override {
+    absl::MutexLock lock(&blocks_->mu);
+    std::string& b = blocks_->blocks[block];
+    b.resize(kBlock);
+    b.replace(offset, data.size(), data.data(), data.size());
+    return absl::OkStatus();
+  }
+  absl::Status Sync() const override { return absl::OkStatus(); }
+
+ private:
+  const std::shared_ptr<MemoryBlocks> blocks_;
+};
+
+// A volume in memory whose open reports what the test says, to pin down
+// Open's format rules against any BlockDeviceFactory. Used from the test's
+// thread only.
+class MemoryVolumeFactory : public BlockDeviceFactory {
+ public:
+  bool Exists() const override { return exists; }
+  absl::StatusOr<OpenedVolume> Open(bool may_format) const override {
+    last_may_format = may_format;
+    OpenedVolume opened;
+    opened.device = std::make_unique<MemoryDevice>(blocks_);
+    opened.volume_id = volume_id;
+    opened.formatted = formatted;
+    opened.zeroed = true;
+    return opened;
+  }
+  std::string location() const override { return "memory:volume"; }
+
+  bool exists = false;
+  bool formatted = true;
+  uint64_t volume_id = 7;
+  mutable bool last_may_format = false;
+
+ private:
+  const std::shared_ptr<MemoryBlocks> blocks_ =
+      std::make_shared<MemoryBlocks>();
+};
+
+class FilesystemOpenTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    const char* tmp = std::getenv("TEST_TMPDIR");
+    const std::string dir =
+        std::string(tmp ? tmp : "/tmp") + "/fs_open_" +
+        ::testing::UnitTest::GetInstance()->current_test_info()->name();
+    std::filesystem::remove_all(dir);
+    meta_path_ = LocalMetaPath(dir);
+    std::filesystem::create_directories(dir);
+    options_.stores.volume = volume_;
+    options_.stores.meta = std::make_shared<RocksMetaStoreFactory>(meta_path_);
+  }
+
+  // Opens, checks that a file survives a reopen, and closes.
+  void FormatAndReopen() {
+    {
+      absl::StatusOr<std::unique_ptr<Filesystem>> fs =
+          Filesystem::Open(options_);
+      ASSERT_TRUE(fs.ok()) << fs.status();
+      EXPECT_TRUE(volume_->last_may_format);
+      absl::StatusOr<Entry> f =
+          (*fs)->MkNod(kRoot, "f", S_IFREG | 0644, 0, {}, true, false);
+      ASSERT_TRUE(f.ok()) << f.status();
+      ASSERT_TRUE(
+          (*fs)->Write({f->ino, f->inode.generation()}, 0, "data").ok());
+    }
+    volume_->exists = true;
+    volume_->formatted = false;
+    absl::StatusOr<std::unique_ptr<Filesystem>> fs = Filesystem::Open(options_);
+    ASSERT_TRUE(fs.ok()) << fs.status();
+    EXPECT_FALSE(volume_->last_may_format);
+    absl::StatusOr<Entry> f = (*fs)->Lookup(kRoot, "f");
+    ASSERT_TRUE(f.ok()) << f.status();
+    std::string data;
+    ASSERT_TRUE(
+        (*fs)->Read({f->ino, f->inode.generation()}, 0, 16, &data).ok());
+    EXPECT_EQ(data, "data");
+  }
+
+  std::shared_ptr<MemoryVolumeFactory> volume_ =
+      std::make_shared<MemoryVolumeFactory>();
+  std::string meta_path_;
+  Filesystem::Options options_;
+};
+
+TEST_F(FilesystemOpenTest, RunsOnAnyBlockDeviceFactory) { FormatAndReopen(); }
+
+TEST_F(FilesystemOpenTest, NewStoreRefusesAVolumeItDidNotFormat) {
+  volume_->exists = true;
+  volume_->formatted = false;
+  absl::StatusOr<std::unique_ptr<Filesystem>> fs = Filesystem::Open(options_);
+  EXPECT_EQ(Err(fs), EEXIST);
+  EXPECT_EQ(fs.status().message(),
+            "volume memory:volume does not belong to the new metadata store "
+            "in " +
+                meta_path_ + "; it is already an rbfs volume");
+}
+
+TEST_F(FilesystemOpenTest, RefusesAMissingVolumeOfAnExistingStore) {
+  FormatAndReopen();
+  volume_->exists = false;
+  absl::StatusOr<std::unique_ptr<Filesystem>> fs = Filesystem::Open(options_);
+  EXPECT_EQ(Err(fs), ENOENT);
+  EXPECT_EQ(
+      fs.status().message(),
+      "volume memory:volume is missing but metadata exists in " + meta_path_);
+}
+
+TEST_F(FilesystemOpenTest, RefusesAVolumeWithAnotherId) {
+  FormatAndReopen();
+  volume_->volume_id = 8;
+  absl::StatusOr<std::unique_ptr<Filesystem>> fs = Filesystem::Open(options_);
+  EXPECT_EQ(Err(fs), EINVAL);
+  EXPECT_EQ(fs.status().message(),
+            "volume memory:volume does not belong to the metadata store in " +
+                meta_path_);
+}
+
+TEST_F(FilesystemOpenTest, NeedsBothStores) {
+  options_.stores.volume = nullptr;
+  EXPECT_EQ(Err(Filesystem::Open(options_)), EINVAL);
 }
 
 }  // namespace

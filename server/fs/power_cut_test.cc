@@ -24,7 +24,7 @@
 #include "rocksdb/env.h"
 #include "server/fs/filesystem.h"
 #include "server/store/checker.h"
-#include "server/store/rocks_meta_store.h"
+#include "server/store/local_stores.h"
 #include "server/testing/fault_block_device.h"
 #include "server/testing/power_cut_fs.h"
 
@@ -78,11 +78,20 @@ class PowerCutTest : public ::testing::Test {
     root_ = std::string(tmp ? tmp : "/tmp") + "/power_cut";
   }
 
-  Filesystem::Options BaseOptions(const std::string& dir) {
+  // The local stores in `dir`, RocksDB over `meta_env` if given.
+  static absl::StatusOr<Stores> LocalStores(const std::string& dir,
+                                            rocksdb::Env* meta_env = nullptr) {
+    LocalStoreOptions local;
+    local.data_dir = dir;
+    local.block_size = kBlockSize;
+    local.volume_size = kVolumeBytes;
+    local.meta_env = meta_env;
+    return MakeLocalStores(local);
+  }
+
+  static Filesystem::Options BaseOptions(Stores stores) {
     Filesystem::Options options;
-    options.data_dir = dir;
-    options.block_size = kBlockSize;
-    options.volume_size = kVolumeBytes;
+    options.stores = std::move(stores);
     // Only Fsync makes anything durable, so the test knows what must be.
     options.commit_interval = absl::Hours(1);
     return options;
@@ -113,11 +122,11 @@ void PowerCutTest::RunRound(uint64_t seed, RoundResult* result) {
   auto meta_fs =
       std::make_shared<PowerCutFileSystem>(rocksdb::FileSystem::Default());
   std::unique_ptr<rocksdb::Env> meta_env = rocksdb::NewCompositeEnv(meta_fs);
-  Filesystem::Options options = BaseOptions(dir);
+  absl::StatusOr<Stores> stores = LocalStores(dir, meta_env.get());
+  ASSERT_TRUE(stores.ok()) << stores.status();
+  Filesystem::Options options = BaseOptions(*stores);
   // Every other round, background commits race with the workload too.
   if (seed % 2 == 0) options.commit_interval = absl::Milliseconds(2);
-  options.meta_store = std::make_shared<RocksMetaStoreFactory>(
-      RocksMetaStore::PathIn(dir), meta_env.get());
   options.wrap_volume = [faults](std::unique_ptr<BlockDevice> inner) {
     return std::make_unique<FaultBlockDevice>(std::move(inner), faults);
   };
@@ -237,13 +246,15 @@ void PowerCutTest::RunRound(uint64_t seed, RoundResult* result) {
   const double volume_keep = mode == 0 ? 0.0 : mode == 1 ? 0.5 : 0.0;
   ASSERT_TRUE(meta_fs->PowerCut(&rng, tail).ok());
   absl::StatusOr<uint64_t> restored =
-      faults->PowerCut(dir + "/volume", &rng, volume_keep);
+      faults->PowerCut(LocalVolumePath(dir, ""), &rng, volume_keep);
   ASSERT_TRUE(restored.ok()) << restored.status();
   result->blocks_restored += *restored;
   SCOPED_TRACE(absl::StrCat("seed ", seed, " ops ", ops, " cut mode ", mode));
 
   ExpectClean(dir, "after the power cut");
-  opened = Filesystem::Open(BaseOptions(dir));
+  stores = LocalStores(dir);
+  ASSERT_TRUE(stores.ok()) << stores.status();
+  opened = Filesystem::Open(BaseOptions(*stores));
   ASSERT_TRUE(opened.ok()) << opened.status();
   fs = *std::move(opened);
 

@@ -5,13 +5,11 @@
 
 #include <algorithm>
 #include <cerrno>
-#include <filesystem>
 
 #include "absl/strings/str_cat.h"
 #include "common/errno_status.h"
 #include "common/log.h"
 #include "server/fs/filesystem.h"
-#include "server/store/rocks_meta_store.h"
 
 namespace rbfs {
 
@@ -50,36 +48,23 @@ absl::StatusOr<std::unique_ptr<Filesystem>> Filesystem::Open(
     const Options& options) {
   const Clock* const clock =
       options.clock != nullptr ? options.clock : Clock::Real();
-  std::error_code ec;
-  std::filesystem::create_directories(options.data_dir, ec);
-  if (ec) {
-    return ErrnoError(ec.value(),
-                      absl::StrCat("cannot create data directory ",
-                                   options.data_dir, ": ", ec.message()));
+  const Stores& stores = options.stores;
+  if (stores.volume == nullptr || stores.meta == nullptr) {
+    return ErrnoError(EINVAL, "no volume or metadata store to open");
   }
-  std::shared_ptr<const MetaStoreFactory> meta_factory = options.meta_store;
-  if (meta_factory == nullptr) {
-    meta_factory = std::make_shared<RocksMetaStoreFactory>(
-        RocksMetaStore::PathIn(options.data_dir));
-  }
-  const std::string meta_path = meta_factory->location();
-  const bool fresh = !meta_factory->Exists();
-  const std::string volume_path = options.volume_path.empty()
-                                      ? options.data_dir + "/volume"
-                                      : options.volume_path;
-  if (!fresh && !std::filesystem::exists(volume_path)) {
+  const std::string meta_path = stores.meta->location();
+  const bool fresh = !stores.meta->Exists();
+  const std::string volume_path = stores.volume->location();
+  if (!fresh && !stores.volume->Exists()) {
     return ErrnoError(ENOENT, absl::StrCat("volume ", volume_path,
                                            " is missing but metadata exists "
                                            "in ",
                                            meta_path));
   }
-  BlockStore::Options block_options;
-  block_options.block_size = options.block_size;
-  block_options.volume_size = options.volume_size;
-  absl::StatusOr<std::unique_ptr<BlockStore>> blocks =
-      BlockStore::Open(volume_path, block_options, /*may_format=*/fresh);
-  if (!blocks.ok()) return blocks.status();
-  if (fresh && !(*blocks)->formatted()) {
+  absl::StatusOr<OpenedVolume> volume =
+      stores.volume->Open(/*may_format=*/fresh);
+  if (!volume.ok()) return volume.status();
+  if (fresh && !volume->formatted) {
     // Its data belongs to the metadata store that formatted it; adopting
     // the volume here would hand those blocks out a second time.
     return ErrnoError(
@@ -88,13 +73,13 @@ absl::StatusOr<std::unique_ptr<Filesystem>> Filesystem::Open(
                              "metadata store in ",
                              meta_path, "; it is already an rbfs volume"));
   }
-  const uint64_t volume_id = (*blocks)->volume_id();
-  const bool zeroed = (*blocks)->zeroed();
-  std::unique_ptr<BlockDevice> device = *std::move(blocks);
+  const uint64_t volume_id = volume->volume_id;
+  const bool zeroed = volume->zeroed;
+  std::unique_ptr<BlockDevice> device = std::move(volume->device);
   if (options.wrap_volume) device = options.wrap_volume(std::move(device));
   BlockDevice* block_device = device.get();
   absl::StatusOr<std::unique_ptr<MetaStore>> meta =
-      meta_factory->Open([block_device] {
+      stores.meta->Open([block_device] {
         if (absl::Status s = block_device->Sync(); !s.ok()) {
           LogError("volume sync before metadata flush failed: %s",
                    s.ToString());

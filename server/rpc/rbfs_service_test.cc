@@ -8,6 +8,7 @@
 #include <limits>
 
 #include "gtest/gtest.h"
+#include "server/store/local_stores.h"
 
 namespace rbfs {
 namespace {
@@ -16,13 +17,17 @@ class RbfsServiceTest : public ::testing::Test {
  protected:
   void SetUp() override {
     const char* tmp = std::getenv("TEST_TMPDIR");
-    Filesystem::Options options;
-    options.data_dir =
+    LocalStoreOptions local;
+    local.data_dir =
         std::string(tmp ? tmp : "/tmp") + "/service_" +
         ::testing::UnitTest::GetInstance()->current_test_info()->name();
-    std::filesystem::remove_all(options.data_dir);
-    options.volume_size = 16 << 20;
-    options.block_size = 4096;
+    std::filesystem::remove_all(local.data_dir);
+    local.volume_size = 16 << 20;
+    local.block_size = 4096;
+    absl::StatusOr<Stores> stores = MakeLocalStores(local);
+    ASSERT_TRUE(stores.ok()) << stores.status();
+    Filesystem::Options options;
+    options.stores = *stores;
     absl::StatusOr<std::unique_ptr<Filesystem>> fs = Filesystem::Open(options);
     ASSERT_TRUE(fs.ok()) << fs.status();
     fs_ = std::move(*fs);

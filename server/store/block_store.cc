@@ -8,6 +8,7 @@
 
 #include <cerrno>
 #include <cstring>
+#include <filesystem>
 #include <random>
 
 #include "absl/strings/str_cat.h"
@@ -189,6 +190,22 @@ absl::Status BlockStore::Write(uint64_t block, uint32_t offset,
 absl::Status BlockStore::Sync() const {
   if (fdatasync(fd_) != 0) return ErrnoError(errno, "volume sync failed");
   return absl::OkStatus();
+}
+
+bool BlockStoreFactory::Exists() const {
+  return std::filesystem::exists(path_);
+}
+
+absl::StatusOr<OpenedVolume> BlockStoreFactory::Open(bool may_format) const {
+  absl::StatusOr<std::unique_ptr<BlockStore>> store =
+      BlockStore::Open(path_, options_, may_format);
+  if (!store.ok()) return store.status();
+  OpenedVolume volume;
+  volume.volume_id = (*store)->volume_id();
+  volume.formatted = (*store)->formatted();
+  volume.zeroed = (*store)->zeroed();
+  volume.device = *std::move(store);
+  return volume;
 }
 
 }  // namespace rbfs

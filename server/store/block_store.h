@@ -12,6 +12,7 @@
 #include <cstdint>
 #include <memory>
 #include <string>
+#include <utility>
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
@@ -22,11 +23,16 @@ namespace rbfs {
 
 class BlockStore final : public BlockDevice {
  public:
+  // The geometry of a new volume unless told otherwise (also the defaults
+  // of the server's --block-size and --volume-size).
+  static constexpr uint32_t kDefaultBlockSize = 64 * 1024;
+  static constexpr uint64_t kDefaultVolumeSize = 16ull << 30;
+
   struct Options {
-    uint32_t block_size = 64 * 1024;
+    uint32_t block_size = kDefaultBlockSize;
     // Size of a volume file created by Open(); ignored for an existing
     // volume, whose header says its geometry.
-    uint64_t volume_size = 16ull << 30;
+    uint64_t volume_size = kDefaultVolumeSize;
   };
 
   // Opens the volume at `path`, creating and formatting a sparse file of
@@ -74,6 +80,22 @@ class BlockStore final : public BlockDevice {
   const uint64_t volume_id_;
   const bool formatted_;
   const bool zeroed_;
+};
+
+// Opens the BlockStore at one path (BlockStore::Open), formatting a new
+// volume with the given options.
+class BlockStoreFactory : public BlockDeviceFactory {
+ public:
+  BlockStoreFactory(std::string path, BlockStore::Options options)
+      : path_(std::move(path)), options_(options) {}
+
+  bool Exists() const override;
+  absl::StatusOr<OpenedVolume> Open(bool may_format) const override;
+  std::string location() const override { return path_; }
+
+ private:
+  const std::string path_;
+  const BlockStore::Options options_;
 };
 
 }  // namespace rbfs

@@ -83,5 +83,35 @@ TEST(BlockStoreTest, RejectsBadBlockSizesAndForeignFiles) {
             EINVAL);
 }
 
+TEST(BlockStoreFactoryTest, ReportsWhatTheOpenFound) {
+  const std::string path = TempPath("factory.vol");
+  BlockStore::Options options;
+  options.block_size = 4096;
+  options.volume_size = 16 * 4096;
+  BlockStoreFactory factory(path, options);
+  EXPECT_EQ(factory.location(), path);
+  EXPECT_FALSE(factory.Exists());
+  uint64_t id;
+  {
+    absl::StatusOr<OpenedVolume> created = factory.Open(/*may_format=*/false);
+    ASSERT_TRUE(created.ok()) << created.status();
+    EXPECT_TRUE(created->formatted);
+    EXPECT_TRUE(created->zeroed);
+    EXPECT_EQ(created->device->block_size(), 4096u);
+    EXPECT_EQ(created->device->block_count(), 16u);
+    id = created->volume_id;
+    ASSERT_TRUE(created->device->Write(3, 0, "kept").ok());
+  }
+  EXPECT_TRUE(factory.Exists());
+  absl::StatusOr<OpenedVolume> reopened = factory.Open(/*may_format=*/true);
+  ASSERT_TRUE(reopened.ok()) << reopened.status();
+  EXPECT_FALSE(reopened->formatted);
+  EXPECT_FALSE(reopened->zeroed);
+  EXPECT_EQ(reopened->volume_id, id);
+  char buf[4];
+  ASSERT_TRUE(reopened->device->Read(3, 0, buf, 4).ok());
+  EXPECT_EQ(std::string(buf, 4), "kept");
+}
+
 }  // namespace
 }  // namespace rbfs

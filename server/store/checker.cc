@@ -8,6 +8,7 @@
 #include "absl/strings/str_format.h"
 #include "common/errno_status.h"
 #include "server/store/block_store.h"
+#include "server/store/local_stores.h"
 #include "server/store/rocks_meta_store.h"
 
 namespace rbfs {
@@ -26,13 +27,13 @@ struct InodeFacts {
 
 absl::StatusOr<CheckReport> CheckDataDir(const std::string& data_dir,
                                          const std::string& volume_path) {
-  const std::string meta_path = RocksMetaStore::PathIn(data_dir);
+  const std::string meta_path = LocalMetaPath(data_dir);
   if (!RocksMetaStore::Exists(meta_path)) {
     return ErrnoError(ENOENT,
                       absl::StrCat("no rbfs metadata store in ", data_dir));
   }
   absl::StatusOr<std::unique_ptr<BlockStore>> blocks =
-      BlockStore::Open(volume_path.empty() ? data_dir + "/volume" : volume_path,
+      BlockStore::Open(LocalVolumePath(data_dir, volume_path),
                        BlockStore::Options(), /*may_format=*/false);
   if (!blocks.ok()) return blocks.status();
   absl::StatusOr<std::unique_ptr<RocksMetaStore>> meta =

@@ -115,10 +115,6 @@ class RocksMetaBatch : public MetaBatch {
 
 }  // namespace
 
-std::string RocksMetaStore::PathIn(const std::string& data_dir) {
-  return data_dir + "/meta";
-}
-
 bool RocksMetaStore::Exists(const std::string& path) {
   return std::filesystem::exists(path + "/CURRENT");
 }

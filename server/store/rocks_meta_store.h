@@ -32,8 +32,6 @@ namespace rbfs {
 
 class RocksMetaStore : public MetaStore {
  public:
-  // The store's directory inside a server's data directory.
-  static std::string PathIn(const std::string& data_dir);
   // Whether a store was created in `path`.
   static bool Exists(const std::string& path);
   // Opens (creating if missing) the store in directory `path`. `env`

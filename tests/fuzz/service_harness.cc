@@ -12,6 +12,7 @@
 #include "absl/strings/str_join.h"
 #include "common/log.h"
 #include "server/store/checker.h"
+#include "server/store/local_stores.h"
 
 namespace rbfs::fuzz {
 namespace {
@@ -314,10 +315,16 @@ ServiceHarness::ServiceHarness(std::string dir, Family family, int check_every)
 ServiceHarness::~ServiceHarness() = default;
 
 void ServiceHarness::OpenVolume() {
+  LocalStoreOptions local;
+  local.data_dir = dir_;
+  local.volume_size = kVolumeBytes;
+  local.block_size = kBlockBytes;
+  absl::StatusOr<Stores> stores = MakeLocalStores(local);
+  if (!stores.ok()) {
+    Fail(absl::StrCat("cannot open volume: ", stores.status().ToString()));
+  }
   Filesystem::Options options;
-  options.data_dir = dir_;
-  options.volume_size = kVolumeBytes;
-  options.block_size = kBlockBytes;
+  options.stores = *std::move(stores);
   absl::StatusOr<std::unique_ptr<Filesystem>> fs = Filesystem::Open(options);
   if (!fs.ok())
     Fail(absl::StrCat("cannot open volume: ", fs.status().ToString()));

@@ -2,14 +2,29 @@
 // regression in the data path shows first.
 #include <cstdlib>
 #include <filesystem>
+#include <memory>
 #include <string>
 
 #include "benchmark/benchmark.h"
 #include "server/fs/filesystem.h"
 #include "server/store/block_store.h"
+#include "server/store/local_stores.h"
 
 namespace rbfs {
 namespace {
+
+// A filesystem on the local stores of `dir`.
+std::unique_ptr<Filesystem> OpenFilesystem(const std::string& dir,
+                                           uint64_t volume_size,
+                                           uint32_t block_size) {
+  LocalStoreOptions local;
+  local.data_dir = dir;
+  local.volume_size = volume_size;
+  local.block_size = block_size;
+  Filesystem::Options options;
+  options.stores = *MakeLocalStores(local);
+  return std::move(*Filesystem::Open(options));
+}
 
 std::string BenchDir(const std::string& name) {
   const char* tmp = std::getenv("TMPDIR");
@@ -23,7 +38,8 @@ void BM_BlockStoreWrite(benchmark::State& state) {
   const std::string dir = BenchDir("rbfs_block_bench");
   BlockStore::Options options;
   options.volume_size = 1ull << 30;
-  auto store = std::move(*BlockStore::Open(dir + "/volume", options, true));
+  auto store =
+      std::move(*BlockStore::Open(LocalVolumePath(dir, ""), options, true));
   const std::string block(store->block_size(), 'b');
   uint64_t next = 1;
   for (auto _ : state) {
@@ -36,11 +52,8 @@ void BM_BlockStoreWrite(benchmark::State& state) {
 
 void BM_FilesystemWrite(benchmark::State& state) {
   const std::string dir = BenchDir("rbfs_fs_bench");
-  Filesystem::Options options;
-  options.data_dir = dir;
-  options.volume_size = 2ull << 30;
-  options.block_size = static_cast<uint32_t>(state.range(1));
-  auto fs = std::move(*Filesystem::Open(options));
+  auto fs =
+      OpenFilesystem(dir, 2ull << 30, static_cast<uint32_t>(state.range(1)));
   const size_t size = state.range(0);
   auto entry = *fs->MkNod({1, 1}, "f", 0100644, 0, {}, true, false);
   const InodeRef id{entry.ino, entry.inode.generation()};
@@ -62,14 +75,12 @@ void BM_FilesystemWrite(benchmark::State& state) {
 // (docs/architecture.md, "Durability").
 void BM_FilesystemReusedWrite(benchmark::State& state) {
   const std::string dir = BenchDir("rbfs_reuse_bench");
-  Filesystem::Options options;
-  options.data_dir = dir;
-  options.volume_size = 256ull << 20;
-  auto fs = std::move(*Filesystem::Open(options));
+  constexpr uint64_t kVolumeSize = 256ull << 20;
+  auto fs = OpenFilesystem(dir, kVolumeSize, BlockStore::kDefaultBlockSize);
   const size_t size = state.range(0);
   const std::string data(size, 'r');
   // Warm up: run the volume's never-used blocks out first.
-  for (uint64_t used = 0; used < options.volume_size; used += 1 << 20) {
+  for (uint64_t used = 0; used < kVolumeSize; used += 1 << 20) {
     const std::string name = "warm" + std::to_string(used);
     auto e = *fs->MkNod({1, 1}, name, 0100644, 0, {}, true, false);
     if (!fs->Write({e.ino, e.inode.generation()}, 0, std::string(1 << 20, 'w'))
@@ -104,10 +115,7 @@ void BM_FilesystemReusedWrite(benchmark::State& state) {
 // Metadata cost without RPC: create and unlink of an empty file.
 void BM_FilesystemCreateUnlink(benchmark::State& state) {
   const std::string dir = BenchDir("rbfs_meta_bench");
-  Filesystem::Options options;
-  options.data_dir = dir;
-  options.volume_size = 1ull << 30;
-  auto fs = std::move(*Filesystem::Open(options));
+  auto fs = OpenFilesystem(dir, 1ull << 30, BlockStore::kDefaultBlockSize);
   int i = 0;
   for (auto _ : state) {
     const std::string name = "f" + std::to_string(i++);

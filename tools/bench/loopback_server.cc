@@ -5,6 +5,7 @@
 #include <filesystem>
 
 #include "common/wire_limits.h"
+#include "server/store/local_stores.h"
 
 namespace rbfs {
 
@@ -13,9 +14,11 @@ LoopbackServer::LoopbackServer(uint64_t volume_size) {
   dir_ = std::string(tmp ? tmp : "/tmp") + "/rbfs_bench_" +
          std::to_string(getpid());
   std::filesystem::remove_all(dir_);
+  LocalStoreOptions local;
+  local.data_dir = dir_;
+  local.volume_size = volume_size;
   Filesystem::Options options;
-  options.data_dir = dir_;
-  options.volume_size = volume_size;
+  options.stores = *MakeLocalStores(local);
   fs_ = std::move(*Filesystem::Open(options));
   service_ = std::make_unique<RbfsService>(fs_.get());
   grpc::ServerBuilder builder;

@@ -50,7 +50,7 @@ std::optional<RetryPolicy::Retry> RetryPolicy::Attempts::OnFailure(
     ++retries_;
     return retry;
   }
-  bool may_repeat;
+  bool may_repeat = false;  // every Kind sets it below
   switch (kind_) {
     case Kind::kIdempotent:
       may_repeat = IsRetryable(status);

@@ -50,6 +50,11 @@ run_all() {
     step meta_step "$t" || rc=$?
     ((rc == 0)) || fail_target "$t" "$rc"
   done
+  for t in ${ALIVE[@]+"${ALIVE[@]}"}; do
+    rc=0
+    step dev_step "$t" || rc=$?
+    ((rc == 0)) || fail_target "$t" "$rc"
+  done
   load=$(load_between "$started" "$(date +%s)")
   [[ -z $load ]] || note all "$load"
   for t in ${ALIVE[@]+"${ALIVE[@]}"}; do watch_notes "$t"; done
@@ -127,6 +132,43 @@ meta_step() {
     record "$target" "meta_$phase" "${v:-fail}"
   done
   rm -rf "$dir/meta"
+}
+
+# The developer workload: each step of DEV_STEPS on one clone of $DEV_REPO,
+# timed alone; a step that fails records "fail" and the rest still run.
+dev_step() {
+  local target=$1 dir spec key t0 t1 rc
+  dir=$(cat "$STATE/dir.$target")
+  check_mounted "$target" "$dir"
+  local repo="$dir/dev/repo" out="$WORK/dev.$target.out"
+  sync
+  echo 3 >/proc/sys/vm/drop_caches
+  mkdir -p "$dir/dev"
+  log "$target: developer workload on a clone of $DEV_REPO"
+  for spec in "${DEV_STEPS[@]}"; do
+    key=${spec%%|*}
+    check_mounted "$target" "$dir"
+    t0=$(date +%s%N)
+    rc=0
+    # tar to a pipe, not to /dev/null: GNU tar skips reading the files'
+    # data when its archive is /dev/null.
+    case $key in
+      clone) git clone -q --no-hardlinks "$DEV_REPO" "$repo" ;;
+      status1 | status2) git -C "$repo" status --porcelain >/dev/null ;;
+      stat) find "$repo" -print0 | xargs -0 stat --format=%s >/dev/null ;;
+      tar) tar -cf - -C "$dir/dev" repo | cat >/dev/null ;;
+      grep) grep -r -c "rbfs" "$repo" >/dev/null ;;
+      rm) rm -rf "$repo" ;;
+    esac >>"$out" 2>&1 || rc=$?
+    t1=$(date +%s%N)
+    if ((rc == 0)); then
+      record "$target" "dev_$key" "$(awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.3f", (b - a) / 1e9 }')"
+    else
+      record "$target" "dev_$key" fail
+      note "$target" "developer workload: $key failed (status $rc, see $out)"
+    fi
+  done
+  rm -rf "${dir:?}/dev"
 }
 
 # A FUSE target whose mount has gone must not be measured: the jobs would

@@ -6,16 +6,19 @@
 fmt_num() {
   awk -v v="$1" 'BEGIN {
     if (v == "" || v == "fail") { print "fail"; exit }
-    if (v + 0 >= 100) printf "%.0f\n", v; else printf "%.1f\n", v }'
+    if (v + 0 >= 100) printf "%.0f\n", v; else if (v + 0 >= 10) printf "%.1f\n", v; else printf "%.2f\n", v }'
 }
 
+# How many times rbfs's figure ($1) is the peer's ($2); for a time (unit s)
+# the peer's over rbfs's, so that above 1 is faster in every row.
 ratio() {
+  if [[ ${3:-} == s ]]; then set -- "$2" "$1"; fi
   awk -v a="$1" -v b="$2" 'BEGIN {
     if (a == "" || b == "" || a == "fail" || b == "fail" || b + 0 == 0) { print "–"; exit }
     printf "%.2f\n", a / b }'
 }
 
-# Rows: key|unit|label, fio jobs then metadata phases.
+# Rows: key|unit|label, fio jobs, metadata phases, developer workload steps.
 table_rows() {
   local spec key unit label p
   for spec in "${FIO_JOBS[@]}"; do
@@ -24,6 +27,9 @@ table_rows() {
   done
   for p in "${META_PHASES[@]}"; do
     echo "meta_$p|ops/s|metadata: $p"
+  done
+  for spec in "${DEV_STEPS[@]}"; do
+    echo "dev_${spec%%|*}|s|developer: ${spec#*|}"
   done
 }
 
@@ -41,8 +47,8 @@ make_table() {
     for t in "${TARGETS[@]}"; do
       line+=" $(fmt_num "$(value_of "$t" "$key")") |"
     done
-    line+=" $(ratio "$(value_of rbfs "$key")" "$(value_of passthrough "$key")") |"
-    line+=" $(ratio "$(value_of rbfs "$key")" "$(value_of sshfs "$key")") |"
+    line+=" $(ratio "$(value_of rbfs "$key")" "$(value_of passthrough "$key")" "$unit") |"
+    line+=" $(ratio "$(value_of rbfs "$key")" "$(value_of sshfs "$key")" "$unit") |"
     echo "$line"
   done < <(table_rows)
 }
@@ -66,12 +72,14 @@ chart_label() {
     randread*) echo "rand read 4k qd${1#randread}" ;;
     randwrite*) echo "rand write 4k qd${1#randwrite}" ;;
     meta_*) echo "meta ${1#meta_}" ;;
+    dev_*) echo "dev ${1#dev_}" ;;
     *) echo "$1" ;;
   esac
 }
 
-# Chart: every figure divided by passthrough's for the same job, log scale,
-# so MiB/s, IOPS and ops/s share one axis and 1.0 is the FUSE ceiling.
+# Chart: every figure divided by passthrough's for the same job (for times,
+# passthrough's divided by the figure), log scale, so MiB/s, IOPS, ops/s and
+# seconds share one axis, higher is faster and 1.0 is the FUSE ceiling.
 make_chart() {
   local png=$1 dat="$WORK/chart.dat" key unit label t v p
   {
@@ -83,8 +91,9 @@ make_chart() {
       printf '"%s"' "$(chart_label "$key")"
       for t in "${TARGETS[@]}"; do
         v=$(value_of "$t" "$key")
-        awk -v v="$v" -v p="$p" 'BEGIN {
+        awk -v v="$v" -v p="$p" -v u="$unit" 'BEGIN {
           if (v == "" || v == "fail" || p == "" || p == "fail" || p + 0 == 0 || v + 0 <= 0) printf " NaN"
+          else if (u == "s") printf " %.4f", p / v
           else printf " %.4f", v / p }'
       done
       echo
@@ -143,6 +152,8 @@ write_docs() {
     echo "Metadata: \`tools/bench/metabench.c\`, $NFILES files of 1 KiB in one directory, one"
     echo "thread; a ${META_PAUSE_MS} ms pause before stat and readdir lets the 1 s FUSE caches expire."
     echo "MiB/s for 1 MiB jobs, IOPS for 4 KiB jobs, ops/s (readdir: entries/s) for metadata."
+    echo "Developer workload: seconds per step on a clone of this repository, from cold caches;"
+    echo "its ratio columns are the peer's time over rbfs's, so above 1 is faster in every row."
     # shellcheck disable=SC2016  # markdown backticks, not expansions
     echo '`raw` is O_DIRECT on the backing disk; passthrough, sshfs and rbfs all store into'
     echo 'files of that disk through its page cache (none of them syncs here), so a FUSE'

@@ -9,7 +9,9 @@
 #   sshfs        Debian's sshfs against a private sshd on 127.0.0.1
 #   rbfs         rbfs-server (data dir on the backing dir) + rbfs-mount
 # Jobs: fio (direct=1, libaio) 1 MiB sequential and 4 KiB random I/O, and
-# tools/bench/metabench.c (create+1 KiB write, stat, readdir, unlink). All
+# tools/bench/metabench.c (create+1 KiB write, stat, readdir, unlink), and a
+# developer workload (git clone of a repository, git status twice, find +
+# stat, tar to a pipe, grep -r, rm -rf; seconds per step). All
 # targets are mounted at once and each job runs on every target in turn.
 #
 # Prints a markdown table; a full run (or --write-docs) also replaces the
@@ -25,6 +27,7 @@
 #   BENCH_FILES          metabench files (5000 / 200)
 #   BENCH_META_PAUSE_MS  pause before the stat and readdir phases (1100 / 1100)
 #   BENCH_TARGETS        targets to run (raw passthrough sshfs rbfs)
+#   BENCH_DEV_REPO       git repository the developer workload clones (this one)
 #   BENCH_NO_BUILD=1     use the existing bazel-bin binaries without building
 #   BENCH_CHART_OUT      the chart of a run that does not write the docs
 #                        (/tmp/rbfs-bench-quick.png)
@@ -71,6 +74,17 @@ readonly FIO_JOBS=(
   "randwrite16|randwrite|4k|16|IOPS|4 KiB rand write, qd16"
 )
 readonly META_PHASES=(create stat readdir unlink)
+# The developer workload, in this order on one clone of a git repository
+# (BENCH_DEV_REPO): key|label. Seconds per step.
+readonly DEV_STEPS=(
+  "clone|git clone"
+  "status1|git status (first)"
+  "status2|git status (again)"
+  "stat|find + stat every file"
+  "tar|tar the tree to a pipe"
+  "grep|grep -r"
+  "rm|rm -rf"
+)
 
 QUICK=0
 DOCS=auto
@@ -131,6 +145,7 @@ parse_args() {
     SIZE=${BENCH_SIZE:-1G}; NFILES=${BENCH_FILES:-5000}
   fi
   META_PAUSE_MS=${BENCH_META_PAUSE_MS:-1100}
+  DEV_REPO=${BENCH_DEV_REPO:-$REPO_ROOT}
 }
 
 check_prereqs() {
@@ -156,6 +171,7 @@ all_keys() {
   local spec p
   for spec in "${FIO_JOBS[@]}"; do echo "${spec%%|*}"; done
   for p in "${META_PHASES[@]}"; do echo "meta_$p"; done
+  for p in "${DEV_STEPS[@]}"; do echo "dev_${p%%|*}"; done
 }
 
 # ---------------------------------------------------------------- cleanup

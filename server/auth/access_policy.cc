@@ -124,7 +124,7 @@ void AccessPolicy::LogRefusal(Operation op, const CallCredentials& credentials,
   uint64_t unlogged;
   {
     absl::MutexLock lock(&log_mu_);
-    const absl::Time now = now_();
+    const absl::Time now = clock_->Now();
     if (now - last_refusal_log_ < kRefusalLogInterval) {
       ++unlogged_refusals_;
       return;

@@ -23,7 +23,6 @@
 #define RBFS_SERVER_AUTH_ACCESS_POLICY_H_
 
 #include <cstdint>
-#include <functional>
 #include <optional>
 #include <string>
 #include <utility>
@@ -31,8 +30,8 @@
 #include "absl/base/thread_annotations.h"
 #include "absl/strings/string_view.h"
 #include "absl/synchronization/mutex.h"
-#include "absl/time/clock.h"
 #include "absl/time/time.h"
+#include "common/clock.h"
 #include "server/auth/token_authenticator.h"
 
 namespace rbfs {
@@ -143,10 +142,10 @@ class AccessDecision {
 
 class AccessPolicy {
  public:
-  // `now` paces the refusal log (a seam for tests).
+  // `clock` paces the refusal log; it must outlive the policy.
   explicit AccessPolicy(AccessOptions options,
-                        std::function<absl::Time()> now = &absl::Now)
-      : options_(options), now_(std::move(now)) {}
+                        const Clock* clock = Clock::Real())
+      : options_(options), clock_(clock) {}
 
   AccessDecision Decide(const CallCredentials& credentials,
                         const AccessRequest& request) const
@@ -163,7 +162,7 @@ class AccessPolicy {
                   absl::string_view reason) const ABSL_LOCKS_EXCLUDED(log_mu_);
 
   const AccessOptions options_;
-  const std::function<absl::Time()> now_;
+  const Clock* const clock_;
 
   mutable absl::Mutex log_mu_;
   mutable absl::Time last_refusal_log_ ABSL_GUARDED_BY(log_mu_) =

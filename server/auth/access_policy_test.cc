@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "gtest/gtest.h"
+#include "testing/fake_clock.h"
 
 namespace rbfs {
 namespace {
@@ -139,8 +140,8 @@ TEST(AccessPolicyTest, RefusalsAreLoggedAtMostOnceASecondWithTheRestCounted) {
   ASSERT_NE(auth, nullptr);
   AccessOptions options;
   options.authenticator = auth.get();
-  absl::Time now = absl::FromUnixSeconds(1000);
-  const AccessPolicy policy(options, [&now] { return now; });
+  FakeClock clock;
+  const AccessPolicy policy(options, &clock);
 
   ::testing::internal::CaptureStderr();
   FakeCredentials first;
@@ -152,14 +153,14 @@ TEST(AccessPolicyTest, RefusalsAreLoggedAtMostOnceASecondWithTheRestCounted) {
             std::string::npos)
       << first_log;
 
-  now += absl::Milliseconds(999);
+  clock.Advance(absl::Milliseconds(999));
   ::testing::internal::CaptureStderr();
   FakeCredentials second;
   policy.Decide(second, Request(Operation::kWrite));
   EXPECT_EQ(::testing::internal::GetCapturedStderr(), "");
   EXPECT_EQ(second.peer_asked(), 0);
 
-  now += absl::Milliseconds(1);
+  clock.Advance(absl::Milliseconds(1));
   ::testing::internal::CaptureStderr();
   policy.Decide(FakeCredentials("Bearer 0123456789abcdef-other"),
                 Request(Operation::kRead));

@@ -109,6 +109,13 @@ fio_step() {
   fi
 }
 
+# Writes back and drops the kernel's page, dentry and inode caches, so that
+# the next job starts cold on every target alike.
+drop_page_cache() {
+  sync
+  echo 3 >/proc/sys/vm/drop_caches
+}
+
 meta_step() {
   local target=$1 dir phase v
   dir=$(cat "$STATE/dir.$target")
@@ -119,8 +126,7 @@ meta_step() {
   # for the GiBs of dirty and cached pages the fio jobs of all targets left.
   # (It does not explain why metadata figures drift by up to 40% between
   # runs; the machine does, see docs/benchmarks.md.)
-  sync
-  echo 3 >/proc/sys/vm/drop_caches
+  drop_page_cache
   mkdir "$dir/meta"
   log "$target: metabench, $NFILES files"
   if ! timeout --foreground -k 10 600 "$WORK/bin/metabench" "$dir/meta" "$NFILES" "$META_PAUSE_MS" \
@@ -141,8 +147,7 @@ dev_step() {
   dir=$(cat "$STATE/dir.$target")
   check_mounted "$target" "$dir"
   local repo="$dir/dev/repo" out="$WORK/dev.$target.out"
-  sync
-  echo 3 >/proc/sys/vm/drop_caches
+  drop_page_cache
   mkdir -p "$dir/dev"
   log "$target: developer workload on a clone of $DEV_REPO"
   for spec in "${DEV_STEPS[@]}"; do

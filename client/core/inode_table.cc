@@ -18,9 +18,13 @@ InodeTable::InodeTable() {
   entries_[kRootIno] = Entry{1, 1, 0, 0};
 }
 
-void InodeTable::Remember(const Attr& attr) {
+void InodeTable::Remember(const Attr& attr, uint64_t as_of) {
   absl::MutexLock lock(&mu_);
-  Entry& entry = entries_[attr.id().ino()];
+  auto [it, entered] = entries_.try_emplace(attr.id().ino());
+  if (entered && observer_ != nullptr) {
+    observer_->Entered(attr.id().ino(), as_of);
+  }
+  Entry& entry = it->second;
   entry.generation = attr.id().generation();
   entry.size = attr.size();
   ++entry.lookups;
@@ -55,7 +59,9 @@ absl::StatusOr<InodeId> InodeTable::Id(uint64_t ino) const {
 
 void InodeTable::Opened(uint64_t ino) {
   absl::MutexLock lock(&mu_);
-  ++entries_[ino].opens;
+  auto [it, entered] = entries_.try_emplace(ino);
+  if (entered && observer_ != nullptr) observer_->Entered(ino, 0);
+  ++it->second.opens;
 }
 
 void InodeTable::Released(uint64_t ino) {
@@ -84,11 +90,20 @@ size_t InodeTable::size() const {
   return entries_.size();
 }
 
+std::vector<uint64_t> InodeTable::Inodes() const {
+  absl::MutexLock lock(&mu_);
+  std::vector<uint64_t> inodes;
+  inodes.reserve(entries_.size());
+  for (const auto& [ino, entry] : entries_) inodes.push_back(ino);
+  return inodes;
+}
+
 void InodeTable::EraseIfUnused(uint64_t ino) {
   auto it = entries_.find(ino);
   if (it != entries_.end() && it->second.lookups == 0 &&
       it->second.opens == 0) {
     entries_.erase(it);
+    if (observer_ != nullptr) observer_->Left(ino);
   }
 }
 

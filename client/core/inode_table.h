@@ -7,11 +7,16 @@
 // inode stays known even after the kernel forgot its name) and the file size
 // as last known here. An entry lives while the kernel holds a lookup reference
 // or a handle is open. The root (ino 1, generation 1) is always present.
+//
+// An Observer hears when an entry comes and goes (what the mount holds on
+// the Watch stream), under the table's lock, so that the two reach it in the
+// order they happened; it must only queue, never call back into the table.
 #ifndef RBFS_CLIENT_CORE_INODE_TABLE_H_
 #define RBFS_CLIENT_CORE_INODE_TABLE_H_
 
 #include <cstdint>
 #include <optional>
+#include <vector>
 
 #include "absl/base/thread_annotations.h"
 #include "absl/container/flat_hash_map.h"
@@ -23,14 +28,25 @@ namespace rbfs {
 
 class InodeTable {
  public:
+  class Observer {
+   public:
+    virtual ~Observer() = default;
+    // `ino` entered the table from a reply read at `as_of`.
+    virtual void Entered(uint64_t ino, uint64_t as_of) = 0;
+    virtual void Left(uint64_t ino) = 0;
+  };
+
   InodeTable();
 
   InodeTable(const InodeTable&) = delete;
   InodeTable& operator=(const InodeTable&) = delete;
 
+  // Set before the table is used from several threads; may stay null.
+  void SetObserver(Observer* observer) { observer_ = observer; }
+
   // Counts a lookup reference handed to the kernel and adopts the attr's
-  // generation and size.
-  void Remember(const Attr& attr);
+  // generation and size; `as_of` is the reply's (rbfs.proto EntryReply).
+  void Remember(const Attr& attr, uint64_t as_of = 0);
 
   // Drops `nlookup` references (FUSE forget).
   void Forget(uint64_t ino, uint64_t nlookup);
@@ -50,6 +66,8 @@ class InodeTable {
   std::optional<uint64_t> Size(uint64_t ino) const;
 
   size_t size() const;
+  // Every node id in the table.
+  std::vector<uint64_t> Inodes() const;
 
  private:
   struct Entry {
@@ -61,6 +79,7 @@ class InodeTable {
 
   void EraseIfUnused(uint64_t ino) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
 
+  Observer* observer_ = nullptr;
   mutable absl::Mutex mu_;
   // Guards entries_.
   absl::flat_hash_map<uint64_t, Entry> entries_ ABSL_GUARDED_BY(mu_);

@@ -39,7 +39,8 @@ MountCore::MountCore(const Options& options, RpcClient* rpc,
     : chunk_size_(options.chunk_size),
       rpc_(rpc),
       session_(session),
-      dir_attrs_(options.attr_timeout),
+      dir_attrs_(options.cache.fallback_timeout),
+      coherence_(options.cache, &inodes_, &dir_attrs_),
       // Enough idle buffers for every chunk in flight plus a request's worth.
       buffers_(options.max_inflight + kMaxRequestBytes / options.chunk_size +
                1),
@@ -64,8 +65,19 @@ absl::Status MountCore::NumberedCall(
 absl::StatusOr<Attr> MountCore::Remembered(const absl::Status& status,
                                            const EntryReply& reply) {
   if (!status.ok()) return status;
-  inodes_.Remember(reply.attr());
+  inodes_.Remember(reply.attr(), reply.as_of());
   return reply.attr();
+}
+
+void MountCore::TrackName(uint64_t dir, absl::string_view name,
+                          const absl::Status& status, bool exists_after) {
+  KnownDirs& known = coherence_.known_dirs();
+  if (status.ok()) {
+    exists_after ? known.Added(dir, name) : known.Removed(dir, name);
+  } else if (absl::IsAlreadyExists(status) || absl::IsNotFound(status)) {
+    // The server knows better than the names kept here.
+    known.Forget(dir);
+  }
 }
 
 bool MountCore::WaitIdle(absl::Duration timeout) {
@@ -88,6 +100,9 @@ void MountCore::EndRequest() {
 
 absl::StatusOr<Attr> MountCore::Lookup(uint64_t parent,
                                        absl::string_view name) {
+  if (coherence_.known_dirs().Absent(parent, name)) {
+    return ErrnoError(ENOENT);
+  }
   LookupRequest request;
   absl::StatusOr<InodeId> parent_id = inodes_.Id(parent);
   if (!parent_id.ok()) return parent_id.status();
@@ -173,6 +188,7 @@ absl::StatusOr<Attr> MountCore::MkNod(uint64_t parent, absl::string_view name,
   EntryReply reply;
   absl::Status status =
       NumberedCall(&Rbfs::StubInterface::MkNod, request, &reply);
+  TrackName(parent, name, status, true);
   return Remembered(status, reply);
 }
 
@@ -188,6 +204,8 @@ absl::StatusOr<Attr> MountCore::MkDir(uint64_t parent, absl::string_view name,
   EntryReply reply;
   absl::Status status =
       NumberedCall(&Rbfs::StubInterface::MkDir, request, &reply);
+  TrackName(parent, name, status, true);
+  if (status.ok()) coherence_.DirCreated(reply.attr().id().ino());
   return Remembered(status, reply);
 }
 
@@ -198,7 +216,10 @@ absl::Status MountCore::Unlink(uint64_t parent, absl::string_view name) {
   *request.mutable_parent() = *std::move(parent_id);
   SetName(name, request.mutable_name());
   ErrReply reply;
-  return NumberedCall(&Rbfs::StubInterface::Unlink, request, &reply);
+  absl::Status status =
+      NumberedCall(&Rbfs::StubInterface::Unlink, request, &reply);
+  TrackName(parent, name, status, false);
+  return status;
 }
 
 absl::Status MountCore::RmDir(uint64_t parent, absl::string_view name) {
@@ -208,7 +229,10 @@ absl::Status MountCore::RmDir(uint64_t parent, absl::string_view name) {
   *request.mutable_parent() = *std::move(parent_id);
   SetName(name, request.mutable_name());
   ErrReply reply;
-  return NumberedCall(&Rbfs::StubInterface::RmDir, request, &reply);
+  absl::Status status =
+      NumberedCall(&Rbfs::StubInterface::RmDir, request, &reply);
+  TrackName(parent, name, status, false);
+  return status;
 }
 
 absl::StatusOr<Attr> MountCore::Symlink(absl::string_view target,
@@ -224,6 +248,7 @@ absl::StatusOr<Attr> MountCore::Symlink(absl::string_view target,
   EntryReply reply;
   absl::Status status =
       NumberedCall(&Rbfs::StubInterface::Symlink, request, &reply);
+  TrackName(parent, name, status, true);
   return Remembered(status, reply);
 }
 
@@ -244,7 +269,13 @@ absl::Status MountCore::Rename(uint64_t parent, absl::string_view name,
   SetName(new_name, request.mutable_new_name());
   request.set_flags(flags);
   ErrReply reply;
-  return NumberedCall(&Rbfs::StubInterface::Rename, request, &reply);
+  absl::Status status =
+      NumberedCall(&Rbfs::StubInterface::Rename, request, &reply);
+  if ((flags & RENAME_EXCHANGE) == 0 || !status.ok()) {
+    TrackName(parent, name, status, false);
+    TrackName(new_parent, new_name, status, true);
+  }
+  return status;
 }
 
 absl::StatusOr<Attr> MountCore::Link(uint64_t ino, uint64_t new_parent,
@@ -260,6 +291,7 @@ absl::StatusOr<Attr> MountCore::Link(uint64_t ino, uint64_t new_parent,
   EntryReply reply;
   absl::Status status =
       NumberedCall(&Rbfs::StubInterface::Link, request, &reply);
+  TrackName(new_parent, new_name, status, true);
   return Remembered(status, reply);
 }
 
@@ -312,8 +344,9 @@ absl::StatusOr<CreatedFile> MountCore::Create(uint64_t parent,
   EntryReply reply;
   absl::Status status =
       NumberedCall(&Rbfs::StubInterface::MkNod, request, &reply);
+  TrackName(parent, name, status, true);
   if (!status.ok()) return status;
-  inodes_.Remember(reply.attr());
+  inodes_.Remember(reply.attr(), reply.as_of());
   inodes_.Opened(reply.attr().id().ino());
   session_->Opened(handle, reply.attr().id(), flags);
   CreatedFile file;
@@ -411,7 +444,9 @@ absl::Status MountCore::ReadDir(uint64_t ino, off_t offset, size_t buffer_bytes,
         break;
       }
       ++added;
-      if (attr != nullptr && attr->id().ino() != 0) inodes_.Remember(*attr);
+      if (attr != nullptr && attr->id().ino() != 0) {
+        inodes_.Remember(*attr, reply.as_of());
+      }
       request.set_cookie(dirent.cookie());
     }
     if (reply.eof() || reply.entries_size() == 0) break;

@@ -38,6 +38,7 @@
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
 #include "client/core/buffer_pool.h"
+#include "client/core/cache_coherence.h"
 #include "client/core/dir_attr_cache.h"
 #include "client/core/inflight_limiter.h"
 #include "client/core/inode_table.h"
@@ -97,9 +98,10 @@ class MountCore {
     uint32_t chunk_size = 0;
     // Chunk RPCs in flight at once, mount-wide.
     uint32_t max_inflight = 0;
-    // The kernel's attribute timeout: how long directory attributes that
-    // came with a reply may answer the next GetAttr.
-    absl::Duration attr_timeout;
+    // The kernel's timeouts, long while the Watch stream is synced. The
+    // fallback one also bounds how long directory attributes that came
+    // with a reply may answer the next GetAttr.
+    CacheCoherence::Options cache;
   };
 
   MountCore(const Options& options, RpcClient* rpc, ClientSession* session);
@@ -174,6 +176,8 @@ class MountCore {
 
   // What the mount knows of the kernel's inodes, for tests.
   const InodeTable& inodes() const { return inodes_; }
+  // When the kernel may keep what a reply tells it.
+  CacheCoherence& coherence() { return coherence_; }
 
  private:
   // A call numbered by the session, so that it may be repeated; the
@@ -185,6 +189,11 @@ class MountCore {
   // A successful entry reply's attributes, with a lookup reference counted.
   absl::StatusOr<Attr> Remembered(const absl::Status& status,
                                   const EntryReply& reply);
+  // Keeps KnownDirs exact after a call that made `name` in `dir` exist
+  // (or not) if it succeeded; forgets `dir` when the server's answer
+  // contradicts what it knew.
+  void TrackName(uint64_t dir, absl::string_view name,
+                 const absl::Status& status, bool exists_after);
   // Tells the server one open handle of `id` is gone.
   void ReleaseOnServer(const InodeId& id, uint64_t handle);
   // Counts a read or write until its context has released everything.
@@ -196,6 +205,7 @@ class MountCore {
   ClientSession* const session_;
   InodeTable inodes_;
   DirAttrCache dir_attrs_;
+  CacheCoherence coherence_;
   BufferPool buffers_;
   InflightLimiter limiter_;
 

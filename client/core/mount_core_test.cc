@@ -78,7 +78,7 @@ class MountCoreTest : public testing::Test {
     MountCore::Options core_options;
     core_options.chunk_size = kChunk;
     core_options.max_inflight = 4;
-    core_options.attr_timeout = absl::Seconds(60);
+    core_options.cache.fallback_timeout = absl::Seconds(60);
     core_ =
         std::make_unique<MountCore>(core_options, rpc_.get(), session_.get());
   }
@@ -168,6 +168,52 @@ TEST_F(MountCoreTest, ServerErrnoIsReturnedExactlyAndTakesNoReference) {
             ENAMETOOLONG);
   // Only the root is known.
   EXPECT_EQ(core_->inodes().size(), 1u);
+}
+
+TEST_F(MountCoreTest, NamesInADirectoryItCreatedNeedNoLookup) {
+  core_->coherence().OnSynced();
+  EXPECT_CALL(*stub_, MkDir(_, _, _))
+      .WillOnce(DoAll(SetArgPointee<2>(Entry(MakeAttr(7, 1, S_IFDIR | 0755))),
+                      Return(Ok())));
+  ASSERT_TRUE(core_->MkDir(1, "fresh", 0755, MakeCaller()).ok());
+  EXPECT_CALL(*stub_, MkNod(_, _, _))
+      .WillOnce(DoAll(SetArgPointee<2>(Entry(MakeAttr(8, 1, S_IFREG | 0644))),
+                      Return(Ok())));
+  ASSERT_TRUE(core_->Create(7, "made", 0644, O_WRONLY, MakeCaller()).ok());
+  // A new name is absent without asking; the made one and the root's names
+  // (not created here) go to the server.
+  LookupRequest asked;
+  EXPECT_CALL(*stub_, Lookup(_, _, _))
+      .Times(2)
+      .WillRepeatedly(DoAll(SaveArg<1>(&asked),
+                            SetArgPointee<2>(Entry(MakeAttr(8, 1, S_IFREG))),
+                            Return(Ok())));
+  EXPECT_EQ(StatusToErrno(core_->Lookup(7, "new").status()), ENOENT);
+  EXPECT_TRUE(core_->Lookup(7, "made").ok());
+  EXPECT_EQ(asked.name(), "made");
+  EXPECT_TRUE(core_->Lookup(1, "other").ok());
+  EXPECT_EQ(asked.name(), "other");
+
+  // Another mount's change to the directory ends the local answers.
+  WatchReply changed;
+  Invalidation* change = changed.add_invalidations();
+  change->set_kind(Invalidation::ENTRY);
+  change->set_ino(7);
+  change->set_name("new");
+  core_->coherence().OnInvalidations(changed);
+  EXPECT_CALL(*stub_, Lookup(_, _, _))
+      .WillOnce(DoAll(SetArgPointee<2>(EntryErr(ENOENT)), Return(Ok())));
+  EXPECT_EQ(StatusToErrno(core_->Lookup(7, "new").status()), ENOENT);
+}
+
+TEST_F(MountCoreTest, DirectoriesCreatedBeforeTheSyncAreNotKnown) {
+  EXPECT_CALL(*stub_, MkDir(_, _, _))
+      .WillOnce(DoAll(SetArgPointee<2>(Entry(MakeAttr(7, 1, S_IFDIR | 0755))),
+                      Return(Ok())));
+  ASSERT_TRUE(core_->MkDir(1, "early", 0755, MakeCaller()).ok());
+  EXPECT_CALL(*stub_, Lookup(_, _, _))
+      .WillOnce(DoAll(SetArgPointee<2>(EntryErr(ENOENT)), Return(Ok())));
+  EXPECT_EQ(StatusToErrno(core_->Lookup(7, "x").status()), ENOENT);
 }
 
 TEST_F(MountCoreTest, TransportFailuresMapToErrnos) {

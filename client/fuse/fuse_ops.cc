@@ -66,28 +66,45 @@ void FuseOps::Init(fuse_conn_info* conn) {
   if (conn->capable & FUSE_CAP_ATOMIC_O_TRUNC) {
     conn->want |= FUSE_CAP_ATOMIC_O_TRUNC;
   }
-  // Writes must reach the server before they return (close-to-open).
+  // Writes reach the server before they return. With the writeback cache
+  // the kernel (6.1, fuse_change_attributes) would no longer take a regular
+  // file's size and mtime from the server while it caches the inode, so
+  // another mount's truncate or append would stay unseen.
   conn->want &= ~FUSE_CAP_WRITEBACK_CACHE;
   conn->time_gran = 1;
 }
 
-fuse_entry_param FuseOps::MakeEntry(const Attr& attr) const {
+fuse_entry_param FuseOps::MakeEntry(const Attr& attr,
+                                    const CacheTimeouts& timeouts) {
   fuse_entry_param entry;
   memset(&entry, 0, sizeof(entry));
   entry.ino = attr.id().ino();
   entry.generation = attr.id().generation();
   entry.attr = ToStat(attr);
-  entry.attr_timeout = absl::ToDoubleSeconds(options_.attr_timeout);
-  entry.entry_timeout = absl::ToDoubleSeconds(options_.entry_timeout);
+  entry.attr_timeout = absl::ToDoubleSeconds(timeouts.attr);
+  entry.entry_timeout = absl::ToDoubleSeconds(timeouts.entry);
   return entry;
 }
 
-void FuseOps::ReplyEntry(fuse_req_t req, const absl::StatusOr<Attr>& attr) {
+void FuseOps::ReplyEntry(fuse_req_t req, uint64_t parent,
+                         absl::string_view name,
+                         const absl::StatusOr<Attr>& attr, bool negative) {
   if (!attr.ok()) {
+    if (negative && absl::IsNotFound(attr.status()) &&
+        options_.negative_timeout > absl::ZeroDuration()) {
+      // Node id 0: the kernel caches that the name does not exist.
+      fuse_entry_param entry;
+      memset(&entry, 0, sizeof(entry));
+      entry.entry_timeout = absl::ToDoubleSeconds(
+          core_->coherence().ForNegativeEntry(parent, name).entry);
+      fuse_reply_entry(req, &entry);
+      return;
+    }
     ReplyStatus(req, attr.status());
     return;
   }
-  fuse_entry_param entry = MakeEntry(*attr);
+  fuse_entry_param entry =
+      MakeEntry(*attr, core_->coherence().ForEntry(parent, name));
   if (fuse_reply_entry(req, &entry) != 0) {
     // The kernel dropped the request, so it holds no reference.
     core_->Forget(entry.ino, 1);
@@ -100,11 +117,25 @@ void FuseOps::ReplyAttr(fuse_req_t req, const absl::StatusOr<Attr>& attr) {
     return;
   }
   struct stat st = ToStat(*attr);
-  fuse_reply_attr(req, &st, absl::ToDoubleSeconds(options_.attr_timeout));
+  fuse_reply_attr(req, &st,
+                  absl::ToDoubleSeconds(core_->coherence().AttrTimeout()));
+}
+
+void FuseOps::InvalidateEntry(uint64_t parent, absl::string_view name) {
+  if (session_ == nullptr) return;
+  // ENOENT (the kernel no longer caches it) is the common answer.
+  fuse_lowlevel_notify_inval_entry(session_, parent, name.data(), name.size());
+}
+
+void FuseOps::InvalidateInode(uint64_t ino, bool data) {
+  if (session_ == nullptr) return;
+  // Offset -1 drops the attributes only; 0 with length 0 all the pages too.
+  fuse_lowlevel_notify_inval_inode(session_, ino, data ? 0 : -1, 0);
 }
 
 void FuseOps::Lookup(fuse_req_t req, fuse_ino_t parent, const char* name) {
-  ReplyEntry(req, core_->Lookup(parent, name));
+  ReplyEntry(req, parent, name, core_->Lookup(parent, name),
+             /*negative=*/true);
 }
 
 void FuseOps::GetAttr(fuse_req_t req, fuse_ino_t ino) {
@@ -140,12 +171,14 @@ void FuseOps::ReadLink(fuse_req_t req, fuse_ino_t ino) {
 
 void FuseOps::MkNod(fuse_req_t req, fuse_ino_t parent, const char* name,
                     mode_t mode, dev_t rdev) {
-  ReplyEntry(req, core_->MkNod(parent, name, mode, rdev, MakeCaller(req)));
+  ReplyEntry(req, parent, name,
+             core_->MkNod(parent, name, mode, rdev, MakeCaller(req)));
 }
 
 void FuseOps::MkDir(fuse_req_t req, fuse_ino_t parent, const char* name,
                     mode_t mode) {
-  ReplyEntry(req, core_->MkDir(parent, name, mode, MakeCaller(req)));
+  ReplyEntry(req, parent, name,
+             core_->MkDir(parent, name, mode, MakeCaller(req)));
 }
 
 void FuseOps::Unlink(fuse_req_t req, fuse_ino_t parent, const char* name) {
@@ -158,7 +191,8 @@ void FuseOps::RmDir(fuse_req_t req, fuse_ino_t parent, const char* name) {
 
 void FuseOps::Symlink(fuse_req_t req, const char* link, fuse_ino_t parent,
                       const char* name) {
-  ReplyEntry(req, core_->Symlink(link, parent, name, MakeCaller(req)));
+  ReplyEntry(req, parent, name,
+             core_->Symlink(link, parent, name, MakeCaller(req)));
 }
 
 void FuseOps::Rename(fuse_req_t req, fuse_ino_t parent, const char* name,
@@ -169,14 +203,18 @@ void FuseOps::Rename(fuse_req_t req, fuse_ino_t parent, const char* name,
 
 void FuseOps::Link(fuse_req_t req, fuse_ino_t ino, fuse_ino_t new_parent,
                    const char* new_name) {
-  ReplyEntry(req, core_->Link(ino, new_parent, new_name));
+  ReplyEntry(req, new_parent, new_name,
+             core_->Link(ino, new_parent, new_name));
 }
 
 void FuseOps::SetOpenFlags(fuse_file_info* fi) const {
+  // cache=auto: an O_DIRECT open still bypasses the page cache, through the
+  // kernel's asynchronous direct I/O (FUSE_CAP_ASYNC_DIO).
   fi->direct_io = options_.cache_auto ? 0 : 1;
-  // cache=auto: dropping cached pages at every open gives close-to-open
-  // consistency.
-  fi->keep_cache = 0;
+  // While invalidations arrive, cached pages are dropped when another mount
+  // changes the file, so they may outlive a close; otherwise dropping them
+  // at every open gives close-to-open consistency.
+  fi->keep_cache = core_->coherence().KeepPages() ? 1 : 0;
 }
 
 void FuseOps::Open(fuse_req_t req, fuse_ino_t ino, fuse_file_info* fi) {
@@ -188,11 +226,11 @@ void FuseOps::Open(fuse_req_t req, fuse_ino_t ino, fuse_file_info* fi) {
   }
   SetOpenFlags(fi);
   fi->fh = file->handle;
-  if (options_.cache_auto && session_ != nullptr) {
-    // Close-to-open: the kernel's cached attributes (above all the size that
-    // bounds page-cache reads) may predate another client's last close. The
-    // notification is handled before it returns, so the open completes with
-    // them invalidated.
+  if (options_.cache_auto && session_ != nullptr && !fi->keep_cache) {
+    // Close-to-open without invalidations: the kernel's cached attributes
+    // (above all the size that bounds page-cache reads) may predate another
+    // client's last close. The notification is handled before it returns,
+    // so the open completes with them invalidated.
     fuse_lowlevel_notify_inval_inode(session_, ino, -1, 0);
   }
   if (fuse_reply_open(req, fi) != 0) {
@@ -211,7 +249,8 @@ void FuseOps::Create(fuse_req_t req, fuse_ino_t parent, const char* name,
   }
   SetOpenFlags(fi);
   fi->fh = file->handle;
-  fuse_entry_param entry = MakeEntry(file->attr);
+  fuse_entry_param entry =
+      MakeEntry(file->attr, core_->coherence().ForEntry(parent, name));
   if (fuse_reply_create(req, &entry, fi) != 0) core_->CancelCreate(*file);
 }
 
@@ -261,7 +300,7 @@ void FuseOps::ReadDir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t offset,
   auto add = [&](const DirSlot& slot) {
     fuse_entry_param entry;
     if (slot.attr != nullptr) {
-      entry = MakeEntry(*slot.attr);
+      entry = MakeEntry(*slot.attr, core_->coherence().ForEntry(ino, slot.name));
     } else {
       memset(&entry, 0, sizeof(entry));
       entry.attr.st_ino = slot.ino;

@@ -8,8 +8,10 @@
 // kernel's buffer (fuse_add_direntry), one copy. When a reply that hands the
 // kernel a reference or a handle fails (the request was interrupted), the
 // core is told to undo it. What only FUSE has stays here: the connection's
-// capabilities (Init), the open flags (direct_io or the page cache), and the
-// close-to-open invalidation of a cache=auto open.
+// capabilities (Init), the open flags (direct_io or the page cache), and
+// telling the kernel to drop what it caches (KernelNotifier: the core's
+// coherence calls it from the Watch stream's threads, never from a request
+// handler).
 #ifndef RBFS_CLIENT_FUSE_FUSE_OPS_H_
 #define RBFS_CLIENT_FUSE_FUSE_OPS_H_
 
@@ -21,7 +23,7 @@
 
 namespace rbfs {
 
-class FuseOps {
+class FuseOps : public KernelNotifier {
  public:
   // `core` outlives this object and the FUSE session.
   FuseOps(const MountOptions& options, MountCore* core);
@@ -66,12 +68,19 @@ class FuseOps {
 
   MountCore& core() { return *core_; }
 
+  // KernelNotifier.
+  void InvalidateEntry(uint64_t parent, absl::string_view name) override;
+  void InvalidateInode(uint64_t ino, bool data) override;
+
  private:
-  // Answers an entry-returning operation; a reply the kernel never got
-  // gives the lookup reference back.
-  void ReplyEntry(fuse_req_t req, const absl::StatusOr<Attr>& attr);
+  // Answers an entry-returning operation for the name `name` in `parent`;
+  // a reply the kernel never got gives the lookup reference back. With
+  // `negative`, ENOENT is answered as a negative entry the kernel caches.
+  void ReplyEntry(fuse_req_t req, uint64_t parent, absl::string_view name,
+                  const absl::StatusOr<Attr>& attr, bool negative = false);
   void ReplyAttr(fuse_req_t req, const absl::StatusOr<Attr>& attr);
-  fuse_entry_param MakeEntry(const Attr& attr) const;
+  static fuse_entry_param MakeEntry(const Attr& attr,
+                                    const CacheTimeouts& timeouts);
   void SetOpenFlags(fuse_file_info* fi) const;
 
   const MountOptions options_;

@@ -32,6 +32,8 @@ struct RawOptions {
   char* cache;
   double attr_timeout;
   double entry_timeout;
+  double negative_timeout;
+  double fallback_timeout;
   double deadline;
   int hard;
   unsigned channels;
@@ -85,21 +87,40 @@ const OptionRow kOptionRows[] = {
      [](const MountOptions& d) { return absl::StrCat(d.max_inflight); }},
     {Section::kGeneral, "cache=%s", nullptr, RBFS_FIELD(cache), 1,
      "-o cache=none|auto",
-     "none: direct I/O, every read and write goes to the server; auto: page "
-     "cache with close-to-open consistency (executables, shared mmap, small "
-     "files)",
+     "auto: the page cache (readahead, shared mmap, executables), kept "
+     "coherent with other mounts by the server's invalidations; O_DIRECT "
+     "opens still go straight to the server. none: direct I/O for every "
+     "open",
      [](const MountOptions& d) {
        return std::string(d.cache_auto ? "auto" : "none");
      }},
     {Section::kGeneral, "attr_timeout=%lf", nullptr, RBFS_FIELD(attr_timeout),
-     1, "-o attr_timeout=SECS", "how long the kernel caches attributes",
+     1, "-o attr_timeout=SECS",
+     "how long the kernel caches attributes while the server's change "
+     "stream is up",
      [](const MountOptions& d) {
        return absl::StrCat(absl::ToDoubleSeconds(d.attr_timeout));
      }},
     {Section::kGeneral, "entry_timeout=%lf", nullptr, RBFS_FIELD(entry_timeout),
-     1, "-o entry_timeout=SECS", "how long the kernel caches names",
+     1, "-o entry_timeout=SECS",
+     "how long the kernel caches names while the change stream is up",
      [](const MountOptions& d) {
        return absl::StrCat(absl::ToDoubleSeconds(d.entry_timeout));
+     }},
+    {Section::kGeneral, "negative_timeout=%lf", nullptr,
+     RBFS_FIELD(negative_timeout), 1, "-o negative_timeout=SECS",
+     "how long the kernel caches that a name does not exist, while the "
+     "change stream is up (0: not at all)",
+     [](const MountOptions& d) {
+       return absl::StrCat(absl::ToDoubleSeconds(d.negative_timeout));
+     }},
+    {Section::kGeneral, "fallback_timeout=%lf", nullptr,
+     RBFS_FIELD(fallback_timeout), 1, "-o fallback_timeout=SECS",
+     "all three timeouts while the change stream is down or not yet up: "
+     "with the 1 s the stream may stay silent, the most another mount's "
+     "change can stay unseen",
+     [](const MountOptions& d) {
+       return absl::StrCat(absl::ToDoubleSeconds(d.fallback_timeout));
      }},
     {Section::kGeneral, "deadline=%lf", nullptr, RBFS_FIELD(deadline), 1,
      "-o deadline=SECS",
@@ -234,11 +255,14 @@ absl::StatusOr<MountOptions> ParseMountOptions(fuse_args* args) {
   raw.max_inflight = options.max_inflight;
   raw.attr_timeout = absl::ToDoubleSeconds(options.attr_timeout);
   raw.entry_timeout = absl::ToDoubleSeconds(options.entry_timeout);
+  raw.negative_timeout = absl::ToDoubleSeconds(options.negative_timeout);
+  raw.fallback_timeout = absl::ToDoubleSeconds(options.fallback_timeout);
   raw.deadline = absl::ToDoubleSeconds(options.deadline);
   raw.channels = options.channels;
   const int parsed =
       fuse_opt_parse(args, &raw, OptionSpecs(), KeepServerAddress);
-  std::string cache = raw.cache ? raw.cache : "none";
+  const std::string cache =
+      raw.cache ? raw.cache : (options.cache_auto ? "auto" : "none");
   if (raw.server) options.server = raw.server;
   for (auto [from, to] : {std::pair{raw.tls_ca, &options.tls_ca},
                           {raw.tls_cert, &options.tls_cert},
@@ -254,12 +278,11 @@ absl::StatusOr<MountOptions> ParseMountOptions(fuse_args* args) {
   free(raw.server);
   free(raw.mountpoint);
   if (parsed != 0) return ErrnoError(EINVAL, "cannot parse options");
-  if (cache == "auto") {
-    options.cache_auto = true;
-  } else if (cache != "none") {
+  if (cache != "auto" && cache != "none") {
     return ErrnoError(EINVAL,
                       absl::StrCat("cache must be none or auto, not ", cache));
   }
+  options.cache_auto = cache == "auto";
   if (raw.chunk_size > kMaxChunkBytes) {
     return ErrnoError(EINVAL, absl::StrCat("chunk_size is limited to ",
                                            kMaxChunkBytes >> 20, " MiB"));
@@ -267,7 +290,8 @@ absl::StatusOr<MountOptions> ParseMountOptions(fuse_args* args) {
   if (raw.max_inflight == 0 || raw.channels == 0) {
     return ErrnoError(EINVAL, "max_inflight and channels must be positive");
   }
-  if (!(raw.deadline > 0) || raw.attr_timeout < 0 || raw.entry_timeout < 0) {
+  if (!(raw.deadline > 0) || raw.attr_timeout < 0 || raw.entry_timeout < 0 ||
+      raw.negative_timeout < 0 || raw.fallback_timeout < 0) {
     return ErrnoError(EINVAL, "deadline must be positive, timeouts >= 0");
   }
   if (options.tls_cert.empty() != options.tls_key.empty()) {
@@ -281,6 +305,8 @@ absl::StatusOr<MountOptions> ParseMountOptions(fuse_args* args) {
   options.channels = raw.channels;
   options.attr_timeout = absl::Seconds(raw.attr_timeout);
   options.entry_timeout = absl::Seconds(raw.entry_timeout);
+  options.negative_timeout = absl::Seconds(raw.negative_timeout);
+  options.fallback_timeout = absl::Seconds(raw.fallback_timeout);
   options.deadline = absl::Seconds(raw.deadline);
   options.hard = raw.hard != 0;
   return options;

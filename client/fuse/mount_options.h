@@ -28,10 +28,16 @@ struct MountOptions {
   // Bytes per RPC; 0 picks the default. Rounded up to the server's block size.
   uint32_t chunk_size = 0;
   uint32_t max_inflight = 64;
-  // false: direct I/O (cache=none); true: page cache, close-to-open.
-  bool cache_auto = false;
-  absl::Duration attr_timeout = absl::Seconds(1);
-  absl::Duration entry_timeout = absl::Seconds(1);
+  // false: direct I/O (cache=none); true: page cache, kept coherent by the
+  // server's invalidations, close-to-open when they cannot be trusted.
+  bool cache_auto = true;
+  // The kernel's timeouts while the server's change stream is up (every
+  // change another mount makes then arrives as an invalidation), and the
+  // one for all three while it is not.
+  absl::Duration attr_timeout = absl::Seconds(60);
+  absl::Duration entry_timeout = absl::Seconds(60);
+  absl::Duration negative_timeout = absl::Seconds(60);
+  absl::Duration fallback_timeout = absl::Seconds(1);
   absl::Duration deadline = absl::Seconds(30);
   // hard: retry forever through server outages; soft: EIO at the deadline.
   bool hard = false;

@@ -57,14 +57,24 @@ TEST(MountOptionsTest, HardAndSoftTakeTheLastWord) {
   EXPECT_FALSE(options->hard);
 }
 
-TEST(MountOptionsTest, DefaultsAreDirectIo) {
+TEST(MountOptionsTest, DefaultsAreTheCoherentPageCache) {
   std::vector<std::string> rest;
   absl::StatusOr<MountOptions> options =
       Parse({"rbfs-mount", "h:1", "/m"}, &rest);
   ASSERT_TRUE(options.ok());
-  EXPECT_FALSE(options->cache_auto);
+  EXPECT_TRUE(options->cache_auto);
+  EXPECT_EQ(options->attr_timeout, absl::Seconds(60));
+  EXPECT_EQ(options->entry_timeout, absl::Seconds(60));
+  EXPECT_EQ(options->negative_timeout, absl::Seconds(60));
+  EXPECT_EQ(options->fallback_timeout, absl::Seconds(1));
   EXPECT_EQ(options->max_inflight, 64u);
   EXPECT_EQ(options->channels, 4u);
+  options = Parse({"rbfs-mount", "-o", "cache=none,negative_timeout=0", "h:1",
+                   "/m"},
+                  &rest);
+  ASSERT_TRUE(options.ok());
+  EXPECT_FALSE(options->cache_auto);
+  EXPECT_EQ(options->negative_timeout, absl::ZeroDuration());
 }
 
 TEST(MountOptionsTest, RejectsBadValues) {
@@ -77,6 +87,8 @@ TEST(MountOptionsTest, RejectsBadValues) {
       Parse({"m", "-o", "chunk_size=8388608", "h:1", "/m"}, &rest).ok());
   EXPECT_FALSE(Parse({"m", "-o", "max_inflight=0", "h:1", "/m"}, &rest).ok());
   EXPECT_FALSE(Parse({"m", "-o", "deadline=0", "h:1", "/m"}, &rest).ok());
+  EXPECT_FALSE(
+      Parse({"m", "-o", "fallback_timeout=-1", "h:1", "/m"}, &rest).ok());
 }
 
 TEST(MountOptionsTest, ChunkSizeFollowsServerBlocks) {
@@ -120,7 +132,8 @@ TEST(MountOptionsTest, HelpShowsEveryOptionWithTheStructsDefaults) {
   const std::string& help = MountOptionsHelp();
   for (const char* name :
        {"chunk_size=", "max_inflight=", "cache=", "attr_timeout=",
-        "entry_timeout=", "deadline=", "soft", "hard",
+        "entry_timeout=", "negative_timeout=", "fallback_timeout=",
+        "deadline=", "soft", "hard",
         "channels=", "tls_ca=", "tls_cert=", "tls_key=", "tls_server_name=",
         "token_file=", "allow_insecure_token"}) {
     EXPECT_THAT(help, testing::HasSubstr(std::string("-o ") + name)) << name;
@@ -143,7 +156,8 @@ TEST(MountOptionsTest, HelpShowsEveryOptionWithTheStructsDefaults) {
 TEST(MountOptionsTest, EveryOptionInTheHelpParses) {
   for (const char* option :
        {"chunk_size=65536", "max_inflight=2", "cache=auto", "attr_timeout=2",
-        "entry_timeout=2", "deadline=2", "soft", "hard", "channels=2",
+        "entry_timeout=2", "negative_timeout=2", "fallback_timeout=2",
+        "deadline=2", "soft", "hard", "channels=2",
         "tls_ca=/a", "tls_server_name=x", "token_file=/t",
         "allow_insecure_token"}) {
     std::vector<std::string> rest;

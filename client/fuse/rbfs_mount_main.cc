@@ -37,6 +37,7 @@
 #include "client/rpc/channel_security.h"
 #include "client/rpc/client_session.h"
 #include "client/rpc/rpc_client.h"
+#include "client/rpc/watch_stream.h"
 #include "common/errno_status.h"
 #include "common/log.h"
 #include "common/malloc_tuning.h"
@@ -235,7 +236,10 @@ int Run(int argc, char** argv) {
   MountCore::Options core_options;
   core_options.chunk_size = chunk_size;
   core_options.max_inflight = options->max_inflight;
-  core_options.attr_timeout = options->attr_timeout;
+  core_options.cache.entry_timeout = options->entry_timeout;
+  core_options.cache.attr_timeout = options->attr_timeout;
+  core_options.cache.negative_timeout = options->negative_timeout;
+  core_options.cache.fallback_timeout = options->fallback_timeout;
   MountCore core(core_options, &rpc, &client_session);
   FuseOps ops(*options, &core);
 
@@ -249,6 +253,14 @@ int Run(int argc, char** argv) {
     fuse_remove_signal_handlers(session);
   };
   if (fuse_session_mount(session, cmdline.mountpoint) != 0) return 1;
+  // Before the loop serves a request: every inode the kernel gets is held on
+  // the stream from the start. Stopped before the session goes away, since
+  // it notifies the kernel through it.
+  WatchStream watch(&rpc, client_session.id(), &core.coherence(),
+                    WatchStream::Options());
+  core.coherence().Connect(&ops, &watch);
+  watch.Start();
+  absl::Cleanup stop_watch = [&watch] { watch.Stop(); };
   LogInfo("mounted %s on %s (block %d, chunk %d, %s, %s, session %x)",
           options->server, cmdline.mountpoint, statfs.block_size(), chunk_size,
           options->cache_auto ? "cache=auto" : "cache=none",
@@ -269,6 +281,7 @@ int Run(int argc, char** argv) {
                                   : cmdline.max_idle_threads;
     result = fuse_session_loop_mt(session, &config);
   }
+  std::move(stop_watch).Invoke();
   if (!core.WaitIdle(options->deadline + absl::Seconds(5))) {
     LogWarning("requests still in flight at unmount");
   }

@@ -27,7 +27,9 @@ uint64_t RandomSessionId() {
 }  // namespace
 
 ClientSession::ClientSession(RpcClient* rpc)
-    : rpc_(rpc), id_(RandomSessionId()) {}
+    : rpc_(rpc), id_(RandomSessionId()) {
+  rpc_->SetSession(id_);
+}
 
 ClientSession::~ClientSession() {
   {

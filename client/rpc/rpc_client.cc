@@ -8,6 +8,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "common/log.h"
+#include "common/coherence.h"
 #include "common/token_file.h"
 #include "common/wire_limits.h"
 
@@ -103,8 +104,16 @@ void RpcClient::PrepareContext(grpc::ClientContext& context,
   // Wait out a server restart (bounded by the deadline) rather than failing
   // the moment the connection is down.
   context.set_wait_for_ready(true);
+  PrepareStreamContext(context);
+}
+
+void RpcClient::PrepareStreamContext(grpc::ClientContext& context) const {
   if (!authorization_.empty()) {
     context.AddMetadata(std::string(kAuthorizationKey), authorization_);
+  }
+  if (const uint64_t session = session_.load(); session != 0) {
+    context.AddMetadata(std::string(kSessionMetadataKey),
+                        absl::StrCat(session));
   }
 }
 

@@ -70,6 +70,14 @@ class RpcClient {
 
   // Prepares a ClientContext for one attempt of a call ending at `deadline`.
   void PrepareContext(grpc::ClientContext& context, absl::Time deadline) const;
+  // Prepares the context of a long-lived stream: credentials and session,
+  // no deadline.
+  void PrepareStreamContext(grpc::ClientContext& context) const;
+
+  // Names the mount's session in every call from now on (the server keeps a
+  // session's own changes from its Watch stream). Set once, before calls
+  // run concurrently.
+  void SetSession(uint64_t session) { session_.store(session); }
 
   // Checks that the server answers and accepts this client's credentials,
   // failing fast on refusals and reporting the transport's own words (a TLS
@@ -109,6 +117,7 @@ class RpcClient {
   const std::string authorization_;
   std::vector<std::unique_ptr<Rbfs::StubInterface>> stubs_;
   std::atomic<size_t> next_{0};
+  std::atomic<uint64_t> session_{0};
   std::atomic<int64_t> last_hard_note_ns_{0};
 };
 

@@ -97,6 +97,11 @@ class FakeRbfsStub : public MockRbfsStub {
                grpc::ClientUnaryReactor* reactor) override {
       reactor->OnDone(Unimplemented());
     }
+    void Watch(grpc::ClientContext*,
+               grpc::ClientBidiReactor<WatchRequest, WatchReply>* reactor)
+        override {
+      reactor->OnDone(Unimplemented());
+    }
 
    private:
     static grpc::Status Unimplemented() {

@@ -1,0 +1,170 @@
+#include "client/core/cache_coherence.h"
+
+#include <utility>
+
+namespace rbfs {
+
+CacheCoherence::CacheCoherence(const Options& options, InodeTable* inodes,
+                               DirAttrCache* dir_attrs)
+    : options_(options),
+      inodes_(inodes),
+      dir_attrs_(dir_attrs),
+      known_dirs_(options.max_known_dir_names) {
+  inodes_->SetObserver(this);
+}
+
+void CacheCoherence::Connect(KernelNotifier* kernel, WatchStream* stream) {
+  kernel_ = kernel;
+  stream_ = stream;
+}
+
+bool CacheCoherence::Note(uint64_t parent, absl::string_view name) {
+  absl::MutexLock lock(&mu_);
+  if (!synced_) return false;
+  auto& names = names_[parent];
+  if (names.contains(name)) return true;
+  if (name_count_ >= options_.max_names) return false;
+  names.emplace(name);
+  ++name_count_;
+  return true;
+}
+
+CacheTimeouts CacheCoherence::ForEntry(uint64_t parent,
+                                       absl::string_view name) {
+  if (!Note(parent, name)) {
+    return {options_.fallback_timeout, options_.fallback_timeout};
+  }
+  return {options_.entry_timeout, options_.attr_timeout};
+}
+
+CacheTimeouts CacheCoherence::ForNegativeEntry(uint64_t parent,
+                                               absl::string_view name) {
+  if (!Note(parent, name)) {
+    return {options_.fallback_timeout, options_.fallback_timeout};
+  }
+  return {options_.negative_timeout, options_.attr_timeout};
+}
+
+absl::Duration CacheCoherence::AttrTimeout() const {
+  return synced() ? options_.attr_timeout : options_.fallback_timeout;
+}
+
+bool CacheCoherence::KeepPages() const { return synced(); }
+
+bool CacheCoherence::synced() const {
+  absl::MutexLock lock(&mu_);
+  return synced_;
+}
+
+void CacheCoherence::DirCreated(uint64_t dir) {
+  absl::MutexLock lock(&mu_);
+  if (synced_) known_dirs_.Created(dir);
+}
+
+void CacheCoherence::Entered(uint64_t ino, uint64_t as_of) {
+  if (stream_ != nullptr) stream_->Hold(ino, as_of);
+}
+
+void CacheCoherence::Left(uint64_t ino) {
+  if (stream_ != nullptr) stream_->Drop(ino);
+  TakeNames(ino);
+  known_dirs_.Forget(ino);
+}
+
+std::vector<std::string> CacheCoherence::TakeNames(uint64_t dir) {
+  absl::MutexLock lock(&mu_);
+  std::vector<std::string> taken;
+  auto it = names_.find(dir);
+  if (it == names_.end()) return taken;
+  taken.reserve(it->second.size());
+  for (auto name = it->second.begin(); name != it->second.end();) {
+    taken.push_back(std::move(it->second.extract(name++).value()));
+  }
+  name_count_ -= taken.size();
+  names_.erase(it);
+  return taken;
+}
+
+std::vector<uint64_t> CacheCoherence::HeldInodes() {
+  return inodes_->Inodes();
+}
+
+void CacheCoherence::OnSynced() {
+  InvalidateAll();
+  absl::MutexLock lock(&mu_);
+  synced_ = true;
+}
+
+void CacheCoherence::OnLost() {
+  {
+    absl::MutexLock lock(&mu_);
+    synced_ = false;
+  }
+  InvalidateAll();
+}
+
+void CacheCoherence::InvalidateAll() {
+  absl::flat_hash_map<uint64_t, absl::flat_hash_set<std::string>> names;
+  {
+    absl::MutexLock lock(&mu_);
+    names.swap(names_);
+    name_count_ = 0;
+    known_dirs_.Clear();
+  }
+  for (uint64_t ino : inodes_->Inodes()) {
+    dir_attrs_->Erase(ino);
+    if (kernel_ != nullptr) kernel_->InvalidateInode(ino, true);
+  }
+  if (kernel_ == nullptr) return;
+  for (const auto& [dir, dir_names] : names) {
+    for (const std::string& name : dir_names) {
+      kernel_->InvalidateEntry(dir, name);
+    }
+  }
+}
+
+void CacheCoherence::OnInvalidations(const WatchReply& reply) {
+  for (const Invalidation& change : reply.invalidations()) {
+    const uint64_t ino = change.ino();
+    dir_attrs_->Erase(ino);
+    if (change.kind() == Invalidation::ENTRY ||
+        change.kind() == Invalidation::ALL) {
+      known_dirs_.Forget(ino);
+    }
+    switch (change.kind()) {
+      case Invalidation::ENTRY: {
+        {
+          absl::MutexLock lock(&mu_);
+          auto it = names_.find(ino);
+          if (it != names_.end() && it->second.erase(change.name()) > 0) {
+            --name_count_;
+          }
+        }
+        if (kernel_ != nullptr) {
+          kernel_->InvalidateEntry(ino, change.name());
+          // The kernel drops the directory's attributes with a name it
+          // caches, but not when it caches no such name.
+          kernel_->InvalidateInode(ino, false);
+        }
+        break;
+      }
+      case Invalidation::ATTR:
+        if (kernel_ != nullptr) kernel_->InvalidateInode(ino, false);
+        break;
+      case Invalidation::DATA:
+        if (kernel_ != nullptr) kernel_->InvalidateInode(ino, true);
+        break;
+      default: {
+        std::vector<std::string> names = TakeNames(ino);
+        if (kernel_ == nullptr) break;
+        kernel_->InvalidateInode(ino, true);
+        for (const std::string& name : names) {
+          kernel_->InvalidateEntry(ino, name);
+        }
+        break;
+      }
+    }
+  }
+}
+
+}  // namespace rbfs

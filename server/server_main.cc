@@ -266,6 +266,10 @@ int Serve(const VolumeWrapper& wrap_volume) {
   LogInfo("signal %d: finishing in-flight calls", sig);
   health.Shutdown();
   plain_health.Shutdown();
+  // Watch streams last as long as their mounts: end them first, so the
+  // mounts see the server go (and resync) instead of gRPC cancelling them at
+  // the deadline.
+  service.ShutdownWatches();
   // Calls last milliseconds; the grace period mostly bounds how long gRPC
   // lingers over idle client connections (it uses all of it when any is open).
   server->Shutdown(std::chrono::system_clock::now() + std::chrono::seconds(2));

@@ -55,6 +55,8 @@ absl::string_view OperationName(Operation op) {
       return "Write";
     case Operation::kKeepAlive:
       return "KeepAlive";
+    case Operation::kWatch:
+      return "Watch";
   }
   return "unknown";
 }
@@ -75,7 +77,8 @@ bool AccessPolicy::Changes(const AccessRequest& request) {
       return (request.open_flags & O_ACCMODE) != O_RDONLY ||
              (request.open_flags & O_TRUNC) != 0;
     // Fsync makes durable what was already written; Release and KeepAlive
-    // change only the server's record of open handles and sessions.
+    // change only the server's record of open handles and sessions; Watch
+    // only listens.
     case Operation::kLookup:
     case Operation::kGetAttr:
     case Operation::kReadLink:
@@ -85,6 +88,7 @@ bool AccessPolicy::Changes(const AccessRequest& request) {
     case Operation::kRelease:
     case Operation::kRead:
     case Operation::kKeepAlive:
+    case Operation::kWatch:
       return false;
   }
   return true;

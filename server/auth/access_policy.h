@@ -57,6 +57,7 @@ enum class Operation {
   kRead,
   kWrite,
   kKeepAlive,
+  kWatch,
 };
 
 // The method's name in rbfs.proto ("Lookup", ...), for logs.

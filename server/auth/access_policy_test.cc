@@ -21,13 +21,13 @@ constexpr char kToken[] = "0123456789abcdef-policy";
 
 const std::vector<Operation>& AllOperations() {
   static const auto* all = new std::vector<Operation>{
-      Operation::kLookup,   Operation::kGetAttr,  Operation::kSetAttr,
-      Operation::kMkNod,    Operation::kMkDir,    Operation::kUnlink,
-      Operation::kRmDir,    Operation::kRename,   Operation::kLink,
-      Operation::kSymlink,  Operation::kReadLink, Operation::kReadDir,
-      Operation::kStatFs,   Operation::kFsync,    Operation::kOpen,
-      Operation::kRelease,  Operation::kRead,     Operation::kWrite,
-      Operation::kKeepAlive};
+      Operation::kLookup,    Operation::kGetAttr,  Operation::kSetAttr,
+      Operation::kMkNod,     Operation::kMkDir,    Operation::kUnlink,
+      Operation::kRmDir,     Operation::kRename,   Operation::kLink,
+      Operation::kSymlink,   Operation::kReadLink, Operation::kReadDir,
+      Operation::kStatFs,    Operation::kFsync,    Operation::kOpen,
+      Operation::kRelease,   Operation::kRead,     Operation::kWrite,
+      Operation::kKeepAlive, Operation::kWatch};
   return *all;
 }
 

@@ -1,11 +1,17 @@
 #include "server/rpc/rbfs_service.h"
 
+#include <fcntl.h>
+
 #include <algorithm>
 #include <string>
 #include <utility>
+#include <vector>
 
+#include "absl/strings/numbers.h"
+#include "common/coherence.h"
 #include "common/token_file.h"
 #include "server/rpc/read_reply.h"
+#include "server/rpc/watch_reactor.h"
 #include "server/rpc/wire_conversion.h"
 
 namespace rbfs {
@@ -30,11 +36,12 @@ grpc::Status WithDirs(Filesystem* fs, std::initializer_list<InodeRef> dirs,
   return answered;
 }
 
-// A call's credentials as gRPC carries them. In-process callers (tests, the
-// fuzz harness) pass no context: they present no token.
+// A call's credentials as gRPC carries them (a unary or a callback call's
+// context). In-process callers (tests, the fuzz harness) pass no context:
+// they present no token.
 class GrpcCredentials final : public CallCredentials {
  public:
-  explicit GrpcCredentials(const grpc::ServerContext* ctx) : ctx_(ctx) {}
+  explicit GrpcCredentials(const grpc::ServerContextBase* ctx) : ctx_(ctx) {}
 
   absl::string_view Authorization() const override {
     if (ctx_ == nullptr) return {};
@@ -48,8 +55,24 @@ class GrpcCredentials final : public CallCredentials {
   }
 
  private:
-  const grpc::ServerContext* const ctx_;
+  const grpc::ServerContextBase* const ctx_;
 };
+
+// The session a call names in its "rbfs-session" metadata; 0 (no session,
+// so every watcher hears of its changes) when it names none or is
+// in-process.
+uint64_t SessionOf(const grpc::ServerContext* ctx) {
+  if (ctx == nullptr) return 0;
+  const auto& metadata = ctx->client_metadata();
+  auto it = metadata.find(std::string(kSessionMetadataKey));
+  uint64_t session = 0;
+  if (it == metadata.end() ||
+      !absl::SimpleAtoi(absl::string_view(it->second.data(), it->second.size()),
+                        &session)) {
+    return 0;
+  }
+  return session;
+}
 
 AccessRequest Asks(Operation op) {
   AccessRequest request;
@@ -79,8 +102,15 @@ grpc::Status Refused(const AccessDecision& access, Reply* reply) {
 
 }  // namespace
 
-RbfsService::RbfsService(Filesystem* fs, AccessOptions access)
-    : fs_(fs), policy_(access) {
+ChangeHub::Options RbfsService::DefaultHubOptions() {
+  ChangeHub::Options options;
+  options.heartbeat = kWatchHeartbeat;
+  return options;
+}
+
+RbfsService::RbfsService(Filesystem* fs, AccessOptions access,
+                         ChangeHub::Options hub)
+    : fs_(fs), policy_(access), hub_(hub) {
   MarkMethodStreamed(
       ReadMethodIndex(),
       NewReadForWireHandler(
@@ -93,6 +123,7 @@ grpc::Status RbfsService::Lookup(grpc::ServerContext* ctx,
   const AccessDecision access =
       policy_.Decide(GrpcCredentials(ctx), Asks(Operation::kLookup));
   if (!access.runs()) return Refused(access, reply);
+  reply->set_as_of(hub_.Sequence());
   return Answer(fs_->Lookup(RefOf(req->parent()), req->name()),
                 fs_->block_size(), reply);
 }
@@ -112,8 +143,16 @@ grpc::Status RbfsService::SetAttr(grpc::ServerContext* ctx,
   if ((req->valid() & SETATTR_GID) != 0) request.new_gid = req->gid();
   const AccessDecision access = policy_.Decide(GrpcCredentials(ctx), request);
   if (!access.runs()) return Refused(access, reply);
-  return Answer(fs_->SetAttr(RefOf(req->id()), SetAttrArgsOf(*req)),
-                fs_->block_size(), reply);
+  const grpc::Status answered =
+      Answer(fs_->SetAttr(RefOf(req->id()), SetAttrArgsOf(*req)),
+             fs_->block_size(), reply);
+  if (reply->err() == 0) {
+    const uint64_t ino = req->id().ino();
+    hub_.Publish(SessionOf(ctx), (req->valid() & SETATTR_SIZE) != 0
+                                     ? Change::Data(ino)
+                                     : Change::Attr(ino));
+  }
+  return answered;
 }
 
 grpc::Status RbfsService::MkNod(grpc::ServerContext* ctx,
@@ -121,7 +160,8 @@ grpc::Status RbfsService::MkNod(grpc::ServerContext* ctx,
   const AccessDecision access = policy_.Decide(
       GrpcCredentials(ctx), AsksAs(Operation::kMkNod, req->caller()));
   if (!access.runs()) return Refused(access, reply);
-  return WithDirs(
+  const uint64_t as_of = hub_.Sequence();
+  const grpc::Status answered = WithDirs(
       fs_, {RefOf(req->parent())},
       Answer(fs_->MkNod(RefOf(req->parent()), req->name(), req->mode(),
                         req->rdev(), OwnerOf(access), req->exclusive(),
@@ -129,6 +169,12 @@ grpc::Status RbfsService::MkNod(grpc::ServerContext* ctx,
                         OpenHandle{req->call().session(), req->handle()}),
              fs_->block_size(), reply),
       reply);
+  if (reply->err() == 0) {
+    reply->set_as_of(as_of);
+    hub_.Publish(SessionOf(ctx),
+                 Change::Entry(req->parent().ino(), req->name()));
+  }
+  return answered;
 }
 
 grpc::Status RbfsService::MkDir(grpc::ServerContext* ctx,
@@ -136,12 +182,19 @@ grpc::Status RbfsService::MkDir(grpc::ServerContext* ctx,
   const AccessDecision access = policy_.Decide(
       GrpcCredentials(ctx), AsksAs(Operation::kMkDir, req->caller()));
   if (!access.runs()) return Refused(access, reply);
-  return WithDirs(
-      fs_, {RefOf(req->parent())},
-      Answer(fs_->MkDir(RefOf(req->parent()), req->name(), req->mode(),
-                        OwnerOf(access), CallOf(req->call())),
-             fs_->block_size(), reply),
-      reply);
+  const uint64_t as_of = hub_.Sequence();
+  const grpc::Status answered =
+      WithDirs(fs_, {RefOf(req->parent())},
+               Answer(fs_->MkDir(RefOf(req->parent()), req->name(), req->mode(),
+                                 OwnerOf(access), CallOf(req->call())),
+                      fs_->block_size(), reply),
+               reply);
+  if (reply->err() == 0) {
+    reply->set_as_of(as_of);
+    hub_.Publish(SessionOf(ctx),
+                 Change::Entry(req->parent().ino(), req->name()));
+  }
+  return answered;
 }
 
 grpc::Status RbfsService::Unlink(grpc::ServerContext* ctx,
@@ -149,11 +202,19 @@ grpc::Status RbfsService::Unlink(grpc::ServerContext* ctx,
   const AccessDecision access =
       policy_.Decide(GrpcCredentials(ctx), Asks(Operation::kUnlink));
   if (!access.runs()) return Refused(access, reply);
-  return WithDirs(fs_, {RefOf(req->parent())},
-                  Answer(fs_->Unlink(RefOf(req->parent()), req->name(),
-                                     CallOf(req->call())),
-                         reply),
-                  reply);
+  const uint64_t session = SessionOf(ctx);
+  const uint64_t child = hub_.HeldByOthers(session, req->parent().ino())
+                             ? ChildOf(RefOf(req->parent()), req->name())
+                             : 0;
+  const grpc::Status answered = WithDirs(
+      fs_, {RefOf(req->parent())},
+      Answer(
+          fs_->Unlink(RefOf(req->parent()), req->name(), CallOf(req->call())),
+          reply),
+      reply);
+  if (reply->err() == 0)
+    PublishRemoval(session, req->parent().ino(), req->name(), child);
+  return answered;
 }
 
 grpc::Status RbfsService::RmDir(grpc::ServerContext* ctx,
@@ -161,11 +222,18 @@ grpc::Status RbfsService::RmDir(grpc::ServerContext* ctx,
   const AccessDecision access =
       policy_.Decide(GrpcCredentials(ctx), Asks(Operation::kRmDir));
   if (!access.runs()) return Refused(access, reply);
-  return WithDirs(
+  const uint64_t session = SessionOf(ctx);
+  const uint64_t child = hub_.HeldByOthers(session, req->parent().ino())
+                             ? ChildOf(RefOf(req->parent()), req->name())
+                             : 0;
+  const grpc::Status answered = WithDirs(
       fs_, {RefOf(req->parent())},
       Answer(fs_->RmDir(RefOf(req->parent()), req->name(), CallOf(req->call())),
              reply),
       reply);
+  if (reply->err() == 0)
+    PublishRemoval(session, req->parent().ino(), req->name(), child);
+  return answered;
 }
 
 grpc::Status RbfsService::Rename(grpc::ServerContext* ctx,
@@ -173,12 +241,35 @@ grpc::Status RbfsService::Rename(grpc::ServerContext* ctx,
   const AccessDecision access =
       policy_.Decide(GrpcCredentials(ctx), Asks(Operation::kRename));
   if (!access.runs()) return Refused(access, reply);
-  return WithDirs(fs_, {RefOf(req->parent()), RefOf(req->new_parent())},
-                  Answer(fs_->Rename(RefOf(req->parent()), req->name(),
-                                     RefOf(req->new_parent()), req->new_name(),
-                                     req->flags(), CallOf(req->call())),
-                         reply),
-                  reply);
+  const uint64_t session = SessionOf(ctx);
+  // The moved inode's and a replaced one's attributes change too (ctime,
+  // nlink, a directory's parent); worth two lookups only when another
+  // session holds either directory, as it must to cache either child.
+  uint64_t moved = 0;
+  uint64_t replaced = 0;
+  if (hub_.HeldByOthers(session, req->parent().ino()) ||
+      hub_.HeldByOthers(session, req->new_parent().ino())) {
+    moved = ChildOf(RefOf(req->parent()), req->name());
+    replaced = ChildOf(RefOf(req->new_parent()), req->new_name());
+  }
+  const grpc::Status answered =
+      WithDirs(fs_, {RefOf(req->parent()), RefOf(req->new_parent())},
+               Answer(fs_->Rename(RefOf(req->parent()), req->name(),
+                                  RefOf(req->new_parent()), req->new_name(),
+                                  req->flags(), CallOf(req->call())),
+                      reply),
+               reply);
+  if (reply->err() == 0) {
+    std::vector<Change> changes = {
+        Change::Entry(req->parent().ino(), req->name()),
+        Change::Entry(req->new_parent().ino(), req->new_name())};
+    if (moved != 0) changes.push_back(Change::Attr(moved));
+    if (replaced != 0 && replaced != moved) {
+      changes.push_back(Change::Attr(replaced));
+    }
+    hub_.Publish(session, changes);
+  }
+  return answered;
 }
 
 grpc::Status RbfsService::Link(grpc::ServerContext* ctx, const LinkRequest* req,
@@ -186,11 +277,21 @@ grpc::Status RbfsService::Link(grpc::ServerContext* ctx, const LinkRequest* req,
   const AccessDecision access =
       policy_.Decide(GrpcCredentials(ctx), Asks(Operation::kLink));
   if (!access.runs()) return Refused(access, reply);
-  return WithDirs(fs_, {RefOf(req->new_parent())},
-                  Answer(fs_->Link(RefOf(req->id()), RefOf(req->new_parent()),
-                                   req->new_name(), CallOf(req->call())),
-                         fs_->block_size(), reply),
-                  reply);
+  const uint64_t as_of = hub_.Sequence();
+  const grpc::Status answered =
+      WithDirs(fs_, {RefOf(req->new_parent())},
+               Answer(fs_->Link(RefOf(req->id()), RefOf(req->new_parent()),
+                                req->new_name(), CallOf(req->call())),
+                      fs_->block_size(), reply),
+               reply);
+  if (reply->err() == 0) {
+    reply->set_as_of(as_of);
+    const Change changes[] = {
+        Change::Entry(req->new_parent().ino(), req->new_name()),
+        Change::Attr(req->id().ino())};
+    hub_.Publish(SessionOf(ctx), changes);
+  }
+  return answered;
 }
 
 grpc::Status RbfsService::Symlink(grpc::ServerContext* ctx,
@@ -199,12 +300,19 @@ grpc::Status RbfsService::Symlink(grpc::ServerContext* ctx,
   const AccessDecision access = policy_.Decide(
       GrpcCredentials(ctx), AsksAs(Operation::kSymlink, req->caller()));
   if (!access.runs()) return Refused(access, reply);
-  return WithDirs(
+  const uint64_t as_of = hub_.Sequence();
+  const grpc::Status answered = WithDirs(
       fs_, {RefOf(req->parent())},
       Answer(fs_->Symlink(RefOf(req->parent()), req->name(), req->target(),
                           OwnerOf(access), CallOf(req->call())),
              fs_->block_size(), reply),
       reply);
+  if (reply->err() == 0) {
+    reply->set_as_of(as_of);
+    hub_.Publish(SessionOf(ctx),
+                 Change::Entry(req->parent().ino(), req->name()));
+  }
+  return answered;
 }
 
 grpc::Status RbfsService::ReadLink(grpc::ServerContext* ctx,
@@ -225,10 +333,12 @@ grpc::Status RbfsService::ReadDir(grpc::ServerContext* ctx,
   const AccessDecision access =
       policy_.Decide(GrpcCredentials(ctx), Asks(Operation::kReadDir));
   if (!access.runs()) return Refused(access, reply);
+  const uint64_t as_of = hub_.Sequence();
   absl::StatusOr<DirListing> listing = fs_->ReadDir(
       RefOf(req->id()), req->cookie(), req->max_entries(), req->with_attrs());
   if (!listing.ok()) return Answer(listing.status(), reply);
   FillReadDir(std::move(*listing), req->with_attrs(), fs_->block_size(), reply);
+  reply->set_as_of(as_of);
   return grpc::Status::OK;
 }
 
@@ -255,10 +365,15 @@ grpc::Status RbfsService::Open(grpc::ServerContext* ctx, const OpenRequest* req,
   request.open_flags = req->flags();
   const AccessDecision access = policy_.Decide(GrpcCredentials(ctx), request);
   if (!access.runs()) return Refused(access, reply);
-  return Answer(
+  const grpc::Status answered = Answer(
       fs_->Open(RefOf(req->id()), req->flags(),
                 OpenHandle{req->session(), req->handle(), req->reclaim()}),
       fs_->block_size(), reply);
+  if (reply->err() == 0 && (req->flags() & O_TRUNC) != 0 &&
+      (req->flags() & O_ACCMODE) != O_RDONLY) {
+    hub_.Publish(SessionOf(ctx), Change::Data(req->id().ino()));
+  }
+  return answered;
 }
 
 grpc::Status RbfsService::Release(grpc::ServerContext* ctx,
@@ -309,7 +424,42 @@ grpc::Status RbfsService::Write(grpc::ServerContext* ctx,
   if (!size.ok()) return Answer(size.status(), reply);
   reply->set_written(req->data().size());
   reply->set_size(*size);
+  hub_.Publish(SessionOf(ctx), Change::Data(req->id().ino()));
   return grpc::Status::OK;
+}
+
+grpc::ServerBidiReactor<WatchRequest, WatchReply>* RbfsService::Watch(
+    grpc::CallbackServerContext* ctx) {
+  const AccessDecision access =
+      policy_.Decide(GrpcCredentials(ctx), Asks(Operation::kWatch));
+  switch (access.verdict()) {
+    case AccessDecision::Verdict::kRun:
+      return new WatchReactor(&hub_);
+    case AccessDecision::Verdict::kRefuseCaller:
+      return new WatchReactor(
+          grpc::Status(grpc::StatusCode::UNAUTHENTICATED, access.reason()));
+    case AccessDecision::Verdict::kAnswerErrno:
+      break;
+  }
+  // A stream has no reply to carry an errno in.
+  return new WatchReactor(grpc::Status(grpc::StatusCode::PERMISSION_DENIED,
+                                       "Watch is not allowed"));
+}
+
+uint64_t RbfsService::ChildOf(InodeRef parent, absl::string_view name) {
+  absl::StatusOr<Entry> child = fs_->Lookup(parent, name);
+  return child.ok() ? child->ino : 0;
+}
+
+void RbfsService::PublishRemoval(uint64_t session, uint64_t dir,
+                                 absl::string_view name, uint64_t child) {
+  if (child == 0) {
+    hub_.Publish(session, Change::Entry(dir, std::string(name)));
+    return;
+  }
+  const Change changes[] = {Change::Entry(dir, std::string(name)),
+                            Change::Attr(child)};
+  hub_.Publish(session, changes);
 }
 
 }  // namespace rbfs

@@ -7,6 +7,12 @@
 // export, root squash) before the Filesystem sees a request. The message
 // conversions live in wire_conversion.h; gRPC runs Read through the
 // zero-copy reply of read_reply.h.
+//
+// Coherence: every successful change is published to the service's
+// ChangeHub (origin: the call's "rbfs-session" metadata), and Watch, a
+// callback-API stream (watch_reactor.h), sends each mount the changes of
+// other sessions to what it holds. Replies a mount may cache carry as_of,
+// the hub's sequence before the call read the filesystem.
 #ifndef RBFS_SERVER_RPC_RBFS_SERVICE_H_
 #define RBFS_SERVER_RPC_RBFS_SERVICE_H_
 
@@ -14,14 +20,24 @@
 #include "protos/rbfs.grpc.pb.h"
 #include "server/auth/access_policy.h"
 #include "server/fs/filesystem.h"
+#include "server/rpc/change_hub.h"
 
 namespace rbfs {
 
-class RbfsService final : public Rbfs::Service {
+class RbfsService final : public Rbfs::WithCallbackMethod_Watch<Rbfs::Service> {
  public:
   // Registers read_reply.h's ReadForWire, around Read, as the handler gRPC
   // runs for Read.
-  explicit RbfsService(Filesystem* fs, AccessOptions access = {});
+  explicit RbfsService(Filesystem* fs, AccessOptions access = {},
+                       ChangeHub::Options hub = DefaultHubOptions());
+
+  static ChangeHub::Options DefaultHubOptions();
+
+  // Ends every Watch stream (UNAVAILABLE) and refuses later ones, so the
+  // server's Shutdown does not wait for them; call it first.
+  void ShutdownWatches() { hub_.Shutdown(); }
+
+  ChangeHub* hub() { return &hub_; }
 
   grpc::Status Lookup(grpc::ServerContext*, const LookupRequest* req,
                       EntryReply* reply) override;
@@ -62,10 +78,20 @@ class RbfsService final : public Rbfs::Service {
                      WriteReply* reply) override;
   grpc::Status KeepAlive(grpc::ServerContext*, const KeepAliveRequest* req,
                          KeepAliveReply* reply) override;
+  grpc::ServerBidiReactor<WatchRequest, WatchReply>* Watch(
+      grpc::CallbackServerContext* ctx) override;
 
  private:
+  // The ino `name` in `parent` names now; 0 when none.
+  uint64_t ChildOf(InodeRef parent, absl::string_view name);
+  // Unlink's and RmDir's changes: the entry, and the removed child's
+  // attributes (its nlink) when it was looked up (0: not).
+  void PublishRemoval(uint64_t session, uint64_t dir, absl::string_view name,
+                      uint64_t child);
+
   Filesystem* const fs_;
   const AccessPolicy policy_;
+  ChangeHub hub_;
 };
 
 }  // namespace rbfs

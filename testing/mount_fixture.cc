@@ -108,12 +108,13 @@ bool RbfsCluster::IsMounted(const std::string& dir) {
 
 bool RbfsCluster::Mounted() const { return IsMounted(mountpoint_); }
 
-absl::StatusOr<pid_t> RbfsCluster::SpawnMount(const std::string& dir,
-                                              const std::string& options) {
+absl::StatusOr<pid_t> RbfsCluster::SpawnMount(
+    const std::string& dir, const std::string& options,
+    const std::string& server_address) {
   std::string mount_options = "deadline=10";
   if (!options.empty()) absl::StrAppend(&mount_options, ",", options);
   const pid_t pid = testing::Spawn({RunfilePath("client/rbfs-mount"), "-f",
-                                    "-o", mount_options, ServerAddress(), dir},
+                                    "-o", mount_options, server_address, dir},
                                    -1);
   const absl::Time deadline = absl::Now() + kStartTimeout;
   // A dead mount (ENOTCONN) on `dir` is listed too, until rbfs-mount
@@ -139,7 +140,8 @@ absl::StatusOr<pid_t> RbfsCluster::SpawnMount(const std::string& dir,
 }
 
 absl::Status RbfsCluster::StartMount() {
-  absl::StatusOr<pid_t> pid = SpawnMount(mountpoint_, options_.mount_options);
+  absl::StatusOr<pid_t> pid =
+      SpawnMount(mountpoint_, options_.mount_options, ServerAddress());
   if (!pid.ok()) return pid.status();
   mount_pid_ = *pid;
   return absl::OkStatus();
@@ -147,9 +149,15 @@ absl::Status RbfsCluster::StartMount() {
 
 absl::StatusOr<std::string> RbfsCluster::AddClient(const std::string& name,
                                                    const std::string& options) {
+  return AddClientAt(name, options, ServerAddress());
+}
+
+absl::StatusOr<std::string> RbfsCluster::AddClientAt(
+    const std::string& name, const std::string& options,
+    const std::string& server_address) {
   const std::string dir = absl::StrCat(root_, "/", name);
   mkdir(dir.c_str(), 0755);
-  absl::StatusOr<pid_t> pid = SpawnMount(dir, options);
+  absl::StatusOr<pid_t> pid = SpawnMount(dir, options, server_address);
   if (!pid.ok()) return pid.status();
   extra_mounts_.push_back({*pid, dir});
   return dir;

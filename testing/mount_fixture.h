@@ -77,6 +77,11 @@ class RbfsCluster {
   // cluster.
   absl::StatusOr<std::string> AddClient(const std::string& name,
                                         const std::string& options);
+  // The same, reaching the server at `server_address` ("HOST:PORT"), e.g.
+  // through a testing::TcpProxy.
+  absl::StatusOr<std::string> AddClientAt(const std::string& name,
+                                          const std::string& options,
+                                          const std::string& server_address);
 
  private:
   RbfsCluster(const Options& options, std::string root);
@@ -84,7 +89,8 @@ class RbfsCluster {
   static bool IsMounted(const std::string& dir);
   // Starts rbfs-mount -f on `dir` and waits until the kernel lists it.
   absl::StatusOr<pid_t> SpawnMount(const std::string& dir,
-                                   const std::string& options);
+                                   const std::string& options,
+                                   const std::string& server_address);
 
   const Options options_;
   const std::string root_;

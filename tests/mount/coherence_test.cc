@@ -814,8 +814,8 @@ TEST(CoherenceStreamCutTest, NetworkPartition) {
                       absl::Now() + kStreamUp),
             old_mode);
 
-  const absl::Time frozen = absl::Now();
   proxy->Freeze();
+  const absl::Time frozen = absl::Now();
   constexpr int kNewMode = 0640;
   ASSERT_NE(old_mode, kNewMode);
   ASSERT_EQ(chmod(a_path.c_str(), kNewMode), 0) << strerror(errno);

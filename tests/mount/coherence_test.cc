@@ -121,11 +121,15 @@ absl::StatusOr<std::string> ReadDirect(const std::string& path) {
     return absl::ErrnoToStatus(errno, "fstat");
   }
   AlignedBuffer buffer((st.st_size / kPage + 1) * kPage);
-  const ssize_t n = pread(fd, buffer.data, buffer.size, 0);
+  size_t got = 0;
+  ssize_t n;
+  while ((n = pread(fd, buffer.data + got, buffer.size - got, got)) > 0) {
+    got += n;
+  }
   const int read_errno = errno;
   close(fd);
   if (n < 0) return absl::ErrnoToStatus(read_errno, "pread O_DIRECT");
-  return std::string(buffer.data, n);
+  return std::string(buffer.data, got);
 }
 
 // Contents, compactly but exactly: length, a hash of every byte, the start.
@@ -144,7 +148,7 @@ std::string TimeText(const timespec& t) {
   return absl::StrFormat("%d.%09d", t.tv_sec, t.tv_nsec);
 }
 
-// The names in `dir` (not . and ..), sorted, as readdir returns them.
+// The names readdir returns for `dir` (but . and ..), sorted.
 std::string Listing(const std::string& dir) {
   DIR* d = opendir(dir.c_str());
   if (d == nullptr) return ErrnoText(errno);
@@ -810,8 +814,8 @@ TEST(CoherenceStreamCutTest, NetworkPartition) {
                       absl::Now() + kStreamUp),
             old_mode);
 
-  const absl::Time frozen = absl::Now();
   proxy->Freeze();
+  const absl::Time frozen = absl::Now();
   constexpr int kNewMode = 0640;
   ASSERT_NE(old_mode, kNewMode);
   ASSERT_EQ(chmod(a_path.c_str(), kNewMode), 0) << strerror(errno);

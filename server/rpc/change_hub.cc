@@ -219,6 +219,10 @@ void ChangeHub::Shutdown() {
   if (heartbeat.joinable()) heartbeat.join();
 }
 
+bool ChangeHub::ShutDownOrWatched() const {
+  return shut_down_ || !watchers_.empty();
+}
+
 size_t ChangeHub::WatcherCount() const {
   absl::MutexLock lock(&mu_);
   return by_session_.size();
@@ -231,7 +235,10 @@ void ChangeHub::HeartbeatLoop() {
   const absl::Duration tick = options_.heartbeat / 4;
   const absl::Duration idle = options_.heartbeat - tick;
   mu_.Lock();
-  while (!mu_.AwaitWithTimeout(absl::Condition(&shut_down_), tick)) {
+  for (;;) {
+    // Without watchers the thread sleeps until one comes (no idle ticks).
+    mu_.Await(absl::Condition(this, &ChangeHub::ShutDownOrWatched));
+    if (mu_.AwaitWithTimeout(absl::Condition(&shut_down_), tick)) break;
     const absl::Time now = absl::Now();
     std::vector<Watcher*> notify;
     for (auto& [id, w] : watchers_) {

@@ -196,6 +196,7 @@ class ChangeHub {
   Watcher* Find(WatcherId id) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // The heartbeat thread.
   void HeartbeatLoop() ABSL_LOCKS_EXCLUDED(mu_);
+  bool ShutDownOrWatched() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
 
   const Options options_;
 

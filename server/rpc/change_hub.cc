@@ -74,7 +74,8 @@ void ChangeHub::Publish(uint64_t origin_session,
     absl::MutexLock lock(&mu_);
     uint64_t seq = sequence_.load(std::memory_order_relaxed);
     for (const Change& change : changes) {
-      ring_[ring_next_] = change;
+      ring_[ring_next_].origin_session = origin_session;
+      ring_[ring_next_].change = change;
       ring_next_ = (ring_next_ + 1) % ring_.size();
       ring_count_ = std::min(ring_count_ + 1, ring_.size());
       ++seq;
@@ -154,7 +155,9 @@ void ChangeHub::Hold(WatcherId watcher, uint64_t ino, uint64_t as_of) {
       const size_t n = seq - as_of;
       size_t index = (ring_next_ + ring_.size() - n) % ring_.size();
       for (size_t i = 0; i < n; ++i, index = (index + 1) % ring_.size()) {
-        if (ring_[index].ino == ino && !QueueLocked(w, ring_[index], &notify)) {
+        const Recent& recent = ring_[index];
+        if (recent.change.ino == ino && recent.origin_session != w->session &&
+            !QueueLocked(w, recent.change, &notify)) {
           EndLocked(w, WatcherEnd::kOverflowed, &notify);
           break;
         }

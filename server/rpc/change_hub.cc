@@ -74,7 +74,8 @@ void ChangeHub::Publish(uint64_t origin_session,
     absl::MutexLock lock(&mu_);
     uint64_t seq = sequence_.load(std::memory_order_relaxed);
     for (const Change& change : changes) {
-      ring_[ring_next_] = change;
+      ring_[ring_next_].origin_session = origin_session;
+      ring_[ring_next_].change = change;
       ring_next_ = (ring_next_ + 1) % ring_.size();
       ring_count_ = std::min(ring_count_ + 1, ring_.size());
       ++seq;
@@ -154,7 +155,9 @@ void ChangeHub::Hold(WatcherId watcher, uint64_t ino, uint64_t as_of) {
       const size_t n = seq - as_of;
       size_t index = (ring_next_ + ring_.size() - n) % ring_.size();
       for (size_t i = 0; i < n; ++i, index = (index + 1) % ring_.size()) {
-        if (ring_[index].ino == ino && !QueueLocked(w, ring_[index], &notify)) {
+        const Recent& recent = ring_[index];
+        if (recent.change.ino == ino && recent.origin_session != w->session &&
+            !QueueLocked(w, recent.change, &notify)) {
           EndLocked(w, WatcherEnd::kOverflowed, &notify);
           break;
         }
@@ -219,6 +222,10 @@ void ChangeHub::Shutdown() {
   if (heartbeat.joinable()) heartbeat.join();
 }
 
+bool ChangeHub::ShutDownOrWatched() const {
+  return shut_down_ || !watchers_.empty();
+}
+
 size_t ChangeHub::WatcherCount() const {
   absl::MutexLock lock(&mu_);
   return by_session_.size();
@@ -231,7 +238,10 @@ void ChangeHub::HeartbeatLoop() {
   const absl::Duration tick = options_.heartbeat / 4;
   const absl::Duration idle = options_.heartbeat - tick;
   mu_.Lock();
-  while (!mu_.AwaitWithTimeout(absl::Condition(&shut_down_), tick)) {
+  for (;;) {
+    // Without watchers the thread sleeps until one comes (no idle ticks).
+    mu_.Await(absl::Condition(this, &ChangeHub::ShutDownOrWatched));
+    if (mu_.AwaitWithTimeout(absl::Condition(&shut_down_), tick)) break;
     const absl::Time now = absl::Now();
     std::vector<Watcher*> notify;
     for (auto& [id, w] : watchers_) {

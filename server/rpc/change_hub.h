@@ -140,9 +140,9 @@ class ChangeHub {
       ABSL_LOCKS_EXCLUDED(mu_);
 
   // Adds `ino` to the watcher's holds. With as_of != 0, queues every change
-  // of `ino` numbered above as_of, or one kAll of it when the ring does not
-  // reach back that far (or as_of is later than Sequence()). Nothing for an
-  // ended watcher.
+  // of `ino` numbered above as_of that another session made, or one kAll of
+  // it when the ring does not reach back that far (or as_of is later than
+  // Sequence()). Nothing for an ended watcher.
   void Hold(WatcherId watcher, uint64_t ino, uint64_t as_of)
       ABSL_LOCKS_EXCLUDED(mu_);
   void Drop(WatcherId watcher, uint64_t ino) ABSL_LOCKS_EXCLUDED(mu_);
@@ -196,6 +196,7 @@ class ChangeHub {
   Watcher* Find(WatcherId id) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // The heartbeat thread.
   void HeartbeatLoop() ABSL_LOCKS_EXCLUDED(mu_);
+  bool ShutDownOrWatched() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
 
   const Options options_;
 
@@ -203,9 +204,16 @@ class ChangeHub {
   std::atomic<uint64_t> sequence_{1};
 
   mutable absl::Mutex mu_;
+  // A change and who made it: catching up skips the watcher's own, as
+  // Publish does.
+  struct Recent {
+    uint64_t origin_session = 0;
+    Change change;
+  };
+
   // A circular buffer of the last ring_.size() changes: ring_next_ is where
   // the next one goes; ring_count_ how many are valid.
-  std::vector<Change> ring_ ABSL_GUARDED_BY(mu_);
+  std::vector<Recent> ring_ ABSL_GUARDED_BY(mu_);
   size_t ring_next_ ABSL_GUARDED_BY(mu_) = 0;
   size_t ring_count_ ABSL_GUARDED_BY(mu_) = 0;
   // Node map: holders_ and by_session_ point into it.

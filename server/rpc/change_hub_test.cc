@@ -108,6 +108,10 @@ TEST(ChangeHubTest, HoldCatchesUpFromTheRing) {
   TestWatcher b2(&hub, kB + 1);
   hub.Hold(b2.id, 5, as_of + 1);
   EXPECT_THAT(Take(&hub, b2), ElementsAre(Change::Data(5)));
+  // Not the watcher's own changes.
+  TestWatcher a(&hub, kA);
+  hub.Hold(a.id, 5, as_of);
+  EXPECT_THAT(Take(&hub, a), IsEmpty());
   // Nothing when the reply is current, or without catch-up.
   hub.Hold(b2.id, 5, hub.Sequence());
   hub.Hold(b2.id, 6, 0);

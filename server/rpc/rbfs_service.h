@@ -31,12 +31,15 @@ class RbfsService final : public Rbfs::WithCallbackMethod_Watch<Rbfs::Service> {
   explicit RbfsService(Filesystem* fs, AccessOptions access = {},
                        ChangeHub::Options hub = DefaultHubOptions());
 
+  // The hub as rbfs-server runs it: a heartbeat every kWatchHeartbeat.
   static ChangeHub::Options DefaultHubOptions();
 
-  // Ends every Watch stream (UNAVAILABLE) and refuses later ones, so the
-  // server's Shutdown does not wait for them; call it first.
+  // Ends every Watch stream with UNAVAILABLE (a later one right after its
+  // message 1), so the server's Shutdown does not wait for them out; call
+  // it before that Shutdown.
   void ShutdownWatches() { hub_.Shutdown(); }
 
+  // For tests and benchmarks that watch without a stream.
   ChangeHub* hub() { return &hub_; }
 
   grpc::Status Lookup(grpc::ServerContext*, const LookupRequest* req,

@@ -7,11 +7,15 @@
 #include <filesystem>
 #include <limits>
 
+#include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "server/store/local_stores.h"
 
 namespace rbfs {
 namespace {
+
+using ::testing::ElementsAre;
+using ::testing::IsEmpty;
 
 class RbfsServiceTest : public ::testing::Test {
  protected:
@@ -115,6 +119,111 @@ TEST_F(RbfsServiceTest, MutationsReturnEachChangedDirectoryOnce) {
   ASSERT_TRUE(service_->Unlink(nullptr, &unlink, &failed).ok());
   EXPECT_EQ(failed.err(), ENOENT);
   EXPECT_EQ(failed.dirs_size(), 0);
+}
+
+// What each mutation publishes to the hub, seen by a watcher of another
+// session holding everything involved (in-process calls have session 0).
+TEST_F(RbfsServiceTest, MutationsPublishTheirChanges) {
+  ChangeHub* hub = service_->hub();
+  const WatcherId watcher = hub->Attach(22, [] {});
+  auto taken = [&] {
+    WatchBatch batch;
+    hub->TakePending(watcher, &batch);
+    return batch.changes;
+  };
+  InodeId root;
+  root.set_ino(Filesystem::kRootIno);
+  root.set_generation(Filesystem::kRootGeneration);
+  auto make = [&](const std::string& name) {
+    MkNodRequest mknod;
+    *mknod.mutable_parent() = root;
+    mknod.set_name(name);
+    mknod.set_mode(0100644);
+    EntryReply file;
+    EXPECT_TRUE(service_->MkNod(nullptr, &mknod, &file).ok());
+    EXPECT_EQ(file.err(), 0);
+    EXPECT_EQ(file.as_of() + 1, hub->Sequence());
+    hub->Hold(watcher, file.attr().id().ino(), 0);
+    return file.attr().id();
+  };
+  const InodeId f = make("f");
+  const InodeId g = make("g");
+  EXPECT_THAT(taken(),
+              ElementsAre(Change::Entry(1, "f"), Change::Entry(1, "g")));
+
+  SetAttrRequest setattr;
+  *setattr.mutable_id() = f;
+  setattr.set_valid(SETATTR_MODE);
+  setattr.set_mode(0600);
+  AttrReply attr;
+  ASSERT_TRUE(service_->SetAttr(nullptr, &setattr, &attr).ok());
+  setattr.set_valid(SETATTR_SIZE);
+  setattr.set_size(10);
+  ASSERT_TRUE(service_->SetAttr(nullptr, &setattr, &attr).ok());
+  WriteRequest write;
+  *write.mutable_id() = f;
+  write.set_data("x");
+  WriteReply written;
+  ASSERT_TRUE(service_->Write(nullptr, &write, &written).ok());
+  OpenRequest open;
+  *open.mutable_id() = f;
+  open.set_flags(O_RDONLY);
+  AttrReply opened;
+  ASSERT_TRUE(service_->Open(nullptr, &open, &opened).ok());
+  open.set_flags(O_WRONLY | O_TRUNC);
+  ASSERT_TRUE(service_->Open(nullptr, &open, &opened).ok());
+  const uint64_t fi = f.ino();
+  EXPECT_THAT(taken(), ElementsAre(Change::Attr(fi), Change::Data(fi),
+                                   Change::Data(fi), Change::Data(fi)));
+
+  LinkRequest link;
+  *link.mutable_id() = f;
+  *link.mutable_new_parent() = root;
+  link.set_new_name("h");
+  EntryReply linked;
+  ASSERT_TRUE(service_->Link(nullptr, &link, &linked).ok());
+  ASSERT_EQ(linked.err(), 0);
+  EXPECT_THAT(taken(), ElementsAre(Change::Entry(1, "h"), Change::Attr(fi)));
+
+  // f replaces g: both entries, the moved inode and the replaced one.
+  RenameRequest rename;
+  *rename.mutable_parent() = root;
+  rename.set_name("f");
+  *rename.mutable_new_parent() = root;
+  rename.set_new_name("g");
+  ErrReply renamed;
+  ASSERT_TRUE(service_->Rename(nullptr, &rename, &renamed).ok());
+  ASSERT_EQ(renamed.err(), 0);
+  EXPECT_THAT(taken(), ElementsAre(Change::Entry(1, "f"), Change::Entry(1, "g"),
+                                   Change::Attr(fi), Change::Attr(g.ino())));
+
+  UnlinkRequest unlink;
+  *unlink.mutable_parent() = root;
+  unlink.set_name("h");
+  ErrReply unlinked;
+  ASSERT_TRUE(service_->Unlink(nullptr, &unlink, &unlinked).ok());
+  ASSERT_EQ(unlinked.err(), 0);
+  EXPECT_THAT(taken(), ElementsAre(Change::Entry(1, "h"), Change::Attr(fi)));
+
+  // Failures and reads publish nothing; lookups and listings say as_of.
+  const uint64_t before = hub->Sequence();
+  ASSERT_TRUE(service_->Unlink(nullptr, &unlink, &unlinked).ok());
+  EXPECT_EQ(unlinked.err(), ENOENT);
+  LookupRequest lookup;
+  *lookup.mutable_parent() = root;
+  lookup.set_name("g");
+  EntryReply looked_up;
+  ASSERT_TRUE(service_->Lookup(nullptr, &lookup, &looked_up).ok());
+  EXPECT_EQ(looked_up.as_of(), before);
+  ReadDirRequest readdir;
+  *readdir.mutable_id() = root;
+  readdir.set_max_entries(10);
+  ReadDirReply listing;
+  ASSERT_TRUE(service_->ReadDir(nullptr, &readdir, &listing).ok());
+  EXPECT_EQ(listing.as_of(), before);
+  EXPECT_EQ(hub->Sequence(), before);
+  EXPECT_THAT(taken(), IsEmpty());
+  hub->Detach(watcher);
 }
 
 // The handlers ask the AccessPolicy (access_policy_test has its rules):

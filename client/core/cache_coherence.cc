@@ -85,9 +85,7 @@ std::vector<std::string> CacheCoherence::TakeNames(uint64_t dir) {
   return taken;
 }
 
-std::vector<uint64_t> CacheCoherence::HeldInodes() {
-  return inodes_->Inodes();
-}
+std::vector<uint64_t> CacheCoherence::HeldInodes() { return inodes_->Inodes(); }
 
 void CacheCoherence::OnSynced() {
   InvalidateAll();
@@ -143,8 +141,9 @@ void CacheCoherence::OnInvalidations(const WatchReply& reply) {
         if (kernel_ != nullptr) {
           kernel_->InvalidateEntry(ino, change.name());
           // The kernel drops the directory's attributes with a name it
-          // caches, but not when it caches no such name.
-          kernel_->InvalidateInode(ino, false);
+          // caches, but not when it caches no such name; its cached
+          // listing (cache_readdir) lives in the directory's pages.
+          kernel_->InvalidateInode(ino, true);
         }
         break;
       }

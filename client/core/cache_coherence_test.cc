@@ -118,7 +118,7 @@ TEST_F(CacheCoherenceTest, InvalidationsReachTheKernel) {
   Apply({Change(Invalidation::ENTRY, 1, "x"), Change(Invalidation::ATTR, 7),
          Change(Invalidation::DATA, 8)});
   EXPECT_THAT(kernel_.told,
-              ElementsAre("entry 1/x", "attr 1", "attr 7", "data 8"));
+              ElementsAre("entry 1/x", "data 1", "attr 7", "data 8"));
 }
 
 TEST_F(CacheCoherenceTest, AllOfADirectoryDropsEveryNameUnderIt) {
@@ -130,8 +130,8 @@ TEST_F(CacheCoherenceTest, AllOfADirectoryDropsEveryNameUnderIt) {
   coherence_.ForEntry(1, "dir");
   kernel_.told.clear();
   Apply({Change(Invalidation::ALL, 9)});
-  EXPECT_THAT(kernel_.told, UnorderedElementsAre("data 9", "entry 9/a",
-                                                 "entry 9/b"));
+  EXPECT_THAT(kernel_.told,
+              UnorderedElementsAre("data 9", "entry 9/a", "entry 9/b"));
   // Those names are forgotten; the root's is not.
   kernel_.told.clear();
   coherence_.OnLost();

@@ -81,11 +81,17 @@ void MountCore::TrackName(uint64_t dir, absl::string_view name,
 }
 
 bool MountCore::WaitIdle(absl::Duration timeout) {
-  absl::MutexLock lock(&requests_mu_);
-  auto idle = [this]() ABSL_SHARED_LOCKS_REQUIRED(requests_mu_) {
-    return active_requests_ == 0;
-  };
-  return requests_mu_.AwaitWithTimeout(absl::Condition(&idle), timeout);
+  const absl::Time deadline = absl::Now() + timeout;
+  {
+    absl::MutexLock lock(&requests_mu_);
+    auto idle = [this]() ABSL_SHARED_LOCKS_REQUIRED(requests_mu_) {
+      return active_requests_ == 0;
+    };
+    if (!requests_mu_.AwaitWithDeadline(absl::Condition(&idle), deadline)) {
+      return false;
+    }
+  }
+  return background_.Drain(deadline - absl::Now());
 }
 
 void MountCore::BeginRequest() {
@@ -307,6 +313,9 @@ absl::StatusOr<OpenedFile> MountCore::Open(uint64_t ino, uint32_t flags,
   const uint64_t handle = session_->NewHandle();
   request.set_session(session_->id());
   request.set_handle(handle);
+  OpenedFile file;
+  file.id = request.id();
+  file.handle = handle;
   AttrReply reply;
   absl::Status status = rpc_->Call(&Rbfs::StubInterface::Open, request, &reply,
                                    Idempotency::kIdempotent);
@@ -314,9 +323,6 @@ absl::StatusOr<OpenedFile> MountCore::Open(uint64_t ino, uint32_t flags,
   inodes_.Refresh(reply.attr());
   inodes_.Opened(ino);
   session_->Opened(handle, request.id(), flags);
-  OpenedFile file;
-  file.id = request.id();
-  file.handle = handle;
   return file;
 }
 
@@ -368,13 +374,18 @@ void MountCore::ReleaseOnServer(const InodeId& id, uint64_t handle) {
   *request.mutable_id() = id;
   request.set_session(session_->id());
   request.set_handle(handle);
-  ErrReply reply;
-  absl::Status status = rpc_->Call(&Rbfs::StubInterface::Release, request,
-                                   &reply, Idempotency::kIdempotent);
-  if (!status.ok()) {
-    // The server releases it when the session ends.
-    LogWarning("release of inode %d failed: %s", id.ino(), status.ToString());
-  }
+  // Nobody waits for a release; queued behind the handle's open if that
+  // went in the background.
+  background_.Run([this, request] {
+    ErrReply reply;
+    absl::Status status = rpc_->Call(&Rbfs::StubInterface::Release, request,
+                                     &reply, Idempotency::kIdempotent);
+    if (!status.ok()) {
+      // The server releases it when the session ends.
+      LogWarning("release of inode %d failed: %s", request.id().ino(),
+                 status.ToString());
+    }
+  });
 }
 
 void MountCore::Release(uint64_t ino, uint64_t handle) {

@@ -43,6 +43,7 @@
 #include "client/core/inflight_limiter.h"
 #include "client/core/inode_table.h"
 #include "client/core/io_context.h"
+#include "client/core/serial_worker.h"
 #include "client/rpc/client_session.h"
 #include "client/rpc/rpc_client.h"
 #include "protos/rbfs.pb.h"
@@ -109,8 +110,9 @@ class MountCore {
   MountCore(const MountCore&) = delete;
   MountCore& operator=(const MountCore&) = delete;
 
-  // Waits until no read or write is in flight or `timeout` passes, so the
-  // FUSE session is not destroyed under a pending reply.
+  // Waits until no read or write is in flight and the background calls
+  // (opens, releases) are done, or `timeout` passes, so the FUSE session is
+  // not destroyed under a pending reply.
   bool WaitIdle(absl::Duration timeout);
 
   absl::StatusOr<Attr> Lookup(uint64_t parent, absl::string_view name);
@@ -150,7 +152,8 @@ class MountCore {
   // Undoes a Create whose reply the kernel never received: its lookup
   // reference and its handle.
   void CancelCreate(const CreatedFile& file);
-  // The kernel closed `handle`; the server is told, a failure only logged.
+  // The kernel closed `handle`; the server is told in the background, a
+  // failure only logged.
   void Release(uint64_t ino, uint64_t handle);
   absl::Status Fsync(uint64_t ino);
 
@@ -212,6 +215,10 @@ class MountCore {
   absl::Mutex requests_mu_;
   // Reads and writes not yet answered.
   int64_t active_requests_ ABSL_GUARDED_BY(requests_mu_) = 0;
+
+  // Opens and releases nobody waits for, in order. Last, so it is drained
+  // before the rest goes away.
+  SerialWorker background_;
 };
 
 }  // namespace rbfs

@@ -59,6 +59,12 @@ EntryReply EntryErr(int err) {
   return reply;
 }
 
+AttrReply AttrErr(int err) {
+  AttrReply reply;
+  reply.set_err(err);
+  return reply;
+}
+
 Caller MakeCaller() {
   Caller caller;
   caller.set_uid(1000);
@@ -216,6 +222,40 @@ TEST_F(MountCoreTest, DirectoriesCreatedBeforeTheSyncAreNotKnown) {
   EXPECT_EQ(StatusToErrno(core_->Lookup(7, "x").status()), ENOENT);
 }
 
+TEST_F(MountCoreTest, ReleasesTravelInTheBackgroundInOrder) {
+  Know(MakeAttr(5, 1, S_IFREG | 0644));
+  std::vector<uint64_t> released;
+  EXPECT_CALL(*stub_, Open(_, _, _)).WillRepeatedly(Return(Ok()));
+  EXPECT_CALL(*stub_, Release(_, _, _))
+      .WillRepeatedly(DoAll(
+          Invoke([&](grpc::ClientContext*, const ReleaseRequest& request,
+                     ErrReply*) { released.push_back(request.handle()); }),
+          Return(Ok())));
+  std::vector<uint64_t> handles;
+  for (int i = 0; i < 3; ++i) {
+    absl::StatusOr<OpenedFile> file = core_->Open(5, O_RDONLY, MakeCaller());
+    ASSERT_TRUE(file.ok()) << file.status();
+    handles.push_back(file->handle);
+  }
+  for (uint64_t handle : handles) core_->Release(5, handle);
+  ASSERT_TRUE(core_->WaitIdle(absl::Seconds(10)));
+  EXPECT_EQ(released, handles);
+}
+
+TEST_F(MountCoreTest, OpensWaitForTheServersAnswer) {
+  Know(MakeAttr(5, 1, S_IFREG | 0644));
+  core_->coherence().OnSynced();
+  // Even a read-only open: until the server counts it, another mount's
+  // unlink or rename over the file would free what it reads.
+  EXPECT_CALL(*stub_, Open(_, _, _))
+      .Times(2)
+      .WillRepeatedly(DoAll(SetArgPointee<2>(AttrErr(ESTALE)), Return(Ok())));
+  EXPECT_EQ(StatusToErrno(core_->Open(5, O_WRONLY, MakeCaller()).status()),
+            ESTALE);
+  EXPECT_EQ(StatusToErrno(core_->Open(5, O_RDONLY, MakeCaller()).status()),
+            ESTALE);
+}
+
 TEST_F(MountCoreTest, TransportFailuresMapToErrnos) {
   const std::pair<grpc::StatusCode, int> cases[] = {
       {grpc::StatusCode::PERMISSION_DENIED, EPERM},
@@ -335,6 +375,7 @@ TEST_F(MountCoreTest, CreateOpensAndCancelUndoesEverything) {
   EXPECT_CALL(*stub_, Release(_, _, _))
       .WillOnce(DoAll(SaveArg<1>(&released), Return(Ok())));
   core_->CancelCreate(*file);
+  ASSERT_TRUE(core_->WaitIdle(absl::Seconds(10)));
   EXPECT_EQ(released.handle(), file->handle);
   EXPECT_EQ(released.session(), session_->id());
   EXPECT_EQ(released.id().generation(), 2u);
@@ -368,6 +409,7 @@ TEST_F(MountCoreTest, AnOpenFileOutlivesTheKernelsForget) {
   EXPECT_CALL(*stub_, Release(_, _, _))
       .WillOnce(DoAll(SaveArg<1>(&released), Return(Ok())));
   core_->Release(5, file->handle);
+  ASSERT_TRUE(core_->WaitIdle(absl::Seconds(10)));
   EXPECT_EQ(released.handle(), file->handle);
   EXPECT_EQ(StatusToErrno(core_->inodes().Id(5).status()), ESTALE);
 }

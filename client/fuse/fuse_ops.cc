@@ -203,8 +203,7 @@ void FuseOps::Rename(fuse_req_t req, fuse_ino_t parent, const char* name,
 
 void FuseOps::Link(fuse_req_t req, fuse_ino_t ino, fuse_ino_t new_parent,
                    const char* new_name) {
-  ReplyEntry(req, new_parent, new_name,
-             core_->Link(ino, new_parent, new_name));
+  ReplyEntry(req, new_parent, new_name, core_->Link(ino, new_parent, new_name));
 }
 
 void FuseOps::SetOpenFlags(fuse_file_info* fi) const {
@@ -254,6 +253,16 @@ void FuseOps::Create(fuse_req_t req, fuse_ino_t parent, const char* name,
   if (fuse_reply_create(req, &entry, fi) != 0) core_->CancelCreate(*file);
 }
 
+void FuseOps::OpenDir(fuse_req_t req, fuse_file_info* fi) {
+  fi->fh = 0;
+  // While invalidations arrive the kernel may keep listings across opens:
+  // another mount's change to the directory drops them.
+  const bool keep = core_->coherence().KeepPages();
+  fi->cache_readdir = keep ? 1 : 0;
+  fi->keep_cache = keep ? 1 : 0;
+  fuse_reply_open(req, fi);
+}
+
 void FuseOps::Release(fuse_req_t req, fuse_ino_t ino, uint64_t handle) {
   core_->Release(ino, handle);
   fuse_reply_err(req, 0);
@@ -300,7 +309,8 @@ void FuseOps::ReadDir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t offset,
   auto add = [&](const DirSlot& slot) {
     fuse_entry_param entry;
     if (slot.attr != nullptr) {
-      entry = MakeEntry(*slot.attr, core_->coherence().ForEntry(ino, slot.name));
+      entry =
+          MakeEntry(*slot.attr, core_->coherence().ForEntry(ino, slot.name));
     } else {
       memset(&entry, 0, sizeof(entry));
       entry.attr.st_ino = slot.ino;
@@ -425,8 +435,7 @@ fuse_lowlevel_ops MakeOperations() {
     Self(req)->Fsync(req, ino);
   };
   ops.opendir = [](fuse_req_t req, fuse_ino_t, fuse_file_info* fi) {
-    fi->fh = 0;
-    fuse_reply_open(req, fi);
+    Self(req)->OpenDir(req, fi);
   };
   ops.readdir = [](fuse_req_t req, fuse_ino_t ino, size_t size, off_t offset,
                    fuse_file_info*) {

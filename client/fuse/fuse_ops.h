@@ -60,6 +60,7 @@ class FuseOps : public KernelNotifier {
   void Read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t offset);
   void Write(fuse_req_t req, fuse_ino_t ino, const char* data, size_t size,
              off_t offset);
+  void OpenDir(fuse_req_t req, fuse_file_info* fi);
   void Release(fuse_req_t req, fuse_ino_t ino, uint64_t handle);
   void Fsync(fuse_req_t req, fuse_ino_t ino);
   void ReadDir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t offset,

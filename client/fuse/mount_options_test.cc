@@ -69,9 +69,9 @@ TEST(MountOptionsTest, DefaultsAreTheCoherentPageCache) {
   EXPECT_EQ(options->fallback_timeout, absl::Seconds(1));
   EXPECT_EQ(options->max_inflight, 64u);
   EXPECT_EQ(options->channels, 4u);
-  options = Parse({"rbfs-mount", "-o", "cache=none,negative_timeout=0", "h:1",
-                   "/m"},
-                  &rest);
+  options =
+      Parse({"rbfs-mount", "-o", "cache=none,negative_timeout=0", "h:1", "/m"},
+            &rest);
   ASSERT_TRUE(options.ok());
   EXPECT_FALSE(options->cache_auto);
   EXPECT_EQ(options->negative_timeout, absl::ZeroDuration());
@@ -132,10 +132,9 @@ TEST(MountOptionsTest, HelpShowsEveryOptionWithTheStructsDefaults) {
   const std::string& help = MountOptionsHelp();
   for (const char* name :
        {"chunk_size=", "max_inflight=", "cache=", "attr_timeout=",
-        "entry_timeout=", "negative_timeout=", "fallback_timeout=",
-        "deadline=", "soft", "hard",
-        "channels=", "tls_ca=", "tls_cert=", "tls_key=", "tls_server_name=",
-        "token_file=", "allow_insecure_token"}) {
+        "entry_timeout=", "negative_timeout=", "fallback_timeout=", "deadline=",
+        "soft", "hard", "channels=", "tls_ca=", "tls_cert=", "tls_key=",
+        "tls_server_name=", "token_file=", "allow_insecure_token"}) {
     EXPECT_THAT(help, testing::HasSubstr(std::string("-o ") + name)) << name;
   }
   // The help as one line, words separated by single spaces.
@@ -157,9 +156,8 @@ TEST(MountOptionsTest, EveryOptionInTheHelpParses) {
   for (const char* option :
        {"chunk_size=65536", "max_inflight=2", "cache=auto", "attr_timeout=2",
         "entry_timeout=2", "negative_timeout=2", "fallback_timeout=2",
-        "deadline=2", "soft", "hard", "channels=2",
-        "tls_ca=/a", "tls_server_name=x", "token_file=/t",
-        "allow_insecure_token"}) {
+        "deadline=2", "soft", "hard", "channels=2", "tls_ca=/a",
+        "tls_server_name=x", "token_file=/t", "allow_insecure_token"}) {
     std::vector<std::string> rest;
     absl::StatusOr<MountOptions> options =
         Parse({"rbfs-mount", "-o", option, "h:1", "/m"}, &rest);

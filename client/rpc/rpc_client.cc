@@ -7,8 +7,8 @@
 #include <utility>
 
 #include "absl/strings/str_cat.h"
-#include "common/log.h"
 #include "common/coherence.h"
+#include "common/log.h"
 #include "common/token_file.h"
 #include "common/wire_limits.h"
 

@@ -157,12 +157,14 @@ bool WatchStream::RunCall() {
   // At Stop() the kernel is going away too: nothing to tell it.
   if (was_synced && !stopping) {
     if (silent) {
-      LogWarning("the server's change stream went silent; not trusting cached "
-                 "names and attributes until it is back");
+      LogWarning(
+          "the server's change stream went silent; not trusting cached "
+          "names and attributes until it is back");
     } else {
-      LogWarning("the server's change stream ended (%s); not trusting cached "
-                 "names and attributes until it is back",
-                 status.error_message());
+      LogWarning(
+          "the server's change stream ended (%s); not trusting cached "
+          "names and attributes until it is back",
+          status.error_message());
     }
     listener_->OnLost();
   }

@@ -97,9 +97,9 @@ class FakeRbfsStub : public MockRbfsStub {
                grpc::ClientUnaryReactor* reactor) override {
       reactor->OnDone(Unimplemented());
     }
-    void Watch(grpc::ClientContext*,
-               grpc::ClientBidiReactor<WatchRequest, WatchReply>* reactor)
-        override {
+    void Watch(
+        grpc::ClientContext*,
+        grpc::ClientBidiReactor<WatchRequest, WatchReply>* reactor) override {
       reactor->OnDone(Unimplemented());
     }
 

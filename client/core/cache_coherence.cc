@@ -5,10 +5,10 @@
 namespace rbfs {
 
 CacheCoherence::CacheCoherence(const Options& options, InodeTable* inodes,
-                               DirAttrCache* dir_attrs)
+                               AttrCache* attrs)
     : options_(options),
       inodes_(inodes),
-      dir_attrs_(dir_attrs),
+      attrs_(attrs),
       known_dirs_(options.max_known_dir_names) {
   inodes_->SetObserver(this);
 }
@@ -18,20 +18,70 @@ void CacheCoherence::Connect(KernelNotifier* kernel, WatchStream* stream) {
   stream_ = stream;
 }
 
-bool CacheCoherence::Note(uint64_t parent, absl::string_view name) {
+bool CacheCoherence::Note(uint64_t parent, absl::string_view name,
+                          uint64_t ino) {
   absl::MutexLock lock(&mu_);
   if (!synced_) return false;
-  auto& names = names_[parent];
-  if (names.contains(name)) return true;
+  Names& names = names_[parent];
+  auto it = names.find(name);
+  if (it != names.end()) {
+    it->second = ino;
+    return true;
+  }
   if (name_count_ >= options_.max_names) return false;
-  names.emplace(name);
+  names.emplace(name, ino);
   ++name_count_;
   return true;
 }
 
-CacheTimeouts CacheCoherence::ForEntry(uint64_t parent,
-                                       absl::string_view name) {
-  if (!Note(parent, name)) {
+std::optional<uint64_t> CacheCoherence::Child(uint64_t parent,
+                                              absl::string_view name) const {
+  absl::MutexLock lock(&mu_);
+  auto dir = names_.find(parent);
+  if (dir == names_.end()) return std::nullopt;
+  auto it = dir->second.find(name);
+  if (it == dir->second.end()) return std::nullopt;
+  return it->second;
+}
+
+void CacheCoherence::Removed(uint64_t parent, absl::string_view name) {
+  absl::MutexLock lock(&mu_);
+  auto dir = names_.find(parent);
+  if (dir != names_.end() && dir->second.erase(name) > 0) --name_count_;
+}
+
+void CacheCoherence::Renamed(uint64_t parent, absl::string_view name,
+                             uint64_t new_parent, absl::string_view new_name,
+                             bool exchange) {
+  absl::MutexLock lock(&mu_);
+  auto take =
+      [this](uint64_t dir, absl::string_view n)
+          ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) -> std::optional<uint64_t> {
+    auto d = names_.find(dir);
+    if (d == names_.end()) return std::nullopt;
+    auto it = d->second.find(n);
+    if (it == d->second.end()) return std::nullopt;
+    const uint64_t ino = it->second;
+    d->second.erase(it);
+    --name_count_;
+    return ino;
+  };
+  std::optional<uint64_t> moved = take(parent, name);
+  std::optional<uint64_t> replaced = take(new_parent, new_name);
+  // Only what is known is put back: an unknown name stays unknown.
+  if (moved) {
+    names_[new_parent].emplace(new_name, *moved);
+    ++name_count_;
+  }
+  if (exchange && replaced) {
+    names_[parent].emplace(name, *replaced);
+    ++name_count_;
+  }
+}
+
+CacheTimeouts CacheCoherence::ForEntry(uint64_t parent, absl::string_view name,
+                                       uint64_t ino) {
+  if (!Note(parent, name, ino)) {
     return {options_.fallback_timeout, options_.fallback_timeout};
   }
   return {options_.entry_timeout, options_.attr_timeout};
@@ -39,7 +89,7 @@ CacheTimeouts CacheCoherence::ForEntry(uint64_t parent,
 
 CacheTimeouts CacheCoherence::ForNegativeEntry(uint64_t parent,
                                                absl::string_view name) {
-  if (!Note(parent, name)) {
+  if (!Note(parent, name, 0)) {
     return {options_.fallback_timeout, options_.fallback_timeout};
   }
   return {options_.negative_timeout, options_.attr_timeout};
@@ -69,6 +119,7 @@ void CacheCoherence::Left(uint64_t ino) {
   if (stream_ != nullptr) stream_->Drop(ino);
   TakeNames(ino);
   known_dirs_.Forget(ino);
+  attrs_->Forget(ino);
 }
 
 std::vector<std::string> CacheCoherence::TakeNames(uint64_t dir) {
@@ -77,9 +128,7 @@ std::vector<std::string> CacheCoherence::TakeNames(uint64_t dir) {
   auto it = names_.find(dir);
   if (it == names_.end()) return taken;
   taken.reserve(it->second.size());
-  for (auto name = it->second.begin(); name != it->second.end();) {
-    taken.push_back(std::move(it->second.extract(name++).value()));
-  }
+  for (auto& [name, ino] : it->second) taken.push_back(name);
   name_count_ -= taken.size();
   names_.erase(it);
   return taken;
@@ -102,20 +151,18 @@ void CacheCoherence::OnLost() {
 }
 
 void CacheCoherence::InvalidateAll() {
-  absl::flat_hash_map<uint64_t, absl::flat_hash_set<std::string>> names;
+  absl::flat_hash_map<uint64_t, Names> names;
   {
     absl::MutexLock lock(&mu_);
     names.swap(names_);
     name_count_ = 0;
     known_dirs_.Clear();
   }
-  for (uint64_t ino : inodes_->Inodes()) {
-    dir_attrs_->Erase(ino);
-    if (kernel_ != nullptr) kernel_->InvalidateInode(ino, true);
-  }
+  attrs_->Clear();
   if (kernel_ == nullptr) return;
+  for (uint64_t ino : inodes_->Inodes()) kernel_->InvalidateInode(ino, true);
   for (const auto& [dir, dir_names] : names) {
-    for (const std::string& name : dir_names) {
+    for (const auto& [name, ino] : dir_names) {
       kernel_->InvalidateEntry(dir, name);
     }
   }
@@ -124,7 +171,7 @@ void CacheCoherence::InvalidateAll() {
 void CacheCoherence::OnInvalidations(const WatchReply& reply) {
   for (const Invalidation& change : reply.invalidations()) {
     const uint64_t ino = change.ino();
-    dir_attrs_->Erase(ino);
+    attrs_->Erase(ino);
     if (change.kind() == Invalidation::ENTRY ||
         change.kind() == Invalidation::ALL) {
       known_dirs_.Forget(ino);

@@ -26,16 +26,16 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <vector>
 
 #include "absl/base/thread_annotations.h"
 #include "absl/container/flat_hash_map.h"
-#include "absl/container/flat_hash_set.h"
 #include "absl/strings/string_view.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
-#include "client/core/dir_attr_cache.h"
+#include "client/core/attr_cache.h"
 #include "client/core/inode_table.h"
 #include "client/core/known_dirs.h"
 #include "client/rpc/watch_stream.h"
@@ -75,9 +75,8 @@ class CacheCoherence : public WatchStream::Listener,
     size_t max_known_dir_names = 1 << 16;
   };
 
-  // `inodes` and `dir_attrs` must outlive this; it observes `inodes`.
-  CacheCoherence(const Options& options, InodeTable* inodes,
-                 DirAttrCache* dir_attrs);
+  // `inodes` and `attrs` must outlive this; it observes `inodes`.
+  CacheCoherence(const Options& options, InodeTable* inodes, AttrCache* attrs);
 
   CacheCoherence(const CacheCoherence&) = delete;
   CacheCoherence& operator=(const CacheCoherence&) = delete;
@@ -86,10 +85,19 @@ class CacheCoherence : public WatchStream::Listener,
   // stay null (unit tests, cache=none without a stream).
   void Connect(KernelNotifier* kernel, WatchStream* stream);
 
-  // The timeouts for the entry `name` in `parent` (positive, or negative
-  // when the name does not exist), which is remembered.
-  CacheTimeouts ForEntry(uint64_t parent, absl::string_view name);
+  // The timeouts for the entry `name` in `parent` naming `ino` (or, for
+  // ForNegativeEntry, no inode), which is remembered.
+  CacheTimeouts ForEntry(uint64_t parent, absl::string_view name, uint64_t ino);
   CacheTimeouts ForNegativeEntry(uint64_t parent, absl::string_view name);
+  // The inode the kernel caches under `name` in `parent`, if remembered
+  // (0 for a negative entry).
+  std::optional<uint64_t> Child(uint64_t parent, absl::string_view name) const;
+  // This mount renamed `name` in `parent` to `new_name` in `new_parent`
+  // (exchanging the two with `exchange`): the kernel moved its entries.
+  void Renamed(uint64_t parent, absl::string_view name, uint64_t new_parent,
+               absl::string_view new_name, bool exchange);
+  // This mount removed `name` from `parent`.
+  void Removed(uint64_t parent, absl::string_view name);
   // The attribute timeout of a reply that names no entry.
   absl::Duration AttrTimeout() const;
   // Whether an open may keep the file's cached pages.
@@ -116,7 +124,7 @@ class CacheCoherence : public WatchStream::Listener,
 
  private:
   // Remembers the name if synced and there is room; whether it did.
-  bool Note(uint64_t parent, absl::string_view name);
+  bool Note(uint64_t parent, absl::string_view name, uint64_t ino);
   // Drops every name and attribute and every page the kernel caches.
   void InvalidateAll();
   // A directory's names, taken out of names_.
@@ -124,7 +132,7 @@ class CacheCoherence : public WatchStream::Listener,
 
   const Options options_;
   InodeTable* const inodes_;
-  DirAttrCache* const dir_attrs_;
+  AttrCache* const attrs_;
   KernelNotifier* kernel_ = nullptr;
   WatchStream* stream_ = nullptr;
   KnownDirs known_dirs_;
@@ -132,8 +140,9 @@ class CacheCoherence : public WatchStream::Listener,
   mutable absl::Mutex mu_;
   // Guard everything below.
   bool synced_ ABSL_GUARDED_BY(mu_) = false;
-  absl::flat_hash_map<uint64_t, absl::flat_hash_set<std::string>> names_
-      ABSL_GUARDED_BY(mu_);
+  // Per directory: name -> inode (0: negative).
+  using Names = absl::flat_hash_map<std::string, uint64_t>;
+  absl::flat_hash_map<uint64_t, Names> names_ ABSL_GUARDED_BY(mu_);
   size_t name_count_ ABSL_GUARDED_BY(mu_) = 0;
 };
 

@@ -46,8 +46,7 @@ Invalidation Change(Invalidation::Kind kind, uint64_t ino,
 class CacheCoherenceTest : public testing::Test {
  protected:
   CacheCoherenceTest()
-      : dir_attrs_(absl::Seconds(1)),
-        coherence_(Options(), &inodes_, &dir_attrs_) {
+      : attrs_(absl::Seconds(1)), coherence_(Options(), &inodes_, &attrs_) {
     coherence_.Connect(&kernel_, nullptr);
   }
 
@@ -70,7 +69,7 @@ class CacheCoherenceTest : public testing::Test {
   }
 
   InodeTable inodes_;
-  DirAttrCache dir_attrs_;
+  AttrCache attrs_;
   RecordingKernel kernel_;
   CacheCoherence coherence_;
 };
@@ -79,7 +78,7 @@ TEST_F(CacheCoherenceTest, ShortTimeoutsUntilSynced) {
   EXPECT_FALSE(coherence_.synced());
   EXPECT_FALSE(coherence_.KeepPages());
   EXPECT_EQ(coherence_.AttrTimeout(), absl::Seconds(1));
-  CacheTimeouts before = coherence_.ForEntry(1, "a");
+  CacheTimeouts before = coherence_.ForEntry(1, "a", 50);
   EXPECT_EQ(before.entry, absl::Seconds(1));
   EXPECT_EQ(before.attr, absl::Seconds(1));
   EXPECT_EQ(coherence_.ForNegativeEntry(1, "b").entry, absl::Seconds(1));
@@ -88,7 +87,7 @@ TEST_F(CacheCoherenceTest, ShortTimeoutsUntilSynced) {
   EXPECT_TRUE(coherence_.synced());
   EXPECT_TRUE(coherence_.KeepPages());
   EXPECT_EQ(coherence_.AttrTimeout(), absl::Seconds(50));
-  CacheTimeouts after = coherence_.ForEntry(1, "a");
+  CacheTimeouts after = coherence_.ForEntry(1, "a", 50);
   EXPECT_EQ(after.entry, absl::Seconds(60));
   EXPECT_EQ(after.attr, absl::Seconds(50));
   EXPECT_EQ(coherence_.ForNegativeEntry(1, "b").entry, absl::Seconds(40));
@@ -99,7 +98,7 @@ TEST_F(CacheCoherenceTest, SyncAndLossInvalidateEverythingCached) {
   coherence_.OnSynced();
   EXPECT_THAT(kernel_.told, UnorderedElementsAre("data 1", "data 5"));
   kernel_.told.clear();
-  coherence_.ForEntry(1, "five");
+  coherence_.ForEntry(1, "five", 50);
   coherence_.ForNegativeEntry(1, "missing");
   coherence_.OnLost();
   EXPECT_FALSE(coherence_.synced());
@@ -125,9 +124,9 @@ TEST_F(CacheCoherenceTest, AllOfADirectoryDropsEveryNameUnderIt) {
   Attr dir = AttrOf(9);
   inodes_.Remember(dir);
   coherence_.OnSynced();
-  coherence_.ForEntry(9, "a");
+  coherence_.ForEntry(9, "a", 50);
   coherence_.ForNegativeEntry(9, "b");
-  coherence_.ForEntry(1, "dir");
+  coherence_.ForEntry(1, "dir", 50);
   kernel_.told.clear();
   Apply({Change(Invalidation::ALL, 9)});
   EXPECT_THAT(kernel_.told,
@@ -141,26 +140,45 @@ TEST_F(CacheCoherenceTest, AllOfADirectoryDropsEveryNameUnderIt) {
 
 TEST_F(CacheCoherenceTest, NamesBeyondTheCapGetShortTimeouts) {
   coherence_.OnSynced();
-  EXPECT_EQ(coherence_.ForEntry(1, "a").entry, absl::Seconds(60));
-  EXPECT_EQ(coherence_.ForEntry(1, "b").entry, absl::Seconds(60));
-  EXPECT_EQ(coherence_.ForEntry(1, "c").entry, absl::Seconds(60));
-  EXPECT_EQ(coherence_.ForEntry(1, "d").entry, absl::Seconds(1));
+  EXPECT_EQ(coherence_.ForEntry(1, "a", 50).entry, absl::Seconds(60));
+  EXPECT_EQ(coherence_.ForEntry(1, "b", 50).entry, absl::Seconds(60));
+  EXPECT_EQ(coherence_.ForEntry(1, "c", 50).entry, absl::Seconds(60));
+  EXPECT_EQ(coherence_.ForEntry(1, "d", 50).entry, absl::Seconds(1));
   // A name remembered already does not count twice.
-  EXPECT_EQ(coherence_.ForEntry(1, "a").entry, absl::Seconds(60));
+  EXPECT_EQ(coherence_.ForEntry(1, "a", 50).entry, absl::Seconds(60));
   // An invalidation frees its name's place.
   Apply({Change(Invalidation::ENTRY, 1, "b")});
-  EXPECT_EQ(coherence_.ForEntry(1, "d").entry, absl::Seconds(60));
+  EXPECT_EQ(coherence_.ForEntry(1, "d", 50).entry, absl::Seconds(60));
 }
 
 TEST_F(CacheCoherenceTest, ADirectoryLeavingTheTableTakesItsNames) {
   Attr dir = AttrOf(9);
   inodes_.Remember(dir);
   coherence_.OnSynced();
-  coherence_.ForEntry(9, "a");
+  coherence_.ForEntry(9, "a", 50);
   inodes_.Forget(9, 1);
   kernel_.told.clear();
   coherence_.OnLost();
   EXPECT_THAT(kernel_.told, ElementsAre("data 1"));
+}
+
+TEST_F(CacheCoherenceTest, RemembersWhichInodeANameNamesAcrossRenames) {
+  coherence_.OnSynced();
+  coherence_.ForEntry(1, "a", 5);
+  coherence_.ForEntry(1, "b", 6);
+  coherence_.ForNegativeEntry(1, "gone");
+  EXPECT_EQ(coherence_.Child(1, "a"), 5u);
+  EXPECT_EQ(coherence_.Child(1, "gone"), 0u);
+  EXPECT_FALSE(coherence_.Child(1, "never").has_value());
+  coherence_.Renamed(1, "a", 1, "b", /*exchange=*/false);
+  EXPECT_FALSE(coherence_.Child(1, "a").has_value());
+  EXPECT_EQ(coherence_.Child(1, "b"), 5u);
+  coherence_.ForEntry(1, "c", 7);
+  coherence_.Renamed(1, "b", 1, "c", /*exchange=*/true);
+  EXPECT_EQ(coherence_.Child(1, "b"), 7u);
+  EXPECT_EQ(coherence_.Child(1, "c"), 5u);
+  coherence_.Removed(1, "c");
+  EXPECT_FALSE(coherence_.Child(1, "c").has_value());
 }
 
 TEST_F(CacheCoherenceTest, HeldInodesAreTheTable) {
@@ -173,9 +191,9 @@ TEST_F(CacheCoherenceTest, HeldInodesAreTheTable) {
 TEST_F(CacheCoherenceTest, InvalidationsDropDirectoryAttrsKeptLocally) {
   coherence_.OnSynced();
   const absl::Time now = absl::Now();
-  dir_attrs_.Put(AttrOf(3), now);
+  attrs_.Put(AttrOf(3), now, attrs_.Ticket());
   Apply({Change(Invalidation::ATTR, 3)});
-  EXPECT_FALSE(dir_attrs_.Take(3, now).has_value());
+  EXPECT_FALSE(attrs_.Get(3).has_value());
   EXPECT_THAT(coherence_.HeldInodes(), ElementsAre(1));
   EXPECT_THAT(kernel_.told, Not(IsEmpty()));
 }

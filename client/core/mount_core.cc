@@ -32,6 +32,16 @@ void SetName(absl::string_view name, std::string* out) {
   out->assign(name.data(), name.size());
 }
 
+bool SameTime(const Timespec& a, const Timespec& b) {
+  return a.sec() == b.sec() && a.nsec() == b.nsec();
+}
+
+// Whether two attribute sets describe the same contents of one inode.
+bool SameVersion(const Attr& a, const Attr& b) {
+  return a.id().generation() == b.id().generation() && a.size() == b.size() &&
+         SameTime(a.mtime(), b.mtime()) && SameTime(a.ctime(), b.ctime());
+}
+
 }  // namespace
 
 MountCore::MountCore(const Options& options, RpcClient* rpc,
@@ -39,8 +49,8 @@ MountCore::MountCore(const Options& options, RpcClient* rpc,
     : chunk_size_(options.chunk_size),
       rpc_(rpc),
       session_(session),
-      dir_attrs_(options.cache.fallback_timeout),
-      coherence_(options.cache, &inodes_, &dir_attrs_),
+      attrs_(options.cache.fallback_timeout),
+      coherence_(options.cache, &inodes_, &attrs_),
       // Enough idle buffers for every chunk in flight plus a request's worth.
       buffers_(options.max_inflight + kMaxRequestBytes / options.chunk_size +
                1),
@@ -52,21 +62,34 @@ absl::Status MountCore::NumberedCall(
                                                 const Request&, Reply*),
     Request& request, Reply* reply) {
   session_->BeginCall(request.mutable_call());
+  const uint64_t ticket = attrs_.Ticket();
   absl::Status status =
       rpc_->Call(method, request, reply, Idempotency::kIdempotent);
   session_->EndCall(request.call());
   if (status.ok()) {
     const absl::Time now = absl::Now();
-    for (const Attr& dir : reply->dirs()) dir_attrs_.Put(dir, now);
+    for (const Attr& dir : reply->dirs()) attrs_.Put(dir, now, ticket);
   }
   return status;
 }
 
 absl::StatusOr<Attr> MountCore::Remembered(const absl::Status& status,
-                                           const EntryReply& reply) {
+                                           const EntryReply& reply,
+                                           uint64_t ticket) {
   if (!status.ok()) return status;
   inodes_.Remember(reply.attr(), reply.as_of());
+  attrs_.Put(reply.attr(), absl::Now(), ticket);
   return reply.attr();
+}
+
+void MountCore::EraseChild(uint64_t parent, absl::string_view name) {
+  std::optional<uint64_t> child = coherence_.Child(parent, name);
+  if (!child.has_value()) {
+    // Which inode lost a link is unknown here: none is trusted.
+    attrs_.Clear();
+  } else if (*child != 0) {
+    attrs_.Erase(*child);
+  }
 }
 
 void MountCore::TrackName(uint64_t dir, absl::string_view name,
@@ -115,9 +138,10 @@ absl::StatusOr<Attr> MountCore::Lookup(uint64_t parent,
   *request.mutable_parent() = *std::move(parent_id);
   SetName(name, request.mutable_name());
   EntryReply reply;
+  const uint64_t ticket = attrs_.Ticket();
   absl::Status status = rpc_->Call(&Rbfs::StubInterface::Lookup, request,
                                    &reply, Idempotency::kIdempotent);
-  return Remembered(status, reply);
+  return Remembered(status, reply, ticket);
 }
 
 void MountCore::Forget(uint64_t ino, uint64_t nlookup) {
@@ -129,16 +153,21 @@ absl::StatusOr<Attr> MountCore::GetAttr(uint64_t ino) {
   absl::StatusOr<InodeId> id = inodes_.Id(ino);
   if (!id.ok()) return id.status();
   *request.mutable_id() = *std::move(id);
-  std::optional<Attr> changed = dir_attrs_.Take(ino, absl::Now());
-  if (changed && changed->id().generation() == request.id().generation()) {
-    inodes_.Refresh(*changed);
-    return *std::move(changed);
+  // While synced, what the mount knows stays true until erased; otherwise
+  // only a mutation's fresh answer, once.
+  std::optional<Attr> known =
+      coherence_.synced() ? attrs_.Get(ino) : attrs_.Take(ino, absl::Now());
+  if (known && known->id().generation() == request.id().generation()) {
+    inodes_.Refresh(*known);
+    return *std::move(known);
   }
+  const uint64_t ticket = attrs_.Ticket();
   AttrReply reply;
   absl::Status status = rpc_->Call(&Rbfs::StubInterface::GetAttr, request,
                                    &reply, Idempotency::kIdempotent);
   if (!status.ok()) return status;
   inodes_.Refresh(reply.attr());
+  attrs_.Put(reply.attr(), absl::Now(), ticket);
   return reply.attr();
 }
 
@@ -149,7 +178,8 @@ absl::StatusOr<Attr> MountCore::SetAttr(uint64_t ino,
   absl::StatusOr<InodeId> id = inodes_.Id(ino);
   if (!id.ok()) return id.status();
   *request.mutable_id() = *std::move(id);
-  dir_attrs_.Erase(ino);
+  attrs_.Erase(ino);
+  const uint64_t ticket = attrs_.Ticket();
   request.set_valid(changes.valid);
   request.set_mode(changes.mode);
   request.set_uid(changes.uid);
@@ -164,6 +194,7 @@ absl::StatusOr<Attr> MountCore::SetAttr(uint64_t ino,
                                    &reply, Idempotency::kIdempotent);
   if (!status.ok()) return status;
   inodes_.Refresh(reply.attr());
+  attrs_.Put(reply.attr(), absl::Now(), ticket);
   return reply.attr();
 }
 
@@ -192,10 +223,11 @@ absl::StatusOr<Attr> MountCore::MkNod(uint64_t parent, absl::string_view name,
   *request.mutable_caller() = caller;
   request.set_exclusive(true);
   EntryReply reply;
+  const uint64_t ticket = attrs_.Ticket();
   absl::Status status =
       NumberedCall(&Rbfs::StubInterface::MkNod, request, &reply);
   TrackName(parent, name, status, true);
-  return Remembered(status, reply);
+  return Remembered(status, reply, ticket);
 }
 
 absl::StatusOr<Attr> MountCore::MkDir(uint64_t parent, absl::string_view name,
@@ -208,11 +240,12 @@ absl::StatusOr<Attr> MountCore::MkDir(uint64_t parent, absl::string_view name,
   request.set_mode(mode);
   *request.mutable_caller() = caller;
   EntryReply reply;
+  const uint64_t ticket = attrs_.Ticket();
   absl::Status status =
       NumberedCall(&Rbfs::StubInterface::MkDir, request, &reply);
   TrackName(parent, name, status, true);
   if (status.ok()) coherence_.DirCreated(reply.attr().id().ino());
-  return Remembered(status, reply);
+  return Remembered(status, reply, ticket);
 }
 
 absl::Status MountCore::Unlink(uint64_t parent, absl::string_view name) {
@@ -225,6 +258,10 @@ absl::Status MountCore::Unlink(uint64_t parent, absl::string_view name) {
   absl::Status status =
       NumberedCall(&Rbfs::StubInterface::Unlink, request, &reply);
   TrackName(parent, name, status, false);
+  if (status.ok()) {
+    EraseChild(parent, name);
+    coherence_.Removed(parent, name);
+  }
   return status;
 }
 
@@ -238,6 +275,10 @@ absl::Status MountCore::RmDir(uint64_t parent, absl::string_view name) {
   absl::Status status =
       NumberedCall(&Rbfs::StubInterface::RmDir, request, &reply);
   TrackName(parent, name, status, false);
+  if (status.ok()) {
+    EraseChild(parent, name);
+    coherence_.Removed(parent, name);
+  }
   return status;
 }
 
@@ -252,10 +293,11 @@ absl::StatusOr<Attr> MountCore::Symlink(absl::string_view target,
   SetName(target, request.mutable_target());
   *request.mutable_caller() = caller;
   EntryReply reply;
+  const uint64_t ticket = attrs_.Ticket();
   absl::Status status =
       NumberedCall(&Rbfs::StubInterface::Symlink, request, &reply);
   TrackName(parent, name, status, true);
-  return Remembered(status, reply);
+  return Remembered(status, reply, ticket);
 }
 
 absl::Status MountCore::Rename(uint64_t parent, absl::string_view name,
@@ -281,6 +323,13 @@ absl::Status MountCore::Rename(uint64_t parent, absl::string_view name,
     TrackName(parent, name, status, false);
     TrackName(new_parent, new_name, status, true);
   }
+  if (status.ok()) {
+    // Both inodes' ctime moved, and a replaced one lost a link.
+    EraseChild(parent, name);
+    EraseChild(new_parent, new_name);
+    coherence_.Renamed(parent, name, new_parent, new_name,
+                       (flags & RENAME_EXCHANGE) != 0);
+  }
   return status;
 }
 
@@ -294,11 +343,13 @@ absl::StatusOr<Attr> MountCore::Link(uint64_t ino, uint64_t new_parent,
   *request.mutable_id() = *std::move(id);
   *request.mutable_new_parent() = *std::move(new_parent_id);
   SetName(new_name, request.mutable_new_name());
+  attrs_.Erase(ino);
   EntryReply reply;
+  const uint64_t ticket = attrs_.Ticket();
   absl::Status status =
       NumberedCall(&Rbfs::StubInterface::Link, request, &reply);
   TrackName(new_parent, new_name, status, true);
-  return Remembered(status, reply);
+  return Remembered(status, reply, ticket);
 }
 
 absl::StatusOr<OpenedFile> MountCore::Open(uint64_t ino, uint32_t flags,
@@ -316,11 +367,16 @@ absl::StatusOr<OpenedFile> MountCore::Open(uint64_t ino, uint32_t flags,
   OpenedFile file;
   file.id = request.id();
   file.handle = handle;
+  if ((flags & O_TRUNC) != 0) attrs_.Erase(ino);
+  const std::optional<Attr> known = attrs_.Get(ino);
+  const uint64_t ticket = attrs_.Ticket();
   AttrReply reply;
   absl::Status status = rpc_->Call(&Rbfs::StubInterface::Open, request, &reply,
                                    Idempotency::kIdempotent);
   if (!status.ok()) return status;
+  file.changed = !known.has_value() || !SameVersion(*known, reply.attr());
   inodes_.Refresh(reply.attr());
+  attrs_.Put(reply.attr(), absl::Now(), ticket);
   inodes_.Opened(ino);
   session_->Opened(handle, request.id(), flags);
   return file;
@@ -348,11 +404,13 @@ absl::StatusOr<CreatedFile> MountCore::Create(uint64_t parent,
   const uint64_t handle = session_->NewHandle();
   request.set_handle(handle);
   EntryReply reply;
+  const uint64_t ticket = attrs_.Ticket();
   absl::Status status =
       NumberedCall(&Rbfs::StubInterface::MkNod, request, &reply);
   TrackName(parent, name, status, true);
   if (!status.ok()) return status;
   inodes_.Remember(reply.attr(), reply.as_of());
+  attrs_.Put(reply.attr(), absl::Now(), ticket);
   inodes_.Opened(reply.attr().id().ino());
   session_->Opened(handle, reply.attr().id(), flags);
   CreatedFile file;
@@ -419,6 +477,7 @@ absl::Status MountCore::ReadDir(uint64_t ino, off_t offset, size_t buffer_bytes,
   request.set_max_entries(
       static_cast<uint32_t>(std::min<size_t>(estimate, kMaxDirEntriesPerCall)));
 
+  const uint64_t ticket = attrs_.Ticket();
   size_t added = 0;
   bool first = true;
   bool full = false;
@@ -457,6 +516,7 @@ absl::Status MountCore::ReadDir(uint64_t ino, off_t offset, size_t buffer_bytes,
       ++added;
       if (attr != nullptr && attr->id().ino() != 0) {
         inodes_.Remember(*attr, reply.as_of());
+        attrs_.Put(*attr, absl::Now(), ticket);
       }
       request.set_cookie(dirent.cookie());
     }
@@ -481,7 +541,11 @@ absl::Status MountCore::Read(uint64_t ino, uint64_t offset, size_t size,
   BeginRequest();
   std::shared_ptr<IoContext> context = IoContext::CreateRead(
       offset, size, chunk_size_, &buffers_, std::move(done));
-  context->SetReleaseHook([this] { EndRequest(); });
+  context->SetReleaseHook([this, ino] {
+    // The server moves atime on a read as relatime says.
+    attrs_.EraseIfAtimeMoves(ino);
+    EndRequest();
+  });
   GrpcChunkSender sender(rpc_, &limiter_, *id);
   context->Start(sender);
   return absl::OkStatus();
@@ -492,10 +556,16 @@ absl::Status MountCore::Write(uint64_t ino, uint64_t offset, const char* data,
   absl::StatusOr<InodeId> id = inodes_.Id(ino);
   if (!id.ok()) return id.status();
   BeginRequest();
+  attrs_.Erase(ino);
   std::shared_ptr<IoContext> context = IoContext::CreateWrite(
       offset, data, size, chunk_size_, &buffers_, std::move(done),
       [this, ino](uint64_t end) { inodes_.RaiseSize(ino, end); });
-  context->SetReleaseHook([this] { EndRequest(); });
+  context->SetReleaseHook([this, ino] {
+    // Size, mtime and ctime moved; a GETATTR answered while the write was
+    // in flight may predate it.
+    attrs_.Erase(ino);
+    EndRequest();
+  });
   GrpcChunkSender sender(rpc_, &limiter_, *id);
   context->Start(sender);
   return absl::OkStatus();

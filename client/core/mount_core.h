@@ -37,9 +37,9 @@
 #include "absl/strings/string_view.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
+#include "client/core/attr_cache.h"
 #include "client/core/buffer_pool.h"
 #include "client/core/cache_coherence.h"
-#include "client/core/dir_attr_cache.h"
 #include "client/core/inflight_limiter.h"
 #include "client/core/inode_table.h"
 #include "client/core/io_context.h"
@@ -67,6 +67,10 @@ struct OpenedFile {
   // The id the open was sent with, to release it by.
   InodeId id;
   uint64_t handle = 0;
+  // The server's attributes differ from those the mount last knew (or it
+  // knew none): what the kernel caches of the file may predate another
+  // mount's close, whose invalidation may still be on its way.
+  bool changed = true;
 };
 
 // A file created and opened in one call.
@@ -189,9 +193,13 @@ class MountCore {
   absl::Status NumberedCall(grpc::Status (Rbfs::StubInterface::*method)(
                                 grpc::ClientContext*, const Request&, Reply*),
                             Request& request, Reply* reply);
-  // A successful entry reply's attributes, with a lookup reference counted.
+  // A successful entry reply's attributes, with a lookup reference counted
+  // and the attributes kept (`ticket`: drawn before the call).
   absl::StatusOr<Attr> Remembered(const absl::Status& status,
-                                  const EntryReply& reply);
+                                  const EntryReply& reply, uint64_t ticket);
+  // Forgets the kept attributes of the inode `name` in `parent` named (a
+  // removal or rename changed them), or all if it is not known.
+  void EraseChild(uint64_t parent, absl::string_view name);
   // Keeps KnownDirs exact after a call that made `name` in `dir` exist
   // (or not) if it succeeded; forgets `dir` when the server's answer
   // contradicts what it knew.
@@ -207,7 +215,8 @@ class MountCore {
   RpcClient* const rpc_;
   ClientSession* const session_;
   InodeTable inodes_;
-  DirAttrCache dir_attrs_;
+  // Attributes that answer GETATTR (attr_cache.h).
+  AttrCache attrs_;
   CacheCoherence coherence_;
   BufferPool buffers_;
   InflightLimiter limiter_;

@@ -242,6 +242,29 @@ TEST_F(MountCoreTest, ReleasesTravelInTheBackgroundInOrder) {
   EXPECT_EQ(released, handles);
 }
 
+TEST_F(MountCoreTest, AnOpenSaysWhenTheServerHasNewerContents) {
+  core_->coherence().OnSynced();
+  Know(MakeAttr(5, 1, S_IFREG | 0644, 10));
+  AttrReply same;
+  *same.mutable_attr() = MakeAttr(5, 1, S_IFREG | 0644, 10);
+  AttrReply grown;
+  *grown.mutable_attr() = MakeAttr(5, 1, S_IFREG | 0644, 99);
+  EXPECT_CALL(*stub_, Open(_, _, _))
+      .WillOnce(DoAll(SetArgPointee<2>(same), Return(Ok())))
+      .WillOnce(DoAll(SetArgPointee<2>(grown), Return(Ok())))
+      .WillOnce(DoAll(SetArgPointee<2>(grown), Return(Ok())));
+  absl::StatusOr<OpenedFile> unchanged = core_->Open(5, O_RDONLY, MakeCaller());
+  ASSERT_TRUE(unchanged.ok());
+  EXPECT_FALSE(unchanged->changed);
+  absl::StatusOr<OpenedFile> changed = core_->Open(5, O_RDONLY, MakeCaller());
+  ASSERT_TRUE(changed.ok());
+  EXPECT_TRUE(changed->changed);
+  // The open's answer is what the mount knows from then on.
+  absl::StatusOr<OpenedFile> again = core_->Open(5, O_RDONLY, MakeCaller());
+  ASSERT_TRUE(again.ok());
+  EXPECT_FALSE(again->changed);
+}
+
 TEST_F(MountCoreTest, OpensWaitForTheServersAnswer) {
   Know(MakeAttr(5, 1, S_IFREG | 0644));
   core_->coherence().OnSynced();
@@ -348,10 +371,44 @@ TEST_F(MountCoreTest, SetAttrSendsTheChangesAndDropsCachedDirAttrs) {
   EXPECT_EQ(sent.mtime().sec(), 1234);
   EXPECT_EQ(sent.mtime().nsec(), 567u);
   EXPECT_EQ(sent.caller().gid(), 100u);
-  // The unlink's directory attributes predate the setattr: not used.
+  // The unlink's directory attributes predate the setattr: its own reply
+  // answers the next GETATTR instead.
+  EXPECT_CALL(*stub_, GetAttr(_, _, _)).Times(0);
+  absl::StatusOr<Attr> after = core_->GetAttr(1);
+  ASSERT_TRUE(after.ok());
+  EXPECT_EQ(after->mode(), S_IFDIR | 0700u);
+  EXPECT_NE(after->nlink(), 9u);
+}
+
+TEST_F(MountCoreTest, WhileSyncedKnownAttributesAnswerUntilAChange) {
+  core_->coherence().OnSynced();
+  const Attr file = MakeAttr(5, 1, S_IFREG | 0644, 10);
+  EXPECT_CALL(*stub_, Lookup(_, _, _))
+      .WillOnce(DoAll(SetArgPointee<2>(Entry(file)), Return(Ok())));
+  ASSERT_TRUE(core_->Lookup(1, "f").ok());
+  core_->coherence().ForEntry(1, "f", 5);
+  EXPECT_CALL(*stub_, GetAttr(_, _, _)).Times(0);
+  EXPECT_EQ(core_->GetAttr(5)->size(), 10u);
+  EXPECT_EQ(core_->GetAttr(5)->size(), 10u);
+  testing::Mock::VerifyAndClearExpectations(stub_);
+
+  // Another mount's change, then this mount's own unlink: each makes the
+  // next GETATTR ask.
+  AttrReply fresh;
+  *fresh.mutable_attr() = MakeAttr(5, 1, S_IFREG | 0600, 20);
   EXPECT_CALL(*stub_, GetAttr(_, _, _))
-      .WillOnce(DoAll(SetArgPointee<2>(changed), Return(Ok())));
-  EXPECT_EQ(core_->GetAttr(1)->mode(), S_IFDIR | 0700u);
+      .Times(2)
+      .WillRepeatedly(DoAll(SetArgPointee<2>(fresh), Return(Ok())));
+  WatchReply changed;
+  Invalidation* change = changed.add_invalidations();
+  change->set_kind(Invalidation::ATTR);
+  change->set_ino(5);
+  core_->coherence().OnInvalidations(changed);
+  EXPECT_EQ(core_->GetAttr(5)->size(), 20u);
+  EXPECT_EQ(core_->GetAttr(5)->size(), 20u);
+  EXPECT_CALL(*stub_, Unlink(_, _, _)).WillOnce(Return(Ok()));
+  ASSERT_TRUE(core_->Unlink(1, "f").ok());
+  EXPECT_EQ(core_->GetAttr(5)->size(), 20u);
 }
 
 TEST_F(MountCoreTest, CreateOpensAndCancelUndoesEverything) {

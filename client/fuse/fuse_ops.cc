@@ -103,8 +103,8 @@ void FuseOps::ReplyEntry(fuse_req_t req, uint64_t parent,
     ReplyStatus(req, attr.status());
     return;
   }
-  fuse_entry_param entry =
-      MakeEntry(*attr, core_->coherence().ForEntry(parent, name));
+  fuse_entry_param entry = MakeEntry(
+      *attr, core_->coherence().ForEntry(parent, name, attr->id().ino()));
   if (fuse_reply_entry(req, &entry) != 0) {
     // The kernel dropped the request, so it holds no reference.
     core_->Forget(entry.ino, 1);
@@ -224,12 +224,16 @@ void FuseOps::Open(fuse_req_t req, fuse_ino_t ino, fuse_file_info* fi) {
     return;
   }
   SetOpenFlags(fi);
+  // Close-to-open: the server's answer is the truth after every other
+  // mount's close; if it is not what the mount knew, the kernel's cache of
+  // the file is not kept, even before the invalidation arrives.
+  if (file->changed) fi->keep_cache = 0;
   fi->fh = file->handle;
   if (options_.cache_auto && session_ != nullptr && !fi->keep_cache) {
-    // Close-to-open without invalidations: the kernel's cached attributes
-    // (above all the size that bounds page-cache reads) may predate another
-    // client's last close. The notification is handled before it returns,
-    // so the open completes with them invalidated.
+    // The kernel's cached attributes (above all the size that bounds
+    // page-cache reads) may predate another client's last close. The
+    // notification is handled before it returns, so the open completes
+    // with them invalidated.
     fuse_lowlevel_notify_inval_inode(session_, ino, -1, 0);
   }
   if (fuse_reply_open(req, fi) != 0) {
@@ -248,8 +252,9 @@ void FuseOps::Create(fuse_req_t req, fuse_ino_t parent, const char* name,
   }
   SetOpenFlags(fi);
   fi->fh = file->handle;
-  fuse_entry_param entry =
-      MakeEntry(file->attr, core_->coherence().ForEntry(parent, name));
+  fuse_entry_param entry = MakeEntry(
+      file->attr,
+      core_->coherence().ForEntry(parent, name, file->attr.id().ino()));
   if (fuse_reply_create(req, &entry, fi) != 0) core_->CancelCreate(*file);
 }
 
@@ -309,8 +314,8 @@ void FuseOps::ReadDir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t offset,
   auto add = [&](const DirSlot& slot) {
     fuse_entry_param entry;
     if (slot.attr != nullptr) {
-      entry =
-          MakeEntry(*slot.attr, core_->coherence().ForEntry(ino, slot.name));
+      entry = MakeEntry(*slot.attr,
+                        core_->coherence().ForEntry(ino, slot.name, slot.ino));
     } else {
       memset(&entry, 0, sizeof(entry));
       entry.attr.st_ino = slot.ino;

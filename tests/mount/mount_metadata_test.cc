@@ -86,7 +86,7 @@ TEST_F(MountMetadataTest, CreateStatUnlink) {
 
 // The kernel asks for a directory's attributes again right after every
 // change in it, and the mount answers from the attributes the server sent
-// with the change (client/core/dir_attr_cache.h): each stat must show that
+// with the change (client/core/attr_cache.h): each stat must show that
 // change.
 TEST_F(MountMetadataTest, DirectoryAttributesFollowEveryChange) {
   const std::string dir = Path("changing");

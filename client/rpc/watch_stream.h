@@ -13,7 +13,8 @@
 //                      sequence number: changes may have been missed (not
 //                      at Stop()).
 // Hold and Drop queue what the kernel newly holds or forgot; they are sent
-// in the order queued. While no call is open they are discarded, since the
+// in the order queued, batched (up to 10 ms late: the server catches a late
+// hold up from its as_of). While no call is open they are discarded, since the
 // next opening holds the whole set again.
 //
 // Threads: a control thread opens the calls, writes the queued holds and

@@ -169,11 +169,8 @@ grpc::Status RbfsService::MkNod(grpc::ServerContext* ctx,
                         OpenHandle{req->call().session(), req->handle()}),
              fs_->block_size(), reply),
       reply);
-  if (reply->err() == 0) {
-    reply->set_as_of(as_of);
-    hub_.Publish(SessionOf(ctx),
-                 Change::Entry(req->parent().ino(), req->name()));
-  }
+  PublishCreation(SessionOf(ctx), req->parent().ino(), req->name(), as_of,
+                  reply);
   return answered;
 }
 
@@ -189,11 +186,8 @@ grpc::Status RbfsService::MkDir(grpc::ServerContext* ctx,
                                  OwnerOf(access), CallOf(req->call())),
                       fs_->block_size(), reply),
                reply);
-  if (reply->err() == 0) {
-    reply->set_as_of(as_of);
-    hub_.Publish(SessionOf(ctx),
-                 Change::Entry(req->parent().ino(), req->name()));
-  }
+  PublishCreation(SessionOf(ctx), req->parent().ino(), req->name(), as_of,
+                  reply);
   return answered;
 }
 
@@ -307,11 +301,8 @@ grpc::Status RbfsService::Symlink(grpc::ServerContext* ctx,
                           OwnerOf(access), CallOf(req->call())),
              fs_->block_size(), reply),
       reply);
-  if (reply->err() == 0) {
-    reply->set_as_of(as_of);
-    hub_.Publish(SessionOf(ctx),
-                 Change::Entry(req->parent().ino(), req->name()));
-  }
+  PublishCreation(SessionOf(ctx), req->parent().ino(), req->name(), as_of,
+                  reply);
   return answered;
 }
 
@@ -444,6 +435,14 @@ grpc::ServerBidiReactor<WatchRequest, WatchReply>* RbfsService::Watch(
   // A stream has no reply to carry an errno in.
   return new WatchReactor(grpc::Status(grpc::StatusCode::PERMISSION_DENIED,
                                        "Watch is not allowed"));
+}
+
+void RbfsService::PublishCreation(uint64_t session, uint64_t dir,
+                                  absl::string_view name, uint64_t as_of,
+                                  EntryReply* reply) {
+  if (reply->err() != 0) return;
+  reply->set_as_of(as_of);
+  hub_.Publish(session, Change::Entry(dir, std::string(name)));
 }
 
 uint64_t RbfsService::ChildOf(InodeRef parent, absl::string_view name) {

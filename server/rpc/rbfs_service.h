@@ -87,6 +87,10 @@ class RbfsService final : public Rbfs::WithCallbackMethod_Watch<Rbfs::Service> {
  private:
   // The ino `name` in `parent` names now; 0 when none.
   uint64_t ChildOf(InodeRef parent, absl::string_view name);
+  // A successful MkNod's, MkDir's or Symlink's reply gets `as_of` (read
+  // before the call) and the new entry is published.
+  void PublishCreation(uint64_t session, uint64_t dir, absl::string_view name,
+                       uint64_t as_of, EntryReply* reply);
   // Unlink's and RmDir's changes: the entry, and the removed child's
   // attributes (its nlink) when it was looked up (0: not).
   void PublishRemoval(uint64_t session, uint64_t dir, absl::string_view name,

@@ -67,7 +67,7 @@ void FuseOps::Init(fuse_conn_info* conn) {
     conn->want |= FUSE_CAP_ATOMIC_O_TRUNC;
   }
   // Writes reach the server before they return. With the writeback cache
-  // the kernel (6.1, fuse_change_attributes) would no longer take a regular
+  // the kernel (Linux 6.x, fuse_get_cache_mask) would no longer take a regular
   // file's size and mtime from the server while it caches the inode, so
   // another mount's truncate or append would stay unseen.
   conn->want &= ~FUSE_CAP_WRITEBACK_CACHE;

@@ -50,8 +50,9 @@ setup_raw() {
 setup_passthrough() {
   local src="$BASE/backing/passthrough" mnt="$BASE/mnt/passthrough" pid
   mkdir -p "$src" "$mnt"
-  # cache=never: FOPEN_DIRECT_IO like rbfs's default; timeout=1: the same 1 s
-  # attribute/entry caching as rbfs-mount's defaults. The malloc tunables are
+  # cache=never: FOPEN_DIRECT_IO, the FUSE ceiling of the direct I/O jobs;
+  # timeout=1: 1 s attribute/entry caching (no invalidations: a longer one
+  # would not be coherent). The malloc tunables are
   # rbfs's own (common/malloc_tuning.cc): libfuse mallocs a fresh 1 MiB buffer
   # per read, and with glibc's defaults each is a new mmap whose pages fault
   # in at ~20 µs apiece, which caps passthrough reads near 300 MiB/s here
@@ -114,7 +115,8 @@ setup_sshfs() {
   start_sshd
   # -F /dev/null and the known-hosts options keep ~/.ssh out of it; BatchMode
   # makes a key problem fail at once instead of prompting. dcache_timeout=1
-  # gives sshfs's own attribute cache the 1 s of the other FUSE targets.
+  # gives sshfs's own attribute cache the 1 s of passthrough (sshfs cannot
+  # learn of other clients' changes, so a longer cache would be stale).
   sshfs -f "root@127.0.0.1:$src" "$mnt" -p "$SSHD_PORT" -F /dev/null \
     -o "IdentityFile=$WORK/ssh/user_key" -o IdentitiesOnly=yes \
     -o StrictHostKeyChecking=no -o UserKnownHostsFile=/dev/null \
@@ -150,5 +152,5 @@ setup_rbfs() {
   echo "$mnt" >"$STATE/dir.rbfs"
   printf '%s\n' "rbfs-mount $mpid $WORK/rbfs-mount.log" \
     "rbfs-server $spid $WORK/rbfs-server.log" >"$STATE/watch.rbfs"
-  note rbfs "rbfs-mount defaults (cache=none, chunk_size 1 MiB, max_inflight 64, 4 channels); rbfs-server defaults (64 KiB blocks, sparse 16 GiB volume in the backing dir)"
+  note rbfs "rbfs-mount defaults (cache=auto: page cache, 60 s kernel caches kept coherent by the server's invalidations; chunk_size 1 MiB, max_inflight 64, 4 channels); rbfs-server defaults (64 KiB blocks, sparse 16 GiB volume in the backing dir)"
 }

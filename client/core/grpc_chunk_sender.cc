@@ -4,6 +4,7 @@
 #include <grpcpp/grpcpp.h>
 
 #include <optional>
+#include <tuple>
 #include <utility>
 #include <vector>
 
@@ -19,10 +20,12 @@ namespace {
 class ChunkCall {
  public:
   ChunkCall(RpcClient* rpc, InflightLimiter* limiter, const InodeId& id,
-            std::shared_ptr<IoContext> context, size_t index)
+            std::shared_ptr<IoContext> context, size_t index,
+            std::shared_ptr<WrittenAttrs> written)
       : rpc_(rpc),
         limiter_(limiter),
         context_(std::move(context)),
+        written_(std::move(written)),
         index_(index),
         attempts_(
             rpc->retry_policy().Begin(Idempotency::kIdempotent, absl::Now())) {
@@ -76,6 +79,9 @@ class ChunkCall {
         result = ErrnoError(write_reply_.err());
       }
       transferred = write_reply_.written();
+      if (result.ok() && written_ != nullptr && write_reply_.has_attr()) {
+        written_->Offer(write_reply_.attr());
+      }
     } else {
       chunk.buffer.swap(*read_reply_.mutable_data());
       if (result.ok() && read_reply_.err() != 0) {
@@ -91,6 +97,7 @@ class ChunkCall {
   RpcClient* const rpc_;
   InflightLimiter* const limiter_;
   const std::shared_ptr<IoContext> context_;
+  const std::shared_ptr<WrittenAttrs> written_;
   const size_t index_;
   RetryPolicy::Attempts attempts_;
   std::unique_ptr<grpc::ClientContext> grpc_context_;
@@ -105,9 +112,24 @@ class ChunkCall {
 
 }  // namespace
 
+void WrittenAttrs::Offer(const Attr& attr) {
+  absl::MutexLock lock(&mu_);
+  if (latest_.has_value() &&
+      std::make_tuple(attr.ctime().sec(), attr.ctime().nsec()) <
+          std::make_tuple(latest_->ctime().sec(), latest_->ctime().nsec())) {
+    return;
+  }
+  latest_ = attr;
+}
+
+std::optional<Attr> WrittenAttrs::Latest() const {
+  absl::MutexLock lock(&mu_);
+  return latest_;
+}
+
 void GrpcChunkSender::Send(std::shared_ptr<IoContext> context, size_t index) {
   ChunkCall* call =
-      new ChunkCall(rpc_, limiter_, id_, std::move(context), index);
+      new ChunkCall(rpc_, limiter_, id_, std::move(context), index, written_);
   limiter_->Submit([call] { call->Issue(); });
 }
 

@@ -13,7 +13,11 @@
 
 #include <cstddef>
 #include <memory>
+#include <optional>
+#include <utility>
 
+#include "absl/base/thread_annotations.h"
+#include "absl/synchronization/mutex.h"
 #include "client/core/inflight_limiter.h"
 #include "client/core/io_context.h"
 #include "client/rpc/rpc_client.h"
@@ -21,11 +25,27 @@
 
 namespace rbfs {
 
+// The file's attributes the write replies of one request carry; the
+// latest change (by ctime) wins, whatever order the chunks complete in.
+class WrittenAttrs {
+ public:
+  void Offer(const Attr& attr);
+  std::optional<Attr> Latest() const;
+
+ private:
+  mutable absl::Mutex mu_;
+  // Guards latest_.
+  std::optional<Attr> latest_ ABSL_GUARDED_BY(mu_);
+};
+
 class GrpcChunkSender : public ChunkSender {
  public:
-  // `id` names the file every chunk of the request goes to.
-  GrpcChunkSender(RpcClient* rpc, InflightLimiter* limiter, const InodeId& id)
-      : rpc_(rpc), limiter_(limiter), id_(id) {}
+  // `id` names the file every chunk of the request goes to; a write's
+  // replies offer their attributes to `written` if set, before the chunk
+  // completes.
+  GrpcChunkSender(RpcClient* rpc, InflightLimiter* limiter, const InodeId& id,
+                  std::shared_ptr<WrittenAttrs> written = nullptr)
+      : rpc_(rpc), limiter_(limiter), id_(id), written_(std::move(written)) {}
 
   void Send(std::shared_ptr<IoContext> context, size_t index) override;
 
@@ -33,6 +53,7 @@ class GrpcChunkSender : public ChunkSender {
   RpcClient* const rpc_;
   InflightLimiter* const limiter_;
   const InodeId id_;
+  const std::shared_ptr<WrittenAttrs> written_;
 };
 
 }  // namespace rbfs

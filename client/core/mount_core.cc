@@ -560,13 +560,20 @@ absl::Status MountCore::Write(uint64_t ino, uint64_t offset, const char* data,
   std::shared_ptr<IoContext> context = IoContext::CreateWrite(
       offset, data, size, chunk_size_, &buffers_, std::move(done),
       [this, ino](uint64_t end) { inodes_.RaiseSize(ino, end); });
-  context->SetReleaseHook([this, ino] {
+  auto written = std::make_shared<WrittenAttrs>();
+  context->SetReleaseHook([this, ino, written] {
     // Size, mtime and ctime moved; a GETATTR answered while the write was
-    // in flight may predate it.
+    // in flight may predate it. The replies said what they became, so the
+    // kernel's next GETATTR (it drops the attributes after a write) needs
+    // no round trip.
     attrs_.Erase(ino);
+    const uint64_t ticket = attrs_.Ticket();
+    if (std::optional<Attr> after = written->Latest(); after.has_value()) {
+      attrs_.Put(*after, absl::Now(), ticket);
+    }
     EndRequest();
   });
-  GrpcChunkSender sender(rpc_, &limiter_, *id);
+  GrpcChunkSender sender(rpc_, &limiter_, *id, written);
   context->Start(sender);
   return absl::OkStatus();
 }

@@ -545,6 +545,26 @@ TEST_F(MountCoreTest, WriteRaisesTheKnownSize) {
   EXPECT_EQ(core_->inodes().Size(5), 10000u);
 }
 
+TEST_F(MountCoreTest, AWritesRepliesAnswerTheNextGetAttrWhileSynced) {
+  core_->coherence().OnSynced();
+  Know(MakeAttr(5, 1, S_IFREG | 0600, 100));
+  stub_->set_write_handler([](const WriteRequest& request, WriteReply* reply) {
+    reply->set_written(request.data().size());
+    // Chunks complete in any order; the latest change wins.
+    Attr after = MakeAttr(5, 1, S_IFREG | 0600,
+                          request.offset() + request.data().size());
+    after.mutable_ctime()->set_sec(request.offset());
+    *reply->mutable_attr() = after;
+    return Ok();
+  });
+  Outcome outcome = Transfer(true, 5, 0, std::string(3 * kChunk, 'w'));
+  ASSERT_TRUE(outcome.result.ok()) << outcome.result.status();
+  EXPECT_CALL(*stub_, GetAttr(_, _, _)).Times(0);
+  absl::StatusOr<Attr> after = core_->GetAttr(5);
+  ASSERT_TRUE(after.ok());
+  EXPECT_EQ(after->size(), 3u * kChunk);
+}
+
 TEST_F(MountCoreTest, FailedWriteLeavesTheSize) {
   Know(MakeAttr(5, 1, S_IFREG | 0600, 100));
   stub_->set_write_handler([](const WriteRequest&, WriteReply* reply) {

@@ -193,7 +193,8 @@ absl::Status Filesystem::Read(InodeRef id, uint64_t offset, uint32_t length,
 }
 
 absl::StatusOr<uint64_t> Filesystem::Write(InodeRef id, uint64_t offset,
-                                           absl::string_view data) {
+                                           absl::string_view data,
+                                           meta::InodeRecord* after) {
   if (data.size() > kMaxIoSize) {
     return ErrnoError(EINVAL, "write larger than 4 MiB");
   }
@@ -210,7 +211,10 @@ absl::StatusOr<uint64_t> Filesystem::Write(InodeRef id, uint64_t offset,
     if (!r.ok()) return r.status();
     if (S_ISDIR(r->mode())) return ErrnoError(EISDIR);
     if (!S_ISREG(r->mode())) return ErrnoError(EINVAL);
-    if (data.empty()) return r->size();
+    if (data.empty()) {
+      if (after != nullptr) *after = *r;
+      return r->size();
+    }
   }
   const uint64_t bs = blocks_->block_size();
   const uint64_t first = offset / bs;
@@ -242,6 +246,7 @@ absl::StatusOr<uint64_t> Filesystem::Write(InodeRef id, uint64_t offset,
     batch->PutInode(id.ino, *r);
     if (absl::Status s = Commit(batch); !s.ok()) return s;
     fresh.Mapped();
+    if (after != nullptr) *after = *r;
     return r->size();
   };
   {

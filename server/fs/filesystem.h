@@ -187,9 +187,11 @@ class Filesystem {
   // Appends up to `length` bytes at `offset` to *out; fewer only at EOF.
   absl::Status Read(InodeRef id, uint64_t offset, uint32_t length,
                     std::string* out);
-  // Returns the file size after the write.
+  // Returns the file size after the write; with `after`, the inode as
+  // this write left it.
   absl::StatusOr<uint64_t> Write(InodeRef id, uint64_t offset,
-                                 absl::string_view data);
+                                 absl::string_view data,
+                                 meta::InodeRecord* after = nullptr);
 
   // Makes everything durable (used at shutdown).
   absl::Status SyncAll();

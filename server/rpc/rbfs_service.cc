@@ -410,11 +410,14 @@ grpc::Status RbfsService::Write(grpc::ServerContext* ctx,
   const AccessDecision access =
       policy_.Decide(GrpcCredentials(ctx), Asks(Operation::kWrite));
   if (!access.runs()) return Refused(access, reply);
+  Entry after;
   absl::StatusOr<uint64_t> size =
-      fs_->Write(RefOf(req->id()), req->offset(), req->data());
+      fs_->Write(RefOf(req->id()), req->offset(), req->data(), &after.inode);
   if (!size.ok()) return Answer(size.status(), reply);
   reply->set_written(req->data().size());
   reply->set_size(*size);
+  after.ino = req->id().ino();
+  FillAttr(after, fs_->block_size(), reply->mutable_attr());
   hub_.Publish(SessionOf(ctx), Change::Data(req->id().ino()));
   return grpc::Status::OK;
 }

@@ -165,6 +165,12 @@ TEST_F(RbfsServiceTest, MutationsPublishTheirChanges) {
   write.set_data("x");
   WriteReply written;
   ASSERT_TRUE(service_->Write(nullptr, &write, &written).ok());
+  // The reply says what the write made of the file.
+  EXPECT_EQ(written.attr().id().ino(), f.ino());
+  EXPECT_EQ(written.attr().id().generation(), f.generation());
+  EXPECT_EQ(written.attr().size(), 10u);
+  EXPECT_EQ(written.attr().mode() & 07777, 0600u);
+  EXPECT_GE(written.attr().mtime().sec(), attr.attr().mtime().sec());
   OpenRequest open;
   *open.mutable_id() = f;
   open.set_flags(O_RDONLY);

@@ -111,10 +111,13 @@ void RpcClient::PrepareStreamContext(grpc::ClientContext& context) const {
   if (!authorization_.empty()) {
     context.AddMetadata(std::string(kAuthorizationKey), authorization_);
   }
-  if (const uint64_t session = session_.load(); session != 0) {
-    context.AddMetadata(std::string(kSessionMetadataKey),
-                        absl::StrCat(session));
+  if (!session_value_.empty()) {
+    context.AddMetadata(std::string(kSessionMetadataKey), session_value_);
   }
+}
+
+void RpcClient::SetSession(uint64_t session) {
+  session_value_ = absl::StrCat(session);
 }
 
 absl::Status RpcClient::Handshake(StatFsReply* reply) {

@@ -77,7 +77,7 @@ class RpcClient {
   // Names the mount's session in every call from now on (the server keeps a
   // session's own changes from its Watch stream). Set once, before calls
   // run concurrently.
-  void SetSession(uint64_t session) { session_.store(session); }
+  void SetSession(uint64_t session);
 
   // Checks that the server answers and accepts this client's credentials,
   // failing fast on refusals and reporting the transport's own words (a TLS
@@ -117,7 +117,9 @@ class RpcClient {
   const std::string authorization_;
   std::vector<std::unique_ptr<Rbfs::StubInterface>> stubs_;
   std::atomic<size_t> next_{0};
-  std::atomic<uint64_t> session_{0};
+  // The session's metadata value, formatted once since every chunk carries
+  // it; empty until SetSession.
+  std::string session_value_;
   std::atomic<int64_t> last_hard_note_ns_{0};
 };
 

@@ -197,9 +197,7 @@ grpc::Status RbfsService::Unlink(grpc::ServerContext* ctx,
       policy_.Decide(GrpcCredentials(ctx), Asks(Operation::kUnlink));
   if (!access.runs()) return Refused(access, reply);
   const uint64_t session = SessionOf(ctx);
-  const uint64_t child = hub_.HeldByOthers(session, req->parent().ino())
-                             ? ChildOf(RefOf(req->parent()), req->name())
-                             : 0;
+  const uint64_t child = WatchedChild(session, req->parent(), req->name());
   const grpc::Status answered = WithDirs(
       fs_, {RefOf(req->parent())},
       Answer(
@@ -217,9 +215,7 @@ grpc::Status RbfsService::RmDir(grpc::ServerContext* ctx,
       policy_.Decide(GrpcCredentials(ctx), Asks(Operation::kRmDir));
   if (!access.runs()) return Refused(access, reply);
   const uint64_t session = SessionOf(ctx);
-  const uint64_t child = hub_.HeldByOthers(session, req->parent().ino())
-                             ? ChildOf(RefOf(req->parent()), req->name())
-                             : 0;
+  const uint64_t child = WatchedChild(session, req->parent(), req->name());
   const grpc::Status answered = WithDirs(
       fs_, {RefOf(req->parent())},
       Answer(fs_->RmDir(RefOf(req->parent()), req->name(), CallOf(req->call())),
@@ -451,6 +447,12 @@ void RbfsService::PublishCreation(uint64_t session, uint64_t dir,
 uint64_t RbfsService::ChildOf(InodeRef parent, absl::string_view name) {
   absl::StatusOr<Entry> child = fs_->Lookup(parent, name);
   return child.ok() ? child->ino : 0;
+}
+
+uint64_t RbfsService::WatchedChild(uint64_t session, const InodeId& parent,
+                                   absl::string_view name) {
+  return hub_.HeldByOthers(session, parent.ino()) ? ChildOf(RefOf(parent), name)
+                                                  : 0;
 }
 
 void RbfsService::PublishRemoval(uint64_t session, uint64_t dir,

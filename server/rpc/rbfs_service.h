@@ -87,6 +87,10 @@ class RbfsService final : public Rbfs::WithCallbackMethod_Watch<Rbfs::Service> {
  private:
   // The ino `name` in `parent` names now; 0 when none.
   uint64_t ChildOf(InodeRef parent, absl::string_view name);
+  // ChildOf, but only when another session than `session` holds `parent`
+  // (as it must to cache the child); 0 otherwise, saving the lookup.
+  uint64_t WatchedChild(uint64_t session, const InodeId& parent,
+                        absl::string_view name);
   // A successful MkNod's, MkDir's or Symlink's reply gets `as_of` (read
   // before the call) and the new entry is published.
   void PublishCreation(uint64_t session, uint64_t dir, absl::string_view name,

@@ -3,13 +3,11 @@
 #include <fcntl.h>
 
 #include <cerrno>
-#include <cstdlib>
-#include <filesystem>
 #include <limits>
 
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
-#include "server/store/local_stores.h"
+#include "server/testing/scratch_filesystem.h"
 
 namespace rbfs {
 namespace {
@@ -20,19 +18,10 @@ using ::testing::IsEmpty;
 class RbfsServiceTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    const char* tmp = std::getenv("TEST_TMPDIR");
-    LocalStoreOptions local;
-    local.data_dir =
-        std::string(tmp ? tmp : "/tmp") + "/service_" +
-        ::testing::UnitTest::GetInstance()->current_test_info()->name();
-    std::filesystem::remove_all(local.data_dir);
-    local.volume_size = 16 << 20;
-    local.block_size = 4096;
-    absl::StatusOr<Stores> stores = MakeLocalStores(local);
-    ASSERT_TRUE(stores.ok()) << stores.status();
-    Filesystem::Options options;
-    options.stores = *stores;
-    absl::StatusOr<std::unique_ptr<Filesystem>> fs = Filesystem::Open(options);
+    absl::StatusOr<std::unique_ptr<Filesystem>> fs =
+        testing::OpenScratchFilesystem(
+            std::string("service_") +
+            ::testing::UnitTest::GetInstance()->current_test_info()->name());
     ASSERT_TRUE(fs.ok()) << fs.status();
     fs_ = std::move(*fs);
     service_ = std::make_unique<RbfsService>(fs_.get());

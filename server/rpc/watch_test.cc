@@ -3,7 +3,6 @@
 #include <sys/stat.h>
 
 #include <cstdlib>
-#include <filesystem>
 #include <fstream>
 #include <memory>
 #include <string>
@@ -16,7 +15,7 @@
 #include "gtest/gtest.h"
 #include "server/auth/token_authenticator.h"
 #include "server/rpc/rbfs_service.h"
-#include "server/store/local_stores.h"
+#include "server/testing/scratch_filesystem.h"
 
 namespace rbfs {
 namespace {
@@ -82,19 +81,10 @@ class WatchTest : public ::testing::Test {
   void SetUp() override { Start(AccessOptions()); }
 
   void Start(AccessOptions access) {
-    const char* tmp = std::getenv("TEST_TMPDIR");
-    dir_ = std::string(tmp ? tmp : "/tmp") + "/watch_" +
-           ::testing::UnitTest::GetInstance()->current_test_info()->name();
-    std::filesystem::remove_all(dir_);
-    LocalStoreOptions local;
-    local.data_dir = dir_;
-    local.volume_size = 16 << 20;
-    local.block_size = 4096;
-    absl::StatusOr<Stores> stores = MakeLocalStores(local);
-    ASSERT_TRUE(stores.ok()) << stores.status();
-    Filesystem::Options options;
-    options.stores = *stores;
-    absl::StatusOr<std::unique_ptr<Filesystem>> fs = Filesystem::Open(options);
+    absl::StatusOr<std::unique_ptr<Filesystem>> fs =
+        testing::OpenScratchFilesystem(
+            std::string("watch_") +
+            ::testing::UnitTest::GetInstance()->current_test_info()->name());
     ASSERT_TRUE(fs.ok()) << fs.status();
     fs_ = std::move(*fs);
     service_ = std::make_unique<RbfsService>(fs_.get(), access);
@@ -117,7 +107,6 @@ class WatchTest : public ::testing::Test {
     }
     service_.reset();
     fs_.reset();
-    std::filesystem::remove_all(dir_);
   }
 
   std::unique_ptr<grpc::ClientContext> Context(uint64_t session,
@@ -184,7 +173,6 @@ class WatchTest : public ::testing::Test {
     return reply;
   }
 
-  std::string dir_;
   std::unique_ptr<Filesystem> fs_;
   std::unique_ptr<RbfsService> service_;
   std::unique_ptr<grpc::Server> server_;

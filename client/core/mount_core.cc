@@ -82,6 +82,14 @@ absl::StatusOr<Attr> MountCore::Remembered(const absl::Status& status,
   return reply.attr();
 }
 
+void MountCore::AfterRemoval(uint64_t parent, absl::string_view name,
+                             const absl::Status& status) {
+  TrackName(parent, name, status, false);
+  if (!status.ok()) return;
+  EraseChild(parent, name);
+  coherence_.Removed(parent, name);
+}
+
 void MountCore::EraseChild(uint64_t parent, absl::string_view name) {
   std::optional<uint64_t> child = coherence_.Child(parent, name);
   if (!child.has_value()) {
@@ -257,11 +265,7 @@ absl::Status MountCore::Unlink(uint64_t parent, absl::string_view name) {
   ErrReply reply;
   absl::Status status =
       NumberedCall(&Rbfs::StubInterface::Unlink, request, &reply);
-  TrackName(parent, name, status, false);
-  if (status.ok()) {
-    EraseChild(parent, name);
-    coherence_.Removed(parent, name);
-  }
+  AfterRemoval(parent, name, status);
   return status;
 }
 
@@ -274,11 +278,7 @@ absl::Status MountCore::RmDir(uint64_t parent, absl::string_view name) {
   ErrReply reply;
   absl::Status status =
       NumberedCall(&Rbfs::StubInterface::RmDir, request, &reply);
-  TrackName(parent, name, status, false);
-  if (status.ok()) {
-    EraseChild(parent, name);
-    coherence_.Removed(parent, name);
-  }
+  AfterRemoval(parent, name, status);
   return status;
 }
 

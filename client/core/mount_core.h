@@ -200,6 +200,10 @@ class MountCore {
   // Forgets the kept attributes of the inode `name` in `parent` named (a
   // removal or rename changed them), or all if it is not known.
   void EraseChild(uint64_t parent, absl::string_view name);
+  // What an Unlink's or RmDir's `status` means for KnownDirs, the kept
+  // attributes and the remembered names.
+  void AfterRemoval(uint64_t parent, absl::string_view name,
+                    const absl::Status& status);
   // Keeps KnownDirs exact after a call that made `name` in `dir` exist
   // (or not) if it succeeded; forgets `dir` when the server's answer
   // contradicts what it knew.

@@ -31,13 +31,15 @@ class ChunkCall {
             rpc->retry_policy().Begin(Idempotency::kIdempotent, absl::Now())) {
     IoContext::Chunk& chunk = context_->chunk(index_);
     if (context_->direction() == IoContext::Direction::kWrite) {
-      *write_request_.mutable_id() = id;
-      write_request_.set_offset(chunk.offset);
-      write_request_.mutable_data()->swap(chunk.buffer);
+      WriteRequest* write = request_.mutable_write();
+      *write->mutable_id() = id;
+      write->set_offset(chunk.offset);
+      write->mutable_data()->swap(chunk.buffer);
     } else {
-      *read_request_.mutable_id() = id;
-      read_request_.set_offset(chunk.offset);
-      read_request_.set_length(chunk.length);
+      ReadRequest* read = request_.mutable_read();
+      *read->mutable_id() = id;
+      read->set_offset(chunk.offset);
+      read->set_length(chunk.length);
       // Parsing reuses the string's capacity, so the pooled buffer receives
       // the data.
       read_reply_.mutable_data()->swap(chunk.buffer);
@@ -45,19 +47,45 @@ class ChunkCall {
   }
 
   void Issue() {
+    if (ExchangeStreams* streams = rpc_->exchange_streams()) {
+      // `this` may be gone when Submit returns (it can fail at once).
+      streams->Submit(&request_, attempts_.deadline(),
+                      [this](const grpc::Status& status, StreamReply* reply) {
+                        OnDone(status.ok() ? TakeReply(reply) : status);
+                      });
+      return;
+    }
     grpc_context_ = std::make_unique<grpc::ClientContext>();
     rpc_->PrepareContext(*grpc_context_, attempts_.deadline());
     auto done = [this](grpc::Status status) { OnDone(std::move(status)); };
     if (context_->direction() == IoContext::Direction::kWrite) {
-      rpc_->NextStub().async()->Write(grpc_context_.get(), &write_request_,
+      rpc_->NextStub().async()->Write(grpc_context_.get(), &request_.write(),
                                       &write_reply_, std::move(done));
     } else {
-      rpc_->NextStub().async()->Read(grpc_context_.get(), &read_request_,
+      rpc_->NextStub().async()->Read(grpc_context_.get(), &request_.read(),
                                      &read_reply_, std::move(done));
     }
   }
 
  private:
+  // Moves the stream's answer into the reply the unary call would have
+  // filled; a server that does not know the request answers without one.
+  grpc::Status TakeReply(StreamReply* reply) {
+    if (context_->direction() == IoContext::Direction::kWrite &&
+        reply->has_write()) {
+      write_reply_.Swap(reply->mutable_write());
+      return grpc::Status::OK;
+    }
+    if (context_->direction() == IoContext::Direction::kRead &&
+        reply->has_read()) {
+      read_reply_.Swap(reply->mutable_read());
+      return grpc::Status::OK;
+    }
+    return grpc::Status(grpc::StatusCode::UNIMPLEMENTED,
+                        "the server does not serve this request on its "
+                        "Exchange stream");
+  }
+
   void OnDone(grpc::Status status) {
     // A positional read or write may be repeated.
     if (!status.ok()) {
@@ -74,7 +102,7 @@ class ChunkCall {
     absl::Status result = FromGrpcStatus(status);
     size_t transferred = 0;
     if (context_->direction() == IoContext::Direction::kWrite) {
-      chunk.buffer.swap(*write_request_.mutable_data());
+      chunk.buffer.swap(*request_.mutable_write()->mutable_data());
       if (result.ok() && write_reply_.err() != 0) {
         result = ErrnoError(write_reply_.err());
       }
@@ -104,9 +132,10 @@ class ChunkCall {
   // Alarms live until the call ends: one may still be returning from its
   // callback when the retried RPC completes.
   std::vector<std::unique_ptr<grpc::Alarm>> alarms_;
-  ReadRequest read_request_;
+  // The read or the write, in the envelope an Exchange stream carries (the
+  // unary call sends its inner message).
+  StreamRequest request_;
   ReadReply read_reply_;
-  WriteRequest write_request_;
   WriteReply write_reply_;
 };
 

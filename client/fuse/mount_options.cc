@@ -30,6 +30,7 @@ struct RawOptions {
   unsigned chunk_size;
   unsigned max_inflight;
   char* cache;
+  char* transport;
   double attr_timeout;
   double entry_timeout;
   double negative_timeout;
@@ -141,6 +142,13 @@ const OptionRow kOptionRows[] = {
     {Section::kGeneral, "channels=%u", nullptr, RBFS_FIELD(channels), 1,
      "-o channels=N", "gRPC connections to the server",
      [](const MountOptions& d) { return absl::StrCat(d.channels); }},
+    {Section::kGeneral, "transport=%s", nullptr, RBFS_FIELD(transport), 1,
+     "-o transport=stream|unary",
+     "stream: reads and writes multiplexed on one long-lived stream per "
+     "channel, batched under load; unary: one gRPC call each",
+     [](const MountOptions& d) {
+       return std::string(d.exchange_streams ? "stream" : "unary");
+     }},
     {Section::kSecurity, "tls_ca=%s", "--tls-ca %s", RBFS_FIELD(tls_ca), 1,
      "-o tls_ca=FILE",
      "connect with TLS; trust server certificates signed by this PEM CA "
@@ -263,6 +271,9 @@ absl::StatusOr<MountOptions> ParseMountOptions(fuse_args* args) {
       fuse_opt_parse(args, &raw, OptionSpecs(), KeepServerAddress);
   const std::string cache =
       raw.cache ? raw.cache : (options.cache_auto ? "auto" : "none");
+  const std::string transport =
+      raw.transport ? raw.transport
+                    : (options.exchange_streams ? "stream" : "unary");
   if (raw.server) options.server = raw.server;
   for (auto [from, to] : {std::pair{raw.tls_ca, &options.tls_ca},
                           {raw.tls_cert, &options.tls_cert},
@@ -275,6 +286,7 @@ absl::StatusOr<MountOptions> ParseMountOptions(fuse_args* args) {
   options.allow_insecure_token = raw.allow_insecure_token != 0;
   if (raw.mountpoint) options.mountpoint = raw.mountpoint;
   free(raw.cache);
+  free(raw.transport);
   free(raw.server);
   free(raw.mountpoint);
   if (parsed != 0) return ErrnoError(EINVAL, "cannot parse options");
@@ -283,6 +295,12 @@ absl::StatusOr<MountOptions> ParseMountOptions(fuse_args* args) {
                       absl::StrCat("cache must be none or auto, not ", cache));
   }
   options.cache_auto = cache == "auto";
+  if (transport != "stream" && transport != "unary") {
+    return ErrnoError(EINVAL, absl::StrCat("transport must be stream or unary, "
+                                           "not ",
+                                           transport));
+  }
+  options.exchange_streams = transport == "stream";
   if (raw.chunk_size > kMaxChunkBytes) {
     return ErrnoError(EINVAL, absl::StrCat("chunk_size is limited to ",
                                            kMaxChunkBytes >> 20, " MiB"));

@@ -42,6 +42,9 @@ struct MountOptions {
   // hard: retry forever through server outages; soft: EIO at the deadline.
   bool hard = false;
   uint32_t channels = 4;
+  // true: reads and writes multiplexed on one Exchange stream per channel
+  // (transport=stream); false: a unary gRPC call each (transport=unary).
+  bool exchange_streams = true;
   // Transport security (docs/security.md). Paths; empty = not used.
   std::string tls_ca;           // verify the server against this CA (TLS)
   std::string tls_cert;         // client certificate, for mutual TLS

@@ -201,6 +201,7 @@ int Run(int argc, char** argv) {
   RpcOptions rpc_options;
   rpc_options.target = options->server;
   rpc_options.channels = static_cast<int>(options->channels);
+  rpc_options.exchange_streams = options->exchange_streams;
   rpc_options.deadline = options->deadline;
   ChannelSecurityOptions security;
   security.server = options->server;

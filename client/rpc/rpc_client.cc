@@ -81,6 +81,14 @@ RpcClient::RpcClient(const RpcOptions& options) : RpcClient(options, {}) {
                             : grpc::InsecureChannelCredentials(),
         args)));
   }
+  if (options.exchange_streams) {
+    std::vector<Rbfs::StubInterface*> stubs;
+    for (const auto& stub : stubs_) stubs.push_back(stub.get());
+    exchange_streams_ = std::make_unique<ExchangeStreams>(
+        std::move(stubs), [this](grpc::ClientContext& context) {
+          PrepareStreamContext(context);
+        });
+  }
 }
 
 void RpcClient::NoteHardRetry(const grpc::Status& status) {

@@ -26,6 +26,7 @@
 #include "absl/status/status.h"
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
+#include "client/rpc/exchange_streams.h"
 #include "client/rpc/retry_policy.h"
 #include "common/errno_status.h"
 #include "protos/rbfs.grpc.pb.h"
@@ -44,6 +45,9 @@ struct RpcOptions {
   std::string token;
   // Retry repeatable calls forever instead of failing at the deadline.
   bool hard = false;
+  // Carry reads and writes on Exchange streams, one per channel
+  // (client/rpc/exchange_streams.h), instead of a unary call each.
+  bool exchange_streams = false;
 };
 
 // The errno a failed gRPC call stands for at the FUSE edge.
@@ -64,6 +68,9 @@ class RpcClient {
 
   // The next stub in round-robin order.
   Rbfs::StubInterface& NextStub();
+
+  // The streams reads and writes go on; null when they go as unary calls.
+  ExchangeStreams* exchange_streams() { return exchange_streams_.get(); }
 
   // The mount's deadline and hard/soft rule, for calls made elsewhere.
   const RetryPolicy& retry_policy() const { return retry_policy_; }
@@ -117,6 +124,8 @@ class RpcClient {
   const std::string authorization_;
   std::vector<std::unique_ptr<Rbfs::StubInterface>> stubs_;
   std::atomic<size_t> next_{0};
+  // Over stubs_, so it goes first.
+  std::unique_ptr<ExchangeStreams> exchange_streams_;
   // The session's metadata value, formatted once since every chunk carries
   // it; empty until SetSession.
   std::string session_value_;

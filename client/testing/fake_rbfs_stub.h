@@ -102,6 +102,11 @@ class FakeRbfsStub : public MockRbfsStub {
         grpc::ClientBidiReactor<WatchRequest, WatchReply>* reactor) override {
       reactor->OnDone(Unimplemented());
     }
+    void Exchange(
+        grpc::ClientContext*,
+        grpc::ClientBidiReactor<RequestBatch, ReplyBatch>* reactor) override {
+      reactor->OnDone(Unimplemented());
+    }
 
    private:
     static grpc::Status Unimplemented() {

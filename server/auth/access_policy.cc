@@ -57,6 +57,8 @@ absl::string_view OperationName(Operation op) {
       return "KeepAlive";
     case Operation::kWatch:
       return "Watch";
+    case Operation::kExchange:
+      return "Exchange";
   }
   return "unknown";
 }
@@ -78,7 +80,8 @@ bool AccessPolicy::Changes(const AccessRequest& request) {
              (request.open_flags & O_TRUNC) != 0;
     // Fsync makes durable what was already written; Release and KeepAlive
     // change only the server's record of open handles and sessions; Watch
-    // only listens.
+    // only listens; an Exchange stream's requests are each decided on
+    // their own.
     case Operation::kLookup:
     case Operation::kGetAttr:
     case Operation::kReadLink:
@@ -89,6 +92,7 @@ bool AccessPolicy::Changes(const AccessRequest& request) {
     case Operation::kRead:
     case Operation::kKeepAlive:
     case Operation::kWatch:
+    case Operation::kExchange:
       return false;
   }
   return true;

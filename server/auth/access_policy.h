@@ -58,6 +58,7 @@ enum class Operation {
   kWrite,
   kKeepAlive,
   kWatch,
+  kExchange,
 };
 
 // The method's name in rbfs.proto ("Lookup", ...), for logs.

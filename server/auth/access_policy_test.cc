@@ -27,7 +27,7 @@ const std::vector<Operation>& AllOperations() {
       Operation::kSymlink,   Operation::kReadLink, Operation::kReadDir,
       Operation::kStatFs,    Operation::kFsync,    Operation::kOpen,
       Operation::kRelease,   Operation::kRead,     Operation::kWrite,
-      Operation::kKeepAlive, Operation::kWatch};
+      Operation::kKeepAlive, Operation::kWatch,    Operation::kExchange};
   return *all;
 }
 

@@ -10,6 +10,7 @@
 #include "absl/strings/numbers.h"
 #include "common/coherence.h"
 #include "common/token_file.h"
+#include "server/rpc/exchange_reactor.h"
 #include "server/rpc/read_reply.h"
 #include "server/rpc/watch_reactor.h"
 #include "server/rpc/wire_conversion.h"
@@ -61,7 +62,7 @@ class GrpcCredentials final : public CallCredentials {
 // The session a call names in its "rbfs-session" metadata; 0 (no session,
 // so every watcher hears of its changes) when it names none or is
 // in-process.
-uint64_t SessionOf(const grpc::ServerContext* ctx) {
+uint64_t SessionOf(const grpc::ServerContextBase* ctx) {
   if (ctx == nullptr) return 0;
   const auto& metadata = ctx->client_metadata();
   auto it = metadata.find(std::string(kSessionMetadataKey));
@@ -388,12 +389,16 @@ grpc::Status RbfsService::KeepAlive(grpc::ServerContext* ctx,
 
 grpc::Status RbfsService::Read(grpc::ServerContext* ctx, const ReadRequest* req,
                                ReadReply* reply) {
+  return ReadFor(ctx, *req, reply);
+}
+
+grpc::Status RbfsService::ReadFor(const grpc::ServerContextBase* ctx,
+                                  const ReadRequest& req, ReadReply* reply) {
   const AccessDecision access =
       policy_.Decide(GrpcCredentials(ctx), Asks(Operation::kRead));
   if (!access.runs()) return Refused(access, reply);
   std::string* data = reply->mutable_data();
-  absl::Status s =
-      fs_->Read(RefOf(req->id()), req->offset(), req->length(), data);
+  absl::Status s = fs_->Read(RefOf(req.id()), req.offset(), req.length(), data);
   if (!s.ok()) {
     data->clear();
     return Answer(s, reply);
@@ -403,19 +408,58 @@ grpc::Status RbfsService::Read(grpc::ServerContext* ctx, const ReadRequest* req,
 
 grpc::Status RbfsService::Write(grpc::ServerContext* ctx,
                                 const WriteRequest* req, WriteReply* reply) {
+  return WriteFor(ctx, *req, reply);
+}
+
+grpc::Status RbfsService::WriteFor(const grpc::ServerContextBase* ctx,
+                                   const WriteRequest& req, WriteReply* reply) {
   const AccessDecision access =
       policy_.Decide(GrpcCredentials(ctx), Asks(Operation::kWrite));
   if (!access.runs()) return Refused(access, reply);
   Entry after;
   absl::StatusOr<uint64_t> size =
-      fs_->Write(RefOf(req->id()), req->offset(), req->data(), &after.inode);
+      fs_->Write(RefOf(req.id()), req.offset(), req.data(), &after.inode);
   if (!size.ok()) return Answer(size.status(), reply);
-  reply->set_written(req->data().size());
+  reply->set_written(req.data().size());
   reply->set_size(*size);
-  after.ino = req->id().ino();
+  after.ino = req.id().ino();
   FillAttr(after, fs_->block_size(), reply->mutable_attr());
-  hub_.Publish(SessionOf(ctx), Change::Data(req->id().ino()));
+  hub_.Publish(SessionOf(ctx), Change::Data(req.id().ino()));
   return grpc::Status::OK;
+}
+
+void RbfsService::Serve(const grpc::ServerContextBase* ctx,
+                        const StreamRequest& request, StreamReply* reply) {
+  grpc::Status status;
+  switch (request.call_case()) {
+    case StreamRequest::kRead:
+      status = ReadFor(ctx, request.read(), reply->mutable_read());
+      if (!status.ok()) reply->mutable_read()->set_err(EACCES);
+      return;
+    case StreamRequest::kWrite:
+      status = WriteFor(ctx, request.write(), reply->mutable_write());
+      if (!status.ok()) reply->mutable_write()->set_err(EACCES);
+      return;
+    case StreamRequest::CALL_NOT_SET:
+      // A request of a newer mount: the reply without a result tells it
+      // this server does not know the call.
+      return;
+  }
+}
+
+grpc::ServerBidiReactor<RequestBatch, ReplyBatch>* RbfsService::Exchange(
+    grpc::CallbackServerContext* ctx) {
+  const AccessDecision access =
+      policy_.Decide(GrpcCredentials(ctx), Asks(Operation::kExchange));
+  if (access.verdict() == AccessDecision::Verdict::kRefuseCaller) {
+    return new ExchangeReactor(
+        grpc::Status(grpc::StatusCode::UNAUTHENTICATED, access.reason()));
+  }
+  // The stream changes nothing itself; its requests are decided one by one.
+  return new ExchangeReactor(
+      [this, ctx](const StreamRequest& request, StreamReply* reply) {
+        Serve(ctx, request, reply);
+      });
 }
 
 grpc::ServerBidiReactor<WatchRequest, WatchReply>* RbfsService::Watch(

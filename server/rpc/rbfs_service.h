@@ -6,7 +6,9 @@
 // (UNAUTHENTICATED). Every handler asks the AccessPolicy (token, read-only
 // export, root squash) before the Filesystem sees a request. The message
 // conversions live in wire_conversion.h; gRPC runs Read through the
-// zero-copy reply of read_reply.h.
+// zero-copy reply of read_reply.h. Exchange, a callback-API stream
+// (exchange_reactor.h), runs the same Read and Write handlers for requests
+// multiplexed on it.
 //
 // Coherence: every successful change is published to the service's
 // ChangeHub (origin: the call's "rbfs-session" metadata), and Watch, a
@@ -24,7 +26,9 @@
 
 namespace rbfs {
 
-class RbfsService final : public Rbfs::WithCallbackMethod_Watch<Rbfs::Service> {
+class RbfsService final
+    : public Rbfs::WithCallbackMethod_Watch<
+          Rbfs::WithCallbackMethod_Exchange<Rbfs::Service>> {
  public:
   // Registers read_reply.h's ReadForWire, around Read, as the handler gRPC
   // runs for Read.
@@ -83,8 +87,20 @@ class RbfsService final : public Rbfs::WithCallbackMethod_Watch<Rbfs::Service> {
                          KeepAliveReply* reply) override;
   grpc::ServerBidiReactor<WatchRequest, WatchReply>* Watch(
       grpc::CallbackServerContext* ctx) override;
+  grpc::ServerBidiReactor<RequestBatch, ReplyBatch>* Exchange(
+      grpc::CallbackServerContext* ctx) override;
 
  private:
+  // Read and Write for a unary call or a request on the Exchange stream
+  // `ctx`.
+  grpc::Status ReadFor(const grpc::ServerContextBase* ctx,
+                       const ReadRequest& req, ReadReply* reply);
+  grpc::Status WriteFor(const grpc::ServerContextBase* ctx,
+                        const WriteRequest& req, WriteReply* reply);
+  // Answers one request of the Exchange stream `ctx`.
+  void Serve(const grpc::ServerContextBase* ctx, const StreamRequest& request,
+             StreamReply* reply);
+
   // The ino `name` in `parent` names now; 0 when none.
   uint64_t ChildOf(InodeRef parent, absl::string_view name);
   // ChildOf, but only when another session than `session` holds `parent`

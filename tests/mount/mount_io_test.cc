@@ -12,6 +12,7 @@
 #include <random>
 #include <string>
 #include <thread>
+#include <type_traits>
 #include <utility>
 #include <vector>
 
@@ -25,10 +26,31 @@ namespace {
 
 constexpr size_t kMiB = 1 << 20;
 
-class MountIoTest : public SharedClusterTest<MountIoTest> {
- public:
+// Every test runs on both transports: the default Exchange streams and the
+// unary calls kept as -o transport=unary.
+struct StreamTransport {
   static constexpr const char* kMountOptions = "";
 };
+struct UnaryTransport {
+  static constexpr const char* kMountOptions = "transport=unary";
+};
+
+template <typename Transport>
+class MountIoTest : public SharedClusterTest<MountIoTest<Transport>> {
+ public:
+  static constexpr const char* kMountOptions = Transport::kMountOptions;
+};
+
+class TransportNames {
+ public:
+  template <typename T>
+  static std::string GetName(int) {
+    return std::is_same_v<T, StreamTransport> ? "Stream" : "Unary";
+  }
+};
+
+using Transports = ::testing::Types<StreamTransport, UnaryTransport>;
+TYPED_TEST_SUITE(MountIoTest, Transports, TransportNames);
 
 // Page-aligned memory for O_DIRECT.
 struct AlignedBuffer {
@@ -44,10 +66,10 @@ struct AlignedBuffer {
   size_t size;
 };
 
-TEST_F(MountIoTest, LargeFileRoundTripsWithMatchingChecksums) {
+TYPED_TEST(MountIoTest, LargeFileRoundTripsWithMatchingChecksums) {
   constexpr size_t kFileBytes = 256 * kMiB;
   constexpr uint64_t kSeed = 256;
-  const std::string path = cluster_->Path("large");
+  const std::string path = this->cluster_->Path("large");
   const int fd = open(path.c_str(), O_CREAT | O_RDWR | O_TRUNC, 0644);
   ASSERT_GE(fd, 0) << strerror(errno);
   std::string buffer(kMiB, '\0');
@@ -265,24 +287,24 @@ void RandomDirectIo(const std::string& path,
   ASSERT_EQ(unlink(path.c_str()), 0);
 }
 
-TEST_F(MountIoTest, DirectIoWithLibaio) {
-  RandomDirectIo(cluster_->Path("libaio"), [](int fd, size_t depth) {
+TYPED_TEST(MountIoTest, DirectIoWithLibaio) {
+  RandomDirectIo(this->cluster_->Path("libaio"), [](int fd, size_t depth) {
     return std::unique_ptr<AsyncIo>(new LibaioIo(fd, depth));
   });
 }
 
-TEST_F(MountIoTest, DirectIoWithIoUring) {
-  RandomDirectIo(cluster_->Path("uring"), [](int fd, size_t depth) {
+TYPED_TEST(MountIoTest, DirectIoWithIoUring) {
+  RandomDirectIo(this->cluster_->Path("uring"), [](int fd, size_t depth) {
     return std::unique_ptr<AsyncIo>(new UringIo(fd, depth));
   });
 }
 
-TEST_F(MountIoTest, EightThreadsWriteDisjointRangesOfOneFile) {
+TYPED_TEST(MountIoTest, EightThreadsWriteDisjointRangesOfOneFile) {
   constexpr int kThreads = 8;
   constexpr size_t kRange = 8 * kMiB;
   constexpr size_t kWrite = 300 * 1024 + 123;  // crosses chunk boundaries
   constexpr uint64_t kSeed = 8;
-  const std::string path = cluster_->Path("shared");
+  const std::string path = this->cluster_->Path("shared");
   const int fd = open(path.c_str(), O_CREAT | O_RDWR | O_TRUNC, 0644);
   ASSERT_GE(fd, 0);
   std::vector<std::thread> threads;
@@ -319,8 +341,8 @@ TEST_F(MountIoTest, EightThreadsWriteDisjointRangesOfOneFile) {
   ASSERT_EQ(unlink(path.c_str()), 0);
 }
 
-TEST_F(MountIoTest, ReadsStopAtEndOfFile) {
-  const std::string path = cluster_->Path("eof");
+TYPED_TEST(MountIoTest, ReadsStopAtEndOfFile) {
+  const std::string path = this->cluster_->Path("eof");
   const int fd = open(path.c_str(), O_CREAT | O_RDWR | O_TRUNC, 0644);
   ASSERT_GE(fd, 0);
   std::string data(700 * 1024 + 5, '\0');

@@ -1,0 +1,89 @@
+// ExchangeStreams: the mount's reads and writes multiplexed on a few
+// long-lived Exchange streams (protos/rbfs.proto, "Transport") instead of
+// one unary call each.
+//
+// Each stream is one bidirectional call on gRPC's callback API. A request
+// gets an id unique on its stream; whatever was submitted while the
+// stream's previous write was in flight goes out as one batch when it
+// completes, so an idle stream sends a request at once and a busy one
+// batches by itself, with no added delay. Replies are matched by id and may
+// come in any order. Requests are spread round-robin over the streams, one
+// per stub (each stub has its own connection, see RpcClient).
+//
+// Failure: a stream that breaks (server restart, connection loss) fails
+// every request on it without a reply, with the call's status; the caller
+// decides whether to repeat it (RetryPolicy), and the next submit opens a
+// new stream. A request whose deadline passes cancels its stream (a server
+// that does not answer one request within the deadline answers none on
+// that connection), which fails it with DEADLINE_EXCEEDED and the others
+// with CANCELLED. Deadlines are checked once a second, so a request fails
+// at most a second after its deadline.
+//
+// Threads: Submit from any thread; `done` runs on a gRPC thread (or in
+// Submit, when no stream could be opened), never under a lock of this
+// class. Each stream's mu_ guards its state (see the .cc); streams_mu_
+// guards the slots.
+#ifndef RBFS_CLIENT_RPC_EXCHANGE_STREAMS_H_
+#define RBFS_CLIENT_RPC_EXCHANGE_STREAMS_H_
+
+#include <grpcpp/grpcpp.h>
+
+#include <atomic>
+#include <functional>
+#include <memory>
+#include <thread>
+#include <vector>
+
+#include "absl/base/thread_annotations.h"
+#include "absl/synchronization/mutex.h"
+#include "absl/time/time.h"
+#include "protos/rbfs.grpc.pb.h"
+
+namespace rbfs {
+
+class ExchangeCall;
+
+class ExchangeStreams {
+ public:
+  // Runs once per request: the call's status (OK: `reply` is the server's
+  // answer, valid only during the call).
+  using Done = std::function<void(const grpc::Status&, StreamReply* reply)>;
+  // Adds the credentials and session to a new stream's context.
+  using PrepareContext = std::function<void(grpc::ClientContext&)>;
+
+  // One stream per stub in `stubs`, which must outlive this object.
+  ExchangeStreams(std::vector<Rbfs::StubInterface*> stubs,
+                  PrepareContext prepare);
+  // Ends the streams and waits until gRPC is done with them; requests still
+  // outstanding fail with CANCELLED.
+  ~ExchangeStreams();
+
+  ExchangeStreams(const ExchangeStreams&) = delete;
+  ExchangeStreams& operator=(const ExchangeStreams&) = delete;
+
+  // Sends `request` (its id is set here) on the next stream. `request`
+  // must stay valid and unchanged until `done` runs.
+  void Submit(StreamRequest* request, absl::Time deadline, Done done);
+
+ private:
+  // The live stream of `slot`, opened if it has none or it ended.
+  std::shared_ptr<ExchangeCall> StreamOf(size_t slot)
+      ABSL_LOCKS_EXCLUDED(streams_mu_);
+  // Cancels every stream with a request past its deadline, once a second,
+  // until stopping_.
+  void WatchDeadlines() ABSL_LOCKS_EXCLUDED(streams_mu_);
+
+  const std::vector<Rbfs::StubInterface*> stubs_;
+  const PrepareContext prepare_;
+  std::atomic<size_t> next_{0};
+
+  absl::Mutex streams_mu_;
+  std::vector<std::shared_ptr<ExchangeCall>> streams_
+      ABSL_GUARDED_BY(streams_mu_);
+  bool stopping_ ABSL_GUARDED_BY(streams_mu_) = false;
+  std::thread deadline_thread_;
+};
+
+}  // namespace rbfs
+
+#endif  // RBFS_CLIENT_RPC_EXCHANGE_STREAMS_H_

@@ -289,6 +289,15 @@ int Run(int argc, char** argv) {
   fuse_session_unmount(session);
   // Files still open at unmount get no release from the kernel.
   client_session.ReleaseAll();
+  if (const ExchangeStreams* streams = rpc.exchange_streams()) {
+    const uint64_t batches = streams->counters().batches.load();
+    const uint64_t requests = streams->counters().requests.load();
+    LogInfo(
+        "exchange streams carried %d reads and writes in %d batches "
+        "(%.2f per batch)",
+        requests, batches,
+        batches == 0 ? 0.0 : static_cast<double>(requests) / batches);
+  }
   LogInfo("unmounted %s", cmdline.mountpoint);
   // libfuse reports the signal that ended the loop; that is a clean exit.
   const bool clean =

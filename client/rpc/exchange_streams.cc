@@ -33,9 +33,9 @@ class ExchangeCall final
     : public grpc::ClientBidiReactor<RequestBatch, ReplyBatch> {
  public:
   static std::shared_ptr<ExchangeCall> Open(
-      Rbfs::StubInterface* stub,
-      const ExchangeStreams::PrepareContext& prepare) {
-    auto call = std::shared_ptr<ExchangeCall>(new ExchangeCall());
+      Rbfs::StubInterface* stub, const ExchangeStreams::PrepareContext& prepare,
+      ExchangeStreams::Counters* counters) {
+    auto call = std::shared_ptr<ExchangeCall>(new ExchangeCall(counters));
     // Like the unary calls: wait out a server restart, bounded by each
     // request's deadline.
     call->context_.set_wait_for_ready(true);
@@ -67,7 +67,7 @@ class ExchangeCall final
       writing_now_ = true;
       writing_.mutable_requests()->AddAllocated(request);
     }
-    StartWrite(&writing_);
+    Write();
     return true;
   }
 
@@ -135,7 +135,7 @@ class ExchangeCall final
     for (Answered& answered : ready) {
       answered.pending.done(grpc::Status::OK, &answered.reply);
     }
-    if (more) StartWrite(&writing_);
+    if (more) Write();
   }
 
   void OnReadDone(bool ok) override ABSL_LOCKS_EXCLUDED(mu_) {
@@ -224,7 +224,18 @@ class ExchangeCall final
     StreamReply reply;
   };
 
-  ExchangeCall() = default;
+  explicit ExchangeCall(ExchangeStreams::Counters* counters)
+      : counters_(counters) {}
+
+  // Counts the batch in writing_ and starts writing it.
+  void Write() {
+    counters_->batches.fetch_add(1, std::memory_order_relaxed);
+    counters_->requests.fetch_add(writing_.requests_size(),
+                                  std::memory_order_relaxed);
+    StartWrite(&writing_);
+  }
+
+  ExchangeStreams::Counters* const counters_;
 
   grpc::ClientContext context_;
   // The read callbacks' (gRPC runs one at a time).
@@ -274,7 +285,7 @@ std::shared_ptr<ExchangeCall> ExchangeStreams::StreamOf(size_t slot) {
   if (stopping_) return nullptr;
   std::shared_ptr<ExchangeCall>& call = streams_[slot];
   if (call == nullptr || call->ended()) {
-    call = ExchangeCall::Open(stubs_[slot], prepare_);
+    call = ExchangeCall::Open(stubs_[slot], prepare_, &counters_);
   }
   return call;
 }

@@ -65,6 +65,13 @@ class ExchangeStreams {
   // must stay valid and unchanged until `done` runs.
   void Submit(StreamRequest* request, absl::Time deadline, Done done);
 
+  // What the streams have written so far: how well requests batch.
+  struct Counters {
+    std::atomic<uint64_t> requests{0};
+    std::atomic<uint64_t> batches{0};
+  };
+  const Counters& counters() const { return counters_; }
+
  private:
   // The live stream of `slot`, opened if it has none or it ended.
   std::shared_ptr<ExchangeCall> StreamOf(size_t slot)
@@ -76,6 +83,7 @@ class ExchangeStreams {
   const std::vector<Rbfs::StubInterface*> stubs_;
   const PrepareContext prepare_;
   std::atomic<size_t> next_{0};
+  Counters counters_;
 
   absl::Mutex streams_mu_;
   std::vector<std::shared_ptr<ExchangeCall>> streams_

@@ -144,8 +144,9 @@ const OptionRow kOptionRows[] = {
      [](const MountOptions& d) { return absl::StrCat(d.channels); }},
     {Section::kGeneral, "transport=%s", nullptr, RBFS_FIELD(transport), 1,
      "-o transport=stream|unary",
-     "stream: reads and writes multiplexed on one long-lived stream per "
-     "channel, batched under load; unary: one gRPC call each",
+     "stream: calls (all but fsync and statfs) multiplexed on one "
+     "long-lived stream per channel, batched under load; unary: one gRPC "
+     "call each (for servers older than the Exchange stream)",
      [](const MountOptions& d) {
        return std::string(d.exchange_streams ? "stream" : "unary");
      }},

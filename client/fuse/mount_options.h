@@ -42,7 +42,7 @@ struct MountOptions {
   // hard: retry forever through server outages; soft: EIO at the deadline.
   bool hard = false;
   uint32_t channels = 4;
-  // true: reads and writes multiplexed on one Exchange stream per channel
+  // true: calls multiplexed on one Exchange stream per channel
   // (transport=stream); false: a unary gRPC call each (transport=unary).
   bool exchange_streams = true;
   // Transport security (docs/security.md). Paths; empty = not used.

@@ -186,9 +186,11 @@ class ExchangeCall final
     }
     for (Answered& a : answered) a.pending.done(grpc::Status::OK, &a.reply);
     const absl::Time now = absl::Now();
+    // Refused, or a server without Exchange: repeating will not help.
     const bool refused =
         status.error_code() == grpc::StatusCode::UNAUTHENTICATED ||
-        status.error_code() == grpc::StatusCode::PERMISSION_DENIED;
+        status.error_code() == grpc::StatusCode::PERMISSION_DENIED ||
+        status.error_code() == grpc::StatusCode::UNIMPLEMENTED;
     const grpc::Status broken(
         grpc::StatusCode::UNAVAILABLE,
         absl::StrCat("exchange stream ended: ", status.error_message()));

@@ -1,6 +1,7 @@
-// ExchangeStreams: the mount's reads and writes multiplexed on a few
-// long-lived Exchange streams (protos/rbfs.proto, "Transport") instead of
-// one unary call each.
+// ExchangeStreams: the mount's calls multiplexed on a few long-lived
+// Exchange streams (protos/rbfs.proto, "Transport") instead of one unary
+// call each: the chunk sender's reads and writes, and RpcClient::Call's
+// calls that StreamCall (below) names.
 //
 // Each stream is one bidirectional call on gRPC's callback API. A request
 // gets an id unique on its stream; whatever was submitted while the
@@ -91,6 +92,44 @@ class ExchangeStreams {
   bool stopping_ ABSL_GUARDED_BY(streams_mu_) = false;
   std::thread deadline_thread_;
 };
+
+// Where a unary call's request and reply go in the Exchange envelope. Only
+// the calls named below ride the streams; the others (Fsync, which waits
+// for the disk; StatFs and KeepAlive, which must not queue behind data) stay
+// unary calls.
+template <typename Request>
+struct StreamCall {
+  static constexpr bool kCarried = false;
+};
+
+#define RBFS_STREAM_CALL(RequestType, ReplyType, field, reply_field)        \
+  template <>                                                               \
+  struct StreamCall<RequestType> {                                          \
+    static constexpr bool kCarried = true;                                  \
+    using Reply = ReplyType;                                                \
+    static RequestType* Mutable(StreamRequest* r) {                         \
+      return r->mutable_##field();                                          \
+    }                                                                       \
+    static bool Has(const StreamReply& r) { return r.has_##reply_field(); } \
+    static ReplyType* Get(StreamReply* r) {                                 \
+      return r->mutable_##reply_field();                                    \
+    }                                                                       \
+  };
+RBFS_STREAM_CALL(LookupRequest, EntryReply, lookup, entry)
+RBFS_STREAM_CALL(GetAttrRequest, AttrReply, getattr, attr)
+RBFS_STREAM_CALL(SetAttrRequest, AttrReply, setattr, attr)
+RBFS_STREAM_CALL(MkNodRequest, EntryReply, mknod, entry)
+RBFS_STREAM_CALL(MkDirRequest, EntryReply, mkdir, entry)
+RBFS_STREAM_CALL(UnlinkRequest, ErrReply, unlink, err)
+RBFS_STREAM_CALL(RmDirRequest, ErrReply, rmdir, err)
+RBFS_STREAM_CALL(RenameRequest, ErrReply, rename, err)
+RBFS_STREAM_CALL(LinkRequest, EntryReply, link, entry)
+RBFS_STREAM_CALL(SymlinkRequest, EntryReply, symlink, entry)
+RBFS_STREAM_CALL(ReadLinkRequest, ReadLinkReply, readlink, readlink)
+RBFS_STREAM_CALL(ReadDirRequest, ReadDirReply, readdir, readdir)
+RBFS_STREAM_CALL(OpenRequest, AttrReply, open, attr)
+RBFS_STREAM_CALL(ReleaseRequest, ErrReply, release, err)
+#undef RBFS_STREAM_CALL
 
 }  // namespace rbfs
 

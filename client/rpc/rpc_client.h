@@ -21,9 +21,11 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <type_traits>
 #include <vector>
 
 #include "absl/status/status.h"
+#include "absl/synchronization/notification.h"
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
 #include "client/rpc/exchange_streams.h"
@@ -45,8 +47,9 @@ struct RpcOptions {
   std::string token;
   // Retry repeatable calls forever instead of failing at the deadline.
   bool hard = false;
-  // Carry reads and writes on Exchange streams, one per channel
-  // (client/rpc/exchange_streams.h), instead of a unary call each.
+  // Carry reads, writes and the calls StreamCall names on Exchange
+  // streams, one per channel (client/rpc/exchange_streams.h), instead of a
+  // unary call each.
   bool exchange_streams = false;
 };
 
@@ -69,7 +72,7 @@ class RpcClient {
   // The next stub in round-robin order.
   Rbfs::StubInterface& NextStub();
 
-  // The streams reads and writes go on; null when they go as unary calls.
+  // The streams calls go on; null when every call is a unary one.
   ExchangeStreams* exchange_streams() { return exchange_streams_.get(); }
 
   // The mount's deadline and hard/soft rule, for calls made elsewhere.
@@ -97,6 +100,11 @@ class RpcClient {
                         grpc::ClientContext*, const Request&, Reply*),
                     const Request& request, Reply* reply,
                     Idempotency idempotency) {
+    if constexpr (StreamCall<Request>::kCarried) {
+      if (exchange_streams_ != nullptr) {
+        return CallOnStream(request, reply, idempotency);
+      }
+    }
     RetryPolicy::Attempts attempts =
         retry_policy_.Begin(idempotency, absl::Now());
     for (;;) {
@@ -115,6 +123,45 @@ class RpcClient {
   }
 
  private:
+  // Call, on the Exchange streams: the same attempts, deadlines and
+  // retries.
+  template <typename Request, typename Reply>
+  absl::Status CallOnStream(const Request& request, Reply* reply,
+                            Idempotency idempotency) {
+    using Carried = StreamCall<Request>;
+    static_assert(std::is_same_v<typename Carried::Reply, Reply>);
+    StreamRequest envelope;
+    *Carried::Mutable(&envelope) = request;
+    RetryPolicy::Attempts attempts =
+        retry_policy_.Begin(idempotency, absl::Now());
+    for (;;) {
+      grpc::Status status;
+      absl::Notification answered;
+      exchange_streams_->Submit(
+          &envelope, attempts.deadline(),
+          [&](const grpc::Status& result, StreamReply* got) {
+            status = result;
+            if (status.ok() && Carried::Has(*got)) {
+              reply->Swap(Carried::Get(got));
+            } else if (status.ok()) {
+              status = grpc::Status(grpc::StatusCode::UNIMPLEMENTED,
+                                    "the server does not serve this call on "
+                                    "its Exchange stream");
+            }
+            answered.Notify();
+          });
+      answered.WaitForNotification();
+      if (status.ok()) {
+        return reply->err() == 0 ? absl::OkStatus() : ErrnoError(reply->err());
+      }
+      std::optional<RetryPolicy::Retry> retry =
+          attempts.OnFailure(status, absl::Now());
+      if (!retry) return FromGrpcStatus(status);
+      if (retry->hard_wait_began) NoteHardRetry(status);
+      absl::SleepFor(retry->at - absl::Now());
+    }
+  }
+
   // Logs, rate-limited, that a hard mount keeps retrying.
   void NoteHardRetry(const grpc::Status& status);
 

@@ -1,7 +1,12 @@
 #include "client/rpc/rpc_client.h"
 
-#include <cerrno>
+#include <grpcpp/grpcpp.h>
 
+#include <cerrno>
+#include <memory>
+#include <string>
+
+#include "absl/synchronization/mutex.h"
 #include "common/errno_status.h"
 #include "gtest/gtest.h"
 
@@ -47,6 +52,122 @@ TEST(RpcClientTest, CallToAbsentServerEndsAtTheDeadline) {
   EXPECT_GE(took, absl::Milliseconds(250));
   EXPECT_LT(took, absl::Seconds(5));
 }
+
+TEST(RpcClientTest, StreamedCallToAbsentServerEndsAtTheDeadline) {
+  RpcOptions options;
+  options.target = "127.0.0.1:1";
+  options.deadline = absl::Milliseconds(300);
+  options.exchange_streams = true;
+  RpcClient client(options);
+  LookupRequest request;
+  EntryReply reply;
+  const absl::Time start = absl::Now();
+  absl::Status status = client.Call(&Rbfs::StubInterface::Lookup, request,
+                                    &reply, Idempotency::kIdempotent);
+  EXPECT_EQ(StatusToErrno(status), EIO) << status;
+  // Deadlines on a stream are checked once a second.
+  EXPECT_LT(absl::Now() - start, absl::Seconds(5));
+}
+
+// Answers Lookup (ENOENT) and StatFs both as unary calls and, for Lookup,
+// on an Exchange stream, counting which way each came.
+class CountingService final : public Rbfs::Service {
+ public:
+  grpc::Status Lookup(grpc::ServerContext*, const LookupRequest*,
+                      EntryReply* reply) override {
+    absl::MutexLock lock(&mu_);
+    ++unary_lookups_;
+    reply->set_err(ENOENT);
+    return grpc::Status::OK;
+  }
+  grpc::Status StatFs(grpc::ServerContext*, const StatFsRequest*,
+                      StatFsReply* reply) override {
+    absl::MutexLock lock(&mu_);
+    ++unary_statfs_;
+    reply->set_block_size(4096);
+    return grpc::Status::OK;
+  }
+  grpc::Status Exchange(
+      grpc::ServerContext*,
+      grpc::ServerReaderWriter<ReplyBatch, RequestBatch>* stream) override {
+    RequestBatch batch;
+    while (stream->Read(&batch)) {
+      ReplyBatch replies;
+      for (const StreamRequest& request : batch.requests()) {
+        StreamReply* reply = replies.add_replies();
+        reply->set_id(request.id());
+        if (request.has_lookup()) {
+          absl::MutexLock lock(&mu_);
+          ++streamed_lookups_;
+          reply->mutable_entry()->set_err(ENOENT);
+        }
+      }
+      if (!stream->Write(replies)) break;
+    }
+    return grpc::Status::OK;
+  }
+
+  absl::Mutex mu_;
+  int unary_lookups_ ABSL_GUARDED_BY(mu_) = 0;
+  int unary_statfs_ ABSL_GUARDED_BY(mu_) = 0;
+  int streamed_lookups_ ABSL_GUARDED_BY(mu_) = 0;
+};
+
+class RpcClientTransportTest : public ::testing::TestWithParam<bool> {
+ protected:
+  void SetUp() override {
+    grpc::ServerBuilder builder;
+    builder.AddListeningPort("127.0.0.1:0", grpc::InsecureServerCredentials(),
+                             &port_);
+    builder.RegisterService(&service_);
+    server_ = builder.BuildAndStart();
+    ASSERT_NE(server_, nullptr);
+  }
+  void TearDown() override {
+    client_.reset();
+    server_->Shutdown();
+  }
+
+  RpcClient& Client(bool streams) {
+    RpcOptions options;
+    options.target = "127.0.0.1:" + std::to_string(port_);
+    options.channels = 2;
+    options.deadline = absl::Seconds(10);
+    options.exchange_streams = streams;
+    client_ = std::make_unique<RpcClient>(options);
+    return *client_;
+  }
+
+  CountingService service_;
+  int port_ = 0;
+  std::unique_ptr<grpc::Server> server_;
+  std::unique_ptr<RpcClient> client_;
+};
+
+TEST_P(RpcClientTransportTest, CarriedCallsRideTheStreamsOthersStayUnary) {
+  const bool streams = GetParam();
+  RpcClient& client = Client(streams);
+  for (int i = 0; i < 3; ++i) {
+    EntryReply entry;
+    absl::Status looked =
+        client.Call(&Rbfs::StubInterface::Lookup, LookupRequest(), &entry,
+                    Idempotency::kIdempotent);
+    EXPECT_EQ(StatusToErrno(looked), ENOENT) << looked;
+  }
+  StatFsReply statfs;
+  ASSERT_TRUE(client
+                  .Call(&Rbfs::StubInterface::StatFs, StatFsRequest(), &statfs,
+                        Idempotency::kIdempotent)
+                  .ok());
+  EXPECT_EQ(statfs.block_size(), 4096u);
+  absl::MutexLock lock(&service_.mu_);
+  EXPECT_EQ(service_.streamed_lookups_, streams ? 3 : 0);
+  EXPECT_EQ(service_.unary_lookups_, streams ? 0 : 3);
+  EXPECT_EQ(service_.unary_statfs_, 1);
+}
+
+INSTANTIATE_TEST_SUITE_P(StreamsAndUnary, RpcClientTransportTest,
+                         ::testing::Bool());
 
 }  // namespace
 }  // namespace rbfs

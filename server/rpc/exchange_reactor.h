@@ -1,5 +1,5 @@
 // ExchangeReactor: one Exchange stream (protos/rbfs.proto, "Transport") over
-// gRPC's callback API: a mount's reads and writes multiplexed on one call.
+// gRPC's callback API: a mount's calls multiplexed on one gRPC call.
 //
 // Each batch read is answered in the read callback itself, request by
 // request in order, by the handler the service gave (so a request costs no

@@ -101,6 +101,14 @@ grpc::Status Refused(const AccessDecision& access, Reply* reply) {
   return grpc::Status::OK;
 }
 
+// A stream's request refused as a unary call would be (UNAUTHENTICATED:
+// the token changed since the stream began) has no call status of its own:
+// its reply says EACCES.
+template <typename Reply>
+void Settle(const grpc::Status& status, Reply* reply) {
+  if (!status.ok()) reply->set_err(EACCES);
+}
+
 }  // namespace
 
 ChangeHub::Options RbfsService::DefaultHubOptions() {
@@ -116,11 +124,12 @@ RbfsService::RbfsService(Filesystem* fs, AccessOptions access,
       ReadMethodIndex(),
       NewReadForWireHandler(
           [this](grpc::ServerContext* ctx, const ReadRequest* req,
-                 ReadReply* reply) { return Read(ctx, req, reply); }));
+                 ReadReply* reply) { return ReadFor(ctx, req, reply); }));
 }
 
-grpc::Status RbfsService::Lookup(grpc::ServerContext* ctx,
-                                 const LookupRequest* req, EntryReply* reply) {
+grpc::Status RbfsService::LookupFor(const grpc::ServerContextBase* ctx,
+                                    const LookupRequest* req,
+                                    EntryReply* reply) {
   const AccessDecision access =
       policy_.Decide(GrpcCredentials(ctx), Asks(Operation::kLookup));
   if (!access.runs()) return Refused(access, reply);
@@ -129,16 +138,18 @@ grpc::Status RbfsService::Lookup(grpc::ServerContext* ctx,
                 fs_->block_size(), reply);
 }
 
-grpc::Status RbfsService::GetAttr(grpc::ServerContext* ctx,
-                                  const GetAttrRequest* req, AttrReply* reply) {
+grpc::Status RbfsService::GetAttrFor(const grpc::ServerContextBase* ctx,
+                                     const GetAttrRequest* req,
+                                     AttrReply* reply) {
   const AccessDecision access =
       policy_.Decide(GrpcCredentials(ctx), Asks(Operation::kGetAttr));
   if (!access.runs()) return Refused(access, reply);
   return Answer(fs_->GetAttr(RefOf(req->id())), fs_->block_size(), reply);
 }
 
-grpc::Status RbfsService::SetAttr(grpc::ServerContext* ctx,
-                                  const SetAttrRequest* req, AttrReply* reply) {
+grpc::Status RbfsService::SetAttrFor(const grpc::ServerContextBase* ctx,
+                                     const SetAttrRequest* req,
+                                     AttrReply* reply) {
   AccessRequest request = Asks(Operation::kSetAttr);
   if ((req->valid() & SETATTR_UID) != 0) request.new_uid = req->uid();
   if ((req->valid() & SETATTR_GID) != 0) request.new_gid = req->gid();
@@ -156,8 +167,8 @@ grpc::Status RbfsService::SetAttr(grpc::ServerContext* ctx,
   return answered;
 }
 
-grpc::Status RbfsService::MkNod(grpc::ServerContext* ctx,
-                                const MkNodRequest* req, EntryReply* reply) {
+grpc::Status RbfsService::MkNodFor(const grpc::ServerContextBase* ctx,
+                                   const MkNodRequest* req, EntryReply* reply) {
   const AccessDecision access = policy_.Decide(
       GrpcCredentials(ctx), AsksAs(Operation::kMkNod, req->caller()));
   if (!access.runs()) return Refused(access, reply);
@@ -175,8 +186,8 @@ grpc::Status RbfsService::MkNod(grpc::ServerContext* ctx,
   return answered;
 }
 
-grpc::Status RbfsService::MkDir(grpc::ServerContext* ctx,
-                                const MkDirRequest* req, EntryReply* reply) {
+grpc::Status RbfsService::MkDirFor(const grpc::ServerContextBase* ctx,
+                                   const MkDirRequest* req, EntryReply* reply) {
   const AccessDecision access = policy_.Decide(
       GrpcCredentials(ctx), AsksAs(Operation::kMkDir, req->caller()));
   if (!access.runs()) return Refused(access, reply);
@@ -192,8 +203,8 @@ grpc::Status RbfsService::MkDir(grpc::ServerContext* ctx,
   return answered;
 }
 
-grpc::Status RbfsService::Unlink(grpc::ServerContext* ctx,
-                                 const UnlinkRequest* req, ErrReply* reply) {
+grpc::Status RbfsService::UnlinkFor(const grpc::ServerContextBase* ctx,
+                                    const UnlinkRequest* req, ErrReply* reply) {
   const AccessDecision access =
       policy_.Decide(GrpcCredentials(ctx), Asks(Operation::kUnlink));
   if (!access.runs()) return Refused(access, reply);
@@ -210,8 +221,8 @@ grpc::Status RbfsService::Unlink(grpc::ServerContext* ctx,
   return answered;
 }
 
-grpc::Status RbfsService::RmDir(grpc::ServerContext* ctx,
-                                const RmDirRequest* req, ErrReply* reply) {
+grpc::Status RbfsService::RmDirFor(const grpc::ServerContextBase* ctx,
+                                   const RmDirRequest* req, ErrReply* reply) {
   const AccessDecision access =
       policy_.Decide(GrpcCredentials(ctx), Asks(Operation::kRmDir));
   if (!access.runs()) return Refused(access, reply);
@@ -227,8 +238,8 @@ grpc::Status RbfsService::RmDir(grpc::ServerContext* ctx,
   return answered;
 }
 
-grpc::Status RbfsService::Rename(grpc::ServerContext* ctx,
-                                 const RenameRequest* req, ErrReply* reply) {
+grpc::Status RbfsService::RenameFor(const grpc::ServerContextBase* ctx,
+                                    const RenameRequest* req, ErrReply* reply) {
   const AccessDecision access =
       policy_.Decide(GrpcCredentials(ctx), Asks(Operation::kRename));
   if (!access.runs()) return Refused(access, reply);
@@ -263,8 +274,8 @@ grpc::Status RbfsService::Rename(grpc::ServerContext* ctx,
   return answered;
 }
 
-grpc::Status RbfsService::Link(grpc::ServerContext* ctx, const LinkRequest* req,
-                               EntryReply* reply) {
+grpc::Status RbfsService::LinkFor(const grpc::ServerContextBase* ctx,
+                                  const LinkRequest* req, EntryReply* reply) {
   const AccessDecision access =
       policy_.Decide(GrpcCredentials(ctx), Asks(Operation::kLink));
   if (!access.runs()) return Refused(access, reply);
@@ -285,9 +296,9 @@ grpc::Status RbfsService::Link(grpc::ServerContext* ctx, const LinkRequest* req,
   return answered;
 }
 
-grpc::Status RbfsService::Symlink(grpc::ServerContext* ctx,
-                                  const SymlinkRequest* req,
-                                  EntryReply* reply) {
+grpc::Status RbfsService::SymlinkFor(const grpc::ServerContextBase* ctx,
+                                     const SymlinkRequest* req,
+                                     EntryReply* reply) {
   const AccessDecision access = policy_.Decide(
       GrpcCredentials(ctx), AsksAs(Operation::kSymlink, req->caller()));
   if (!access.runs()) return Refused(access, reply);
@@ -303,9 +314,9 @@ grpc::Status RbfsService::Symlink(grpc::ServerContext* ctx,
   return answered;
 }
 
-grpc::Status RbfsService::ReadLink(grpc::ServerContext* ctx,
-                                   const ReadLinkRequest* req,
-                                   ReadLinkReply* reply) {
+grpc::Status RbfsService::ReadLinkFor(const grpc::ServerContextBase* ctx,
+                                      const ReadLinkRequest* req,
+                                      ReadLinkReply* reply) {
   const AccessDecision access =
       policy_.Decide(GrpcCredentials(ctx), Asks(Operation::kReadLink));
   if (!access.runs()) return Refused(access, reply);
@@ -315,9 +326,9 @@ grpc::Status RbfsService::ReadLink(grpc::ServerContext* ctx,
   return grpc::Status::OK;
 }
 
-grpc::Status RbfsService::ReadDir(grpc::ServerContext* ctx,
-                                  const ReadDirRequest* req,
-                                  ReadDirReply* reply) {
+grpc::Status RbfsService::ReadDirFor(const grpc::ServerContextBase* ctx,
+                                     const ReadDirRequest* req,
+                                     ReadDirReply* reply) {
   const AccessDecision access =
       policy_.Decide(GrpcCredentials(ctx), Asks(Operation::kReadDir));
   if (!access.runs()) return Refused(access, reply);
@@ -330,8 +341,8 @@ grpc::Status RbfsService::ReadDir(grpc::ServerContext* ctx,
   return grpc::Status::OK;
 }
 
-grpc::Status RbfsService::StatFs(grpc::ServerContext* ctx, const StatFsRequest*,
-                                 StatFsReply* reply) {
+grpc::Status RbfsService::StatFsFor(const grpc::ServerContextBase* ctx,
+                                    const StatFsRequest*, StatFsReply* reply) {
   const AccessDecision access =
       policy_.Decide(GrpcCredentials(ctx), Asks(Operation::kStatFs));
   if (!access.runs()) return Refused(access, reply);
@@ -339,16 +350,16 @@ grpc::Status RbfsService::StatFs(grpc::ServerContext* ctx, const StatFsRequest*,
   return grpc::Status::OK;
 }
 
-grpc::Status RbfsService::Fsync(grpc::ServerContext* ctx,
-                                const FsyncRequest* req, ErrReply* reply) {
+grpc::Status RbfsService::FsyncFor(const grpc::ServerContextBase* ctx,
+                                   const FsyncRequest* req, ErrReply* reply) {
   const AccessDecision access =
       policy_.Decide(GrpcCredentials(ctx), Asks(Operation::kFsync));
   if (!access.runs()) return Refused(access, reply);
   return Answer(fs_->Fsync(RefOf(req->id())), reply);
 }
 
-grpc::Status RbfsService::Open(grpc::ServerContext* ctx, const OpenRequest* req,
-                               AttrReply* reply) {
+grpc::Status RbfsService::OpenFor(const grpc::ServerContextBase* ctx,
+                                  const OpenRequest* req, AttrReply* reply) {
   AccessRequest request = Asks(Operation::kOpen);
   request.open_flags = req->flags();
   const AccessDecision access = policy_.Decide(GrpcCredentials(ctx), request);
@@ -364,8 +375,9 @@ grpc::Status RbfsService::Open(grpc::ServerContext* ctx, const OpenRequest* req,
   return answered;
 }
 
-grpc::Status RbfsService::Release(grpc::ServerContext* ctx,
-                                  const ReleaseRequest* req, ErrReply* reply) {
+grpc::Status RbfsService::ReleaseFor(const grpc::ServerContextBase* ctx,
+                                     const ReleaseRequest* req,
+                                     ErrReply* reply) {
   const AccessDecision access =
       policy_.Decide(GrpcCredentials(ctx), Asks(Operation::kRelease));
   if (!access.runs()) return Refused(access, reply);
@@ -374,9 +386,9 @@ grpc::Status RbfsService::Release(grpc::ServerContext* ctx,
       reply);
 }
 
-grpc::Status RbfsService::KeepAlive(grpc::ServerContext* ctx,
-                                    const KeepAliveRequest* req,
-                                    KeepAliveReply* reply) {
+grpc::Status RbfsService::KeepAliveFor(const grpc::ServerContextBase* ctx,
+                                       const KeepAliveRequest* req,
+                                       KeepAliveReply* reply) {
   const AccessDecision access =
       policy_.Decide(GrpcCredentials(ctx), Asks(Operation::kKeepAlive));
   if (!access.runs()) return Refused(access, reply);
@@ -387,18 +399,14 @@ grpc::Status RbfsService::KeepAlive(grpc::ServerContext* ctx,
   return grpc::Status::OK;
 }
 
-grpc::Status RbfsService::Read(grpc::ServerContext* ctx, const ReadRequest* req,
-                               ReadReply* reply) {
-  return ReadFor(ctx, *req, reply);
-}
-
 grpc::Status RbfsService::ReadFor(const grpc::ServerContextBase* ctx,
-                                  const ReadRequest& req, ReadReply* reply) {
+                                  const ReadRequest* req, ReadReply* reply) {
   const AccessDecision access =
       policy_.Decide(GrpcCredentials(ctx), Asks(Operation::kRead));
   if (!access.runs()) return Refused(access, reply);
   std::string* data = reply->mutable_data();
-  absl::Status s = fs_->Read(RefOf(req.id()), req.offset(), req.length(), data);
+  absl::Status s =
+      fs_->Read(RefOf(req->id()), req->offset(), req->length(), data);
   if (!s.ok()) {
     data->clear();
     return Answer(s, reply);
@@ -406,40 +414,76 @@ grpc::Status RbfsService::ReadFor(const grpc::ServerContextBase* ctx,
   return grpc::Status::OK;
 }
 
-grpc::Status RbfsService::Write(grpc::ServerContext* ctx,
-                                const WriteRequest* req, WriteReply* reply) {
-  return WriteFor(ctx, *req, reply);
-}
-
 grpc::Status RbfsService::WriteFor(const grpc::ServerContextBase* ctx,
-                                   const WriteRequest& req, WriteReply* reply) {
+                                   const WriteRequest* req, WriteReply* reply) {
   const AccessDecision access =
       policy_.Decide(GrpcCredentials(ctx), Asks(Operation::kWrite));
   if (!access.runs()) return Refused(access, reply);
   Entry after;
   absl::StatusOr<uint64_t> size =
-      fs_->Write(RefOf(req.id()), req.offset(), req.data(), &after.inode);
+      fs_->Write(RefOf(req->id()), req->offset(), req->data(), &after.inode);
   if (!size.ok()) return Answer(size.status(), reply);
-  reply->set_written(req.data().size());
+  reply->set_written(req->data().size());
   reply->set_size(*size);
-  after.ino = req.id().ino();
+  after.ino = req->id().ino();
   FillAttr(after, fs_->block_size(), reply->mutable_attr());
-  hub_.Publish(SessionOf(ctx), Change::Data(req.id().ino()));
+  hub_.Publish(SessionOf(ctx), Change::Data(req->id().ino()));
   return grpc::Status::OK;
 }
 
 void RbfsService::Serve(const grpc::ServerContextBase* ctx,
                         const StreamRequest& request, StreamReply* reply) {
-  grpc::Status status;
   switch (request.call_case()) {
     case StreamRequest::kRead:
-      status = ReadFor(ctx, request.read(), reply->mutable_read());
-      if (!status.ok()) reply->mutable_read()->set_err(EACCES);
-      return;
+      return Settle(ReadFor(ctx, &request.read(), reply->mutable_read()),
+                    reply->mutable_read());
     case StreamRequest::kWrite:
-      status = WriteFor(ctx, request.write(), reply->mutable_write());
-      if (!status.ok()) reply->mutable_write()->set_err(EACCES);
-      return;
+      return Settle(WriteFor(ctx, &request.write(), reply->mutable_write()),
+                    reply->mutable_write());
+    case StreamRequest::kLookup:
+      return Settle(LookupFor(ctx, &request.lookup(), reply->mutable_entry()),
+                    reply->mutable_entry());
+    case StreamRequest::kGetattr:
+      return Settle(GetAttrFor(ctx, &request.getattr(), reply->mutable_attr()),
+                    reply->mutable_attr());
+    case StreamRequest::kSetattr:
+      return Settle(SetAttrFor(ctx, &request.setattr(), reply->mutable_attr()),
+                    reply->mutable_attr());
+    case StreamRequest::kMknod:
+      return Settle(MkNodFor(ctx, &request.mknod(), reply->mutable_entry()),
+                    reply->mutable_entry());
+    case StreamRequest::kMkdir:
+      return Settle(MkDirFor(ctx, &request.mkdir(), reply->mutable_entry()),
+                    reply->mutable_entry());
+    case StreamRequest::kUnlink:
+      return Settle(UnlinkFor(ctx, &request.unlink(), reply->mutable_err()),
+                    reply->mutable_err());
+    case StreamRequest::kRmdir:
+      return Settle(RmDirFor(ctx, &request.rmdir(), reply->mutable_err()),
+                    reply->mutable_err());
+    case StreamRequest::kRename:
+      return Settle(RenameFor(ctx, &request.rename(), reply->mutable_err()),
+                    reply->mutable_err());
+    case StreamRequest::kLink:
+      return Settle(LinkFor(ctx, &request.link(), reply->mutable_entry()),
+                    reply->mutable_entry());
+    case StreamRequest::kSymlink:
+      return Settle(SymlinkFor(ctx, &request.symlink(), reply->mutable_entry()),
+                    reply->mutable_entry());
+    case StreamRequest::kReadlink:
+      return Settle(
+          ReadLinkFor(ctx, &request.readlink(), reply->mutable_readlink()),
+          reply->mutable_readlink());
+    case StreamRequest::kReaddir:
+      return Settle(
+          ReadDirFor(ctx, &request.readdir(), reply->mutable_readdir()),
+          reply->mutable_readdir());
+    case StreamRequest::kOpen:
+      return Settle(OpenFor(ctx, &request.open(), reply->mutable_attr()),
+                    reply->mutable_attr());
+    case StreamRequest::kRelease:
+      return Settle(ReleaseFor(ctx, &request.release(), reply->mutable_err()),
+                    reply->mutable_err());
     case StreamRequest::CALL_NOT_SET:
       // A request of a newer mount: the reply without a result tells it
       // this server does not know the call.

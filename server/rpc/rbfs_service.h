@@ -7,8 +7,8 @@
 // export, root squash) before the Filesystem sees a request. The message
 // conversions live in wire_conversion.h; gRPC runs Read through the
 // zero-copy reply of read_reply.h. Exchange, a callback-API stream
-// (exchange_reactor.h), runs the same Read and Write handlers for requests
-// multiplexed on it.
+// (exchange_reactor.h), runs the same handlers for the requests multiplexed
+// on it (Serve).
 //
 // Coherence: every successful change is published to the service's
 // ChangeHub (origin: the call's "rbfs-session" metadata), and Watch, a
@@ -46,57 +46,130 @@ class RbfsService final
   // For tests and benchmarks that watch without a stream.
   ChangeHub* hub() { return &hub_; }
 
-  grpc::Status Lookup(grpc::ServerContext*, const LookupRequest* req,
-                      EntryReply* reply) override;
-  grpc::Status GetAttr(grpc::ServerContext*, const GetAttrRequest* req,
-                       AttrReply* reply) override;
-  grpc::Status SetAttr(grpc::ServerContext*, const SetAttrRequest* req,
-                       AttrReply* reply) override;
-  grpc::Status MkNod(grpc::ServerContext*, const MkNodRequest* req,
-                     EntryReply* reply) override;
-  grpc::Status MkDir(grpc::ServerContext*, const MkDirRequest* req,
-                     EntryReply* reply) override;
-  grpc::Status Unlink(grpc::ServerContext*, const UnlinkRequest* req,
-                      ErrReply* reply) override;
-  grpc::Status RmDir(grpc::ServerContext*, const RmDirRequest* req,
-                     ErrReply* reply) override;
-  grpc::Status Rename(grpc::ServerContext*, const RenameRequest* req,
-                      ErrReply* reply) override;
-  grpc::Status Link(grpc::ServerContext*, const LinkRequest* req,
-                    EntryReply* reply) override;
-  grpc::Status Symlink(grpc::ServerContext*, const SymlinkRequest* req,
-                       EntryReply* reply) override;
-  grpc::Status ReadLink(grpc::ServerContext*, const ReadLinkRequest* req,
-                        ReadLinkReply* reply) override;
-  grpc::Status ReadDir(grpc::ServerContext*, const ReadDirRequest* req,
-                       ReadDirReply* reply) override;
-  grpc::Status StatFs(grpc::ServerContext*, const StatFsRequest* req,
-                      StatFsReply* reply) override;
-  grpc::Status Fsync(grpc::ServerContext*, const FsyncRequest* req,
-                     ErrReply* reply) override;
-  grpc::Status Open(grpc::ServerContext*, const OpenRequest* req,
-                    AttrReply* reply) override;
-  grpc::Status Release(grpc::ServerContext*, const ReleaseRequest* req,
-                       ErrReply* reply) override;
-  // Called directly by in-process users; gRPC calls it through ReadForWire.
-  grpc::Status Read(grpc::ServerContext*, const ReadRequest* req,
-                    ReadReply* reply) override;
-  grpc::Status Write(grpc::ServerContext*, const WriteRequest* req,
-                     WriteReply* reply) override;
-  grpc::Status KeepAlive(grpc::ServerContext*, const KeepAliveRequest* req,
-                         KeepAliveReply* reply) override;
+  // The unary calls; each runs its handler below, as the Exchange stream
+  // does for the calls it carries. gRPC calls Read through ReadForWire.
+  grpc::Status Lookup(grpc::ServerContext* ctx, const LookupRequest* req,
+                      EntryReply* reply) override {
+    return LookupFor(ctx, req, reply);
+  }
+  grpc::Status GetAttr(grpc::ServerContext* ctx, const GetAttrRequest* req,
+                       AttrReply* reply) override {
+    return GetAttrFor(ctx, req, reply);
+  }
+  grpc::Status SetAttr(grpc::ServerContext* ctx, const SetAttrRequest* req,
+                       AttrReply* reply) override {
+    return SetAttrFor(ctx, req, reply);
+  }
+  grpc::Status MkNod(grpc::ServerContext* ctx, const MkNodRequest* req,
+                     EntryReply* reply) override {
+    return MkNodFor(ctx, req, reply);
+  }
+  grpc::Status MkDir(grpc::ServerContext* ctx, const MkDirRequest* req,
+                     EntryReply* reply) override {
+    return MkDirFor(ctx, req, reply);
+  }
+  grpc::Status Unlink(grpc::ServerContext* ctx, const UnlinkRequest* req,
+                      ErrReply* reply) override {
+    return UnlinkFor(ctx, req, reply);
+  }
+  grpc::Status RmDir(grpc::ServerContext* ctx, const RmDirRequest* req,
+                     ErrReply* reply) override {
+    return RmDirFor(ctx, req, reply);
+  }
+  grpc::Status Rename(grpc::ServerContext* ctx, const RenameRequest* req,
+                      ErrReply* reply) override {
+    return RenameFor(ctx, req, reply);
+  }
+  grpc::Status Link(grpc::ServerContext* ctx, const LinkRequest* req,
+                    EntryReply* reply) override {
+    return LinkFor(ctx, req, reply);
+  }
+  grpc::Status Symlink(grpc::ServerContext* ctx, const SymlinkRequest* req,
+                       EntryReply* reply) override {
+    return SymlinkFor(ctx, req, reply);
+  }
+  grpc::Status ReadLink(grpc::ServerContext* ctx, const ReadLinkRequest* req,
+                        ReadLinkReply* reply) override {
+    return ReadLinkFor(ctx, req, reply);
+  }
+  grpc::Status ReadDir(grpc::ServerContext* ctx, const ReadDirRequest* req,
+                       ReadDirReply* reply) override {
+    return ReadDirFor(ctx, req, reply);
+  }
+  grpc::Status StatFs(grpc::ServerContext* ctx, const StatFsRequest* req,
+                      StatFsReply* reply) override {
+    return StatFsFor(ctx, req, reply);
+  }
+  grpc::Status Fsync(grpc::ServerContext* ctx, const FsyncRequest* req,
+                     ErrReply* reply) override {
+    return FsyncFor(ctx, req, reply);
+  }
+  grpc::Status Open(grpc::ServerContext* ctx, const OpenRequest* req,
+                    AttrReply* reply) override {
+    return OpenFor(ctx, req, reply);
+  }
+  grpc::Status Release(grpc::ServerContext* ctx, const ReleaseRequest* req,
+                       ErrReply* reply) override {
+    return ReleaseFor(ctx, req, reply);
+  }
+  grpc::Status Read(grpc::ServerContext* ctx, const ReadRequest* req,
+                    ReadReply* reply) override {
+    return ReadFor(ctx, req, reply);
+  }
+  grpc::Status Write(grpc::ServerContext* ctx, const WriteRequest* req,
+                     WriteReply* reply) override {
+    return WriteFor(ctx, req, reply);
+  }
+  grpc::Status KeepAlive(grpc::ServerContext* ctx, const KeepAliveRequest* req,
+                         KeepAliveReply* reply) override {
+    return KeepAliveFor(ctx, req, reply);
+  }
   grpc::ServerBidiReactor<WatchRequest, WatchReply>* Watch(
       grpc::CallbackServerContext* ctx) override;
   grpc::ServerBidiReactor<RequestBatch, ReplyBatch>* Exchange(
       grpc::CallbackServerContext* ctx) override;
 
  private:
-  // Read and Write for a unary call or a request on the Exchange stream
+  // The handlers, for a unary call or a request on the Exchange stream
   // `ctx`.
+  grpc::Status LookupFor(const grpc::ServerContextBase* ctx,
+                         const LookupRequest* req, EntryReply* reply);
+  grpc::Status GetAttrFor(const grpc::ServerContextBase* ctx,
+                          const GetAttrRequest* req, AttrReply* reply);
+  grpc::Status SetAttrFor(const grpc::ServerContextBase* ctx,
+                          const SetAttrRequest* req, AttrReply* reply);
+  grpc::Status MkNodFor(const grpc::ServerContextBase* ctx,
+                        const MkNodRequest* req, EntryReply* reply);
+  grpc::Status MkDirFor(const grpc::ServerContextBase* ctx,
+                        const MkDirRequest* req, EntryReply* reply);
+  grpc::Status UnlinkFor(const grpc::ServerContextBase* ctx,
+                         const UnlinkRequest* req, ErrReply* reply);
+  grpc::Status RmDirFor(const grpc::ServerContextBase* ctx,
+                        const RmDirRequest* req, ErrReply* reply);
+  grpc::Status RenameFor(const grpc::ServerContextBase* ctx,
+                         const RenameRequest* req, ErrReply* reply);
+  grpc::Status LinkFor(const grpc::ServerContextBase* ctx,
+                       const LinkRequest* req, EntryReply* reply);
+  grpc::Status SymlinkFor(const grpc::ServerContextBase* ctx,
+                          const SymlinkRequest* req, EntryReply* reply);
+  grpc::Status ReadLinkFor(const grpc::ServerContextBase* ctx,
+                           const ReadLinkRequest* req, ReadLinkReply* reply);
+  grpc::Status ReadDirFor(const grpc::ServerContextBase* ctx,
+                          const ReadDirRequest* req, ReadDirReply* reply);
+  grpc::Status StatFsFor(const grpc::ServerContextBase* ctx,
+                         const StatFsRequest* req, StatFsReply* reply);
+  grpc::Status FsyncFor(const grpc::ServerContextBase* ctx,
+                        const FsyncRequest* req, ErrReply* reply);
+  grpc::Status OpenFor(const grpc::ServerContextBase* ctx,
+                       const OpenRequest* req, AttrReply* reply);
+  grpc::Status ReleaseFor(const grpc::ServerContextBase* ctx,
+                          const ReleaseRequest* req, ErrReply* reply);
   grpc::Status ReadFor(const grpc::ServerContextBase* ctx,
-                       const ReadRequest& req, ReadReply* reply);
+                       const ReadRequest* req, ReadReply* reply);
   grpc::Status WriteFor(const grpc::ServerContextBase* ctx,
-                        const WriteRequest& req, WriteReply* reply);
+                        const WriteRequest* req, WriteReply* reply);
+  grpc::Status KeepAliveFor(const grpc::ServerContextBase* ctx,
+                            const KeepAliveRequest* req, KeepAliveReply* reply);
   // Answers one request of the Exchange stream `ctx`.
   void Serve(const grpc::ServerContextBase* ctx, const StreamRequest& request,
              StreamReply* reply);

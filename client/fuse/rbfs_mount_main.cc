@@ -293,10 +293,11 @@ int Run(int argc, char** argv) {
     const uint64_t batches = streams->counters().batches.load();
     const uint64_t requests = streams->counters().requests.load();
     LogInfo(
-        "exchange streams carried %d reads and writes in %d batches "
-        "(%.2f per batch)",
+        "exchange streams carried %d requests in %d batches "
+        "(%.2f per batch); %d replies overtook their request's write",
         requests, batches,
-        batches == 0 ? 0.0 : static_cast<double>(requests) / batches);
+        batches == 0 ? 0.0 : static_cast<double>(requests) / batches,
+        streams->counters().deferred.load());
   }
   LogInfo("unmounted %s", cmdline.mountpoint);
   // libfuse reports the signal that ended the loop; that is a clean exit.

@@ -153,6 +153,7 @@ class ExchangeCall final
         // as this reply travelled).
         if (it == pending_.end()) continue;
         if (it->second.in_batch) {
+          counters_->deferred.fetch_add(1, std::memory_order_relaxed);
           deferred_.push_back(std::move(reply));
           continue;
         }

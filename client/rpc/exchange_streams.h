@@ -70,6 +70,9 @@ class ExchangeStreams {
   struct Counters {
     std::atomic<uint64_t> requests{0};
     std::atomic<uint64_t> batches{0};
+    // Replies that arrived before the write carrying their request had
+    // completed, and so waited for it.
+    std::atomic<uint64_t> deferred{0};
   };
   const Counters& counters() const { return counters_; }
 

@@ -1,6 +1,7 @@
-// The client's chunk pipeline (IoContext -> GrpcChunkSender -> callback
-// gRPC) against an in-process server: MiB/s and chunk calls/s by chunk size
-// and by how many requests are outstanding at once.
+// The client's chunk pipeline (IoContext -> GrpcChunkSender -> gRPC) against
+// an in-process server: MiB/s and chunk calls/s by chunk size, by how many
+// requests are outstanding at once, and by transport (unary callback calls,
+// or the Exchange streams).
 #include <string>
 
 #include "absl/strings/str_cat.h"
@@ -61,14 +62,20 @@ class Outstanding {
 void RunPipeline(benchmark::State& state, IoContext::Direction direction) {
   const uint32_t chunk = static_cast<uint32_t>(state.range(0));
   const int depth = static_cast<int>(state.range(1));
-  // One server and client for the whole process: gRPC 1.51 does not take
-  // kindly to callback-API users being created and destroyed repeatedly.
+  const bool streams = state.range(2) != 0;
+  // One server and one client per transport for the whole process: gRPC
+  // 1.51 does not take kindly to callback-API users being created and
+  // destroyed repeatedly.
   static LoopbackServer* const server = new LoopbackServer();
-  static RpcClient* const rpc = [] {
+  auto client_of = [](bool exchange_streams) {
     RpcOptions options;
     options.target = server->address();
+    options.exchange_streams = exchange_streams;
     return new RpcClient(options);
-  }();
+  };
+  static RpcClient* const unary_rpc = client_of(false);
+  static RpcClient* const stream_rpc = client_of(true);
+  RpcClient* const rpc = streams ? stream_rpc : unary_rpc;
   // Google Benchmark calls this several times per configuration: every
   // call reuses the same two files rather than filling the volume.
   static const InodeId write_file = server->CreateFile("written");
@@ -121,12 +128,12 @@ void BM_PipelineRead(benchmark::State& state) {
   RunPipeline(state, IoContext::Direction::kRead);
 }
 
-// {chunk size, requests outstanding}
+// {chunk size, requests outstanding, 0: unary calls / 1: Exchange streams}
 BENCHMARK(BM_PipelineWrite)
-    ->ArgsProduct({{64 << 10, 256 << 10, 1 << 20}, {1, 16}})
+    ->ArgsProduct({{4 << 10, 64 << 10, 1 << 20}, {1, 16}, {0, 1}})
     ->UseRealTime();
 BENCHMARK(BM_PipelineRead)
-    ->ArgsProduct({{64 << 10, 256 << 10, 1 << 20}, {1, 16}})
+    ->ArgsProduct({{4 << 10, 64 << 10, 1 << 20}, {1, 16}, {0, 1}})
     ->UseRealTime();
 
 }  // namespace

@@ -105,12 +105,24 @@ class RpcClient {
         return CallOnStream(request, reply, idempotency);
       }
     }
+    return Attempt(idempotency, reply, [&](absl::Time deadline) {
+      grpc::ClientContext context;
+      PrepareContext(context, deadline);
+      return (NextStub().*method)(&context, request, reply);
+    });
+  }
+
+ private:
+  // Runs `attempt(deadline)` (a grpc::Status; `reply` filled when OK) by
+  // the retry rule until it succeeds or the rule gives up; the reply's own
+  // `err` becomes the status.
+  template <typename Reply, typename AttemptFn>
+  absl::Status Attempt(Idempotency idempotency, Reply* reply,
+                       AttemptFn attempt) {
     RetryPolicy::Attempts attempts =
         retry_policy_.Begin(idempotency, absl::Now());
     for (;;) {
-      grpc::ClientContext context;
-      PrepareContext(context, attempts.deadline());
-      grpc::Status status = (NextStub().*method)(&context, request, reply);
+      const grpc::Status status = attempt(attempts.deadline());
       if (status.ok()) {
         return reply->err() == 0 ? absl::OkStatus() : ErrnoError(reply->err());
       }
@@ -122,7 +134,6 @@ class RpcClient {
     }
   }
 
- private:
   // Call, on the Exchange streams: the same attempts, deadlines and
   // retries.
   template <typename Request, typename Reply>
@@ -132,13 +143,11 @@ class RpcClient {
     static_assert(std::is_same_v<typename Carried::Reply, Reply>);
     StreamRequest envelope;
     *Carried::Mutable(&envelope) = request;
-    RetryPolicy::Attempts attempts =
-        retry_policy_.Begin(idempotency, absl::Now());
-    for (;;) {
+    return Attempt(idempotency, reply, [&](absl::Time deadline) {
       grpc::Status status;
       absl::Notification answered;
       exchange_streams_->Submit(
-          &envelope, attempts.deadline(),
+          &envelope, deadline,
           [&](const grpc::Status& result, StreamReply* got) {
             status = result;
             if (status.ok() && Carried::Has(*got)) {
@@ -151,15 +160,8 @@ class RpcClient {
             answered.Notify();
           });
       answered.WaitForNotification();
-      if (status.ok()) {
-        return reply->err() == 0 ? absl::OkStatus() : ErrnoError(reply->err());
-      }
-      std::optional<RetryPolicy::Retry> retry =
-          attempts.OnFailure(status, absl::Now());
-      if (!retry) return FromGrpcStatus(status);
-      if (retry->hard_wait_began) NoteHardRetry(status);
-      absl::SleepFor(retry->at - absl::Now());
-    }
+      return status;
+    });
   }
 
   // Logs, rate-limited, that a hard mount keeps retrying.

@@ -15,7 +15,7 @@
 #include "gtest/gtest.h"
 #include "server/auth/token_authenticator.h"
 #include "server/rpc/rbfs_service.h"
-#include "server/testing/scratch_filesystem.h"
+#include "server/testing/served_filesystem.h"
 
 namespace rbfs {
 namespace {
@@ -31,33 +31,16 @@ class ExchangeTest : public ::testing::Test {
   void SetUp() override { Start(AccessOptions()); }
 
   void Start(AccessOptions access) {
-    absl::StatusOr<std::unique_ptr<Filesystem>> fs =
-        testing::OpenScratchFilesystem(
+    absl::StatusOr<std::unique_ptr<testing::ServedFilesystem>> served =
+        testing::ServedFilesystem::Start(
             std::string("exchange_") +
-            ::testing::UnitTest::GetInstance()->current_test_info()->name());
-    ASSERT_TRUE(fs.ok()) << fs.status();
-    fs_ = std::move(*fs);
-    service_ = std::make_unique<RbfsService>(fs_.get(), access);
-    grpc::ServerBuilder builder;
-    int port = 0;
-    builder.AddListeningPort("127.0.0.1:0", grpc::InsecureServerCredentials(),
-                             &port);
-    builder.RegisterService(service_.get());
-    server_ = builder.BuildAndStart();
-    ASSERT_NE(server_, nullptr);
-    stub_ =
-        Rbfs::NewStub(grpc::CreateChannel("127.0.0.1:" + std::to_string(port),
-                                          grpc::InsecureChannelCredentials()));
+                ::testing::UnitTest::GetInstance()->current_test_info()->name(),
+            access);
+    ASSERT_TRUE(served.ok()) << served.status();
+    served_ = std::move(*served);
   }
 
-  void TearDown() override {
-    if (server_ != nullptr) {
-      service_->ShutdownWatches();
-      server_->Shutdown();
-    }
-    service_.reset();
-    fs_.reset();
-  }
+  void TearDown() override { served_.reset(); }
 
   std::unique_ptr<grpc::ClientContext> Context(const std::string& token = "") {
     auto ctx = std::make_unique<grpc::ClientContext>();
@@ -77,7 +60,7 @@ class ExchangeTest : public ::testing::Test {
     req.set_name(name);
     req.set_mode(S_IFREG | 0644);
     EntryReply reply;
-    EXPECT_TRUE(service_->MkNod(nullptr, &req, &reply).ok());
+    EXPECT_TRUE(served_->service()->MkNod(nullptr, &req, &reply).ok());
     EXPECT_EQ(reply.err(), 0);
     return reply.attr().id();
   }
@@ -116,16 +99,13 @@ class ExchangeTest : public ::testing::Test {
   }
 
   std::unique_ptr<TokenAuthenticator> authenticator_;
-  std::unique_ptr<Filesystem> fs_;
-  std::unique_ptr<RbfsService> service_;
-  std::unique_ptr<grpc::Server> server_;
-  std::unique_ptr<Rbfs::Stub> stub_;
+  std::unique_ptr<testing::ServedFilesystem> served_;
 };
 
 TEST_F(ExchangeTest, ABatchIsAnsweredRequestByRequestWithTheirIds) {
   const InodeId file = NewFile("f");
   auto ctx = Context();
-  std::unique_ptr<ExchangeCall> call = stub_->Exchange(ctx.get());
+  std::unique_ptr<ExchangeCall> call = served_->stub()->Exchange(ctx.get());
   RequestBatch writes;
   *writes.add_requests() = WriteOf(7, file, 0, "abcd");
   *writes.add_requests() = WriteOf(9, file, 4, "efgh");
@@ -160,7 +140,7 @@ TEST_F(ExchangeTest, ARequestsErrnoIsInItsReplyAndTheStreamGoesOn) {
   InodeId stale = file;
   stale.set_generation(file.generation() + 1);
   auto ctx = Context();
-  std::unique_ptr<ExchangeCall> call = stub_->Exchange(ctx.get());
+  std::unique_ptr<ExchangeCall> call = served_->stub()->Exchange(ctx.get());
   RequestBatch batch;
   *batch.add_requests() = ReadOf(1, stale, 0, 10);
   *batch.add_requests() = WriteOf(2, file, 0, "x");
@@ -174,7 +154,7 @@ TEST_F(ExchangeTest, ARequestsErrnoIsInItsReplyAndTheStreamGoesOn) {
 
 TEST_F(ExchangeTest, ARequestWithoutACallGetsAReplyWithoutAResult) {
   auto ctx = Context();
-  std::unique_ptr<ExchangeCall> call = stub_->Exchange(ctx.get());
+  std::unique_ptr<ExchangeCall> call = served_->stub()->Exchange(ctx.get());
   RequestBatch batch;
   batch.add_requests()->set_id(5);
   std::vector<StreamReply> replies = Exchange(*call, batch);
@@ -192,15 +172,15 @@ TEST_F(ExchangeTest, AReadOnlyExportRefusesWritesWithErofs) {
   Start(access);
   // The file exists before the export turns read-only only in this fs, so
   // create it through the filesystem below the policy.
-  absl::StatusOr<Entry> made =
-      fs_->MkNod(InodeRef{Filesystem::kRootIno, Filesystem::kRootGeneration},
-                 "f", S_IFREG | 0644, 0, Owner{}, false, false, {}, {});
+  absl::StatusOr<Entry> made = served_->fs()->MkNod(
+      InodeRef{Filesystem::kRootIno, Filesystem::kRootGeneration}, "f",
+      S_IFREG | 0644, 0, Owner{}, false, false, {}, {});
   ASSERT_TRUE(made.ok()) << made.status();
   InodeId file;
   file.set_ino(made->ino);
   file.set_generation(made->inode.generation());
   auto ctx = Context();
-  std::unique_ptr<ExchangeCall> call = stub_->Exchange(ctx.get());
+  std::unique_ptr<ExchangeCall> call = served_->stub()->Exchange(ctx.get());
   RequestBatch batch;
   *batch.add_requests() = WriteOf(1, file, 0, "x");
   *batch.add_requests() = ReadOf(2, file, 0, 1);
@@ -228,13 +208,14 @@ TEST_F(ExchangeTest, AStreamWithoutTheTokenIsRefused) {
   Start(access);
 
   auto refused_ctx = Context("wrong-token-wrong-token");
-  std::unique_ptr<ExchangeCall> refused = stub_->Exchange(refused_ctx.get());
+  std::unique_ptr<ExchangeCall> refused =
+      served_->stub()->Exchange(refused_ctx.get());
   ReplyBatch ignored;
   EXPECT_FALSE(refused->Read(&ignored));
   EXPECT_EQ(refused->Finish().error_code(), grpc::StatusCode::UNAUTHENTICATED);
 
   auto ctx = Context(kToken);
-  std::unique_ptr<ExchangeCall> call = stub_->Exchange(ctx.get());
+  std::unique_ptr<ExchangeCall> call = served_->stub()->Exchange(ctx.get());
   RequestBatch batch;
   batch.add_requests()->set_id(1);
   EXPECT_EQ(Exchange(*call, batch).size(), 1u);

@@ -15,7 +15,7 @@
 #include "gtest/gtest.h"
 #include "server/auth/token_authenticator.h"
 #include "server/rpc/rbfs_service.h"
-#include "server/testing/scratch_filesystem.h"
+#include "server/testing/served_filesystem.h"
 
 namespace rbfs {
 namespace {
@@ -81,33 +81,16 @@ class WatchTest : public ::testing::Test {
   void SetUp() override { Start(AccessOptions()); }
 
   void Start(AccessOptions access) {
-    absl::StatusOr<std::unique_ptr<Filesystem>> fs =
-        testing::OpenScratchFilesystem(
+    absl::StatusOr<std::unique_ptr<testing::ServedFilesystem>> served =
+        testing::ServedFilesystem::Start(
             std::string("watch_") +
-            ::testing::UnitTest::GetInstance()->current_test_info()->name());
-    ASSERT_TRUE(fs.ok()) << fs.status();
-    fs_ = std::move(*fs);
-    service_ = std::make_unique<RbfsService>(fs_.get(), access);
-    grpc::ServerBuilder builder;
-    int port = 0;
-    builder.AddListeningPort("127.0.0.1:0", grpc::InsecureServerCredentials(),
-                             &port);
-    builder.RegisterService(service_.get());
-    server_ = builder.BuildAndStart();
-    ASSERT_NE(server_, nullptr);
-    stub_ =
-        Rbfs::NewStub(grpc::CreateChannel("127.0.0.1:" + std::to_string(port),
-                                          grpc::InsecureChannelCredentials()));
+                ::testing::UnitTest::GetInstance()->current_test_info()->name(),
+            access);
+    ASSERT_TRUE(served.ok()) << served.status();
+    served_ = std::move(*served);
   }
 
-  void TearDown() override {
-    if (server_ != nullptr) {
-      service_->ShutdownWatches();
-      server_->Shutdown();
-    }
-    service_.reset();
-    fs_.reset();
-  }
+  void TearDown() override { served_.reset(); }
 
   std::unique_ptr<grpc::ClientContext> Context(uint64_t session,
                                                const std::string& token = "") {
@@ -129,7 +112,7 @@ class WatchTest : public ::testing::Test {
   Watcher Watch(uint64_t session, std::initializer_list<Hold> holds = {}) {
     Watcher w;
     w.ctx = Context(0);
-    w.stream = stub_->Watch(w.ctx.get());
+    w.stream = served_->stub()->Watch(w.ctx.get());
     WatchRequest first;
     first.set_session(session);
     for (const Hold& hold : holds) *first.add_holds() = hold;
@@ -156,7 +139,7 @@ class WatchTest : public ::testing::Test {
     req.set_mode(0100644);
     EntryReply reply;
     auto ctx = Context(session);
-    EXPECT_TRUE(stub_->MkNod(ctx.get(), req, &reply).ok());
+    EXPECT_TRUE(served_->stub()->MkNod(ctx.get(), req, &reply).ok());
     EXPECT_EQ(reply.err(), 0);
     return reply;
   }
@@ -168,15 +151,12 @@ class WatchTest : public ::testing::Test {
     req.set_mode(0755);
     EntryReply reply;
     auto ctx = Context(session);
-    EXPECT_TRUE(stub_->MkDir(ctx.get(), req, &reply).ok());
+    EXPECT_TRUE(served_->stub()->MkDir(ctx.get(), req, &reply).ok());
     EXPECT_EQ(reply.err(), 0);
     return reply;
   }
 
-  std::unique_ptr<Filesystem> fs_;
-  std::unique_ptr<RbfsService> service_;
-  std::unique_ptr<grpc::Server> server_;
-  std::unique_ptr<Rbfs::Stub> stub_;
+  std::unique_ptr<testing::ServedFilesystem> served_;
 };
 
 Hold HoldOf(uint64_t ino, uint64_t as_of) {
@@ -213,7 +193,7 @@ TEST_F(WatchTest, WriteReachesAHolderOfTheFileAsData) {
   write.set_data("hello");
   WriteReply written;
   auto ctx = Context(kSessionA);
-  ASSERT_TRUE(stub_->Write(ctx.get(), write, &written).ok());
+  ASSERT_TRUE(served_->stub()->Write(ctx.get(), write, &written).ok());
   ASSERT_EQ(written.err(), 0);
   const WatchReply changes = b.NextChanges();
   ASSERT_EQ(changes.invalidations_size(), 1);
@@ -241,7 +221,7 @@ TEST_F(WatchTest, HoldWithAnOldAsOfCatchesUp) {
   lookup.set_name("d");
   EntryReply looked_up;
   auto ctx = Context(kSessionB);
-  ASSERT_TRUE(stub_->Lookup(ctx.get(), lookup, &looked_up).ok());
+  ASSERT_TRUE(served_->stub()->Lookup(ctx.get(), lookup, &looked_up).ok());
   ASSERT_EQ(looked_up.err(), 0);
   ASSERT_GT(looked_up.as_of(), 0u);
 
@@ -260,7 +240,7 @@ TEST_F(WatchTest, HoldWithAnOldAsOfCatchesUp) {
 
 TEST_F(WatchTest, FirstMessageWithoutSessionIsRefused) {
   auto ctx = Context(0);
-  auto stream = stub_->Watch(ctx.get());
+  auto stream = served_->stub()->Watch(ctx.get());
   ASSERT_TRUE(stream->Write(WatchRequest()));
   WatchReply reply;
   EXPECT_FALSE(stream->Read(&reply));
@@ -280,7 +260,7 @@ TEST_F(WatchTest, SecondStreamOfASessionEndsTheFirst) {
 
 TEST_F(WatchTest, ShutdownEndsOpenStreams) {
   Watcher b = Watch(kSessionB);
-  service_->ShutdownWatches();
+  served_->service()->ShutdownWatches();
   WatchReply reply;
   while (b.stream->Read(&reply)) {
   }
@@ -288,9 +268,8 @@ TEST_F(WatchTest, ShutdownEndsOpenStreams) {
   EXPECT_EQ(b.stream->Finish().error_code(), grpc::StatusCode::UNAVAILABLE);
   // The server's own Shutdown then has nothing to wait for.
   const absl::Time start = absl::Now();
-  server_->Shutdown(absl::ToChronoTime(absl::Now() + absl::Seconds(20)));
+  served_->Stop(absl::Now() + absl::Seconds(20));
   EXPECT_LT(absl::Now() - start, absl::Seconds(10));
-  server_.reset();
 }
 
 class WatchTokenTest : public WatchTest {
@@ -313,7 +292,7 @@ class WatchTokenTest : public WatchTest {
 TEST_F(WatchTokenTest, MissingTokenIsRefused) {
   for (const std::string& token : {std::string(), std::string("wrong")}) {
     auto ctx = Context(0, token);
-    auto stream = stub_->Watch(ctx.get());
+    auto stream = served_->stub()->Watch(ctx.get());
     WatchRequest first;
     first.set_session(kSessionB);
     stream->Write(first);
@@ -322,7 +301,7 @@ TEST_F(WatchTokenTest, MissingTokenIsRefused) {
     EXPECT_EQ(stream->Finish().error_code(), grpc::StatusCode::UNAUTHENTICATED);
   }
   auto ctx = Context(0, kToken);
-  auto stream = stub_->Watch(ctx.get());
+  auto stream = served_->stub()->Watch(ctx.get());
   WatchRequest first;
   first.set_session(kSessionB);
   ASSERT_TRUE(stream->Write(first));

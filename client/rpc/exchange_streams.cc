@@ -4,6 +4,7 @@
 
 #include "absl/container/flat_hash_map.h"
 #include "absl/strings/str_cat.h"
+#include "absl/synchronization/notification.h"
 #include "absl/time/clock.h"
 
 namespace rbfs {
@@ -309,6 +310,18 @@ void ExchangeStreams::Submit(StreamRequest* request, absl::Time deadline,
   }
   done(grpc::Status(grpc::StatusCode::UNAVAILABLE, "no exchange stream"),
        nullptr);
+}
+
+grpc::Status ExchangeStreams::Probe(absl::Time deadline) {
+  StreamRequest empty;
+  grpc::Status status;
+  absl::Notification answered;
+  Submit(&empty, deadline, [&](const grpc::Status& result, StreamReply*) {
+    status = result;
+    answered.Notify();
+  });
+  answered.WaitForNotification();
+  return status;
 }
 
 void ExchangeStreams::WatchDeadlines() {

@@ -66,6 +66,11 @@ class ExchangeStreams {
   // must stay valid and unchanged until `done` runs.
   void Submit(StreamRequest* request, absl::Time deadline, Done done);
 
+  // Sends a request without a call, which a server that serves Exchange
+  // answers with an empty reply: OK then, else the stream's failure
+  // (UNIMPLEMENTED from a server without Exchange).
+  grpc::Status Probe(absl::Time deadline);
+
   // What the streams have written so far: how well requests batch.
   struct Counters {
     std::atomic<uint64_t> requests{0};

@@ -128,6 +128,18 @@ void RpcClient::SetSession(uint64_t session) {
   session_value_ = absl::StrCat(session);
 }
 
+absl::Status RpcClient::ProbeStreams(absl::Time deadline) {
+  const grpc::Status status = exchange_streams_->Probe(deadline);
+  if (status.ok()) return absl::OkStatus();
+  if (status.error_code() == grpc::StatusCode::UNIMPLEMENTED) {
+    return ErrnoError(EPROTONOSUPPORT,
+                      "the server does not serve Exchange streams (an "
+                      "rbfs-server older than this mount?); mount it with "
+                      "-o transport=unary");
+  }
+  return FromGrpcStatus(status);
+}
+
 absl::Status RpcClient::Handshake(StatFsReply* reply) {
   RetryPolicy::Attempts attempts = retry_policy_.BeginProbe(absl::Now());
   for (;;) {
@@ -138,7 +150,9 @@ absl::Status RpcClient::Handshake(StatFsReply* reply) {
     context.set_wait_for_ready(false);
     grpc::Status status = NextStub().StatFs(&context, StatFsRequest(), reply);
     if (status.ok()) {
-      return reply->err() == 0 ? absl::OkStatus() : ErrnoError(reply->err());
+      if (reply->err() != 0) return ErrnoError(reply->err());
+      return exchange_streams_ == nullptr ? absl::OkStatus()
+                                          : ProbeStreams(attempts.deadline());
     }
     if (status.error_code() == grpc::StatusCode::UNAUTHENTICATED ||
         status.error_code() == grpc::StatusCode::PERMISSION_DENIED) {

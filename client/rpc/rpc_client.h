@@ -91,7 +91,9 @@ class RpcClient {
 
   // Checks that the server answers and accepts this client's credentials,
   // failing fast on refusals and reporting the transport's own words (a TLS
-  // handshake failure, say) when it cannot be reached within the deadline.
+  // handshake failure, say) when it cannot be reached within the deadline;
+  // with Exchange streams, also that the server serves them (else
+  // EPROTONOSUPPORT, naming -o transport=unary).
   absl::Status Handshake(StatFsReply* reply);
 
   // A blocking unary call; the reply's own `err` becomes the status.
@@ -163,6 +165,9 @@ class RpcClient {
       return status;
     });
   }
+
+  // Handshake's check that the server answers on an Exchange stream.
+  absl::Status ProbeStreams(absl::Time deadline);
 
   // Logs, rate-limited, that a hard mount keeps retrying.
   void NoteHardRetry(const grpc::Status& status);

@@ -166,8 +166,49 @@ TEST_P(RpcClientTransportTest, CarriedCallsRideTheStreamsOthersStayUnary) {
   EXPECT_EQ(service_.unary_statfs_, 1);
 }
 
+TEST_P(RpcClientTransportTest, HandshakeChecksTheServerServesTheStreams) {
+  const bool streams = GetParam();
+  StatFsReply statfs;
+  absl::Status status = Client(streams).Handshake(&statfs);
+  EXPECT_TRUE(status.ok()) << status;
+}
+
 INSTANTIATE_TEST_SUITE_P(StreamsAndUnary, RpcClientTransportTest,
                          ::testing::Bool());
+
+// A server from before the Exchange stream: StatFs only.
+class OldService final : public Rbfs::Service {
+ public:
+  grpc::Status StatFs(grpc::ServerContext*, const StatFsRequest*,
+                      StatFsReply* reply) override {
+    reply->set_block_size(4096);
+    return grpc::Status::OK;
+  }
+};
+
+TEST(RpcClientTest, HandshakeWithAServerWithoutStreamsNamesTheUnaryTransport) {
+  OldService service;
+  grpc::ServerBuilder builder;
+  int port = 0;
+  builder.AddListeningPort("127.0.0.1:0", grpc::InsecureServerCredentials(),
+                           &port);
+  builder.RegisterService(&service);
+  std::unique_ptr<grpc::Server> server = builder.BuildAndStart();
+  ASSERT_NE(server, nullptr);
+  RpcOptions options;
+  options.target = "127.0.0.1:" + std::to_string(port);
+  options.deadline = absl::Seconds(10);
+  options.exchange_streams = true;
+  {
+    RpcClient client(options);
+    StatFsReply statfs;
+    absl::Status status = client.Handshake(&statfs);
+    EXPECT_EQ(StatusToErrno(status), EPROTONOSUPPORT) << status;
+    EXPECT_NE(status.message().find("transport=unary"), absl::string_view::npos)
+        << status;
+  }
+  server->Shutdown();
+}
 
 }  // namespace
 }  // namespace rbfs

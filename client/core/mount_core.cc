@@ -111,6 +111,12 @@ void MountCore::TrackName(uint64_t dir, absl::string_view name,
   }
 }
 
+void MountCore::ReleasesFirst() {
+  // Bounded like any call; past it the removal goes ahead and the server
+  // frees the file at its release instead.
+  background_.Drain(rpc_->retry_policy().deadline());
+}
+
 bool MountCore::WaitIdle(absl::Duration timeout) {
   const absl::Time deadline = absl::Now() + timeout;
   {
@@ -263,6 +269,7 @@ absl::Status MountCore::Unlink(uint64_t parent, absl::string_view name) {
   *request.mutable_parent() = *std::move(parent_id);
   SetName(name, request.mutable_name());
   ErrReply reply;
+  ReleasesFirst();
   absl::Status status =
       NumberedCall(&Rbfs::StubInterface::Unlink, request, &reply);
   AfterRemoval(parent, name, status);
@@ -317,6 +324,7 @@ absl::Status MountCore::Rename(uint64_t parent, absl::string_view name,
   SetName(new_name, request.mutable_new_name());
   request.set_flags(flags);
   ErrReply reply;
+  ReleasesFirst();
   absl::Status status =
       NumberedCall(&Rbfs::StubInterface::Rename, request, &reply);
   if ((flags & RENAME_EXCHANGE) == 0 || !status.ok()) {
@@ -541,12 +549,22 @@ absl::Status MountCore::Read(uint64_t ino, uint64_t offset, size_t size,
   BeginRequest();
   std::shared_ptr<IoContext> context = IoContext::CreateRead(
       offset, size, chunk_size_, &buffers_, std::move(done));
-  context->SetReleaseHook([this, ino] {
-    // The server moves atime on a read as relatime says.
-    attrs_.EraseIfAtimeMoves(ino);
+  auto moved = std::make_shared<ReplyAttrs>();
+  // Drawn before the chunks go: an invalidation that arrives while they
+  // travel keeps their (older) attributes out.
+  const uint64_t ticket = attrs_.Ticket();
+  context->SetReleaseHook([this, ino, moved, ticket] {
+    // The server moves atime on a read as relatime says, and then says
+    // what the attributes became: the kernel's next GETATTR (it drops the
+    // atime after a read) needs no round trip.
+    if (std::optional<Attr> after = moved->Latest(); after.has_value()) {
+      attrs_.Put(*after, absl::Now(), ticket);
+    } else {
+      attrs_.EraseIfAtimeMoves(ino);
+    }
     EndRequest();
   });
-  GrpcChunkSender sender(rpc_, &limiter_, *id);
+  GrpcChunkSender sender(rpc_, &limiter_, *id, moved);
   context->Start(sender);
   return absl::OkStatus();
 }
@@ -560,16 +578,19 @@ absl::Status MountCore::Write(uint64_t ino, uint64_t offset, const char* data,
   std::shared_ptr<IoContext> context = IoContext::CreateWrite(
       offset, data, size, chunk_size_, &buffers_, std::move(done),
       [this, ino](uint64_t end) { inodes_.RaiseSize(ino, end); });
-  auto written = std::make_shared<WrittenAttrs>();
-  context->SetReleaseHook([this, ino, written] {
-    // Size, mtime and ctime moved; a GETATTR answered while the write was
-    // in flight may predate it. The replies said what they became, so the
-    // kernel's next GETATTR (it drops the attributes after a write) needs
-    // no round trip.
-    attrs_.Erase(ino);
-    const uint64_t ticket = attrs_.Ticket();
+  auto written = std::make_shared<ReplyAttrs>();
+  // Drawn before the chunks go: an invalidation that arrives while they
+  // travel keeps their attributes out.
+  const uint64_t ticket = attrs_.Ticket();
+  context->SetReleaseHook([this, ino, written, ticket] {
+    // Size, mtime and ctime moved. The replies said what they became, so
+    // the kernel's next GETATTR (it drops the attributes after a write)
+    // needs no round trip; they replace a GETATTR answered while the write
+    // was in flight, which has an older ctime.
     if (std::optional<Attr> after = written->Latest(); after.has_value()) {
       attrs_.Put(*after, absl::Now(), ticket);
+    } else {
+      attrs_.Erase(ino);
     }
     EndRequest();
   });

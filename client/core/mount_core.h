@@ -200,6 +200,11 @@ class MountCore {
   // Forgets the kept attributes of the inode `name` in `parent` named (a
   // removal or rename changed them), or all if it is not known.
   void EraseChild(uint64_t parent, absl::string_view name);
+  // Waits for the releases already queued: an unlink or a rename over a
+  // file this mount just closed must find it closed on the server, or its
+  // space stays taken until the release arrives (a write right after `rm`
+  // could see ENOSPC).
+  void ReleasesFirst();
   // What an Unlink's or RmDir's `status` means for KnownDirs, the kept
   // attributes and the remembered names.
   void AfterRemoval(uint64_t parent, absl::string_view name,

@@ -21,11 +21,11 @@ class ChunkCall {
  public:
   ChunkCall(RpcClient* rpc, InflightLimiter* limiter, const InodeId& id,
             std::shared_ptr<IoContext> context, size_t index,
-            std::shared_ptr<WrittenAttrs> written)
+            std::shared_ptr<ReplyAttrs> attrs)
       : rpc_(rpc),
         limiter_(limiter),
         context_(std::move(context)),
-        written_(std::move(written)),
+        attrs_(std::move(attrs)),
         index_(index),
         attempts_(
             rpc->retry_policy().Begin(Idempotency::kIdempotent, absl::Now())) {
@@ -107,8 +107,8 @@ class ChunkCall {
         result = ErrnoError(write_reply_.err());
       }
       transferred = write_reply_.written();
-      if (result.ok() && written_ != nullptr && write_reply_.has_attr()) {
-        written_->Offer(write_reply_.attr());
+      if (result.ok() && attrs_ != nullptr && write_reply_.has_attr()) {
+        attrs_->Offer(write_reply_.attr());
       }
     } else {
       chunk.buffer.swap(*read_reply_.mutable_data());
@@ -116,6 +116,9 @@ class ChunkCall {
         result = ErrnoError(read_reply_.err());
       }
       transferred = result.ok() ? chunk.buffer.size() : 0;
+      if (result.ok() && attrs_ != nullptr && read_reply_.has_attr()) {
+        attrs_->Offer(read_reply_.attr());
+      }
     }
     limiter_->Release();
     context_->CompleteChunk(index_, result, transferred);
@@ -125,7 +128,7 @@ class ChunkCall {
   RpcClient* const rpc_;
   InflightLimiter* const limiter_;
   const std::shared_ptr<IoContext> context_;
-  const std::shared_ptr<WrittenAttrs> written_;
+  const std::shared_ptr<ReplyAttrs> attrs_;
   const size_t index_;
   RetryPolicy::Attempts attempts_;
   std::unique_ptr<grpc::ClientContext> grpc_context_;
@@ -141,24 +144,26 @@ class ChunkCall {
 
 }  // namespace
 
-void WrittenAttrs::Offer(const Attr& attr) {
+void ReplyAttrs::Offer(const Attr& attr) {
   absl::MutexLock lock(&mu_);
   if (latest_.has_value() &&
-      std::make_tuple(attr.ctime().sec(), attr.ctime().nsec()) <
-          std::make_tuple(latest_->ctime().sec(), latest_->ctime().nsec())) {
+      std::make_tuple(attr.ctime().sec(), attr.ctime().nsec(),
+                      attr.atime().sec(), attr.atime().nsec()) <
+          std::make_tuple(latest_->ctime().sec(), latest_->ctime().nsec(),
+                          latest_->atime().sec(), latest_->atime().nsec())) {
     return;
   }
   latest_ = attr;
 }
 
-std::optional<Attr> WrittenAttrs::Latest() const {
+std::optional<Attr> ReplyAttrs::Latest() const {
   absl::MutexLock lock(&mu_);
   return latest_;
 }
 
 void GrpcChunkSender::Send(std::shared_ptr<IoContext> context, size_t index) {
   ChunkCall* call =
-      new ChunkCall(rpc_, limiter_, id_, std::move(context), index, written_);
+      new ChunkCall(rpc_, limiter_, id_, std::move(context), index, attrs_);
   limiter_->Submit([call] { call->Issue(); });
 }
 

@@ -25,9 +25,10 @@
 
 namespace rbfs {
 
-// The file's attributes the write replies of one request carry; the
-// latest change (by ctime) wins, whatever order the chunks complete in.
-class WrittenAttrs {
+// The file's attributes the replies of one request carry (every write's;
+// a read's when it moved the atime); the latest change (by ctime, then
+// atime) wins, whatever order the chunks complete in.
+class ReplyAttrs {
  public:
   void Offer(const Attr& attr);
   std::optional<Attr> Latest() const;
@@ -40,12 +41,12 @@ class WrittenAttrs {
 
 class GrpcChunkSender : public ChunkSender {
  public:
-  // `id` names the file every chunk of the request goes to; a write's
-  // replies offer their attributes to `written` if set, before the chunk
-  // completes.
+  // `id` names the file every chunk of the request goes to; replies that
+  // carry the file's attributes offer them to `attrs` if set, before the
+  // chunk completes.
   GrpcChunkSender(RpcClient* rpc, InflightLimiter* limiter, const InodeId& id,
-                  std::shared_ptr<WrittenAttrs> written = nullptr)
-      : rpc_(rpc), limiter_(limiter), id_(id), written_(std::move(written)) {}
+                  std::shared_ptr<ReplyAttrs> attrs = nullptr)
+      : rpc_(rpc), limiter_(limiter), id_(id), attrs_(std::move(attrs)) {}
 
   void Send(std::shared_ptr<IoContext> context, size_t index) override;
 
@@ -53,7 +54,7 @@ class GrpcChunkSender : public ChunkSender {
   RpcClient* const rpc_;
   InflightLimiter* const limiter_;
   const InodeId id_;
-  const std::shared_ptr<WrittenAttrs> written_;
+  const std::shared_ptr<ReplyAttrs> attrs_;
 };
 
 }  // namespace rbfs

@@ -565,6 +565,49 @@ TEST_F(MountCoreTest, AWritesRepliesAnswerTheNextGetAttrWhileSynced) {
   EXPECT_EQ(after->size(), 3u * kChunk);
 }
 
+TEST_F(MountCoreTest, AReadThatMovedTheAtimeAnswersTheNextGetAttr) {
+  core_->coherence().OnSynced();
+  Know(MakeAttr(5, 1, S_IFREG | 0600, 100));
+  stub_->set_read_handler([](const ReadRequest& request, ReadReply* reply) {
+    reply->set_data(std::string(request.length(), 'r'));
+    Attr after = MakeAttr(5, 1, S_IFREG | 0600, 100);
+    after.mutable_atime()->set_sec(4242);
+    *reply->mutable_attr() = after;
+    return Ok();
+  });
+  Outcome outcome = Transfer(false, 5, 0, "", 100);
+  ASSERT_TRUE(outcome.result.ok()) << outcome.result.status();
+  EXPECT_CALL(*stub_, GetAttr(_, _, _)).Times(0);
+  absl::StatusOr<Attr> after = core_->GetAttr(5);
+  ASSERT_TRUE(after.ok());
+  EXPECT_EQ(after->atime().sec(), 4242);
+}
+
+TEST_F(MountCoreTest, AnInvalidationDuringAReadKeepsItsAttributesOut) {
+  core_->coherence().OnSynced();
+  Know(MakeAttr(5, 1, S_IFREG | 0600, 100));
+  stub_->set_read_handler([this](const ReadRequest& request, ReadReply* reply) {
+    reply->set_data(std::string(request.length(), 'r'));
+    *reply->mutable_attr() = MakeAttr(5, 1, S_IFREG | 0600, 100);
+    // Another mount changes the file while the reply travels.
+    WatchReply changed;
+    Invalidation* change = changed.add_invalidations();
+    change->set_kind(Invalidation::DATA);
+    change->set_ino(5);
+    core_->coherence().OnInvalidations(changed);
+    return Ok();
+  });
+  Outcome outcome = Transfer(false, 5, 0, "", 100);
+  ASSERT_TRUE(outcome.result.ok()) << outcome.result.status();
+  AttrReply fresh;
+  *fresh.mutable_attr() = MakeAttr(5, 1, S_IFREG | 0600, 999);
+  EXPECT_CALL(*stub_, GetAttr(_, _, _))
+      .WillOnce(DoAll(SetArgPointee<2>(fresh), Return(Ok())));
+  absl::StatusOr<Attr> after = core_->GetAttr(5);
+  ASSERT_TRUE(after.ok());
+  EXPECT_EQ(after->size(), 999u);
+}
+
 TEST_F(MountCoreTest, FailedWriteLeavesTheSize) {
   Know(MakeAttr(5, 1, S_IFREG | 0600, 100));
   stub_->set_write_handler([](const WriteRequest&, WriteReply* reply) {

@@ -143,7 +143,8 @@ absl::Status Filesystem::UnmapBlocks(uint64_t ino, uint64_t first,
 }
 
 absl::Status Filesystem::Read(InodeRef id, uint64_t offset, uint32_t length,
-                              std::string* out) {
+                              std::string* out,
+                              std::optional<meta::InodeRecord>* moved) {
   if (length > kMaxIoSize) return ErrnoError(EINVAL, "read larger than 4 MiB");
   std::shared_ptr<InodeLock> lock = locks_.Get(id.ino);
   meta::InodeRecord r;
@@ -187,6 +188,7 @@ absl::Status Filesystem::Read(InodeRef id, uint64_t offset, uint32_t length,
       std::unique_ptr<MetaBatch> batch = meta_->NewBatch();
       batch->PutInode(id.ino, *fresh);
       if (absl::Status s = Commit(batch.get()); !s.ok()) return s;
+      if (moved != nullptr) *moved = std::move(*fresh);
     }
   }
   return absl::OkStatus();

@@ -20,6 +20,7 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 #include <thread>
 #include <vector>
@@ -185,8 +186,11 @@ class Filesystem {
   absl::StatusOr<KeepAliveResult> KeepAlive(uint64_t session,
                                             uint64_t answered_below);
   // Appends up to `length` bytes at `offset` to *out; fewer only at EOF.
+  // When the read moved the atime (relatime) and `moved` is given, *moved
+  // is the inode as the read left it.
   absl::Status Read(InodeRef id, uint64_t offset, uint32_t length,
-                    std::string* out);
+                    std::string* out,
+                    std::optional<meta::InodeRecord>* moved = nullptr);
   // Returns the file size after the write; with `after`, the inode as
   // this write left it.
   absl::StatusOr<uint64_t> Write(InodeRef id, uint64_t offset,

@@ -405,11 +405,18 @@ grpc::Status RbfsService::ReadFor(const grpc::ServerContextBase* ctx,
       policy_.Decide(GrpcCredentials(ctx), Asks(Operation::kRead));
   if (!access.runs()) return Refused(access, reply);
   std::string* data = reply->mutable_data();
+  std::optional<meta::InodeRecord> moved;
   absl::Status s =
-      fs_->Read(RefOf(req->id()), req->offset(), req->length(), data);
+      fs_->Read(RefOf(req->id()), req->offset(), req->length(), data, &moved);
   if (!s.ok()) {
     data->clear();
     return Answer(s, reply);
+  }
+  if (moved.has_value()) {
+    Entry after;
+    after.ino = req->id().ino();
+    after.inode = std::move(*moved);
+    FillAttr(after, fs_->block_size(), reply->mutable_attr());
   }
   return grpc::Status::OK;
 }

@@ -4,6 +4,7 @@
 
 #include <cerrno>
 #include <limits>
+#include <utility>
 
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
@@ -223,6 +224,42 @@ TEST_F(RbfsServiceTest, MutationsPublishTheirChanges) {
 
 // The handlers ask the AccessPolicy (access_policy_test has its rules):
 // here, that its answers reach the replies and its owner reaches the inode.
+TEST_F(RbfsServiceTest, AReadThatMovesTheAtimeCarriesTheAttributes) {
+  InodeId root;
+  root.set_ino(Filesystem::kRootIno);
+  root.set_generation(Filesystem::kRootGeneration);
+  MkNodRequest mknod;
+  *mknod.mutable_parent() = root;
+  mknod.set_name("f");
+  mknod.set_mode(0100644);
+  EntryReply file;
+  ASSERT_TRUE(service_->MkNod(nullptr, &mknod, &file).ok());
+  WriteRequest write;
+  *write.mutable_id() = file.attr().id();
+  write.set_data("hello");
+  WriteReply written;
+  ASSERT_TRUE(service_->Write(nullptr, &write, &written).ok());
+
+  ReadRequest read;
+  *read.mutable_id() = file.attr().id();
+  read.set_length(5);
+  // The atime is behind the write's mtime: relatime moves it.
+  ReadReply first;
+  ASSERT_TRUE(service_->Read(nullptr, &read, &first).ok());
+  EXPECT_EQ(first.data(), "hello");
+  ASSERT_TRUE(first.has_attr());
+  EXPECT_EQ(first.attr().size(), 5u);
+  EXPECT_GE(
+      std::make_pair(first.attr().atime().sec(), first.attr().atime().nsec()),
+      std::make_pair(written.attr().mtime().sec(),
+                     written.attr().mtime().nsec()));
+  // Now it is after mtime and ctime: the next read leaves it.
+  ReadReply second;
+  ASSERT_TRUE(service_->Read(nullptr, &read, &second).ok());
+  EXPECT_EQ(second.data(), "hello");
+  EXPECT_FALSE(second.has_attr());
+}
+
 TEST_F(RbfsServiceTest, HandlersAnswerWhatTheAccessPolicyDecides) {
   AccessOptions squash;
   squash.squash_root = PosixIds{65534, 65533};

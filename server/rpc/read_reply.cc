@@ -26,6 +26,11 @@ grpc::ByteBuffer SerializeWithoutCopy(ReadReply reply) {
     return grpc::ByteBuffer(&whole, 1);
   }
   auto* data = new std::string(std::move(*reply.mutable_data()));
+  // The other fields, serialised as usual: protobuf merges concatenated
+  // messages, so they and the data field may go as separate slices.
+  reply.clear_data();
+  grpc::Slice rest(reply.SerializeAsString());
+  const size_t count = rest.size() == 0 ? 2 : 3;
   uint8_t header[16];
   uint8_t* end = CodedOutputStream::WriteTagToArray(
       WireFormatLite::MakeTag(ReadReply::kDataFieldNumber,
@@ -33,13 +38,14 @@ grpc::ByteBuffer SerializeWithoutCopy(ReadReply reply) {
       header);
   end = CodedOutputStream::WriteVarint32ToArray(
       static_cast<uint32_t>(data->size()), end);
-  grpc::Slice slices[2] = {
+  grpc::Slice slices[3] = {
       grpc::Slice(header, end - header),
       grpc::Slice(
           data->data(), data->size(),
           [](void* owned) { delete static_cast<std::string*>(owned); }, data),
+      std::move(rest),
   };
-  return grpc::ByteBuffer(slices, 2);
+  return grpc::ByteBuffer(slices, count);
 }
 
 grpc::Status ReadForWire(

@@ -27,8 +27,9 @@ using ReadFunction = std::function<grpc::Status(
 int ReadMethodIndex();
 
 // `reply` in wire format, its data not copied: a slice holding the field's
-// tag and length, then a slice that owns the data's buffer. A failed or
-// empty reply is serialized whole.
+// tag and length, a slice that owns the data's buffer, and the other fields
+// (the attributes) serialized as usual. A failed or empty reply is
+// serialized whole.
 grpc::ByteBuffer SerializeWithoutCopy(ReadReply reply);
 
 // Read's wire path: the answer of `read`, sent by SerializeWithoutCopy as

@@ -222,8 +222,6 @@ TEST_F(RbfsServiceTest, MutationsPublishTheirChanges) {
   hub->Detach(watcher);
 }
 
-// The handlers ask the AccessPolicy (access_policy_test has its rules):
-// here, that its answers reach the replies and its owner reaches the inode.
 TEST_F(RbfsServiceTest, AReadThatMovesTheAtimeCarriesTheAttributes) {
   InodeId root;
   root.set_ino(Filesystem::kRootIno);
@@ -260,6 +258,8 @@ TEST_F(RbfsServiceTest, AReadThatMovesTheAtimeCarriesTheAttributes) {
   EXPECT_FALSE(second.has_attr());
 }
 
+// The handlers ask the AccessPolicy (access_policy_test has its rules):
+// here, that its answers reach the replies and its owner reaches the inode.
 TEST_F(RbfsServiceTest, HandlersAnswerWhatTheAccessPolicyDecides) {
   AccessOptions squash;
   squash.squash_root = PosixIds{65534, 65533};

@@ -13,6 +13,14 @@ namespace {
 // How often requests' deadlines are checked (see the header).
 constexpr absl::Duration kDeadlineCheck = absl::Seconds(1);
 
+// A stream's end that repeating will not change: refused, or a server
+// without Exchange.
+bool Refuses(const grpc::Status& status) {
+  return status.error_code() == grpc::StatusCode::UNAUTHENTICATED ||
+         status.error_code() == grpc::StatusCode::PERMISSION_DENIED ||
+         status.error_code() == grpc::StatusCode::UNIMPLEMENTED;
+}
+
 // Gives back the requests a batch points at without owning them (see
 // ExchangeCall: the batch must never delete or clear them).
 void ReleaseAll(RequestBatch* batch) {
@@ -90,6 +98,14 @@ class ExchangeCall final
       ended_ = true;
     }
     context_.TryCancel();
+  }
+
+  // Waits for the end of a stream that took no more requests (its OnDone
+  // follows whatever ended it) and returns how it ended.
+  grpc::Status AwaitEnd() ABSL_LOCKS_EXCLUDED(mu_) {
+    absl::MutexLock lock(&mu_);
+    mu_.Await(absl::Condition(&done_));
+    return end_;
   }
 
   // Ends the stream and waits until gRPC is done with it.
@@ -188,11 +204,7 @@ class ExchangeCall final
     }
     for (Answered& a : answered) a.pending.done(grpc::Status::OK, &a.reply);
     const absl::Time now = absl::Now();
-    // Refused, or a server without Exchange: repeating will not help.
-    const bool refused =
-        status.error_code() == grpc::StatusCode::UNAUTHENTICATED ||
-        status.error_code() == grpc::StatusCode::PERMISSION_DENIED ||
-        status.error_code() == grpc::StatusCode::UNIMPLEMENTED;
+    const bool refused = Refuses(status);
     const grpc::Status broken(
         grpc::StatusCode::UNAVAILABLE,
         absl::StrCat("exchange stream ended: ", status.error_message()));
@@ -212,6 +224,7 @@ class ExchangeCall final
     std::shared_ptr<ExchangeCall> self;
     absl::MutexLock lock(&mu_);
     self = std::move(self_);
+    end_ = status;
     done_ = true;
   }
 
@@ -255,8 +268,9 @@ class ExchangeCall final
   bool ended_ ABSL_GUARDED_BY(mu_) = false;
   // Replies whose request a write in flight still points at.
   std::vector<StreamReply> deferred_ ABSL_GUARDED_BY(mu_);
-  // OnDone ran.
+  // OnDone ran, and the status it got.
   bool done_ ABSL_GUARDED_BY(mu_) = false;
+  grpc::Status end_ ABSL_GUARDED_BY(mu_);
   // Owns the call until OnDone.
   std::shared_ptr<ExchangeCall> self_ ABSL_GUARDED_BY(mu_);
   // gRPC's while writing_now_; otherwise touched only under mu_.
@@ -307,6 +321,12 @@ void ExchangeStreams::Submit(StreamRequest* request, absl::Time deadline,
       return;
     }
     if (call->Submit(request, deadline, done)) return;
+    // It ended before taking the request; a refusal is the request's
+    // answer too (a server refusing a token does so before any request).
+    if (grpc::Status ended = call->AwaitEnd(); Refuses(ended)) {
+      done(ended, nullptr);
+      return;
+    }
   }
   done(grpc::Status(grpc::StatusCode::UNAVAILABLE, "no exchange stream"),
        nullptr);

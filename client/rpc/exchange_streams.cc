@@ -115,8 +115,7 @@ class ExchangeCall final
       ended_ = true;
     }
     context_.TryCancel();
-    absl::MutexLock lock(&mu_);
-    mu_.Await(absl::Condition(&done_));
+    AwaitEnd();
   }
 
   void OnWriteDone(bool ok) override ABSL_LOCKS_EXCLUDED(mu_) {

@@ -9,6 +9,8 @@ namespace rbfs {
 
 // Bytes one Read or Write call may move; more is EINVAL.
 inline constexpr uint32_t kMaxIoBytesPerCall = 4u << 20;
+// Bytes of a file an Open reply carries at most (OpenRequest.data_up_to).
+inline constexpr uint32_t kMaxOpenDataBytes = 1u << 20;
 // Entries one ReadDir call returns at most; a larger max_entries is clamped.
 inline constexpr uint32_t kMaxDirEntriesPerCall = 4096;
 // Largest gRPC message either side accepts: a full payload plus headers.

@@ -12,6 +12,7 @@
 
 #include "client/core/grpc_chunk_sender.h"
 #include "client/core/io_size.h"
+#include "client/core/open_data_cache.h"
 #include "common/errno_status.h"
 #include "common/log.h"
 #include "common/wire_limits.h"
@@ -32,21 +33,34 @@ void SetName(absl::string_view name, std::string* out) {
   out->assign(name.data(), name.size());
 }
 
-bool SameTime(const Timespec& a, const Timespec& b) {
-  return a.sec() == b.sec() && a.nsec() == b.nsec();
-}
+// Bytes of file contents the Open replies' data may hold at once.
+constexpr size_t kOpenDataCacheBytes = size_t{64} << 20;
 
-// Whether two attribute sets describe the same contents of one inode.
-bool SameVersion(const Attr& a, const Attr& b) {
-  return a.id().generation() == b.id().generation() && a.size() == b.size() &&
-         SameTime(a.mtime(), b.mtime()) && SameTime(a.ctime(), b.ctime());
-}
+// Answers a read's chunks from a file's contents kept with its open.
+class ContentsSender : public ChunkSender {
+ public:
+  explicit ContentsSender(const std::string& data) : data_(data) {}
+
+  void Send(std::shared_ptr<IoContext> context, size_t index) override {
+    IoContext::Chunk& chunk = context->chunk(index);
+    size_t n = 0;
+    if (chunk.offset < data_.size()) {
+      n = std::min<size_t>(chunk.length, data_.size() - chunk.offset);
+    }
+    chunk.buffer.assign(data_, n == 0 ? 0 : chunk.offset, n);
+    context->CompleteChunk(index, absl::OkStatus(), n);
+  }
+
+ private:
+  const std::string& data_;
+};
 
 }  // namespace
 
 MountCore::MountCore(const Options& options, RpcClient* rpc,
                      ClientSession* session)
     : chunk_size_(options.chunk_size),
+      open_data_up_to_(options.open_data_up_to),
       rpc_(rpc),
       session_(session),
       attrs_(options.cache.fallback_timeout),
@@ -54,7 +68,8 @@ MountCore::MountCore(const Options& options, RpcClient* rpc,
       // Enough idle buffers for every chunk in flight plus a request's worth.
       buffers_(options.max_inflight + kMaxRequestBytes / options.chunk_size +
                1),
-      limiter_(options.max_inflight) {}
+      limiter_(options.max_inflight),
+      open_data_(options.open_data_up_to == 0 ? 0 : kOpenDataCacheBytes) {}
 
 template <typename Request, typename Reply>
 absl::Status MountCore::NumberedCall(
@@ -159,6 +174,9 @@ absl::StatusOr<Attr> MountCore::Lookup(uint64_t parent,
 }
 
 void MountCore::Forget(uint64_t ino, uint64_t nlookup) {
+  // Perhaps not the last reference; a version forgotten early only costs
+  // the next open data it may not need.
+  open_data_.Forget(ino);
   inodes_.Forget(ino, nlookup);
 }
 
@@ -377,6 +395,12 @@ absl::StatusOr<OpenedFile> MountCore::Open(uint64_t ino, uint32_t flags,
   file.handle = handle;
   if ((flags & O_TRUNC) != 0) attrs_.Erase(ino);
   const std::optional<Attr> known = attrs_.Get(ino);
+  // A small file read through the page cache comes whole with the reply,
+  // unless the kernel still has its pages (open_data_cache.h).
+  if ((flags & O_ACCMODE) != O_WRONLY && (flags & (O_TRUNC | O_DIRECT)) == 0 &&
+      coherence_.synced() && open_data_.Wanted(ino, known)) {
+    request.set_data_up_to(open_data_up_to_);
+  }
   const uint64_t ticket = attrs_.Ticket();
   AttrReply reply;
   absl::Status status = rpc_->Call(&Rbfs::StubInterface::Open, request, &reply,
@@ -385,12 +409,16 @@ absl::StatusOr<OpenedFile> MountCore::Open(uint64_t ino, uint32_t flags,
   file.changed = !known.has_value() || !SameVersion(*known, reply.attr());
   inodes_.Refresh(reply.attr());
   attrs_.Put(reply.attr(), absl::Now(), ticket);
+  if (reply.has_data()) {
+    open_data_.Keep(handle, reply.attr(), std::move(*reply.mutable_data()));
+  }
   inodes_.Opened(ino);
   session_->Opened(handle, request.id(), flags);
   return file;
 }
 
 void MountCore::CancelOpen(uint64_t ino, const OpenedFile& file) {
+  open_data_.Drop(file.handle);
   inodes_.Released(ino);
   session_->Released(file.handle);
   ReleaseOnServer(file.id, file.handle);
@@ -457,6 +485,7 @@ void MountCore::ReleaseOnServer(const InodeId& id, uint64_t handle) {
 void MountCore::Release(uint64_t ino, uint64_t handle) {
   // Read the id first: the last release may drop the table entry.
   absl::StatusOr<InodeId> id = inodes_.Id(ino);
+  open_data_.Drop(handle);
   inodes_.Released(ino);
   session_->Released(handle);
   if (id.ok()) ReleaseOnServer(*id, handle);
@@ -542,10 +571,36 @@ absl::StatusOr<StatFsReply> MountCore::StatFs() {
   return reply;
 }
 
-absl::Status MountCore::Read(uint64_t ino, uint64_t offset, size_t size,
-                             IoContext::Finisher done) {
+absl::Status MountCore::Read(uint64_t ino, uint64_t handle, uint64_t offset,
+                             size_t size, IoContext::Finisher done) {
   absl::StatusOr<InodeId> id = inodes_.Id(ino);
   if (!id.ok()) return id.status();
+  // What the kernel will hold: the file as the mount knows it, read whole
+  // if this read reaches its end.
+  const std::optional<Attr> version =
+      coherence_.synced() ? attrs_.Get(ino) : std::nullopt;
+  if (offset == 0 && version.has_value()) {
+    done = [this, ino, whole = *version, done = std::move(done)](
+               IoContext& context, absl::StatusOr<size_t> result) {
+      if (result.ok() && *result >= whole.size()) {
+        open_data_.ReadWhole(ino, whole);
+      }
+      done(context, std::move(result));
+    };
+  }
+  if (std::shared_ptr<const OpenDataCache::Contents> kept =
+          open_data_.Find(handle);
+      kept != nullptr && version.has_value() &&
+      SameVersion(*version, kept->attr)) {
+    BeginRequest();
+    std::shared_ptr<IoContext> context = IoContext::CreateRead(
+        offset, size, chunk_size_, &buffers_, std::move(done));
+    // `kept` outlives the context's chunks: they complete inside Start().
+    context->SetReleaseHook([this, kept] { EndRequest(); });
+    ContentsSender sender(kept->data);
+    context->Start(sender);
+    return absl::OkStatus();
+  }
   BeginRequest();
   std::shared_ptr<IoContext> context = IoContext::CreateRead(
       offset, size, chunk_size_, &buffers_, std::move(done));

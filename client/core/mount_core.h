@@ -43,6 +43,7 @@
 #include "client/core/inflight_limiter.h"
 #include "client/core/inode_table.h"
 #include "client/core/io_context.h"
+#include "client/core/open_data_cache.h"
 #include "client/core/serial_worker.h"
 #include "client/rpc/client_session.h"
 #include "client/rpc/rpc_client.h"
@@ -103,6 +104,10 @@ class MountCore {
     uint32_t chunk_size = 0;
     // Chunk RPCs in flight at once, mount-wide.
     uint32_t max_inflight = 0;
+    // Regular files up to this many bytes opened for reading through the
+    // page cache come whole with their Open reply (open_data_cache.h);
+    // 0: never.
+    uint32_t open_data_up_to = 0;
     // The kernel's timeouts, long while the Watch stream is synced. The
     // fallback one also bounds how long directory attributes that came
     // with a reply may answer the next GetAttr.
@@ -170,10 +175,12 @@ class MountCore {
                        bool plus, DirFiller add);
   absl::StatusOr<StatFsReply> StatFs();
 
-  // Starts a read of `size` bytes at `offset`. Unless it fails at once
-  // (ESTALE), `done` runs exactly once from the thread that completes the
-  // last chunk; the context's Gather() gives the data while it runs.
-  absl::Status Read(uint64_t ino, uint64_t offset, size_t size,
+  // Starts a read of `size` bytes at `offset` through open `handle`.
+  // Unless it fails at once (ESTALE), `done` runs exactly once from the
+  // thread that completes the last chunk (the caller's, when the contents
+  // kept with the open answer it); the context's Gather() gives the data
+  // while it runs.
+  absl::Status Read(uint64_t ino, uint64_t handle, uint64_t offset, size_t size,
                     IoContext::Finisher done);
   // Starts a write of data[0, size) at `offset`; `data` may be reused when
   // this returns. As Read; a write that transferred bytes has raised the
@@ -221,6 +228,7 @@ class MountCore {
   void EndRequest();
 
   const uint32_t chunk_size_;
+  const uint32_t open_data_up_to_;
   RpcClient* const rpc_;
   ClientSession* const session_;
   InodeTable inodes_;
@@ -229,6 +237,8 @@ class MountCore {
   CacheCoherence coherence_;
   BufferPool buffers_;
   InflightLimiter limiter_;
+  // Small files' contents that came with their opens.
+  OpenDataCache open_data_;
 
   absl::Mutex requests_mu_;
   // Reads and writes not yet answered.

@@ -7,6 +7,7 @@
 #include <cerrno>
 #include <memory>
 #include <string>
+#include <tuple>
 #include <utility>
 #include <vector>
 
@@ -31,6 +32,10 @@ using ::testing::SaveArg;
 using ::testing::SetArgPointee;
 
 constexpr uint32_t kChunk = 4096;
+// The open handle reads go through.
+constexpr uint64_t kHandle = 42;
+// Files up to this size come with their opens.
+constexpr uint32_t kOpenDataUpTo = 65536;
 
 Attr MakeAttr(uint64_t ino, uint64_t generation, uint32_t mode,
               uint64_t size = 0) {
@@ -84,6 +89,7 @@ class MountCoreTest : public testing::Test {
     MountCore::Options core_options;
     core_options.chunk_size = kChunk;
     core_options.max_inflight = 4;
+    core_options.open_data_up_to = kOpenDataUpTo;
     core_options.cache.fallback_timeout = absl::Seconds(60);
     core_ =
         std::make_unique<MountCore>(core_options, rpc_.get(), session_.get());
@@ -115,9 +121,10 @@ class MountCoreTest : public testing::Test {
       outcome.result = std::move(result);
       done.Notify();
     };
-    absl::Status started = write ? core_->Write(ino, offset, payload.data(),
-                                                payload.size(), finish)
-                                 : core_->Read(ino, offset, read_size, finish);
+    absl::Status started =
+        write
+            ? core_->Write(ino, offset, payload.data(), payload.size(), finish)
+            : core_->Read(ino, kHandle, offset, read_size, finish);
     if (!started.ok()) return Outcome{started, ""};
     EXPECT_TRUE(done.WaitForNotificationWithTimeout(absl::Seconds(30)));
     EXPECT_TRUE(core_->WaitIdle(absl::Seconds(30)));
@@ -263,6 +270,150 @@ TEST_F(MountCoreTest, AnOpenSaysWhenTheServerHasNewerContents) {
   absl::StatusOr<OpenedFile> again = core_->Open(5, O_RDONLY, MakeCaller());
   ASSERT_TRUE(again.ok());
   EXPECT_FALSE(again->changed);
+}
+
+// An Open reply with the file's contents, as the server sends it.
+AttrReply OpenedWith(const Attr& attr, const std::string& data) {
+  AttrReply reply;
+  *reply.mutable_attr() = attr;
+  reply.set_data(data);
+  reply.set_has_data(true);
+  return reply;
+}
+
+TEST_F(MountCoreTest, ASmallFilesOpenAnswersItsReadsWithoutTheServer) {
+  core_->coherence().OnSynced();
+  const Attr attr = MakeAttr(5, 1, S_IFREG | 0644, 5);
+  Know(attr);
+  OpenRequest sent;
+  EXPECT_CALL(*stub_, Open(_, _, _))
+      .WillOnce(DoAll(SaveArg<1>(&sent),
+                      SetArgPointee<2>(OpenedWith(attr, "hello")),
+                      Return(Ok())));
+  absl::StatusOr<OpenedFile> file = core_->Open(5, O_RDONLY, MakeCaller());
+  ASSERT_TRUE(file.ok());
+  EXPECT_EQ(sent.data_up_to(), kOpenDataUpTo);
+  // No read handler: a read that reached the server would fail.
+  for (auto [offset, size, want] :
+       {std::tuple<uint64_t, size_t, std::string>{0, 4096, "hello"},
+        {1, 3, "ell"},
+        {4, 4096, "o"},
+        {5, 10, ""},
+        {4096, 10, ""}}) {
+    absl::StatusOr<size_t> result;
+    std::string data;
+    absl::Notification done;
+    ASSERT_TRUE(core_
+                    ->Read(5, file->handle, offset, size,
+                           [&](IoContext& context, absl::StatusOr<size_t> r) {
+                             if (r.ok()) {
+                               for (const iovec& v : context.Gather(*r)) {
+                                 data.append(static_cast<char*>(v.iov_base),
+                                             v.iov_len);
+                               }
+                             }
+                             result = std::move(r);
+                             done.Notify();
+                           })
+                    .ok());
+    ASSERT_TRUE(done.HasBeenNotified()) << "answered before Read returned";
+    ASSERT_TRUE(result.ok()) << offset << ": " << result.status();
+    EXPECT_EQ(data, want) << offset;
+  }
+  // After the release the handle's contents are gone (and the kernel read
+  // the whole file, so the next open does not ask).
+  core_->Release(5, file->handle);
+  EXPECT_CALL(*stub_, Open(_, _, _))
+      .WillOnce(DoAll(SaveArg<1>(&sent), SetArgPointee<2>(OpenedWith(attr, "")),
+                      Return(Ok())));
+  ASSERT_TRUE(core_->Open(5, O_RDONLY, MakeCaller()).ok());
+  EXPECT_EQ(sent.data_up_to(), 0u);
+}
+
+TEST_F(MountCoreTest, AChangeAfterTheOpenSendsReadsToTheServer) {
+  core_->coherence().OnSynced();
+  const Attr attr = MakeAttr(5, 1, S_IFREG | 0644, 5);
+  Know(attr);
+  EXPECT_CALL(*stub_, Open(_, _, _))
+      .WillRepeatedly(
+          DoAll(SetArgPointee<2>(OpenedWith(attr, "hello")), Return(Ok())));
+  stub_->set_read_handler([](const ReadRequest& request, ReadReply* reply) {
+    reply->set_data(std::string(request.length(), 's'));
+    return Ok();
+  });
+  auto read_through = [&](uint64_t handle) {
+    absl::StatusOr<size_t> result;
+    std::string data;
+    absl::Notification done;
+    EXPECT_TRUE(core_
+                    ->Read(5, handle, 0, 3,
+                           [&](IoContext& context, absl::StatusOr<size_t> r) {
+                             if (r.ok()) {
+                               for (const iovec& v : context.Gather(*r)) {
+                                 data.append(static_cast<char*>(v.iov_base),
+                                             v.iov_len);
+                               }
+                             }
+                             result = std::move(r);
+                             done.Notify();
+                           })
+                    .ok());
+    EXPECT_TRUE(done.WaitForNotificationWithTimeout(absl::Seconds(30)));
+    EXPECT_TRUE(core_->WaitIdle(absl::Seconds(30)));
+    return data;
+  };
+
+  // Another mount changed the file.
+  absl::StatusOr<OpenedFile> file = core_->Open(5, O_RDONLY, MakeCaller());
+  ASSERT_TRUE(file.ok());
+  EXPECT_EQ(read_through(file->handle), "hel");
+  WatchReply changed;
+  Invalidation* change = changed.add_invalidations();
+  change->set_kind(Invalidation::DATA);
+  change->set_ino(5);
+  core_->coherence().OnInvalidations(changed);
+  EXPECT_EQ(read_through(file->handle), "sss");
+  core_->Release(5, file->handle);
+
+  // This mount wrote to it.
+  file = core_->Open(5, O_RDWR, MakeCaller());
+  ASSERT_TRUE(file.ok());
+  EXPECT_EQ(read_through(file->handle), "hel");
+  stub_->set_write_handler([](const WriteRequest& request, WriteReply* reply) {
+    reply->set_written(request.data().size());
+    reply->set_size(5);
+    return Ok();
+  });
+  ASSERT_TRUE(Transfer(true, 5, 0, "x").result.ok());
+  EXPECT_EQ(read_through(file->handle), "sss");
+  core_->Release(5, file->handle);
+
+  // The change stream was lost.
+  file = core_->Open(5, O_RDONLY, MakeCaller());
+  ASSERT_TRUE(file.ok());
+  core_->coherence().OnLost();
+  EXPECT_EQ(read_through(file->handle), "sss");
+}
+
+TEST_F(MountCoreTest, OpensAskForDataOnlyWhenTheyCanUseIt) {
+  const Attr attr = MakeAttr(5, 1, S_IFREG | 0644, 5);
+  Know(attr);
+  std::vector<uint32_t> asked;
+  EXPECT_CALL(*stub_, Open(_, _, _))
+      .WillRepeatedly(Invoke([&](grpc::ClientContext*,
+                                 const OpenRequest& request, AttrReply* reply) {
+        asked.push_back(request.data_up_to());
+        *reply->mutable_attr() = attr;
+        return Ok();
+      }));
+  // Not synced: the contents could not be trusted.
+  ASSERT_TRUE(core_->Open(5, O_RDONLY, MakeCaller()).ok());
+  core_->coherence().OnSynced();
+  for (uint32_t flags : {O_WRONLY, O_RDWR | O_TRUNC, O_RDONLY | O_DIRECT}) {
+    ASSERT_TRUE(core_->Open(5, flags, MakeCaller()).ok());
+  }
+  ASSERT_TRUE(core_->Open(5, O_RDWR, MakeCaller()).ok());
+  EXPECT_THAT(asked, ::testing::ElementsAre(0, 0, 0, 0, kOpenDataUpTo));
 }
 
 TEST_F(MountCoreTest, OpensWaitForTheServersAnswer) {

@@ -277,9 +277,10 @@ void FuseOps::Fsync(fuse_req_t req, fuse_ino_t ino) {
   ReplyStatus(req, core_->Fsync(ino));
 }
 
-void FuseOps::Read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t offset) {
+void FuseOps::Read(fuse_req_t req, fuse_ino_t ino, uint64_t handle, size_t size,
+                   off_t offset) {
   absl::Status started = core_->Read(
-      ino, offset, size,
+      ino, handle, offset, size,
       [req](IoContext& context, absl::StatusOr<size_t> result) {
         if (!result.ok()) {
           ReplyStatus(req, result.status());
@@ -424,7 +425,9 @@ fuse_lowlevel_ops MakeOperations() {
     Self(req)->Create(req, parent, name, mode, fi);
   };
   ops.read = [](fuse_req_t req, fuse_ino_t ino, size_t size, off_t offset,
-                fuse_file_info*) { Self(req)->Read(req, ino, size, offset); };
+                fuse_file_info* fi) {
+    Self(req)->Read(req, ino, fi->fh, size, offset);
+  };
   ops.write = [](fuse_req_t req, fuse_ino_t ino, const char* data, size_t size,
                  off_t offset, fuse_file_info*) {
     Self(req)->Write(req, ino, data, size, offset);

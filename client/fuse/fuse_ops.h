@@ -57,7 +57,8 @@ class FuseOps : public KernelNotifier {
   void Open(fuse_req_t req, fuse_ino_t ino, fuse_file_info* fi);
   void Create(fuse_req_t req, fuse_ino_t parent, const char* name, mode_t mode,
               fuse_file_info* fi);
-  void Read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t offset);
+  void Read(fuse_req_t req, fuse_ino_t ino, uint64_t handle, size_t size,
+            off_t offset);
   void Write(fuse_req_t req, fuse_ino_t ino, const char* data, size_t size,
              off_t offset);
   void OpenDir(fuse_req_t req, fuse_file_info* fi);

@@ -29,6 +29,7 @@ constexpr uint32_t kDefaultChunkBytes = kMaxRequestBytes;
 struct RawOptions {
   unsigned chunk_size;
   unsigned max_inflight;
+  unsigned open_data;
   char* cache;
   char* transport;
   double attr_timeout;
@@ -63,7 +64,8 @@ struct OptionRow {
   // Where fuse_opt stores the value, and the value of a plain flag.
   size_t offset;
   int value;
-  // As --help shows it; "$0" in `help` stands for kMaxChunkBytes.
+  // As --help shows it; "$0" in `help` stands for kMaxChunkBytes, "$1" for
+  // kMaxOpenDataBytes.
   const char* usage;
   const char* help;
   // The default value, as --help shows it; null if the help says it in
@@ -95,6 +97,12 @@ const OptionRow kOptionRows[] = {
      [](const MountOptions& d) {
        return std::string(d.cache_auto ? "auto" : "none");
      }},
+    {Section::kGeneral, "open_data=%u", nullptr, RBFS_FIELD(open_data), 1,
+     "-o open_data=BYTES",
+     "cache=auto: a file of at most this size opened for reading comes whole "
+     "with the open's reply, so its reads need no round trip each (0: "
+     "never; at most $1)",
+     [](const MountOptions& d) { return absl::StrCat(d.open_data); }},
     {Section::kGeneral, "attr_timeout=%lf", nullptr, RBFS_FIELD(attr_timeout),
      1, "-o attr_timeout=SECS",
      "how long the kernel caches attributes while the server's change "
@@ -232,7 +240,8 @@ std::string BuildHelp() {
                       "\nrbfs security options (also --tls-ca F, "
                       "--token-file F, ...; see\ndocs/security.md):\n");
     }
-    std::string text = absl::Substitute(row.help, kMaxChunkBytes);
+    std::string text =
+        absl::Substitute(row.help, kMaxChunkBytes, kMaxOpenDataBytes);
     if (row.default_text != nullptr) {
       absl::StrAppend(&text, " (default ", row.default_text(defaults), ")");
     }
@@ -262,6 +271,7 @@ absl::StatusOr<MountOptions> ParseMountOptions(fuse_args* args) {
   MountOptions options;
   RawOptions raw = {};
   raw.max_inflight = options.max_inflight;
+  raw.open_data = options.open_data;
   raw.attr_timeout = absl::ToDoubleSeconds(options.attr_timeout);
   raw.entry_timeout = absl::ToDoubleSeconds(options.entry_timeout);
   raw.negative_timeout = absl::ToDoubleSeconds(options.negative_timeout);
@@ -306,6 +316,10 @@ absl::StatusOr<MountOptions> ParseMountOptions(fuse_args* args) {
     return ErrnoError(EINVAL, absl::StrCat("chunk_size is limited to ",
                                            kMaxChunkBytes >> 20, " MiB"));
   }
+  if (raw.open_data > kMaxOpenDataBytes) {
+    return ErrnoError(EINVAL, absl::StrCat("open_data is limited to ",
+                                           kMaxOpenDataBytes >> 20, " MiB"));
+  }
   if (raw.max_inflight == 0 || raw.channels == 0) {
     return ErrnoError(EINVAL, "max_inflight and channels must be positive");
   }
@@ -321,6 +335,7 @@ absl::StatusOr<MountOptions> ParseMountOptions(fuse_args* args) {
   }
   options.chunk_size = raw.chunk_size;
   options.max_inflight = raw.max_inflight;
+  options.open_data = raw.open_data;
   options.channels = raw.channels;
   options.attr_timeout = absl::Seconds(raw.attr_timeout);
   options.entry_timeout = absl::Seconds(raw.entry_timeout);

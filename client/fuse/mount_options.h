@@ -31,6 +31,9 @@ struct MountOptions {
   // false: direct I/O (cache=none); true: page cache, kept coherent by the
   // server's invalidations, close-to-open when they cannot be trusted.
   bool cache_auto = true;
+  // With cache_auto: regular files up to this many bytes opened for
+  // reading come whole with their Open reply; 0: never.
+  uint32_t open_data = 64 << 10;
   // The kernel's timeouts while the server's change stream is up (every
   // change another mount makes then arrives as an invalidation), and the
   // one for all three while it is not.

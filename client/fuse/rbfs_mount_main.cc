@@ -237,6 +237,8 @@ int Run(int argc, char** argv) {
   MountCore::Options core_options;
   core_options.chunk_size = chunk_size;
   core_options.max_inflight = options->max_inflight;
+  // With direct I/O every read goes to the server, as cache=none promises.
+  core_options.open_data_up_to = options->cache_auto ? options->open_data : 0;
   core_options.cache.entry_timeout = options->entry_timeout;
   core_options.cache.attr_timeout = options->attr_timeout;
   core_options.cache.negative_timeout = options->negative_timeout;

@@ -1,8 +1,10 @@
 #include "server/rpc/rbfs_service.h"
 
 #include <fcntl.h>
+#include <sys/stat.h>
 
 #include <algorithm>
+#include <optional>
 #include <string>
 #include <utility>
 #include <vector>
@@ -10,6 +12,7 @@
 #include "absl/strings/numbers.h"
 #include "common/coherence.h"
 #include "common/token_file.h"
+#include "common/wire_limits.h"
 #include "server/rpc/exchange_reactor.h"
 #include "server/rpc/read_reply.h"
 #include "server/rpc/watch_reactor.h"
@@ -372,7 +375,33 @@ grpc::Status RbfsService::OpenFor(const grpc::ServerContextBase* ctx,
       (req->flags() & O_ACCMODE) != O_RDONLY) {
     hub_.Publish(SessionOf(ctx), Change::Data(req->id().ino()));
   }
+  if (reply->err() == 0) AddOpenData(*req, reply);
   return answered;
+}
+
+void RbfsService::AddOpenData(const OpenRequest& req, AttrReply* reply) {
+  const Attr& attr = reply->attr();
+  const uint64_t limit = std::min(req.data_up_to(), kMaxOpenDataBytes);
+  if (limit == 0 || (req.flags() & O_ACCMODE) == O_WRONLY ||
+      (req.flags() & O_TRUNC) != 0 || !S_ISREG(attr.mode()) ||
+      attr.size() > limit) {
+    return;
+  }
+  std::optional<meta::InodeRecord> moved;
+  if (!fs_->Read(RefOf(req.id()), 0, static_cast<uint32_t>(attr.size()),
+                 reply->mutable_data(), &moved)
+           .ok()) {
+    // The open stands; the mount reads the file as usual.
+    reply->clear_data();
+    return;
+  }
+  reply->set_has_data(true);
+  if (moved.has_value()) {
+    Entry after;
+    after.ino = req.id().ino();
+    after.inode = std::move(*moved);
+    FillAttr(after, fs_->block_size(), reply->mutable_attr());
+  }
 }
 
 grpc::Status RbfsService::ReleaseFor(const grpc::ServerContextBase* ctx,

@@ -170,6 +170,9 @@ class RbfsService final
                         const WriteRequest* req, WriteReply* reply);
   grpc::Status KeepAliveFor(const grpc::ServerContextBase* ctx,
                             const KeepAliveRequest* req, KeepAliveReply* reply);
+  // A successful Open's reply gets the file's contents if the request asked
+  // for them and the file is small enough (OpenRequest.data_up_to).
+  void AddOpenData(const OpenRequest& req, AttrReply* reply);
   // Answers one request of the Exchange stream `ctx`.
   void Serve(const grpc::ServerContextBase* ctx, const StreamRequest& request,
              StreamReply* reply);

@@ -4,6 +4,7 @@
 
 #include <cerrno>
 #include <limits>
+#include <string>
 #include <utility>
 
 #include "gmock/gmock.h"
@@ -256,6 +257,67 @@ TEST_F(RbfsServiceTest, AReadThatMovesTheAtimeCarriesTheAttributes) {
   ASSERT_TRUE(service_->Read(nullptr, &read, &second).ok());
   EXPECT_EQ(second.data(), "hello");
   EXPECT_FALSE(second.has_attr());
+}
+
+TEST_F(RbfsServiceTest, AnOpenThatAsksCarriesASmallFilesData) {
+  InodeId root;
+  root.set_ino(Filesystem::kRootIno);
+  root.set_generation(Filesystem::kRootGeneration);
+  MkNodRequest mknod;
+  *mknod.mutable_parent() = root;
+  mknod.set_name("f");
+  mknod.set_mode(0100644);
+  EntryReply file;
+  ASSERT_TRUE(service_->MkNod(nullptr, &mknod, &file).ok());
+  const std::string contents(70000, 'c');  // more than one 64 KiB block
+  WriteRequest write;
+  *write.mutable_id() = file.attr().id();
+  write.set_data(contents);
+  WriteReply written;
+  ASSERT_TRUE(service_->Write(nullptr, &write, &written).ok());
+
+  OpenRequest open;
+  *open.mutable_id() = file.attr().id();
+  open.set_flags(O_RDONLY);
+  open.set_data_up_to(70000);
+  AttrReply opened;
+  ASSERT_TRUE(service_->Open(nullptr, &open, &opened).ok());
+  ASSERT_EQ(opened.err(), 0);
+  EXPECT_TRUE(opened.has_data());
+  EXPECT_TRUE(opened.data() == contents);
+  // Read as a Read would: relatime moved the atime past the write.
+  EXPECT_GE(
+      std::make_pair(opened.attr().atime().sec(), opened.attr().atime().nsec()),
+      std::make_pair(written.attr().mtime().sec(),
+                     written.attr().mtime().nsec()));
+
+  // Larger than asked, write-only, truncating, or not asked: no data.
+  for (auto [flags, up_to] : {std::pair<uint32_t, uint32_t>{O_RDONLY, 69999},
+                              {O_WRONLY, 70000},
+                              {O_RDWR | O_TRUNC, 70000},
+                              {O_RDWR, 0}}) {
+    open.set_flags(flags);
+    open.set_data_up_to(up_to);
+    AttrReply plain;
+    ASSERT_TRUE(service_->Open(nullptr, &open, &plain).ok());
+    ASSERT_EQ(plain.err(), 0);
+    EXPECT_FALSE(plain.has_data()) << flags << " " << up_to;
+    EXPECT_TRUE(plain.data().empty());
+  }
+  // The O_TRUNC open emptied the file: an empty file comes with its
+  // (empty) data.
+  open.set_flags(O_RDONLY);
+  open.set_data_up_to(4096);
+  AttrReply empty;
+  ASSERT_TRUE(service_->Open(nullptr, &open, &empty).ok());
+  EXPECT_TRUE(empty.has_data());
+  EXPECT_EQ(empty.attr().size(), 0u);
+
+  // A directory never.
+  *open.mutable_id() = root;
+  AttrReply dir;
+  ASSERT_TRUE(service_->Open(nullptr, &open, &dir).ok());
+  EXPECT_FALSE(dir.has_data());
 }
 
 // The handlers ask the AccessPolicy (access_policy_test has its rules):

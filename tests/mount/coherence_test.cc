@@ -484,6 +484,39 @@ TEST_F(CoherenceTest, WriteAndCloseIsReadThroughBsPageCache) {
   }
 }
 
+// A small file's open hands B the whole file (OpenRequest.data_up_to), and
+// B's reads through that descriptor are answered from it: a change on A
+// while B holds the file open must still reach those reads.
+TEST_F(CoherenceTest, AFileHeldOpenOnBIsReadAfreshAfterAChangesIt) {
+  const std::string old_data = Pattern(4, 3000);
+  ASSERT_EQ(WriteFile(A("small"), old_data), absl::OkStatus());
+  const int fd = open(B("small").c_str(), O_RDONLY);
+  ASSERT_GE(fd, 0) << strerror(errno);
+  auto read_b = [fd] {
+    std::string data(4096, '\0');
+    const ssize_t n = pread(fd, data.data(), data.size(), 0);
+    data.resize(n < 0 ? 0 : n);
+    return DataText(data);
+  };
+  EXPECT_EQ(read_b(), DataText(old_data));
+  // The same length, other bytes, and again with the kernel's pages of the
+  // file dropped (as memory pressure would), so B's next read is a READ.
+  const std::string new_data = Pattern(5, old_data.size());
+  ASSERT_EQ(WriteFile(A("small"), new_data, O_WRONLY), absl::OkStatus());
+  const absl::Time changed = absl::Now();
+  EXPECT_EQ(PollUntil(read_b, DataText(new_data), changed + kBound),
+            DataText(new_data))
+      << "B's open descriptor " << kBound << " after the change on A";
+  const std::string newer_data = Pattern(6, old_data.size());
+  ASSERT_EQ(WriteFile(A("small"), newer_data, O_WRONLY), absl::OkStatus());
+  const absl::Time changed_again = absl::Now();
+  ASSERT_EQ(posix_fadvise(fd, 0, 0, POSIX_FADV_DONTNEED), 0);
+  EXPECT_EQ(PollUntil(read_b, DataText(newer_data), changed_again + kBound),
+            DataText(newer_data))
+      << "B's open descriptor " << kBound << " after the change on A";
+  close(fd);
+}
+
 TEST_F(CoherenceTest, Utimensat) {
   ASSERT_EQ(WriteFile(A("f"), "times"), absl::OkStatus());
   const std::vector<std::string> names = {"f"};

@@ -128,18 +128,7 @@ class ExchangeCall final
         if (it != pending_.end()) it->second.in_batch = false;
       }
       ReleaseAll(&writing_);
-      std::vector<StreamReply> still_deferred;
-      for (StreamReply& reply : deferred_) {
-        auto it = pending_.find(reply.id());
-        if (it == pending_.end()) continue;
-        if (it->second.in_batch) {
-          still_deferred.push_back(std::move(reply));
-          continue;
-        }
-        ready.push_back(Answered{std::move(it->second), std::move(reply)});
-        pending_.erase(it);
-      }
-      deferred_.swap(still_deferred);
+      TakeDeferred(/*writes_finished=*/false, &ready);
       if (!ok) ended_ = true;  // the call broke; OnDone fails the rest
       if (!ended_ && queued_.requests_size() > 0) {
         writing_.Swap(&queued_);
@@ -191,13 +180,7 @@ class ExchangeCall final
       // gRPC has finished every write: nothing in a batch is read any more.
       ReleaseAll(&writing_);
       ReleaseAll(&queued_);
-      for (StreamReply& reply : deferred_) {
-        auto it = pending_.find(reply.id());
-        if (it == pending_.end()) continue;
-        answered.push_back(Answered{std::move(it->second), std::move(reply)});
-        pending_.erase(it);
-      }
-      deferred_.clear();
+      TakeDeferred(/*writes_finished=*/true, &answered);
       for (auto& [id, pending] : pending_) failed.push_back(std::move(pending));
       pending_.clear();
     }
@@ -242,6 +225,24 @@ class ExchangeCall final
 
   explicit ExchangeCall(ExchangeStreams::Counters* counters)
       : counters_(counters) {}
+
+  // Moves the held-back replies whose request no write points at any more
+  // (all of them once `writes_finished`) to `ready`, with their requests.
+  void TakeDeferred(bool writes_finished, std::vector<Answered>* ready)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+    std::vector<StreamReply> still_deferred;
+    for (StreamReply& reply : deferred_) {
+      auto it = pending_.find(reply.id());
+      if (it == pending_.end()) continue;
+      if (it->second.in_batch && !writes_finished) {
+        still_deferred.push_back(std::move(reply));
+        continue;
+      }
+      ready->push_back(Answered{std::move(it->second), std::move(reply)});
+      pending_.erase(it);
+    }
+    deferred_.swap(still_deferred);
+  }
 
   // Counts the batch in writing_ and starts writing it.
   void Write() {

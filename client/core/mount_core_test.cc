@@ -105,11 +105,15 @@ class MountCoreTest : public testing::Test {
   struct Outcome {
     absl::StatusOr<size_t> result;
     std::string data;
+    // The callback had run when Read or Write returned.
+    bool answered_at_once = false;
   };
 
-  // Runs a read or write through the core and waits for its callback.
+  // Runs a read or write through the core and waits for its callback;
+  // reads go through open `handle`.
   Outcome Transfer(bool write, uint64_t ino, uint64_t offset,
-                   const std::string& payload, size_t read_size = 0) {
+                   const std::string& payload, size_t read_size = 0,
+                   uint64_t handle = kHandle) {
     Outcome outcome;
     absl::Notification done;
     auto finish = [&](IoContext& context, absl::StatusOr<size_t> result) {
@@ -124,8 +128,9 @@ class MountCoreTest : public testing::Test {
     absl::Status started =
         write
             ? core_->Write(ino, offset, payload.data(), payload.size(), finish)
-            : core_->Read(ino, kHandle, offset, read_size, finish);
+            : core_->Read(ino, handle, offset, read_size, finish);
     if (!started.ok()) return Outcome{started, ""};
+    outcome.answered_at_once = done.HasBeenNotified();
     EXPECT_TRUE(done.WaitForNotificationWithTimeout(absl::Seconds(30)));
     EXPECT_TRUE(core_->WaitIdle(absl::Seconds(30)));
     return outcome;
@@ -300,25 +305,11 @@ TEST_F(MountCoreTest, ASmallFilesOpenAnswersItsReadsWithoutTheServer) {
         {4, 4096, "o"},
         {5, 10, ""},
         {4096, 10, ""}}) {
-    absl::StatusOr<size_t> result;
-    std::string data;
-    absl::Notification done;
-    ASSERT_TRUE(core_
-                    ->Read(5, file->handle, offset, size,
-                           [&](IoContext& context, absl::StatusOr<size_t> r) {
-                             if (r.ok()) {
-                               for (const iovec& v : context.Gather(*r)) {
-                                 data.append(static_cast<char*>(v.iov_base),
-                                             v.iov_len);
-                               }
-                             }
-                             result = std::move(r);
-                             done.Notify();
-                           })
-                    .ok());
-    ASSERT_TRUE(done.HasBeenNotified()) << "answered before Read returned";
-    ASSERT_TRUE(result.ok()) << offset << ": " << result.status();
-    EXPECT_EQ(data, want) << offset;
+    Outcome outcome = Transfer(false, 5, offset, "", size, file->handle);
+    ASSERT_TRUE(outcome.result.ok())
+        << offset << ": " << outcome.result.status();
+    EXPECT_TRUE(outcome.answered_at_once) << offset;
+    EXPECT_EQ(outcome.data, want) << offset;
   }
   // After the release the handle's contents are gone (and the kernel read
   // the whole file, so the next open does not ask).
@@ -342,25 +333,7 @@ TEST_F(MountCoreTest, AChangeAfterTheOpenSendsReadsToTheServer) {
     return Ok();
   });
   auto read_through = [&](uint64_t handle) {
-    absl::StatusOr<size_t> result;
-    std::string data;
-    absl::Notification done;
-    EXPECT_TRUE(core_
-                    ->Read(5, handle, 0, 3,
-                           [&](IoContext& context, absl::StatusOr<size_t> r) {
-                             if (r.ok()) {
-                               for (const iovec& v : context.Gather(*r)) {
-                                 data.append(static_cast<char*>(v.iov_base),
-                                             v.iov_len);
-                               }
-                             }
-                             result = std::move(r);
-                             done.Notify();
-                           })
-                    .ok());
-    EXPECT_TRUE(done.WaitForNotificationWithTimeout(absl::Seconds(30)));
-    EXPECT_TRUE(core_->WaitIdle(absl::Seconds(30)));
-    return data;
+    return Transfer(false, 5, 0, "", 3, handle).data;
   };
 
   // Another mount changed the file.

@@ -9,7 +9,9 @@
 
 #include "absl/container/inlined_vector.h"
 #include "client/core/io_size.h"
+#include "client/fuse/read_ahead.h"
 #include "common/errno_status.h"
+#include "common/log.h"
 
 namespace rbfs {
 namespace {
@@ -50,8 +52,9 @@ struct stat ToStat(const Attr& attr) {
 
 }  // namespace
 
-FuseOps::FuseOps(const MountOptions& options, MountCore* core)
-    : options_(options), core_(core) {}
+FuseOps::FuseOps(const MountOptions& options, MountCore* core,
+                 std::string mount_point)
+    : options_(options), core_(core), mount_point_(std::move(mount_point)) {}
 
 void FuseOps::Init(fuse_conn_info* conn) {
   conn->max_write = kMaxRequestBytes;
@@ -72,6 +75,16 @@ void FuseOps::Init(fuse_conn_info* conn) {
   // another mount's truncate or append would stay unseen.
   conn->want &= ~FUSE_CAP_WRITEBACK_CACHE;
   conn->time_gran = 1;
+  if (options_.read_ahead_kib > 0) {
+    // The kernel takes the smaller of this reply's window and the device's
+    // when it reads the reply, so both are raised before it is sent.
+    conn->max_readahead = options_.read_ahead_kib * 1024;
+    if (absl::Status set = SetReadAhead(mount_point_, options_.read_ahead_kib);
+        !set.ok()) {
+      LogWarning("readahead stays the kernel's (-o read_ahead): %s",
+                 set.ToString());
+    }
+  }
 }
 
 fuse_entry_param FuseOps::MakeEntry(const Attr& attr,

@@ -25,8 +25,10 @@ namespace rbfs {
 
 class FuseOps : public KernelNotifier {
  public:
-  // `core` outlives this object and the FUSE session.
-  FuseOps(const MountOptions& options, MountCore* core);
+  // `core` outlives this object and the FUSE session. `mount_point`: where
+  // the session is mounted, resolved (fuse_parse_cmdline's).
+  FuseOps(const MountOptions& options, MountCore* core,
+          std::string mount_point);
 
   FuseOps(const FuseOps&) = delete;
   FuseOps& operator=(const FuseOps&) = delete;
@@ -87,6 +89,7 @@ class FuseOps : public KernelNotifier {
 
   const MountOptions options_;
   MountCore* const core_;
+  const std::string mount_point_;
   fuse_session* session_ = nullptr;
 };
 

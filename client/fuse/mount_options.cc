@@ -30,6 +30,7 @@ struct RawOptions {
   unsigned chunk_size;
   unsigned max_inflight;
   unsigned open_data;
+  unsigned read_ahead;
   char* cache;
   char* transport;
   double attr_timeout;
@@ -103,6 +104,12 @@ const OptionRow kOptionRows[] = {
      "with the open's reply, so its reads need no round trip each (0: "
      "never; at most $1)",
      [](const MountOptions& d) { return absl::StrCat(d.open_data); }},
+    {Section::kGeneral, "read_ahead=%u", nullptr, RBFS_FIELD(read_ahead), 1,
+     "-o read_ahead=KIB",
+     "the kernel's readahead window for buffered reads (Linux gives FUSE "
+     "mounts 128 KiB); setting it needs root, else the kernel's stays "
+     "(0: leave it)",
+     [](const MountOptions& d) { return absl::StrCat(d.read_ahead_kib); }},
     {Section::kGeneral, "attr_timeout=%lf", nullptr, RBFS_FIELD(attr_timeout),
      1, "-o attr_timeout=SECS",
      "how long the kernel caches attributes while the server's change "
@@ -272,6 +279,7 @@ absl::StatusOr<MountOptions> ParseMountOptions(fuse_args* args) {
   RawOptions raw = {};
   raw.max_inflight = options.max_inflight;
   raw.open_data = options.open_data;
+  raw.read_ahead = options.read_ahead_kib;
   raw.attr_timeout = absl::ToDoubleSeconds(options.attr_timeout);
   raw.entry_timeout = absl::ToDoubleSeconds(options.entry_timeout);
   raw.negative_timeout = absl::ToDoubleSeconds(options.negative_timeout);
@@ -320,6 +328,10 @@ absl::StatusOr<MountOptions> ParseMountOptions(fuse_args* args) {
     return ErrnoError(EINVAL, absl::StrCat("open_data is limited to ",
                                            kMaxOpenDataBytes >> 20, " MiB"));
   }
+  if (raw.read_ahead > kMaxReadAheadKib) {
+    return ErrnoError(EINVAL, absl::StrCat("read_ahead is limited to ",
+                                           kMaxReadAheadKib, " KiB"));
+  }
   if (raw.max_inflight == 0 || raw.channels == 0) {
     return ErrnoError(EINVAL, "max_inflight and channels must be positive");
   }
@@ -336,6 +348,7 @@ absl::StatusOr<MountOptions> ParseMountOptions(fuse_args* args) {
   options.chunk_size = raw.chunk_size;
   options.max_inflight = raw.max_inflight;
   options.open_data = raw.open_data;
+  options.read_ahead_kib = raw.read_ahead;
   options.channels = raw.channels;
   options.attr_timeout = absl::Seconds(raw.attr_timeout);
   options.entry_timeout = absl::Seconds(raw.entry_timeout);

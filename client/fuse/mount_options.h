@@ -34,6 +34,9 @@ struct MountOptions {
   // With cache_auto: regular files up to this many bytes opened for
   // reading come whole with their Open reply; 0: never.
   uint32_t open_data = 64 << 10;
+  // The kernel's readahead window for buffered reads, in KiB (one
+  // full-size READ); 0 leaves the kernel's.
+  uint32_t read_ahead_kib = 1024;
   // The kernel's timeouts while the server's change stream is up (every
   // change another mount makes then arrives as an invalidation), and the
   // one for all three while it is not.
@@ -58,6 +61,9 @@ struct MountOptions {
   // The mount point as given (it stays in the arguments for libfuse).
   std::string mountpoint;
 };
+
+// Largest readahead window -o read_ahead accepts, in KiB (1 GiB).
+constexpr uint32_t kMaxReadAheadKib = 1u << 20;
 
 // Largest chunk the server accepts in one Read or Write.
 constexpr uint32_t kMaxChunkBytes = kMaxIoBytesPerCall;

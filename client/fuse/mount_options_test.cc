@@ -69,6 +69,8 @@ TEST(MountOptionsTest, DefaultsAreTheCoherentPageCache) {
   EXPECT_EQ(options->fallback_timeout, absl::Seconds(1));
   EXPECT_EQ(options->max_inflight, 64u);
   EXPECT_EQ(options->channels, 4u);
+  EXPECT_EQ(options->open_data, 64u << 10);
+  EXPECT_EQ(options->read_ahead_kib, 1024u);
   options =
       Parse({"rbfs-mount", "-o", "cache=none,negative_timeout=0", "h:1", "/m"},
             &rest);
@@ -89,6 +91,10 @@ TEST(MountOptionsTest, RejectsBadValues) {
   EXPECT_FALSE(Parse({"m", "-o", "deadline=0", "h:1", "/m"}, &rest).ok());
   EXPECT_FALSE(
       Parse({"m", "-o", "fallback_timeout=-1", "h:1", "/m"}, &rest).ok());
+  EXPECT_FALSE(
+      Parse({"m", "-o", "open_data=1048577", "h:1", "/m"}, &rest).ok());
+  EXPECT_FALSE(
+      Parse({"m", "-o", "read_ahead=1048577", "h:1", "/m"}, &rest).ok());
 }
 
 TEST(MountOptionsTest, ChunkSizeFollowsServerBlocks) {
@@ -134,7 +140,8 @@ TEST(MountOptionsTest, HelpShowsEveryOptionWithTheStructsDefaults) {
        {"chunk_size=", "max_inflight=", "cache=", "attr_timeout=",
         "entry_timeout=", "negative_timeout=", "fallback_timeout=", "deadline=",
         "soft", "hard", "channels=", "tls_ca=", "tls_cert=", "tls_key=",
-        "tls_server_name=", "token_file=", "allow_insecure_token"}) {
+        "tls_server_name=", "token_file=", "allow_insecure_token",
+        "open_data=", "read_ahead="}) {
     EXPECT_THAT(help, testing::HasSubstr(std::string("-o ") + name)) << name;
   }
   // The help as one line, words separated by single spaces.
@@ -157,7 +164,8 @@ TEST(MountOptionsTest, EveryOptionInTheHelpParses) {
        {"chunk_size=65536", "max_inflight=2", "cache=auto", "attr_timeout=2",
         "entry_timeout=2", "negative_timeout=2", "fallback_timeout=2",
         "deadline=2", "soft", "hard", "channels=2", "tls_ca=/a",
-        "tls_server_name=x", "token_file=/t", "allow_insecure_token"}) {
+        "tls_server_name=x", "token_file=/t", "allow_insecure_token",
+        "open_data=0", "read_ahead=0"}) {
     std::vector<std::string> rest;
     absl::StatusOr<MountOptions> options =
         Parse({"rbfs-mount", "-o", option, "h:1", "/m"}, &rest);

@@ -244,7 +244,7 @@ int Run(int argc, char** argv) {
   core_options.cache.negative_timeout = options->negative_timeout;
   core_options.cache.fallback_timeout = options->fallback_timeout;
   MountCore core(core_options, &rpc, &client_session);
-  FuseOps ops(*options, &core);
+  FuseOps ops(*options, &core, cmdline.mountpoint);
 
   fuse_session* session = fuse_session_new(&args, &FuseOps::Operations(),
                                            sizeof(fuse_lowlevel_ops), &ops);

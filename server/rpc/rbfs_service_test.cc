@@ -29,6 +29,38 @@ class RbfsServiceTest : public ::testing::Test {
     service_ = std::make_unique<RbfsService>(fs_.get());
   }
 
+  static InodeId Root() {
+    InodeId root;
+    root.set_ino(Filesystem::kRootIno);
+    root.set_generation(Filesystem::kRootGeneration);
+    return root;
+  }
+
+  // Creates the empty regular file `name` in the root.
+  EntryReply NewFile(const std::string& name) {
+    MkNodRequest mknod;
+    *mknod.mutable_parent() = Root();
+    mknod.set_name(name);
+    mknod.set_mode(0100644);
+    EntryReply file;
+    EXPECT_TRUE(service_->MkNod(nullptr, &mknod, &file).ok());
+    EXPECT_EQ(file.err(), 0);
+    return file;
+  }
+
+  // Creates the regular file `name` in the root holding `data`; the write's
+  // reply goes to `written`.
+  EntryReply WriteNewFile(const std::string& name, const std::string& data,
+                          WriteReply* written) {
+    const EntryReply file = NewFile(name);
+    WriteRequest write;
+    *write.mutable_id() = file.attr().id();
+    write.set_data(data);
+    EXPECT_TRUE(service_->Write(nullptr, &write, written).ok());
+    EXPECT_EQ(written->err(), 0);
+    return file;
+  }
+
   std::unique_ptr<Filesystem> fs_;
   std::unique_ptr<RbfsService> service_;
 };
@@ -126,13 +158,7 @@ TEST_F(RbfsServiceTest, MutationsPublishTheirChanges) {
   root.set_ino(Filesystem::kRootIno);
   root.set_generation(Filesystem::kRootGeneration);
   auto make = [&](const std::string& name) {
-    MkNodRequest mknod;
-    *mknod.mutable_parent() = root;
-    mknod.set_name(name);
-    mknod.set_mode(0100644);
-    EntryReply file;
-    EXPECT_TRUE(service_->MkNod(nullptr, &mknod, &file).ok());
-    EXPECT_EQ(file.err(), 0);
+    const EntryReply file = NewFile(name);
     EXPECT_EQ(file.as_of() + 1, hub->Sequence());
     hub->Hold(watcher, file.attr().id().ino(), 0);
     return file.attr().id();
@@ -224,20 +250,8 @@ TEST_F(RbfsServiceTest, MutationsPublishTheirChanges) {
 }
 
 TEST_F(RbfsServiceTest, AReadThatMovesTheAtimeCarriesTheAttributes) {
-  InodeId root;
-  root.set_ino(Filesystem::kRootIno);
-  root.set_generation(Filesystem::kRootGeneration);
-  MkNodRequest mknod;
-  *mknod.mutable_parent() = root;
-  mknod.set_name("f");
-  mknod.set_mode(0100644);
-  EntryReply file;
-  ASSERT_TRUE(service_->MkNod(nullptr, &mknod, &file).ok());
-  WriteRequest write;
-  *write.mutable_id() = file.attr().id();
-  write.set_data("hello");
   WriteReply written;
-  ASSERT_TRUE(service_->Write(nullptr, &write, &written).ok());
+  const EntryReply file = WriteNewFile("f", "hello", &written);
 
   ReadRequest read;
   *read.mutable_id() = file.attr().id();
@@ -260,21 +274,9 @@ TEST_F(RbfsServiceTest, AReadThatMovesTheAtimeCarriesTheAttributes) {
 }
 
 TEST_F(RbfsServiceTest, AnOpenThatAsksCarriesASmallFilesData) {
-  InodeId root;
-  root.set_ino(Filesystem::kRootIno);
-  root.set_generation(Filesystem::kRootGeneration);
-  MkNodRequest mknod;
-  *mknod.mutable_parent() = root;
-  mknod.set_name("f");
-  mknod.set_mode(0100644);
-  EntryReply file;
-  ASSERT_TRUE(service_->MkNod(nullptr, &mknod, &file).ok());
   const std::string contents(70000, 'c');  // more than one 64 KiB block
-  WriteRequest write;
-  *write.mutable_id() = file.attr().id();
-  write.set_data(contents);
   WriteReply written;
-  ASSERT_TRUE(service_->Write(nullptr, &write, &written).ok());
+  const EntryReply file = WriteNewFile("f", contents, &written);
 
   OpenRequest open;
   *open.mutable_id() = file.attr().id();
@@ -314,7 +316,7 @@ TEST_F(RbfsServiceTest, AnOpenThatAsksCarriesASmallFilesData) {
   EXPECT_EQ(empty.attr().size(), 0u);
 
   // A directory never.
-  *open.mutable_id() = root;
+  *open.mutable_id() = Root();
   AttrReply dir;
   ASSERT_TRUE(service_->Open(nullptr, &open, &dir).ok());
   EXPECT_FALSE(dir.has_data());

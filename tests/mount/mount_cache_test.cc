@@ -3,15 +3,18 @@
 #include <fcntl.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
+#include <sys/sysmacros.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include <cerrno>
 #include <cstdlib>
+#include <cstring>
 #include <memory>
 #include <string>
 #include <vector>
 
+#include "absl/strings/str_cat.h"
 #include "absl/time/time.h"
 #include "gtest/gtest.h"
 #include "testing/mount_fixture.h"
@@ -65,6 +68,22 @@ TEST_F(MountCacheTest, CopiedBinaryRuns) {
   ASSERT_TRUE(status.ok()) << status.status();
   EXPECT_TRUE(WIFEXITED(*status) && WEXITSTATUS(*status) == 0) << *status;
   EXPECT_EQ(output, "hello from rbfs\n");
+}
+
+// Linux gives a FUSE mount a 128 KiB readahead window, which makes a
+// buffered sequential read one 128 KiB round trip after another; the mount
+// raises it to one full-size READ (-o read_ahead, 1024 KiB by default).
+TEST_F(MountCacheTest, BufferedReadsGetAOneMebibyteReadaheadWindow) {
+  struct stat st;
+  ASSERT_EQ(stat(cluster_->Path("").c_str(), &st), 0) << strerror(errno);
+  const std::string sysfs =
+      absl::StrCat("/sys/class/bdi/", major(st.st_dev), ":", minor(st.st_dev),
+                   "/read_ahead_kb");
+  const int fd = open(sysfs.c_str(), O_RDONLY);
+  ASSERT_GE(fd, 0) << sysfs << ": " << strerror(errno);
+  const std::string window = ReadAll(fd);
+  close(fd);
+  EXPECT_EQ(window, "1024\n");
 }
 
 TEST_F(MountCacheTest, SharedMmapWritesReachTheServer) {

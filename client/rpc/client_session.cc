@@ -6,7 +6,6 @@
 #include <utility>
 #include <vector>
 
-#include "absl/random/random.h"
 #include "common/errno_status.h"
 #include "common/log.h"
 
@@ -17,19 +16,9 @@ namespace {
 // renewal thread must stay responsive, and it tries again itself.
 constexpr absl::Duration kSessionCallDeadline = absl::Seconds(5);
 
-uint64_t RandomSessionId() {
-  absl::BitGen random;
-  uint64_t id = 0;
-  while (id == 0) id = absl::Uniform<uint64_t>(random);
-  return id;
-}
-
 }  // namespace
 
-ClientSession::ClientSession(RpcClient* rpc)
-    : rpc_(rpc), id_(RandomSessionId()) {
-  rpc_->SetSession(id_);
-}
+ClientSession::ClientSession(RpcClient* rpc) : rpc_(rpc), id_(rpc->session()) {}
 
 ClientSession::~ClientSession() {
   {

@@ -1,14 +1,16 @@
 // ClientSession: the mount's session with rbfs-server.
 //
-// The session id is random, chosen at mount time. It numbers the calls that
-// are not idempotent by nature (so the server answers a repeat from its call
-// log instead of running it twice) and the open handles (so the server ties
-// them to the session's lease and a repeated open counts once). A
-// background thread renews the lease with KeepAlive, telling the server
-// which call numbers were all answered. When the server says it did not
-// hold the session's handles (it restarted, or the lease ran out while the
-// mount was cut off), the thread re-registers every handle the mount holds,
-// so open files, including unlinked ones, stay usable.
+// The session id is the RpcClient's (random, chosen at mount time, named by
+// every call so the server keeps the mount's own changes off its Watch
+// stream). It numbers the calls that are not idempotent by nature (so the
+// server answers a repeat from its call log instead of running it twice)
+// and the open handles (so the server ties them to the session's lease and
+// a repeated open counts once). A background thread renews the lease with
+// KeepAlive, telling the server which call numbers were all answered. When
+// the server says it did not hold the session's handles (it restarted, or
+// the lease ran out while the mount was cut off), the thread re-registers
+// every handle the mount holds, so open files, including unlinked ones,
+// stay usable.
 //
 // Invariant: a handle is in `handles_` from the successful open to the
 // release; a reclaim that raced with the release is undone.

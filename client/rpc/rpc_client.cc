@@ -6,6 +6,7 @@
 #include <cerrno>
 #include <utility>
 
+#include "absl/random/random.h"
 #include "absl/strings/str_cat.h"
 #include "common/coherence.h"
 #include "common/log.h"
@@ -46,6 +47,13 @@ void HoldGrpc() {
   (void)kGrpcHeld;
 }
 
+uint64_t RandomSessionId() {
+  absl::BitGen random;
+  uint64_t id = 0;
+  while (id == 0) id = absl::Uniform<uint64_t>(random);
+  return id;
+}
+
 }  // namespace
 
 RpcClient::RpcClient(const RpcOptions& options,
@@ -55,7 +63,9 @@ RpcClient::RpcClient(const RpcOptions& options,
       authorization_(options.token.empty()
                          ? ""
                          : absl::StrCat(kBearerPrefix, options.token)),
-      stubs_(std::move(stubs)) {
+      stubs_(std::move(stubs)),
+      session_(options.session != 0 ? options.session : RandomSessionId()),
+      session_value_(absl::StrCat(session_)) {
   HoldGrpc();
 }
 
@@ -119,13 +129,7 @@ void RpcClient::PrepareStreamContext(grpc::ClientContext& context) const {
   if (!authorization_.empty()) {
     context.AddMetadata(std::string(kAuthorizationKey), authorization_);
   }
-  if (!session_value_.empty()) {
-    context.AddMetadata(std::string(kSessionMetadataKey), session_value_);
-  }
-}
-
-void RpcClient::SetSession(uint64_t session) {
-  session_value_ = absl::StrCat(session);
+  context.AddMetadata(std::string(kSessionMetadataKey), session_value_);
 }
 
 absl::Status RpcClient::ProbeStreams(absl::Time deadline) {

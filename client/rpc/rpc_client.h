@@ -51,6 +51,10 @@ struct RpcOptions {
   // streams, one per channel (client/rpc/exchange_streams.h), instead of a
   // unary call each.
   bool exchange_streams = false;
+  // The session every call and stream names ("rbfs-session" metadata: the
+  // server keeps a session's own changes off its Watch stream); 0 picks a
+  // random one.
+  uint64_t session = 0;
 };
 
 // The errno a failed gRPC call stands for at the FUSE edge.
@@ -84,10 +88,9 @@ class RpcClient {
   // no deadline.
   void PrepareStreamContext(grpc::ClientContext& context) const;
 
-  // Names the mount's session in every call from now on (the server keeps a
-  // session's own changes from its Watch stream). Set once, before calls
-  // run concurrently.
-  void SetSession(uint64_t session);
+  // The session every call names, fixed at construction so that no call
+  // or stream goes without it.
+  uint64_t session() const { return session_; }
 
   // Checks that the server answers and accepts this client's credentials,
   // failing fast on refusals and reporting the transport's own words (a TLS
@@ -180,9 +183,9 @@ class RpcClient {
   std::atomic<size_t> next_{0};
   // Over stubs_, so it goes first.
   std::unique_ptr<ExchangeStreams> exchange_streams_;
-  // The session's metadata value, formatted once since every chunk carries
-  // it; empty until SetSession.
-  std::string session_value_;
+  const uint64_t session_;
+  // Its metadata value, formatted once since every call carries it.
+  const std::string session_value_;
   std::atomic<int64_t> last_hard_note_ns_{0};
 };
 

@@ -5,8 +5,11 @@
 #include <cerrno>
 #include <memory>
 #include <string>
+#include <vector>
 
+#include "absl/strings/str_cat.h"
 #include "absl/synchronization/mutex.h"
+#include "common/coherence.h"
 #include "common/errno_status.h"
 #include "gtest/gtest.h"
 
@@ -79,23 +82,29 @@ TEST(RpcClientTest, StreamedCallToAbsentServerEndsAtTheDeadline) {
 // on an Exchange stream, counting which way each came.
 class CountingService final : public Rbfs::Service {
  public:
-  grpc::Status Lookup(grpc::ServerContext*, const LookupRequest*,
+  grpc::Status Lookup(grpc::ServerContext* context, const LookupRequest*,
                       EntryReply* reply) override {
     absl::MutexLock lock(&mu_);
+    NoteSession(*context);
     ++unary_lookups_;
     reply->set_err(ENOENT);
     return grpc::Status::OK;
   }
-  grpc::Status StatFs(grpc::ServerContext*, const StatFsRequest*,
+  grpc::Status StatFs(grpc::ServerContext* context, const StatFsRequest*,
                       StatFsReply* reply) override {
     absl::MutexLock lock(&mu_);
+    NoteSession(*context);
     ++unary_statfs_;
     reply->set_block_size(4096);
     return grpc::Status::OK;
   }
   grpc::Status Exchange(
-      grpc::ServerContext*,
+      grpc::ServerContext* context,
       grpc::ServerReaderWriter<ReplyBatch, RequestBatch>* stream) override {
+    {
+      absl::MutexLock lock(&mu_);
+      NoteSession(*context);
+    }
     RequestBatch batch;
     while (stream->Read(&batch)) {
       ReplyBatch replies;
@@ -113,7 +122,19 @@ class CountingService final : public Rbfs::Service {
     return grpc::Status::OK;
   }
 
+  // The "rbfs-session" metadata of a call or stream ("" without).
+  void NoteSession(const grpc::ServerContext& context)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+    auto it = context.client_metadata().find(std::string(kSessionMetadataKey));
+    sessions_.push_back(
+        it == context.client_metadata().end()
+            ? ""
+            : std::string(it->second.data(), it->second.size()));
+  }
+
   absl::Mutex mu_;
+  // Per call and per stream, in arrival order.
+  std::vector<std::string> sessions_ ABSL_GUARDED_BY(mu_);
   int unary_lookups_ ABSL_GUARDED_BY(mu_) = 0;
   int unary_statfs_ ABSL_GUARDED_BY(mu_) = 0;
   int streamed_lookups_ ABSL_GUARDED_BY(mu_) = 0;
@@ -176,6 +197,29 @@ TEST_P(RpcClientTransportTest, HandshakeChecksTheServerServesTheStreams) {
   StatFsReply statfs;
   absl::Status status = Client(streams).Handshake(&statfs);
   EXPECT_TRUE(status.ok()) << status;
+}
+
+// The server keeps a session's own changes off its Watch stream by this
+// name: a stream opened before the session was known (the handshake's
+// probe) once sent every change a mount made back to it as invalidations.
+TEST_P(RpcClientTransportTest, EveryCallAndStreamNamesTheSessionFromTheStart) {
+  const bool streams = GetParam();
+  RpcClient& client = Client(streams);
+  ASSERT_NE(client.session(), 0u);
+  StatFsReply statfs;
+  ASSERT_TRUE(client.Handshake(&statfs).ok());
+  EntryReply entry;
+  EXPECT_EQ(
+      StatusToErrno(client.Call(&Rbfs::StubInterface::Lookup, LookupRequest(),
+                                &entry, Idempotency::kIdempotent)),
+      ENOENT);
+  absl::MutexLock lock(&service_.mu_);
+  // StatFs, then the streams (the probe's, perhaps another for the
+  // Lookup) or the unary Lookup.
+  EXPECT_GE(service_.sessions_.size(), 2u);
+  for (const std::string& session : service_.sessions_) {
+    EXPECT_EQ(session, absl::StrCat(client.session()));
+  }
 }
 
 INSTANTIATE_TEST_SUITE_P(StreamsAndUnary, RpcClientTransportTest,

@@ -387,21 +387,29 @@ void RbfsService::AddOpenData(const OpenRequest& req, AttrReply* reply) {
       attr.size() > limit) {
     return;
   }
-  std::optional<meta::InodeRecord> moved;
-  if (!fs_->Read(RefOf(req.id()), 0, static_cast<uint32_t>(attr.size()),
-                 reply->mutable_data(), &moved)
+  if (!ReadData(req.id(), 0, static_cast<uint32_t>(attr.size()),
+                reply->mutable_data(), reply)
            .ok()) {
     // The open stands; the mount reads the file as usual.
     reply->clear_data();
     return;
   }
   reply->set_has_data(true);
-  if (moved.has_value()) {
+}
+
+template <typename Reply>
+absl::Status RbfsService::ReadData(const InodeId& id, uint64_t offset,
+                                   uint32_t length, std::string* data,
+                                   Reply* reply) {
+  std::optional<meta::InodeRecord> moved;
+  absl::Status s = fs_->Read(RefOf(id), offset, length, data, &moved);
+  if (s.ok() && moved.has_value()) {
     Entry after;
-    after.ino = req.id().ino();
+    after.ino = id.ino();
     after.inode = std::move(*moved);
     FillAttr(after, fs_->block_size(), reply->mutable_attr());
   }
+  return s;
 }
 
 grpc::Status RbfsService::ReleaseFor(const grpc::ServerContextBase* ctx,
@@ -434,18 +442,11 @@ grpc::Status RbfsService::ReadFor(const grpc::ServerContextBase* ctx,
       policy_.Decide(GrpcCredentials(ctx), Asks(Operation::kRead));
   if (!access.runs()) return Refused(access, reply);
   std::string* data = reply->mutable_data();
-  std::optional<meta::InodeRecord> moved;
   absl::Status s =
-      fs_->Read(RefOf(req->id()), req->offset(), req->length(), data, &moved);
+      ReadData(req->id(), req->offset(), req->length(), data, reply);
   if (!s.ok()) {
     data->clear();
     return Answer(s, reply);
-  }
-  if (moved.has_value()) {
-    Entry after;
-    after.ino = req->id().ino();
-    after.inode = std::move(*moved);
-    FillAttr(after, fs_->block_size(), reply->mutable_attr());
   }
   return grpc::Status::OK;
 }

@@ -18,6 +18,9 @@
 #ifndef RBFS_SERVER_RPC_RBFS_SERVICE_H_
 #define RBFS_SERVER_RPC_RBFS_SERVICE_H_
 
+#include <cstdint>
+#include <string>
+
 #include "common/wire_limits.h"
 #include "protos/rbfs.grpc.pb.h"
 #include "server/auth/access_policy.h"
@@ -173,6 +176,12 @@ class RbfsService final
   // A successful Open's reply gets the file's contents if the request asked
   // for them and the file is small enough (OpenRequest.data_up_to).
   void AddOpenData(const OpenRequest& req, AttrReply* reply);
+  // Reads [offset, offset + length) of `id` into `data`; when relatime moved
+  // the atime, `reply`'s attr (a ReadReply's or an Open's AttrReply) gets
+  // the file's attributes after the read.
+  template <typename Reply>
+  absl::Status ReadData(const InodeId& id, uint64_t offset, uint32_t length,
+                        std::string* data, Reply* reply);
   // Answers one request of the Exchange stream `ctx`.
   void Serve(const grpc::ServerContextBase* ctx, const StreamRequest& request,
              StreamReply* reply);

@@ -575,10 +575,16 @@ absl::Status MountCore::Read(uint64_t ino, uint64_t handle, uint64_t offset,
                              size_t size, IoContext::Finisher done) {
   absl::StatusOr<InodeId> id = inodes_.Id(ino);
   if (!id.ok()) return id.status();
-  // What the kernel will hold: the file as the mount knows it, read whole
-  // if this read reaches its end.
-  const std::optional<Attr> version =
-      coherence_.synced() ? attrs_.Get(ino) : std::nullopt;
+  std::shared_ptr<const OpenDataCache::Contents> kept = open_data_.Find(handle);
+  // The file as the mount knows it, looked up only where it matters: with
+  // open data on, a read from the start that reaches the end leaves the
+  // kernel holding that version whole, and kept contents answer only while
+  // they are of it.
+  std::optional<Attr> version;
+  if (((offset == 0 && open_data_up_to_ != 0) || kept != nullptr) &&
+      coherence_.synced()) {
+    version = attrs_.Get(ino);
+  }
   if (offset == 0 && version.has_value()) {
     done = [this, ino, whole = *version, done = std::move(done)](
                IoContext& context, absl::StatusOr<size_t> result) {
@@ -588,22 +594,17 @@ absl::Status MountCore::Read(uint64_t ino, uint64_t handle, uint64_t offset,
       done(context, std::move(result));
     };
   }
-  if (std::shared_ptr<const OpenDataCache::Contents> kept =
-          open_data_.Find(handle);
-      kept != nullptr && version.has_value() &&
+  BeginRequest();
+  std::shared_ptr<IoContext> context = IoContext::CreateRead(
+      offset, size, chunk_size_, &buffers_, std::move(done));
+  if (kept != nullptr && version.has_value() &&
       SameVersion(*version, kept->attr)) {
-    BeginRequest();
-    std::shared_ptr<IoContext> context = IoContext::CreateRead(
-        offset, size, chunk_size_, &buffers_, std::move(done));
-    // `kept` outlives the context's chunks: they complete inside Start().
+    // The hook holds `kept` until the chunks filled from it are done.
     context->SetReleaseHook([this, kept] { EndRequest(); });
     ContentsSender sender(kept->data);
     context->Start(sender);
     return absl::OkStatus();
   }
-  BeginRequest();
-  std::shared_ptr<IoContext> context = IoContext::CreateRead(
-      offset, size, chunk_size_, &buffers_, std::move(done));
   auto moved = std::make_shared<ReplyAttrs>();
   // Drawn before the chunks go: an invalidation that arrives while they
   // travel keeps their (older) attributes out.

@@ -13,6 +13,15 @@ inline constexpr uint32_t kMaxIoBytesPerCall = 4u << 20;
 inline constexpr uint32_t kMaxOpenDataBytes = 1u << 20;
 // Entries one ReadDir call returns at most; a larger max_entries is clamped.
 inline constexpr uint32_t kMaxDirEntriesPerCall = 4096;
+// Extended attributes, as Linux bounds them (XATTR_NAME_MAX, XATTR_SIZE_MAX,
+// XATTR_LIST_MAX): a name's bytes with its namespace prefix, one value's
+// bytes, and the list of one inode's names, each NUL-terminated.
+inline constexpr uint32_t kMaxXattrNameBytes = 255;
+inline constexpr uint32_t kMaxXattrValueBytes = 64u << 10;
+inline constexpr uint32_t kMaxXattrListBytes = 64u << 10;
+// The names and values of one inode's extended attributes together (room
+// for a few values of the largest size); more is ENOSPC.
+inline constexpr uint32_t kMaxXattrBytesPerInode = 256u << 10;
 // Largest gRPC message either side accepts: a full payload plus headers.
 inline constexpr int kMaxMessageBytes = 8 << 20;
 

@@ -21,7 +21,7 @@ class ChunkCall {
  public:
   ChunkCall(RpcClient* rpc, InflightLimiter* limiter, const InodeId& id,
             std::shared_ptr<IoContext> context, size_t index,
-            std::shared_ptr<ReplyAttrs> attrs)
+            std::shared_ptr<ReplyAttrs> attrs, bool kill_suidgid)
       : rpc_(rpc),
         limiter_(limiter),
         context_(std::move(context)),
@@ -34,6 +34,7 @@ class ChunkCall {
       WriteRequest* write = request_.mutable_write();
       *write->mutable_id() = id;
       write->set_offset(chunk.offset);
+      write->set_kill_suidgid(kill_suidgid);
       write->mutable_data()->swap(chunk.buffer);
     } else {
       ReadRequest* read = request_.mutable_read();
@@ -162,8 +163,8 @@ std::optional<Attr> ReplyAttrs::Latest() const {
 }
 
 void GrpcChunkSender::Send(std::shared_ptr<IoContext> context, size_t index) {
-  ChunkCall* call =
-      new ChunkCall(rpc_, limiter_, id_, std::move(context), index, attrs_);
+  ChunkCall* call = new ChunkCall(rpc_, limiter_, id_, std::move(context),
+                                  index, attrs_, kill_suidgid_);
   limiter_->Submit([call] { call->Issue(); });
 }
 

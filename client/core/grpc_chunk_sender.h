@@ -43,10 +43,16 @@ class GrpcChunkSender : public ChunkSender {
  public:
   // `id` names the file every chunk of the request goes to; replies that
   // carry the file's attributes offer them to `attrs` if set, before the
-  // chunk completes.
+  // chunk completes. Write chunks carry `kill_suidgid`
+  // (WriteRequest.kill_suidgid).
   GrpcChunkSender(RpcClient* rpc, InflightLimiter* limiter, const InodeId& id,
-                  std::shared_ptr<ReplyAttrs> attrs = nullptr)
-      : rpc_(rpc), limiter_(limiter), id_(id), attrs_(std::move(attrs)) {}
+                  std::shared_ptr<ReplyAttrs> attrs = nullptr,
+                  bool kill_suidgid = false)
+      : rpc_(rpc),
+        limiter_(limiter),
+        id_(id),
+        attrs_(std::move(attrs)),
+        kill_suidgid_(kill_suidgid) {}
 
   void Send(std::shared_ptr<IoContext> context, size_t index) override;
 
@@ -55,6 +61,7 @@ class GrpcChunkSender : public ChunkSender {
   InflightLimiter* const limiter_;
   const InodeId id_;
   const std::shared_ptr<ReplyAttrs> attrs_;
+  const bool kill_suidgid_;
 };
 
 }  // namespace rbfs

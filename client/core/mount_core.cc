@@ -626,7 +626,8 @@ absl::Status MountCore::Read(uint64_t ino, uint64_t handle, uint64_t offset,
 }
 
 absl::Status MountCore::Write(uint64_t ino, uint64_t offset, const char* data,
-                              size_t size, IoContext::Finisher done) {
+                              size_t size, IoContext::Finisher done,
+                              bool kill_suidgid) {
   absl::StatusOr<InodeId> id = inodes_.Id(ino);
   if (!id.ok()) return id.status();
   BeginRequest();
@@ -650,7 +651,7 @@ absl::Status MountCore::Write(uint64_t ino, uint64_t offset, const char* data,
     }
     EndRequest();
   });
-  GrpcChunkSender sender(rpc_, &limiter_, *id, written);
+  GrpcChunkSender sender(rpc_, &limiter_, *id, written, kill_suidgid);
   context->Start(sender);
   return absl::OkStatus();
 }

@@ -1,4 +1,5 @@
-// MountCore: the operations of rbfs-mount, without FUSE.
+// MountCore: the operations of rbfs-mount, without FUSE (mount_core.cc;
+// extended attributes in mount_core_xattr.cc).
 //
 // Each method is one kernel operation turned into RPCs to rbfs-server, with
 // plain arguments (node ids, names, the caller's uid/gid) and a plain result:
@@ -175,6 +176,18 @@ class MountCore {
                        bool plus, DirFiller add);
   absl::StatusOr<StatFsReply> StatFs();
 
+  // Extended attributes (common/xattr_name.h says which names). While the
+  // Watch stream is synced and the kept attributes say the inode has none,
+  // GetXattr (ENODATA) and ListXattr (no names) answer without the server:
+  // the kernel asks for "security.capability" before every write.
+  absl::StatusOr<std::string> GetXattr(uint64_t ino, absl::string_view name);
+  // The names, each ended by a NUL, as listxattr(2) gives them.
+  absl::StatusOr<std::string> ListXattr(uint64_t ino);
+  // `flags`: XATTR_CREATE, XATTR_REPLACE.
+  absl::Status SetXattr(uint64_t ino, absl::string_view name,
+                        absl::string_view value, uint32_t flags);
+  absl::Status RemoveXattr(uint64_t ino, absl::string_view name);
+
   // Starts a read of `size` bytes at `offset` through open `handle`.
   // Unless it fails at once (ESTALE), `done` runs exactly once from the
   // thread that completes the last chunk (the caller's, when the contents
@@ -184,9 +197,11 @@ class MountCore {
                     IoContext::Finisher done);
   // Starts a write of data[0, size) at `offset`; `data` may be reused when
   // this returns. As Read; a write that transferred bytes has raised the
-  // known file size before `done` runs.
+  // known file size before `done` runs. With `kill_suidgid` (the writer
+  // lacks CAP_FSETID) the server drops the file's set-id bits with it.
   absl::Status Write(uint64_t ino, uint64_t offset, const char* data,
-                     size_t size, IoContext::Finisher done);
+                     size_t size, IoContext::Finisher done,
+                     bool kill_suidgid = false);
 
   // What the mount knows of the kernel's inodes, for tests.
   const InodeTable& inodes() const { return inodes_; }
@@ -221,6 +236,15 @@ class MountCore {
   // contradicts what it knew.
   void TrackName(uint64_t dir, absl::string_view name,
                  const absl::Status& status, bool exists_after);
+  // Whether the kept attributes of `id` say it has no extended attributes
+  // and may be trusted for that (the Watch stream is synced).
+  bool KnownWithoutXattrs(uint64_t ino, const InodeId& id);
+  // A numbered SetXattr or RemoveXattr; its reply's attributes are kept.
+  template <typename Request>
+  absl::Status ChangeXattr(
+      grpc::Status (Rbfs::StubInterface::*method)(grpc::ClientContext*,
+                                                  const Request&, AttrReply*),
+      uint64_t ino, Request& request);
   // Tells the server one open handle of `id` is gone.
   void ReleaseOnServer(const InodeId& id, uint64_t handle);
   // Counts a read or write until its context has released everything.

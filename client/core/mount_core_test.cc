@@ -841,5 +841,53 @@ TEST_F(MountCoreTest, StatFsAndReadLinkPassTheReplyThrough) {
   EXPECT_EQ(core_->ReadLink(1).value_or(""), "../elsewhere");
 }
 
+// The kernel asks for "security.capability" before every write: for an
+// inode the mount knows to have no attributes (and may trust that: synced)
+// the answer costs no call; otherwise the server answers.
+TEST_F(MountCoreTest, XattrProbesOfAnInodeWithoutAnyNeedNoCall) {
+  core_->coherence().OnSynced();
+  Know(MakeAttr(5, 1, S_IFREG | 0600, 100));
+  EXPECT_CALL(*stub_, GetXattr(_, _, _)).Times(0);
+  EXPECT_CALL(*stub_, ListXattr(_, _, _)).Times(0);
+  EXPECT_EQ(StatusToErrno(core_->GetXattr(5, "security.capability").status()),
+            ENODATA);
+  EXPECT_EQ(*core_->ListXattr(5), "");
+  // The namespace rule is the server's, applied here too.
+  EXPECT_EQ(StatusToErrno(core_->GetXattr(5, "os2.x").status()), ENOTSUP);
+  testing::Mock::VerifyAndClearExpectations(stub_);
+
+  core_->coherence().OnLost();
+  XattrReply value;
+  value.set_value("v");
+  EXPECT_CALL(*stub_, GetXattr(_, _, _))
+      .WillOnce(DoAll(SetArgPointee<2>(value), Return(Ok())));
+  EXPECT_EQ(*core_->GetXattr(5, "user.a"), "v");
+}
+
+// A set is numbered (a repeat with XATTR_CREATE must not say EEXIST) and
+// its reply's attributes are kept: the inode has attributes now, so the
+// next probe asks the server.
+TEST_F(MountCoreTest, ASetXattrIsNumberedAndItsAttributesKept) {
+  core_->coherence().OnSynced();
+  Know(MakeAttr(5, 1, S_IFREG | 0600, 100));
+  AttrReply after;
+  *after.mutable_attr() = MakeAttr(5, 1, S_IFREG | 0600, 100);
+  after.mutable_attr()->set_has_xattrs(true);
+  SetXattrRequest sent;
+  EXPECT_CALL(*stub_, SetXattr(_, _, _))
+      .WillOnce(
+          DoAll(SaveArg<1>(&sent), SetArgPointee<2>(after), Return(Ok())));
+  ASSERT_TRUE(core_->SetXattr(5, "user.a", std::string("\0v", 2), 1).ok());
+  EXPECT_NE(sent.call().seq(), 0u);
+  EXPECT_EQ(sent.value(), std::string("\0v", 2));
+  EXPECT_EQ(sent.flags(), 1u);
+  XattrReply absent;
+  absent.set_err(ENODATA);
+  EXPECT_CALL(*stub_, GetXattr(_, _, _))
+      .WillOnce(DoAll(SetArgPointee<2>(absent), Return(Ok())));
+  EXPECT_EQ(StatusToErrno(core_->GetXattr(5, "security.capability").status()),
+            ENODATA);
+  EXPECT_TRUE(core_->GetAttr(5)->has_xattrs());
+}
 }  // namespace
 }  // namespace rbfs

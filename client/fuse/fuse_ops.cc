@@ -309,15 +309,21 @@ void FuseOps::Read(fuse_req_t req, fuse_ino_t ino, uint64_t handle, size_t size,
 
 void FuseOps::Write(fuse_req_t req, fuse_ino_t ino, const char* data,
                     size_t size, off_t offset) {
-  absl::Status started =
-      core_->Write(ino, offset, data, size,
-                   [req](IoContext&, absl::StatusOr<size_t> result) {
-                     if (result.ok()) {
-                       fuse_reply_write(req, *result);
-                     } else {
-                       ReplyStatus(req, result.status());
-                     }
-                   });
+  // The kernel clears set-id bits itself (a SETATTR) before buffered and
+  // O_DIRECT writes, but not before those of a direct_io open; libfuse 3.14
+  // drops the FUSE_WRITE_KILL_SUIDGID flag it sends then. Root stands for
+  // CAP_FSETID, which the request does not carry.
+  const bool kill_suidgid = fuse_req_ctx(req)->uid != 0;
+  absl::Status started = core_->Write(
+      ino, offset, data, size,
+      [req](IoContext&, absl::StatusOr<size_t> result) {
+        if (result.ok()) {
+          fuse_reply_write(req, *result);
+        } else {
+          ReplyStatus(req, result.status());
+        }
+      },
+      kill_suidgid);
   if (!started.ok()) ReplyStatus(req, started);
 }
 
@@ -371,6 +377,40 @@ void FuseOps::StatFs(fuse_req_t req) {
   st.f_favail = reply->free_inodes();
   st.f_namemax = reply->max_name_length();
   fuse_reply_statfs(req, &st);
+}
+
+void FuseOps::SetXattr(fuse_req_t req, fuse_ino_t ino, const char* name,
+                       const char* value, size_t size, int flags) {
+  ReplyStatus(req, core_->SetXattr(ino, name, absl::string_view(value, size),
+                                   static_cast<uint32_t>(flags)));
+}
+
+void FuseOps::GetXattr(fuse_req_t req, fuse_ino_t ino, const char* name,
+                       size_t size) {
+  ReplyXattr(req, core_->GetXattr(ino, name), size);
+}
+
+void FuseOps::ListXattr(fuse_req_t req, fuse_ino_t ino, size_t size) {
+  ReplyXattr(req, core_->ListXattr(ino), size);
+}
+
+void FuseOps::RemoveXattr(fuse_req_t req, fuse_ino_t ino, const char* name) {
+  ReplyStatus(req, core_->RemoveXattr(ino, name));
+}
+
+void FuseOps::ReplyXattr(fuse_req_t req,
+                         const absl::StatusOr<std::string>& value,
+                         size_t size) {
+  if (!value.ok()) {
+    ReplyStatus(req, value.status());
+  } else if (size == 0) {
+    // The caller asks how large a buffer it needs.
+    fuse_reply_xattr(req, value->size());
+  } else if (value->size() > size) {
+    fuse_reply_err(req, ERANGE);
+  } else {
+    fuse_reply_buf(req, value->data(), value->size());
+  }
 }
 
 namespace {
@@ -473,6 +513,18 @@ fuse_lowlevel_ops MakeOperations() {
     Self(req)->Fsync(req, ino);
   };
   ops.statfs = [](fuse_req_t req, fuse_ino_t) { Self(req)->StatFs(req); };
+  ops.setxattr = [](fuse_req_t req, fuse_ino_t ino, const char* name,
+                    const char* value, size_t size, int flags) {
+    Self(req)->SetXattr(req, ino, name, value, size, flags);
+  };
+  ops.getxattr = [](fuse_req_t req, fuse_ino_t ino, const char* name,
+                    size_t size) { Self(req)->GetXattr(req, ino, name, size); };
+  ops.listxattr = [](fuse_req_t req, fuse_ino_t ino, size_t size) {
+    Self(req)->ListXattr(req, ino, size);
+  };
+  ops.removexattr = [](fuse_req_t req, fuse_ino_t ino, const char* name) {
+    Self(req)->RemoveXattr(req, ino, name);
+  };
   return ops;
 }
 

@@ -69,6 +69,11 @@ class FuseOps : public KernelNotifier {
   void ReadDir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t offset,
                bool plus);
   void StatFs(fuse_req_t req);
+  void SetXattr(fuse_req_t req, fuse_ino_t ino, const char* name,
+                const char* value, size_t size, int flags);
+  void GetXattr(fuse_req_t req, fuse_ino_t ino, const char* name, size_t size);
+  void ListXattr(fuse_req_t req, fuse_ino_t ino, size_t size);
+  void RemoveXattr(fuse_req_t req, fuse_ino_t ino, const char* name);
 
   MountCore& core() { return *core_; }
 
@@ -83,6 +88,10 @@ class FuseOps : public KernelNotifier {
   void ReplyEntry(fuse_req_t req, uint64_t parent, absl::string_view name,
                   const absl::StatusOr<Attr>& attr, bool negative = false);
   void ReplyAttr(fuse_req_t req, const absl::StatusOr<Attr>& attr);
+  // A getxattr's or listxattr's answer to a buffer of `size` bytes: the
+  // length when `size` is 0 (a probe), ERANGE when it does not fit.
+  static void ReplyXattr(fuse_req_t req,
+                         const absl::StatusOr<std::string>& value, size_t size);
   static fuse_entry_param MakeEntry(const Attr& attr,
                                     const CacheTimeouts& timeouts);
   void SetOpenFlags(fuse_file_info* fi) const;

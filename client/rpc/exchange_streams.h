@@ -137,6 +137,10 @@ RBFS_STREAM_CALL(ReadLinkRequest, ReadLinkReply, readlink, readlink)
 RBFS_STREAM_CALL(ReadDirRequest, ReadDirReply, readdir, readdir)
 RBFS_STREAM_CALL(OpenRequest, AttrReply, open, attr)
 RBFS_STREAM_CALL(ReleaseRequest, ErrReply, release, err)
+RBFS_STREAM_CALL(GetXattrRequest, XattrReply, getxattr, xattr)
+RBFS_STREAM_CALL(ListXattrRequest, XattrReply, listxattr, xattr)
+RBFS_STREAM_CALL(SetXattrRequest, AttrReply, setxattr, attr)
+RBFS_STREAM_CALL(RemoveXattrRequest, AttrReply, removexattr, attr)
 #undef RBFS_STREAM_CALL
 
 }  // namespace rbfs

@@ -86,6 +86,10 @@ class FakeRbfsStub : public MockRbfsStub {
     RBFS_FAKE_UNIMPLEMENTED(Fsync, FsyncRequest, ErrReply)
     RBFS_FAKE_UNIMPLEMENTED(Open, OpenRequest, AttrReply)
     RBFS_FAKE_UNIMPLEMENTED(Release, ReleaseRequest, ErrReply)
+    RBFS_FAKE_UNIMPLEMENTED(GetXattr, GetXattrRequest, XattrReply)
+    RBFS_FAKE_UNIMPLEMENTED(ListXattr, ListXattrRequest, XattrReply)
+    RBFS_FAKE_UNIMPLEMENTED(SetXattr, SetXattrRequest, AttrReply)
+    RBFS_FAKE_UNIMPLEMENTED(RemoveXattr, RemoveXattrRequest, AttrReply)
     RBFS_FAKE_UNIMPLEMENTED(KeepAlive, KeepAliveRequest, KeepAliveReply)
 #undef RBFS_FAKE_UNIMPLEMENTED
 

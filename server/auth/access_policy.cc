@@ -53,6 +53,14 @@ absl::string_view OperationName(Operation op) {
       return "Read";
     case Operation::kWrite:
       return "Write";
+    case Operation::kGetXattr:
+      return "GetXattr";
+    case Operation::kListXattr:
+      return "ListXattr";
+    case Operation::kSetXattr:
+      return "SetXattr";
+    case Operation::kRemoveXattr:
+      return "RemoveXattr";
     case Operation::kKeepAlive:
       return "KeepAlive";
     case Operation::kWatch:
@@ -74,6 +82,8 @@ bool AccessPolicy::Changes(const AccessRequest& request) {
     case Operation::kLink:
     case Operation::kSymlink:
     case Operation::kWrite:
+    case Operation::kSetXattr:
+    case Operation::kRemoveXattr:
       return true;
     case Operation::kOpen:
       return (request.open_flags & O_ACCMODE) != O_RDONLY ||
@@ -90,6 +100,8 @@ bool AccessPolicy::Changes(const AccessRequest& request) {
     case Operation::kFsync:
     case Operation::kRelease:
     case Operation::kRead:
+    case Operation::kGetXattr:
+    case Operation::kListXattr:
     case Operation::kKeepAlive:
     case Operation::kWatch:
     case Operation::kExchange:

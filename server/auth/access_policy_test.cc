@@ -21,21 +21,24 @@ constexpr char kToken[] = "0123456789abcdef-policy";
 
 const std::vector<Operation>& AllOperations() {
   static const auto* all = new std::vector<Operation>{
-      Operation::kLookup,    Operation::kGetAttr,  Operation::kSetAttr,
-      Operation::kMkNod,     Operation::kMkDir,    Operation::kUnlink,
-      Operation::kRmDir,     Operation::kRename,   Operation::kLink,
-      Operation::kSymlink,   Operation::kReadLink, Operation::kReadDir,
-      Operation::kStatFs,    Operation::kFsync,    Operation::kOpen,
-      Operation::kRelease,   Operation::kRead,     Operation::kWrite,
-      Operation::kKeepAlive, Operation::kWatch,    Operation::kExchange};
+      Operation::kLookup,      Operation::kGetAttr,   Operation::kSetAttr,
+      Operation::kMkNod,       Operation::kMkDir,     Operation::kUnlink,
+      Operation::kRmDir,       Operation::kRename,    Operation::kLink,
+      Operation::kSymlink,     Operation::kReadLink,  Operation::kReadDir,
+      Operation::kStatFs,      Operation::kFsync,     Operation::kOpen,
+      Operation::kRelease,     Operation::kRead,      Operation::kWrite,
+      Operation::kGetXattr,    Operation::kListXattr, Operation::kSetXattr,
+      Operation::kRemoveXattr, Operation::kKeepAlive, Operation::kWatch,
+      Operation::kExchange};
   return *all;
 }
 
 const std::set<Operation>& ChangingOperations() {
   static const auto* changing = new std::set<Operation>{
-      Operation::kSetAttr, Operation::kMkNod,   Operation::kMkDir,
-      Operation::kUnlink,  Operation::kRmDir,   Operation::kRename,
-      Operation::kLink,    Operation::kSymlink, Operation::kWrite};
+      Operation::kSetAttr,  Operation::kMkNod,      Operation::kMkDir,
+      Operation::kUnlink,   Operation::kRmDir,      Operation::kRename,
+      Operation::kLink,     Operation::kSymlink,    Operation::kWrite,
+      Operation::kSetXattr, Operation::kRemoveXattr};
   return *changing;
 }
 

@@ -14,6 +14,15 @@
 namespace rbfs {
 namespace {
 
+// `mode` without the set-id bits an unprivileged write or a chown drops:
+// S_ISUID, and S_ISGID when group-executable (without it, S_ISGID marks
+// mandatory locking, which Linux leaves alone).
+uint32_t WithoutSetIds(uint32_t mode) {
+  mode &= ~S_ISUID;
+  if (mode & S_IXGRP) mode &= ~S_ISGID;
+  return mode;
+}
+
 // Linux relatime: atime moves on read when older than mtime/ctime or a day.
 constexpr int64_t kRelatimeNs = int64_t{24} * 3600 * 1000000000;
 
@@ -69,9 +78,7 @@ absl::StatusOr<Entry> Filesystem::SetAttrLocked(InodeRef id,
     if (args.valid & SETATTR_GID) r->set_gid(args.gid);
     // Like Linux: a change of owner drops set-id bits of non-directories.
     if (!S_ISDIR(r->mode()) && !(args.valid & SETATTR_MODE)) {
-      uint32_t mode = r->mode() & ~S_ISUID;
-      if (mode & S_IXGRP) mode &= ~S_ISGID;
-      r->set_mode(mode);
+      r->set_mode(WithoutSetIds(r->mode()));
     }
   }
   if (args.valid & SETATTR_SIZE) {
@@ -196,7 +203,8 @@ absl::Status Filesystem::Read(InodeRef id, uint64_t offset, uint32_t length,
 
 absl::StatusOr<uint64_t> Filesystem::Write(InodeRef id, uint64_t offset,
                                            absl::string_view data,
-                                           meta::InodeRecord* after) {
+                                           meta::InodeRecord* after,
+                                           bool kill_suidgid) {
   if (data.size() > kMaxIoSize) {
     return ErrnoError(EINVAL, "write larger than 4 MiB");
   }
@@ -245,6 +253,7 @@ absl::StatusOr<uint64_t> Filesystem::Write(InodeRef id, uint64_t offset,
     r->set_blocks_used(r->blocks_used() + fresh.blocks().size());
     r->set_mtime_ns(now);
     r->set_ctime_ns(now);
+    if (kill_suidgid) r->set_mode(WithoutSetIds(r->mode()));
     batch->PutInode(id.ino, *r);
     if (absl::Status s = Commit(batch); !s.ok()) return s;
     fresh.Mapped();

@@ -9,7 +9,8 @@
 // Errors are absl::Status values carrying the exact errno (errno_status.h).
 //
 // The class is defined across files by concern: filesystem.cc (namespace
-// operations), file_data.cc (SetAttr/truncate, Read, Write),
+// operations), file_data.cc (SetAttr/truncate, Read, Write), xattrs.cc
+// (extended attributes),
 // filesystem_open_files.cc (open counts, orphan reclaim, the sweeper) and
 // volume_open.cc (Open, format, rebuild at start, shutdown); the durable
 // high-water mark is a class of its own (high_water_mark.h).
@@ -192,10 +193,29 @@ class Filesystem {
                     std::string* out,
                     std::optional<meta::InodeRecord>* moved = nullptr);
   // Returns the file size after the write; with `after`, the inode as
-  // this write left it.
+  // this write left it. With `kill_suidgid` (a writer without CAP_FSETID)
+  // the write drops the set-id bits as Linux does.
   absl::StatusOr<uint64_t> Write(InodeRef id, uint64_t offset,
                                  absl::string_view data,
-                                 meta::InodeRecord* after = nullptr);
+                                 meta::InodeRecord* after = nullptr,
+                                 bool kill_suidgid = false);
+
+  // Extended attributes (xattrs.cc). Names carry their namespace:
+  // "user." (regular files and directories only), "trusted." and
+  // "security."; any other is ENOTSUP ("system." too: POSIX ACLs are not
+  // interpreted). Values are raw bytes. Limits: common/wire_limits.h.
+  // ENODATA if `name` is not set.
+  absl::StatusOr<std::string> GetXattr(InodeRef id, absl::string_view name);
+  // The names of the inode's attributes, in name order.
+  absl::StatusOr<std::vector<std::string>> ListXattr(InodeRef id);
+  // Sets `name` to `value`; `flags` as setxattr(2): XATTR_CREATE (EEXIST if
+  // set), XATTR_REPLACE (ENODATA if not). Returns the inode after it.
+  absl::StatusOr<Entry> SetXattr(InodeRef id, absl::string_view name,
+                                 absl::string_view value, uint32_t flags,
+                                 const CallRef& call = {});
+  // Removes `name` (ENODATA if not set); returns the inode after it.
+  absl::StatusOr<Entry> RemoveXattr(InodeRef id, absl::string_view name,
+                                    const CallRef& call = {});
 
   // Makes everything durable (used at shutdown).
   absl::Status SyncAll();
@@ -268,6 +288,11 @@ class Filesystem {
   // the physical blocks to *freed (to be freed once the batch committed).
   absl::Status UnmapBlocks(uint64_t ino, uint64_t first, MetaBatch* batch,
                            std::vector<uint64_t>* freed);
+
+  // Extended attributes (xattrs.cc): deletes every attribute of `ino`
+  // (record `r`) in `batch`, when the inode goes.
+  absl::Status DropXattrs(uint64_t ino, const meta::InodeRecord& r,
+                          MetaBatch* batch);
 
   // Open files, orphans and the sweeper (filesystem_open_files.cc).
   // Counts an opener of `ino`; a tracked handle only the first time.

@@ -117,6 +117,7 @@ absl::Status Filesystem::ReclaimIfUnused(uint64_t ino) {
   std::vector<uint64_t> freed;
   if (absl::Status s = UnmapBlocks(ino, 0, batch.get(), &freed); !s.ok())
     return s;
+  if (absl::Status s = DropXattrs(ino, *r, batch.get()); !s.ok()) return s;
   batch->DeleteInode(ino);
   batch->DeleteOrphan(ino);
   if (absl::Status s = Commit(batch.get()); !s.ok()) return s;

@@ -2,6 +2,7 @@
 
 #include <fcntl.h>
 #include <sys/stat.h>
+#include <sys/xattr.h>
 
 #include <cerrno>
 #include <cstdlib>
@@ -14,6 +15,7 @@
 #include <thread>
 
 #include "absl/base/thread_annotations.h"
+#include "absl/strings/str_cat.h"
 #include "absl/synchronization/mutex.h"
 #include "common/errno_status.h"
 #include "gtest/gtest.h"
@@ -819,5 +821,114 @@ TEST_F(FilesystemOpenTest, NeedsBothStores) {
   EXPECT_EQ(Err(Filesystem::Open(options_)), EINVAL);
 }
 
+TEST_F(FilesystemTest, ExtendedAttributesRoundTripWithExactErrors) {
+  const Entry f = Create(kRoot, "f");
+  const InodeRef id = RefOf(f);
+  EXPECT_EQ(Err(fs_->GetXattr(id, "user.a")), ENODATA);
+  EXPECT_TRUE(fs_->ListXattr(id)->empty());
+
+  const std::string binary("\0\xff\x01value\0", 9);
+  clock_.Advance(absl::Seconds(1));
+  absl::StatusOr<Entry> set = fs_->SetXattr(id, "user.a", binary, 0);
+  ASSERT_TRUE(set.ok()) << set.status();
+  EXPECT_GT(set->inode.ctime_ns(), f.inode.ctime_ns());
+  EXPECT_EQ(set->inode.mtime_ns(), f.inode.mtime_ns());
+  EXPECT_EQ(*fs_->GetXattr(id, "user.a"), binary);
+  ASSERT_TRUE(fs_->SetXattr(id, "trusted.t", "", 0).ok());
+  ASSERT_TRUE(fs_->SetXattr(id, "security.s", "label", 0).ok());
+  EXPECT_EQ(*fs_->GetXattr(id, "trusted.t"), "");
+  EXPECT_EQ(*fs_->ListXattr(id),
+            (std::vector<std::string>{"security.s", "trusted.t", "user.a"}));
+
+  EXPECT_EQ(Err(fs_->SetXattr(id, "user.a", "x", XATTR_CREATE)), EEXIST);
+  EXPECT_EQ(Err(fs_->SetXattr(id, "user.b", "x", XATTR_REPLACE)), ENODATA);
+  EXPECT_EQ(Err(fs_->SetXattr(id, "user.b", "x", XATTR_CREATE | XATTR_REPLACE)),
+            EINVAL);
+  ASSERT_TRUE(fs_->SetXattr(id, "user.a", "new", XATTR_REPLACE).ok());
+  EXPECT_EQ(*fs_->GetXattr(id, "user.a"), "new");
+
+  EXPECT_EQ(Err(fs_->SetXattr(id, "system.posix_acl_access", "x", 0)), ENOTSUP);
+  EXPECT_EQ(Err(fs_->GetXattr(id, "os2.x")), ENOTSUP);
+  EXPECT_EQ(Err(fs_->SetXattr(id, "user.", "x", 0)), EINVAL);
+  EXPECT_EQ(Err(fs_->SetXattr(id, "", "x", 0)), ERANGE);
+  EXPECT_EQ(Err(fs_->SetXattr(id, "user." + std::string(251, 'n'), "x", 0)),
+            ERANGE);
+  EXPECT_EQ(Err(fs_->SetXattr(id, "user.big",
+                              std::string(kMaxXattrValueBytes + 1, 'v'), 0)),
+            E2BIG);
+
+  ASSERT_TRUE(fs_->RemoveXattr(id, "user.a").ok());
+  EXPECT_EQ(Err(fs_->GetXattr(id, "user.a")), ENODATA);
+  EXPECT_EQ(Err(fs_->RemoveXattr(id, "user.a")), ENODATA);
+  EXPECT_EQ(fs_->ListXattr(id)->size(), 2u);
+  ExpectClean();
+}
+
+TEST_F(FilesystemTest, UserAttributesOnlyOnFilesAndDirectories) {
+  absl::StatusOr<Entry> link = fs_->Symlink(kRoot, "l", "target", Owner{});
+  ASSERT_TRUE(link.ok());
+  EXPECT_EQ(Err(fs_->SetXattr(RefOf(*link), "user.a", "x", 0)), EPERM);
+  EXPECT_EQ(Err(fs_->GetXattr(RefOf(*link), "user.a")), ENODATA);
+  EXPECT_TRUE(fs_->SetXattr(RefOf(*link), "trusted.a", "x", 0).ok());
+  EXPECT_TRUE(fs_->SetXattr(RefOf(Dir(kRoot, "d")), "user.a", "x", 0).ok());
+}
+
+// Values up to the limit fit, several of them, until the inode's total
+// (names and values) is spent: then ENOSPC and nothing changed.
+TEST_F(FilesystemTest, ExtendedAttributesHaveAPerInodeTotal) {
+  const InodeRef id = RefOf(Create(kRoot, "f"));
+  const std::string largest(kMaxXattrValueBytes, 'v');
+  int stored = 0;
+  absl::StatusOr<Entry> set;
+  while ((set = fs_->SetXattr(id, absl::StrCat("user.", stored), largest, 0))
+             .ok()) {
+    ++stored;
+  }
+  EXPECT_EQ(Err(set), ENOSPC);
+  EXPECT_EQ(stored, static_cast<int>(kMaxXattrBytesPerInode /
+                                     (kMaxXattrValueBytes + 6)));
+  EXPECT_EQ(*fs_->GetXattr(id, "user.0"), largest);
+  EXPECT_EQ(Err(fs_->GetXattr(id, absl::StrCat("user.", stored))), ENODATA);
+  // Replacing a value by a smaller one always fits.
+  EXPECT_TRUE(fs_->SetXattr(id, "user.0", "small", XATTR_REPLACE).ok());
+  ExpectClean();
+}
+
+TEST_F(FilesystemTest, ARepeatedNumberedSetOrRemoveAnswersItsFirstResult) {
+  const InodeRef id = RefOf(Create(kRoot, "f"));
+  ASSERT_TRUE(
+      fs_->SetXattr(id, "user.a", "x", XATTR_CREATE, CallRef{9, 1}).ok());
+  EXPECT_TRUE(
+      fs_->SetXattr(id, "user.a", "x", XATTR_CREATE, CallRef{9, 1}).ok());
+  ASSERT_TRUE(fs_->RemoveXattr(id, "user.a", CallRef{9, 2}).ok());
+  EXPECT_TRUE(fs_->RemoveXattr(id, "user.a", CallRef{9, 2}).ok());
+  EXPECT_EQ(Err(fs_->RemoveXattr(id, "user.a", CallRef{9, 3})), ENODATA);
+}
+
+// Attributes live with their inode across restarts and go with it.
+TEST_F(FilesystemTest, ExtendedAttributesSurviveARestartAndGoWithTheFile) {
+  const InodeRef id = RefOf(Create(kRoot, "f"));
+  ASSERT_TRUE(fs_->SetXattr(id, "user.a", "kept", 0).ok());
+  Reopen();
+  EXPECT_EQ(*fs_->GetXattr(id, "user.a"), "kept");
+  ASSERT_TRUE(fs_->Unlink(kRoot, "f").ok());
+  ExpectClean();
+}
+
+// A write by a caller without CAP_FSETID drops S_ISUID, and S_ISGID only
+// when group-executable (otherwise it marks mandatory locking); one by a
+// privileged caller keeps both.
+TEST_F(FilesystemTest, AnUnprivilegedWriteDropsTheSetIdBits) {
+  const InodeRef f = RefOf(Create(kRoot, "f", 06755));
+  const InodeRef g = RefOf(Create(kRoot, "g", 06745));
+  ASSERT_TRUE(fs_->Write(f, 0, "root", nullptr, /*kill_suidgid=*/false).ok());
+  EXPECT_EQ(fs_->GetAttr(f)->inode.mode() & 07777, 06755u);
+  meta::InodeRecord after;
+  ASSERT_TRUE(fs_->Write(f, 0, "user", &after, /*kill_suidgid=*/true).ok());
+  EXPECT_EQ(after.mode() & 07777, 0755u);
+  EXPECT_EQ(fs_->GetAttr(f)->inode.mode() & 07777, 0755u);
+  ASSERT_TRUE(fs_->Write(g, 0, "user", nullptr, /*kill_suidgid=*/true).ok());
+  EXPECT_EQ(fs_->GetAttr(g)->inode.mode() & 07777, 02745u);
+}
 }  // namespace
 }  // namespace rbfs

@@ -458,7 +458,8 @@ grpc::Status RbfsService::WriteFor(const grpc::ServerContextBase* ctx,
   if (!access.runs()) return Refused(access, reply);
   Entry after;
   absl::StatusOr<uint64_t> size =
-      fs_->Write(RefOf(req->id()), req->offset(), req->data(), &after.inode);
+      fs_->Write(RefOf(req->id()), req->offset(), req->data(), &after.inode,
+                 req->kill_suidgid());
   if (!size.ok()) return Answer(size.status(), reply);
   reply->set_written(req->data().size());
   reply->set_size(*size);
@@ -466,6 +467,63 @@ grpc::Status RbfsService::WriteFor(const grpc::ServerContextBase* ctx,
   FillAttr(after, fs_->block_size(), reply->mutable_attr());
   hub_.Publish(SessionOf(ctx), Change::Data(req->id().ino()));
   return grpc::Status::OK;
+}
+
+grpc::Status RbfsService::GetXattrFor(const grpc::ServerContextBase* ctx,
+                                      const GetXattrRequest* req,
+                                      XattrReply* reply) {
+  const AccessDecision access =
+      policy_.Decide(GrpcCredentials(ctx), Asks(Operation::kGetXattr));
+  if (!access.runs()) return Refused(access, reply);
+  absl::StatusOr<std::string> value =
+      fs_->GetXattr(RefOf(req->id()), req->name());
+  if (!value.ok()) return Answer(value.status(), reply);
+  *reply->mutable_value() = *std::move(value);
+  return grpc::Status::OK;
+}
+
+grpc::Status RbfsService::ListXattrFor(const grpc::ServerContextBase* ctx,
+                                       const ListXattrRequest* req,
+                                       XattrReply* reply) {
+  const AccessDecision access =
+      policy_.Decide(GrpcCredentials(ctx), Asks(Operation::kListXattr));
+  if (!access.runs()) return Refused(access, reply);
+  absl::StatusOr<std::vector<std::string>> names =
+      fs_->ListXattr(RefOf(req->id()));
+  if (!names.ok()) return Answer(names.status(), reply);
+  FillXattrNames(*names, reply);
+  return grpc::Status::OK;
+}
+
+grpc::Status RbfsService::SetXattrFor(const grpc::ServerContextBase* ctx,
+                                      const SetXattrRequest* req,
+                                      AttrReply* reply) {
+  const AccessDecision access =
+      policy_.Decide(GrpcCredentials(ctx), Asks(Operation::kSetXattr));
+  if (!access.runs()) return Refused(access, reply);
+  const grpc::Status answered =
+      Answer(fs_->SetXattr(RefOf(req->id()), req->name(), req->value(),
+                           req->flags(), CallOf(req->call())),
+             fs_->block_size(), reply);
+  if (reply->err() == 0) {
+    hub_.Publish(SessionOf(ctx), Change::Attr(req->id().ino()));
+  }
+  return answered;
+}
+
+grpc::Status RbfsService::RemoveXattrFor(const grpc::ServerContextBase* ctx,
+                                         const RemoveXattrRequest* req,
+                                         AttrReply* reply) {
+  const AccessDecision access =
+      policy_.Decide(GrpcCredentials(ctx), Asks(Operation::kRemoveXattr));
+  if (!access.runs()) return Refused(access, reply);
+  const grpc::Status answered = Answer(
+      fs_->RemoveXattr(RefOf(req->id()), req->name(), CallOf(req->call())),
+      fs_->block_size(), reply);
+  if (reply->err() == 0) {
+    hub_.Publish(SessionOf(ctx), Change::Attr(req->id().ino()));
+  }
+  return answered;
 }
 
 void RbfsService::Serve(const grpc::ServerContextBase* ctx,
@@ -521,6 +579,22 @@ void RbfsService::Serve(const grpc::ServerContextBase* ctx,
     case StreamRequest::kRelease:
       return Settle(ReleaseFor(ctx, &request.release(), reply->mutable_err()),
                     reply->mutable_err());
+    case StreamRequest::kGetxattr:
+      return Settle(
+          GetXattrFor(ctx, &request.getxattr(), reply->mutable_xattr()),
+          reply->mutable_xattr());
+    case StreamRequest::kListxattr:
+      return Settle(
+          ListXattrFor(ctx, &request.listxattr(), reply->mutable_xattr()),
+          reply->mutable_xattr());
+    case StreamRequest::kSetxattr:
+      return Settle(
+          SetXattrFor(ctx, &request.setxattr(), reply->mutable_attr()),
+          reply->mutable_attr());
+    case StreamRequest::kRemovexattr:
+      return Settle(
+          RemoveXattrFor(ctx, &request.removexattr(), reply->mutable_attr()),
+          reply->mutable_attr());
     case StreamRequest::CALL_NOT_SET:
       // A request of a newer mount: the reply without a result tells it
       // this server does not know the call.

@@ -123,6 +123,23 @@ class RbfsService final
                      WriteReply* reply) override {
     return WriteFor(ctx, req, reply);
   }
+  grpc::Status GetXattr(grpc::ServerContext* ctx, const GetXattrRequest* req,
+                        XattrReply* reply) override {
+    return GetXattrFor(ctx, req, reply);
+  }
+  grpc::Status ListXattr(grpc::ServerContext* ctx, const ListXattrRequest* req,
+                         XattrReply* reply) override {
+    return ListXattrFor(ctx, req, reply);
+  }
+  grpc::Status SetXattr(grpc::ServerContext* ctx, const SetXattrRequest* req,
+                        AttrReply* reply) override {
+    return SetXattrFor(ctx, req, reply);
+  }
+  grpc::Status RemoveXattr(grpc::ServerContext* ctx,
+                           const RemoveXattrRequest* req,
+                           AttrReply* reply) override {
+    return RemoveXattrFor(ctx, req, reply);
+  }
   grpc::Status KeepAlive(grpc::ServerContext* ctx, const KeepAliveRequest* req,
                          KeepAliveReply* reply) override {
     return KeepAliveFor(ctx, req, reply);
@@ -171,6 +188,14 @@ class RbfsService final
                        const ReadRequest* req, ReadReply* reply);
   grpc::Status WriteFor(const grpc::ServerContextBase* ctx,
                         const WriteRequest* req, WriteReply* reply);
+  grpc::Status GetXattrFor(const grpc::ServerContextBase* ctx,
+                           const GetXattrRequest* req, XattrReply* reply);
+  grpc::Status ListXattrFor(const grpc::ServerContextBase* ctx,
+                            const ListXattrRequest* req, XattrReply* reply);
+  grpc::Status SetXattrFor(const grpc::ServerContextBase* ctx,
+                           const SetXattrRequest* req, AttrReply* reply);
+  grpc::Status RemoveXattrFor(const grpc::ServerContextBase* ctx,
+                              const RemoveXattrRequest* req, AttrReply* reply);
   grpc::Status KeepAliveFor(const grpc::ServerContextBase* ctx,
                             const KeepAliveRequest* req, KeepAliveReply* reply);
   // A successful Open's reply gets the file's contents if the request asked

@@ -1,6 +1,7 @@
 #include "server/rpc/rbfs_service.h"
 
 #include <fcntl.h>
+#include <sys/xattr.h>
 
 #include <cerrno>
 #include <limits>
@@ -367,5 +368,77 @@ TEST_F(RbfsServiceTest, HandlersAnswerWhatTheAccessPolicyDecides) {
   EXPECT_EQ(not_opened.err(), EROFS);
 }
 
+// Extended attributes over the wire: the attributes say whether there are
+// any (the mount answers the kernel's probes itself when not), names come
+// NUL-terminated, a change is published to other mounts as an attribute
+// change, and a read-only export refuses changes but answers reads.
+TEST_F(RbfsServiceTest, ExtendedAttributesTravelWithTheirErrno) {
+  ChangeHub* hub = service_->hub();
+  const WatcherId watcher = hub->Attach(22, [] {});
+  const EntryReply file = NewFile("f");
+  const InodeId f = file.attr().id();
+  EXPECT_FALSE(file.attr().has_xattrs());
+  hub->Hold(watcher, f.ino(), 0);
+  WatchBatch drained;
+  hub->TakePending(watcher, &drained);
+
+  SetXattrRequest set;
+  *set.mutable_id() = f;
+  set.set_name("user.b");
+  set.set_value(std::string("\0\1", 2));
+  AttrReply after;
+  ASSERT_TRUE(service_->SetXattr(nullptr, &set, &after).ok());
+  ASSERT_EQ(after.err(), 0);
+  EXPECT_TRUE(after.attr().has_xattrs());
+  set.set_name("user.a");
+  set.set_value("x");
+  ASSERT_TRUE(service_->SetXattr(nullptr, &set, &after).ok());
+  set.set_flags(XATTR_CREATE);
+  AttrReply exists;
+  ASSERT_TRUE(service_->SetXattr(nullptr, &set, &exists).ok());
+  EXPECT_EQ(exists.err(), EEXIST);
+  WatchBatch published;
+  hub->TakePending(watcher, &published);
+  EXPECT_THAT(published.changes,
+              ElementsAre(Change::Attr(f.ino()), Change::Attr(f.ino())));
+
+  GetXattrRequest get;
+  *get.mutable_id() = f;
+  get.set_name("user.b");
+  XattrReply value;
+  ASSERT_TRUE(service_->GetXattr(nullptr, &get, &value).ok());
+  EXPECT_EQ(value.err(), 0);
+  EXPECT_EQ(value.value(), std::string("\0\1", 2));
+  get.set_name("user.none");
+  XattrReply absent;
+  ASSERT_TRUE(service_->GetXattr(nullptr, &get, &absent).ok());
+  EXPECT_EQ(absent.err(), ENODATA);
+
+  ListXattrRequest list;
+  *list.mutable_id() = f;
+  XattrReply names;
+  ASSERT_TRUE(service_->ListXattr(nullptr, &list, &names).ok());
+  EXPECT_EQ(names.value(), std::string("user.a\0user.b\0", 14));
+
+  AccessOptions read_only;
+  read_only.read_only = true;
+  RbfsService exported(fs_.get(), read_only);
+  RemoveXattrRequest remove;
+  *remove.mutable_id() = f;
+  remove.set_name("user.a");
+  AttrReply refused;
+  ASSERT_TRUE(exported.RemoveXattr(nullptr, &remove, &refused).ok());
+  EXPECT_EQ(refused.err(), EROFS);
+  XattrReply listed;
+  ASSERT_TRUE(exported.ListXattr(nullptr, &list, &listed).ok());
+  EXPECT_EQ(listed.value(), names.value());
+
+  AttrReply removed;
+  ASSERT_TRUE(service_->RemoveXattr(nullptr, &remove, &removed).ok());
+  EXPECT_EQ(removed.err(), 0);
+  ASSERT_TRUE(service_->RemoveXattr(nullptr, &remove, &removed).ok());
+  EXPECT_EQ(removed.err(), ENODATA);
+  hub->Detach(watcher);
+}
 }  // namespace
 }  // namespace rbfs

@@ -44,6 +44,15 @@ void FillAttr(const Entry& e, uint32_t block_size, Attr* attr) {
   SetTime(attr->mutable_atime(), r.atime_ns());
   SetTime(attr->mutable_mtime(), r.mtime_ns());
   SetTime(attr->mutable_ctime(), r.ctime_ns());
+  attr->set_has_xattrs(r.xattr_count() > 0);
+}
+
+void FillXattrNames(const std::vector<std::string>& names, XattrReply* reply) {
+  std::string* list = reply->mutable_value();
+  for (const std::string& name : names) {
+    list->append(name);
+    list->push_back('\0');
+  }
 }
 
 SetAttrArgs SetAttrArgsOf(const SetAttrRequest& req) {

@@ -11,6 +11,8 @@
 #define RBFS_SERVER_RPC_WIRE_CONVERSION_H_
 
 #include <cstdint>
+#include <string>
+#include <vector>
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
@@ -45,6 +47,9 @@ SetAttrArgs SetAttrArgsOf(const SetAttrRequest& req);
 // records are moved out).
 void FillReadDir(DirListing listing, bool with_attrs, uint32_t block_size,
                  ReadDirReply* reply);
+
+// ListXattr's names, each ended by a NUL, as listxattr(2) gives them.
+void FillXattrNames(const std::vector<std::string>& names, XattrReply* reply);
 
 void FillStatFs(const FsStats& stats, StatFsReply* reply);
 

@@ -20,6 +20,10 @@ struct InodeFacts {
   uint64_t subdirs = 0;       // directory entries of type dir inside it
   uint64_t entries_seen = 0;  // entries inside it
   uint64_t blocks_seen = 0;
+  // Its extended attributes found, and their name and value bytes.
+  uint64_t xattrs_seen = 0;
+  uint64_t xattr_name_bytes = 0;
+  uint64_t xattr_value_bytes = 0;
   bool orphan = false;
 };
 
@@ -170,8 +174,32 @@ absl::StatusOr<CheckReport> CheckDataDir(const std::string& data_dir,
   });
   if (!scan.ok()) return scan;
 
+  scan = store.ForEachXattr(
+      [&](uint64_t ino, absl::string_view name, absl::string_view value) {
+        auto it = inodes.find(ino);
+        if (it == inodes.end()) {
+          problem(absl::StrCat("extended attribute ", name,
+                               " of missing inode ", ino));
+          return true;
+        }
+        ++it->second.xattrs_seen;
+        it->second.xattr_name_bytes += name.size();
+        it->second.xattr_value_bytes += value.size();
+        return true;
+      });
+  if (!scan.ok()) return scan;
+
   for (const auto& [ino, f] : inodes) {
     const meta::InodeRecord& r = f.record;
+    if (f.xattrs_seen != r.xattr_count() ||
+        f.xattr_name_bytes != r.xattr_name_bytes() ||
+        f.xattr_value_bytes != r.xattr_value_bytes()) {
+      problem(absl::StrFormat(
+          "inode %d: %d extended attributes of %d+%d bytes, record says "
+          "%d of %d+%d",
+          ino, f.xattrs_seen, f.xattr_name_bytes, f.xattr_value_bytes,
+          r.xattr_count(), r.xattr_name_bytes(), r.xattr_value_bytes()));
+    }
     if (f.blocks_seen != r.blocks_used()) {
       problem(absl::StrFormat("inode %d: %d blocks mapped, record says %d", ino,
                               f.blocks_seen, r.blocks_used()));

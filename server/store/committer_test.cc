@@ -62,6 +62,17 @@ class MockMetaStore : public MetaStore {
   MOCK_METHOD(absl::Status, ForEachCallOf,
               (uint64_t session, const std::function<bool(uint64_t)>& fn),
               (const, override));
+  MOCK_METHOD(absl::StatusOr<std::string>, GetXattr,
+              (uint64_t ino, absl::string_view name), (const, override));
+  MOCK_METHOD(
+      absl::Status, ForEachXattrOf,
+      (uint64_t ino,
+       (const std::function<bool(absl::string_view, absl::string_view)>& fn)),
+      (const, override));
+  MOCK_METHOD(absl::Status, ForEachXattr,
+              ((const std::function<bool(uint64_t, absl::string_view,
+                                         absl::string_view)>& fn)),
+              (const, override));
   MOCK_METHOD(std::unique_ptr<MetaBatch>, NewBatch, (), (override));
   MOCK_METHOD(absl::Status, Commit, (MetaBatch * batch), (override));
   MOCK_METHOD(absl::Status, Sync, (), (override));

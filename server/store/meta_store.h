@@ -3,7 +3,8 @@
 // rocks_meta_store.h).
 //
 // The store holds the superblock, inodes, directory entries (by name and by
-// cookie), block maps, the orphan list and the call records (meta.proto).
+// cookie), block maps, the orphan list, the call records and extended
+// attributes (meta.proto).
 // Every filesystem operation is one atomic MetaBatch (Commit), which reaches
 // the store's medium before Commit returns, so that a crash of the server
 // process loses nothing acknowledged; Sync() makes committed batches
@@ -48,6 +49,10 @@ class MetaBatch {
   virtual void PutCall(uint64_t session, uint64_t seq,
                        const meta::CallRecord& record) = 0;
   virtual void DeleteCall(uint64_t session, uint64_t seq) = 0;
+  // The extended attribute `name` of `ino` (the value's raw bytes).
+  virtual void PutXattr(uint64_t ino, absl::string_view name,
+                        absl::string_view value) = 0;
+  virtual void DeleteXattr(uint64_t ino, absl::string_view name) = 0;
 };
 
 class MetaStore {
@@ -61,6 +66,9 @@ class MetaStore {
       uint64_t parent, absl::string_view name) const = 0;
   virtual absl::StatusOr<meta::CallRecord> GetCall(uint64_t session,
                                                    uint64_t seq) const = 0;
+  // NotFound if `ino` has no attribute `name`.
+  virtual absl::StatusOr<std::string> GetXattr(
+      uint64_t ino, absl::string_view name) const = 0;
   // 0 if the block is a hole.
   virtual absl::StatusOr<uint64_t> GetBlock(uint64_t ino,
                                             uint64_t index) const = 0;
@@ -89,6 +97,15 @@ class MetaStore {
       const std::function<bool(uint64_t session, uint64_t seq)>& fn) const = 0;
   virtual absl::Status ForEachCallOf(
       uint64_t session, const std::function<bool(uint64_t seq)>& fn) const = 0;
+
+  // The extended attributes of `ino`, in name order; of every inode.
+  virtual absl::Status ForEachXattrOf(
+      uint64_t ino,
+      const std::function<bool(absl::string_view name,
+                               absl::string_view value)>& fn) const = 0;
+  virtual absl::Status ForEachXattr(
+      const std::function<bool(uint64_t ino, absl::string_view name,
+                               absl::string_view value)>& fn) const = 0;
 
   virtual std::unique_ptr<MetaBatch> NewBatch() = 0;
   // Applies `batch` (made by this store's NewBatch) atomically.

@@ -97,6 +97,13 @@ class RocksMetaBatch : public MetaBatch {
   void DeleteCall(uint64_t session, uint64_t seq) override {
     Delete(RocksMetaStore::CallKey(session, seq));
   }
+  void PutXattr(uint64_t ino, absl::string_view name,
+                absl::string_view value) override {
+    Put(RocksMetaStore::XattrKey(ino, name), std::string(value));
+  }
+  void DeleteXattr(uint64_t ino, absl::string_view name) override {
+    Delete(RocksMetaStore::XattrKey(ino, name));
+  }
 
   rocksdb::WriteBatch* rep() { return &rep_; }
 
@@ -209,6 +216,18 @@ std::string RocksMetaStore::CallKey(uint64_t session, uint64_t seq) {
   return key;
 }
 
+std::string RocksMetaStore::XattrPrefix(uint64_t ino) {
+  std::string key = "X";
+  AppendU64(&key, ino);
+  return key;
+}
+
+std::string RocksMetaStore::XattrKey(uint64_t ino, absl::string_view name) {
+  std::string key = XattrPrefix(ino);
+  key.append(name.data(), name.size());
+  return key;
+}
+
 std::string RocksMetaStore::EncodeU64(uint64_t v) {
   std::string out;
   AppendU64(&out, v);
@@ -249,6 +268,15 @@ absl::StatusOr<uint64_t> RocksMetaStore::GetBlock(uint64_t ino,
   if (s.IsNotFound()) return 0;
   if (!s.ok()) return FromRocks(s);
   return DecodeU64(value);
+}
+
+absl::StatusOr<std::string> RocksMetaStore::GetXattr(
+    uint64_t ino, absl::string_view name) const {
+  std::string value;
+  rocksdb::Status s =
+      db_->Get(rocksdb::ReadOptions(), XattrKey(ino, name), &value);
+  if (!s.ok()) return FromRocks(s);
+  return value;
 }
 
 absl::StatusOr<meta::CallRecord> RocksMetaStore::GetCall(uint64_t session,
@@ -316,6 +344,22 @@ absl::Status RocksMetaStore::ForEachCallOf(
   const std::string prefix = CallPrefix(session);
   return Scan(prefix, prefix, [&](absl::string_view key, absl::string_view) {
     return fn(DecodeU64(key));
+  });
+}
+
+absl::Status RocksMetaStore::ForEachXattrOf(
+    uint64_t ino,
+    const std::function<bool(absl::string_view name, absl::string_view value)>&
+        fn) const {
+  const std::string prefix = XattrPrefix(ino);
+  return Scan(prefix, prefix, fn);
+}
+
+absl::Status RocksMetaStore::ForEachXattr(
+    const std::function<bool(uint64_t ino, absl::string_view name,
+                             absl::string_view value)>& fn) const {
+  return Scan("X", "X", [&](absl::string_view key, absl::string_view value) {
+    return fn(DecodeU64(key), key.substr(8), value);
   });
 }
 

@@ -48,11 +48,13 @@ class RocksMetaStore : public MetaStore {
   static std::string BlockKey(uint64_t ino, uint64_t index);
   static std::string OrphanKey(uint64_t ino);
   static std::string CallKey(uint64_t session, uint64_t seq);
-  // Prefixes of all "B" keys of one inode, all "C" keys of one directory
-  // and all "R" keys of one session.
+  static std::string XattrKey(uint64_t ino, absl::string_view name);
+  // Prefixes of all "B" keys of one inode, all "C" keys of one directory,
+  // all "R" keys of one session and all "X" keys of one inode.
   static std::string BlockPrefix(uint64_t ino);
   static std::string CookiePrefix(uint64_t parent);
   static std::string CallPrefix(uint64_t session);
+  static std::string XattrPrefix(uint64_t ino);
   static std::string EncodeU64(uint64_t v);
   static uint64_t DecodeU64(absl::string_view bytes);
 
@@ -64,6 +66,8 @@ class RocksMetaStore : public MetaStore {
                                            uint64_t seq) const override;
   absl::StatusOr<uint64_t> GetBlock(uint64_t ino,
                                     uint64_t index) const override;
+  absl::StatusOr<std::string> GetXattr(uint64_t ino,
+                                       absl::string_view name) const override;
   // The readdir record of entry `cookie` in `parent`.
   absl::StatusOr<meta::DirentRecord> GetCookieRecord(uint64_t parent,
                                                      uint64_t cookie) const;
@@ -89,6 +93,13 @@ class RocksMetaStore : public MetaStore {
   absl::Status ForEachCallOf(
       uint64_t session,
       const std::function<bool(uint64_t seq)>& fn) const override;
+  absl::Status ForEachXattrOf(
+      uint64_t ino,
+      const std::function<bool(absl::string_view name,
+                               absl::string_view value)>& fn) const override;
+  absl::Status ForEachXattr(
+      const std::function<bool(uint64_t ino, absl::string_view name,
+                               absl::string_view value)>& fn) const override;
 
   std::unique_ptr<MetaBatch> NewBatch() override;
   absl::Status Commit(MetaBatch* batch) override;

@@ -4,6 +4,7 @@
 #include <filesystem>
 #include <vector>
 
+#include "absl/strings/str_cat.h"
 #include "gtest/gtest.h"
 
 namespace rbfs {
@@ -137,6 +138,52 @@ TEST(RocksMetaStoreTest, BatchesAreAtomicAndSurviveReopen) {
                                   })
                   .ok());
   EXPECT_EQ(seen, std::vector<uint64_t>{1});
+}
+
+// Values are raw bytes (NULs and all), found per inode in name order, and
+// one inode's attributes never show among another's (the name follows the
+// inode number in the key).
+TEST(RocksMetaStoreTest, ExtendedAttributesKeepTheirBytesPerInode) {
+  absl::StatusOr<std::unique_ptr<Store>> store =
+      Store::Open(TempDir("xattrs"), nullptr);
+  ASSERT_TRUE(store.ok()) << store.status();
+  const std::string binary("\0\xff\x01value\0", 9);
+  std::unique_ptr<MetaBatch> batch = (*store)->NewBatch();
+  batch->PutXattr(7, "user.b", binary);
+  batch->PutXattr(7, "user.a", "");
+  batch->PutXattr(7, "user.gone", "x");
+  batch->PutXattr(8, "user.a", "eight");
+  batch->PutXattr(256, "user.a", "far");
+  batch->DeleteXattr(7, "user.gone");
+  ASSERT_TRUE((*store)->Commit(batch.get()).ok());
+
+  EXPECT_EQ(*(*store)->GetXattr(7, "user.b"), binary);
+  EXPECT_EQ(*(*store)->GetXattr(7, "user.a"), "");
+  EXPECT_TRUE(absl::IsNotFound((*store)->GetXattr(7, "user.gone").status()));
+  EXPECT_TRUE(absl::IsNotFound((*store)->GetXattr(9, "user.a").status()));
+
+  std::vector<std::string> seen;
+  ASSERT_TRUE((*store)
+                  ->ForEachXattrOf(
+                      7,
+                      [&](absl::string_view name, absl::string_view value) {
+                        seen.push_back(std::string(name));
+                        seen.push_back(std::string(value));
+                        return true;
+                      })
+                  .ok());
+  EXPECT_EQ(seen, (std::vector<std::string>{"user.a", "", "user.b", binary}));
+  seen.clear();
+  ASSERT_TRUE((*store)
+                  ->ForEachXattr([&](uint64_t ino, absl::string_view name,
+                                     absl::string_view value) {
+                    seen.push_back(absl::StrCat(ino, " ", name, " ", value));
+                    return true;
+                  })
+                  .ok());
+  EXPECT_EQ(seen, (std::vector<std::string>{
+                      "7 user.a ", absl::StrCat("7 user.b ", binary),
+                      "8 user.a eight", "256 user.a far"}));
 }
 
 }  // namespace

@@ -13,6 +13,7 @@
 #include <signal.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
+#include <sys/xattr.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -515,6 +516,39 @@ TEST_F(CoherenceTest, AFileHeldOpenOnBIsReadAfreshAfterAChangesIt) {
             DataText(newer_data))
       << "B's open descriptor " << kBound << " after the change on A";
   close(fd);
+}
+
+// The attribute's value, or its errno, as getxattr gives it.
+std::string XattrOf(const std::string& path, const char* name) {
+  char value[64];
+  const ssize_t n = getxattr(path.c_str(), name, value, sizeof(value));
+  if (n < 0) return ErrnoText(errno);
+  return std::string(value, n);
+}
+
+// B had asked for the attribute and been told it has none (its mount then
+// answers such probes itself), and had listed none: a set and a remove on
+// A show on B within the bound.
+TEST_F(CoherenceTest, ExtendedAttributeSetAndRemoved) {
+  ASSERT_EQ(WriteFile(A("f"), "xattrs"), absl::OkStatus());
+  const std::vector<std::string> names = {"f"};
+  ASSERT_NO_FATAL_FAILURE(Prime(names));
+  ASSERT_EQ(XattrOf(B("f"), "user.a"), ErrnoText(ENODATA));
+  ASSERT_EQ(listxattr(B("f").c_str(), nullptr, 0), 0);
+
+  ASSERT_EQ(setxattr(A("f").c_str(), "user.a", "set on A", 8, 0), 0)
+      << strerror(errno);
+  absl::Time changed = absl::Now();
+  EXPECT_EQ(PollUntil([&] { return XattrOf(B("f"), "user.a"); },
+                      std::string("set on A"), changed + kBound),
+            "set on A");
+  EXPECT_EQ(listxattr(B("f").c_str(), nullptr, 0), 7);
+
+  ASSERT_EQ(removexattr(A("f").c_str(), "user.a"), 0) << strerror(errno);
+  changed = absl::Now();
+  EXPECT_EQ(PollUntil([&] { return XattrOf(B("f"), "user.a"); },
+                      ErrnoText(ENODATA), changed + kBound),
+            ErrnoText(ENODATA));
 }
 
 TEST_F(CoherenceTest, Utimensat) {

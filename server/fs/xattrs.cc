@@ -1,0 +1,150 @@
+// Filesystem's extended attributes: each is an "X" record of its inode,
+// changed in the same batch as the inode's counters and ctime.
+#include <sys/stat.h>
+#include <sys/xattr.h>
+
+#include <cerrno>
+
+#include "common/errno_status.h"
+#include "common/xattr_name.h"
+#include "server/fs/filesystem.h"
+
+namespace rbfs {
+namespace {
+
+// Linux keeps user attributes off everything but regular files and
+// directories (their permission bits mean something else elsewhere).
+bool UserXattrAllowed(absl::string_view name, const meta::InodeRecord& r) {
+  return !IsUserXattr(name) || S_ISREG(r.mode()) || S_ISDIR(r.mode());
+}
+
+}  // namespace
+
+absl::StatusOr<std::string> Filesystem::GetXattr(InodeRef id,
+                                                 absl::string_view name) {
+  if (absl::Status s = ValidateXattrName(name); !s.ok()) return s;
+  absl::StatusOr<meta::InodeRecord> r = Load(id);
+  if (!r.ok()) return r.status();
+  if (r->xattr_count() == 0 || !UserXattrAllowed(name, *r)) {
+    return ErrnoError(ENODATA);
+  }
+  absl::StatusOr<std::string> value = meta_->GetXattr(id.ino, name);
+  if (absl::IsNotFound(value.status())) return ErrnoError(ENODATA);
+  return value;
+}
+
+absl::StatusOr<std::vector<std::string>> Filesystem::ListXattr(InodeRef id) {
+  absl::StatusOr<meta::InodeRecord> r = Load(id);
+  if (!r.ok()) return r.status();
+  std::vector<std::string> names;
+  if (r->xattr_count() == 0) return names;
+  absl::Status scan = meta_->ForEachXattrOf(
+      id.ino, [&](absl::string_view name, absl::string_view) {
+        names.emplace_back(name);
+        return true;
+      });
+  if (!scan.ok()) return scan;
+  return names;
+}
+
+absl::StatusOr<Entry> Filesystem::SetXattr(InodeRef id, absl::string_view name,
+                                           absl::string_view value,
+                                           uint32_t flags,
+                                           const CallRef& call) {
+  if (absl::Status s = ValidateXattrName(name); !s.ok()) return s;
+  if (value.size() > kMaxXattrValueBytes) {
+    return ErrnoError(E2BIG, "attribute value over 64 KiB");
+  }
+  if ((flags & ~uint32_t{XATTR_CREATE | XATTR_REPLACE}) != 0 ||
+      flags == (XATTR_CREATE | XATTR_REPLACE)) {
+    return ErrnoError(EINVAL, "unknown setxattr flags");
+  }
+  return RunEntryOnce(call, [&]() -> absl::StatusOr<Entry> {
+    std::shared_ptr<InodeLock> lock = locks_.Get(id.ino);
+    absl::MutexLock meta_lock(&lock->meta);
+    absl::StatusOr<meta::InodeRecord> r = Load(id);
+    if (!r.ok()) return r.status();
+    if (!UserXattrAllowed(name, *r)) {
+      return ErrnoError(EPERM, "user attributes only on files and directories");
+    }
+    std::optional<uint64_t> old_size;
+    if (r->xattr_count() > 0) {
+      absl::StatusOr<std::string> old = meta_->GetXattr(id.ino, name);
+      if (old.ok()) {
+        old_size = old->size();
+      } else if (!absl::IsNotFound(old.status())) {
+        return old.status();
+      }
+    }
+    if ((flags & XATTR_CREATE) != 0 && old_size.has_value()) {
+      return ErrnoError(EEXIST);
+    }
+    if ((flags & XATTR_REPLACE) != 0 && !old_size.has_value()) {
+      return ErrnoError(ENODATA);
+    }
+    uint32_t count = r->xattr_count();
+    uint64_t name_bytes = r->xattr_name_bytes();
+    uint64_t value_bytes = r->xattr_value_bytes() + value.size();
+    if (old_size.has_value()) {
+      value_bytes -= *old_size;
+    } else {
+      ++count;
+      name_bytes += name.size();
+    }
+    if (name_bytes + count > kMaxXattrListBytes ||
+        name_bytes + value_bytes > kMaxXattrBytesPerInode) {
+      return ErrnoError(ENOSPC, "no room for more extended attributes");
+    }
+    r->set_xattr_count(count);
+    r->set_xattr_name_bytes(name_bytes);
+    r->set_xattr_value_bytes(value_bytes);
+    r->set_ctime_ns(NowNs());
+    std::unique_ptr<MetaBatch> batch = meta_->NewBatch();
+    batch->PutXattr(id.ino, name, value);
+    batch->PutInode(id.ino, *r);
+    CallLog::Record(batch.get(), call, id.ino, *r);
+    if (absl::Status s = Commit(batch.get()); !s.ok()) return s;
+    return Entry{id.ino, *std::move(r)};
+  });
+}
+
+absl::StatusOr<Entry> Filesystem::RemoveXattr(InodeRef id,
+                                              absl::string_view name,
+                                              const CallRef& call) {
+  if (absl::Status s = ValidateXattrName(name); !s.ok()) return s;
+  return RunEntryOnce(call, [&]() -> absl::StatusOr<Entry> {
+    std::shared_ptr<InodeLock> lock = locks_.Get(id.ino);
+    absl::MutexLock meta_lock(&lock->meta);
+    absl::StatusOr<meta::InodeRecord> r = Load(id);
+    if (!r.ok()) return r.status();
+    if (!UserXattrAllowed(name, *r)) {
+      return ErrnoError(EPERM, "user attributes only on files and directories");
+    }
+    if (r->xattr_count() == 0) return ErrnoError(ENODATA);
+    absl::StatusOr<std::string> old = meta_->GetXattr(id.ino, name);
+    if (absl::IsNotFound(old.status())) return ErrnoError(ENODATA);
+    if (!old.ok()) return old.status();
+    r->set_xattr_count(r->xattr_count() - 1);
+    r->set_xattr_name_bytes(r->xattr_name_bytes() - name.size());
+    r->set_xattr_value_bytes(r->xattr_value_bytes() - old->size());
+    r->set_ctime_ns(NowNs());
+    std::unique_ptr<MetaBatch> batch = meta_->NewBatch();
+    batch->DeleteXattr(id.ino, name);
+    batch->PutInode(id.ino, *r);
+    CallLog::Record(batch.get(), call, id.ino, *r);
+    if (absl::Status s = Commit(batch.get()); !s.ok()) return s;
+    return Entry{id.ino, *std::move(r)};
+  });
+}
+
+absl::Status Filesystem::DropXattrs(uint64_t ino, const meta::InodeRecord& r,
+                                    MetaBatch* batch) {
+  if (r.xattr_count() == 0) return absl::OkStatus();
+  return meta_->ForEachXattrOf(ino,
+                               [&](absl::string_view name, absl::string_view) {
+                                 batch->DeleteXattr(ino, name);
+                                 return true;
+                               });
+}
+
+}  // namespace rbfs

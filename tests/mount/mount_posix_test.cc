@@ -1,0 +1,283 @@
+// POSIX completeness through the kernel (issue 15): extended attributes with
+// their exact errno, binary values to the limit, the namespaces' permission
+// rules for an unprivileged caller, and tools that carry them (cp -a); the
+// set-id bits an unprivileged write drops.
+#include <fcntl.h>
+#include <grp.h>
+#include <sys/stat.h>
+#include <sys/types.h>
+#include <sys/wait.h>
+#include <sys/xattr.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstdlib>
+#include <string>
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "common/wire_limits.h"
+#include "gtest/gtest.h"
+#include "testing/mount_fixture.h"
+
+namespace rbfs {
+namespace {
+
+// allow_other: the tests also act as an unprivileged user.
+class MountPosixTest : public SharedClusterTest<MountPosixTest> {
+ public:
+  static constexpr const char* kMountOptions = "allow_other";
+
+ protected:
+  void SetUp() override {
+    SharedClusterTest::SetUp();
+    dir_ = cluster_->Path(
+        ::testing::UnitTest::GetInstance()->current_test_info()->name());
+    ASSERT_EQ(mkdir(dir_.c_str(), 0777), 0) << strerror(errno);
+    ASSERT_EQ(chmod(dir_.c_str(), 0777), 0);
+  }
+
+  std::string Path(const std::string& name) const {
+    return absl::StrCat(dir_, "/", name);
+  }
+
+  std::string NewFile(const std::string& name, mode_t mode = 0644) {
+    const std::string path = Path(name);
+    const int fd = open(path.c_str(), O_CREAT | O_EXCL | O_WRONLY, mode);
+    EXPECT_GE(fd, 0) << path << ": " << strerror(errno);
+    if (fd >= 0) close(fd);
+    return path;
+  }
+
+  // Runs `body` in a child as uid/gid 65534 with the test's directory as
+  // its working directory (the mount's parents under /root are closed to
+  // it); returns the child's exit code.
+  template <typename Body>
+  int AsNobody(Body body) {
+    const pid_t pid = fork();
+    if (pid == 0) {
+      if (chdir(dir_.c_str()) != 0 || setgroups(0, nullptr) != 0 ||
+          setgid(65534) != 0 || setuid(65534) != 0) {
+        _exit(100);
+      }
+      _exit(body());
+    }
+    int status = 0;
+    waitpid(pid, &status, 0);
+    return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+  }
+
+  std::string dir_;
+};
+
+// -1 with errno, as the system calls give it, folded into one number.
+int Errno(ssize_t result) { return result < 0 ? errno : 0; }
+
+std::string Get(const std::string& path, const std::string& name) {
+  std::string value(kMaxXattrValueBytes, '\0');
+  const ssize_t n =
+      getxattr(path.c_str(), name.c_str(), value.data(), value.size());
+  if (n < 0) return absl::StrCat("<", strerror(errno), ">");
+  value.resize(n);
+  return value;
+}
+
+std::vector<std::string> List(const std::string& path) {
+  std::string names(kMaxXattrListBytes, '\0');
+  const ssize_t n = listxattr(path.c_str(), names.data(), names.size());
+  std::vector<std::string> out;
+  if (n < 0) return {absl::StrCat("<", strerror(errno), ">")};
+  for (size_t at = 0; at < static_cast<size_t>(n);) {
+    const size_t end = names.find('\0', at);
+    out.push_back(names.substr(at, end - at));
+    at = end + 1;
+  }
+  return out;
+}
+
+TEST_F(MountPosixTest, ExtendedAttributesRoundTripWithExactErrno) {
+  const std::string f = NewFile("f");
+  const char* p = f.c_str();
+  EXPECT_EQ(Errno(getxattr(p, "user.a", nullptr, 0)), ENODATA);
+  EXPECT_EQ(Errno(listxattr(p, nullptr, 0)), 0);
+
+  // Every byte value, up to the largest value Linux passes.
+  std::string largest(kMaxXattrValueBytes, '\0');
+  for (size_t i = 0; i < largest.size(); ++i) largest[i] = char(i * 131 + 7);
+  ASSERT_EQ(setxattr(p, "user.large", largest.data(), largest.size(), 0), 0)
+      << strerror(errno);
+  ASSERT_EQ(setxattr(p, "user.empty", "", 0, 0), 0);
+  ASSERT_EQ(setxattr(p, "trusted.t", "t", 1, 0), 0);
+  ASSERT_EQ(setxattr(p, "security.s", "s", 1, 0), 0);
+  EXPECT_EQ(Get(f, "user.large"), largest);
+  EXPECT_EQ(Get(f, "user.empty"), "");
+  EXPECT_EQ(List(f), (std::vector<std::string>{"security.s", "trusted.t",
+                                               "user.empty", "user.large"}));
+
+  // Size probes and short buffers.
+  EXPECT_EQ(getxattr(p, "user.large", nullptr, 0),
+            static_cast<ssize_t>(kMaxXattrValueBytes));
+  char small[16];
+  EXPECT_EQ(Errno(getxattr(p, "user.large", small, sizeof(small))), ERANGE);
+  EXPECT_EQ(listxattr(p, nullptr, 0), 43);  // the four names, NUL-ended
+  EXPECT_EQ(Errno(listxattr(p, small, sizeof(small))), ERANGE);
+
+  EXPECT_EQ(Errno(setxattr(p, "user.empty", "x", 1, XATTR_CREATE)), EEXIST);
+  EXPECT_EQ(Errno(setxattr(p, "user.none", "x", 1, XATTR_REPLACE)), ENODATA);
+  ASSERT_EQ(setxattr(p, "user.empty", "now", 3, XATTR_REPLACE), 0);
+  EXPECT_EQ(Get(f, "user.empty"), "now");
+  EXPECT_EQ(Errno(setxattr(p, "user.big", largest.data(),
+                           kMaxXattrValueBytes + 1, 0)),
+            E2BIG);
+  EXPECT_EQ(Errno(setxattr(p, "os2.x", "x", 1, 0)), ENOTSUP);
+  EXPECT_EQ(Errno(getxattr(p, "os2.x", nullptr, 0)), ENOTSUP);
+  EXPECT_EQ(Errno(setxattr(p, std::string(256, 'u').c_str(), "x", 1, 0)),
+            ERANGE);
+
+  // The inode's total: more large values until it is spent.
+  int stored = 1;
+  while (setxattr(p, absl::StrCat("user.more", stored).c_str(), largest.data(),
+                  largest.size(), 0) == 0) {
+    ++stored;
+  }
+  EXPECT_EQ(errno, ENOSPC);
+  EXPECT_EQ(stored, 3);
+
+  ASSERT_EQ(removexattr(p, "user.large"), 0);
+  EXPECT_EQ(Errno(getxattr(p, "user.large", nullptr, 0)), ENODATA);
+  EXPECT_EQ(Errno(removexattr(p, "user.large")), ENODATA);
+}
+
+// Directories take attributes too; a symlink takes no user attribute (the
+// kernel refuses), but one of its own in trusted.
+TEST_F(MountPosixTest, ExtendedAttributesOnDirectoriesAndSymlinks) {
+  const std::string d = Path("d");
+  ASSERT_EQ(mkdir(d.c_str(), 0755), 0);
+  ASSERT_EQ(setxattr(d.c_str(), "user.d", "dir", 3, 0), 0);
+  EXPECT_EQ(Get(d, "user.d"), "dir");
+  const std::string l = Path("l");
+  ASSERT_EQ(symlink("d", l.c_str()), 0);
+  EXPECT_EQ(Errno(lsetxattr(l.c_str(), "user.l", "x", 1, 0)), EPERM);
+  ASSERT_EQ(lsetxattr(l.c_str(), "trusted.l", "link", 4, 0), 0);
+  std::string value(8, '\0');
+  EXPECT_EQ(lgetxattr(l.c_str(), "trusted.l", value.data(), value.size()), 4);
+  // Through the link: the directory's.
+  EXPECT_EQ(Get(l, "user.d"), "dir");
+}
+
+// setfacl's attribute: rbfs does not interpret POSIX ACLs, so it says so
+// rather than store one it would not enforce.
+TEST_F(MountPosixTest, PosixAclsAreRefusedNotIgnored) {
+  const std::string f = NewFile("f");
+  // "u::rw-,u:1000:rw-,g::r--,m::rw-,o::r--" as setfacl encodes it:
+  // version 2, then (tag, perm, id) little-endian per entry.
+  const unsigned char acl[] = {
+      2,    0, 0, 0,                           // version
+      0x01, 0, 6, 0, 0xff, 0xff, 0xff, 0xff,   // user::rw-
+      0x02, 0, 6, 0, 0xe8, 0x03, 0,    0,      // user:1000:rw-
+      0x04, 0, 4, 0, 0xff, 0xff, 0xff, 0xff,   // group::r--
+      0x10, 0, 6, 0, 0xff, 0xff, 0xff, 0xff,   // mask::rw-
+      0x20, 0, 4, 0, 0xff, 0xff, 0xff, 0xff};  // other::r--
+  EXPECT_EQ(Errno(setxattr(f.c_str(), "system.posix_acl_access", acl,
+                           sizeof(acl), 0)),
+            EOPNOTSUPP);
+}
+
+TEST_F(MountPosixTest, CopyingWithAttributesKeepsThem) {
+  const std::string f = NewFile("f");
+  ASSERT_EQ(setxattr(f.c_str(), "user.kept", "\0\1\2", 3, 0), 0);
+  const std::string g = Path("g");
+  ASSERT_EQ(system(absl::StrCat("cp -a ", f, " ", g).c_str()), 0);
+  EXPECT_EQ(Get(g, "user.kept"), std::string("\0\1\2", 3));
+}
+
+// An unprivileged caller: user attributes follow the file's permission
+// bits, trusted ones are for CAP_SYS_ADMIN only.
+TEST_F(MountPosixTest, UnprivilegedCallersGetTheNamespacesRules) {
+  const std::string theirs = NewFile("theirs", 0644);
+  ASSERT_EQ(setxattr(theirs.c_str(), "user.a", "root", 4, 0), 0);
+  // Exit codes: 0 = as expected, otherwise the failed check.
+  const int result = AsNobody([] {
+    char value[8];
+    if (getxattr("theirs", "user.a", value, sizeof(value)) != 4) return 1;
+    if (setxattr("theirs", "user.b", "x", 1, 0) != -1 || errno != EACCES) {
+      return 2;
+    }
+    const int fd = open("mine", O_CREAT | O_WRONLY, 0600);
+    if (fd < 0) return 3;
+    close(fd);
+    if (setxattr("mine", "user.mine", "x", 1, 0) != 0) return 4;
+    if (setxattr("mine", "trusted.t", "x", 1, 0) != -1 || errno != EPERM) {
+      return 5;
+    }
+    return 0;
+  });
+  EXPECT_EQ(result, 0);
+  EXPECT_EQ(Get(Path("mine"), "user.mine"), "x");
+}
+
+// The mode after an unprivileged write, truncate and a root chown of a
+// file with both set-id bits (and group-exec), in `dir`, and after a root
+// write (which keeps them); "write truncate chown root" as octal modes.
+std::string SetIdBitsAfter(const std::string& dir) {
+  std::string out;
+  for (const char* op : {"write", "truncate", "chown", "root"}) {
+    const std::string path = absl::StrCat(dir, "/", op);
+    const int fd = open(path.c_str(), O_CREAT | O_WRONLY, 0666);
+    if (fd < 0) return strerror(errno);
+    close(fd);
+    if (chmod(path.c_str(), 06777) != 0) return strerror(errno);
+    const std::string what = op;
+    int result = 0;
+    if (what == "chown") {
+      result = chown(path.c_str(), 65534, 65534);
+    } else if (what == "root") {
+      const int wfd = open(path.c_str(), O_WRONLY);
+      result = write(wfd, "x", 1) == 1 ? 0 : -1;
+      close(wfd);
+    } else {
+      const pid_t pid = fork();
+      if (pid == 0) {
+        // The mount's parents under /root are closed to uid 65534.
+        if (chdir(dir.c_str()) != 0 || setgroups(0, nullptr) != 0 ||
+            setgid(65534) != 0 || setuid(65534) != 0) {
+          _exit(100);
+        }
+        if (what == "truncate") _exit(truncate(op, 0) == 0 ? 0 : 1);
+        const int wfd = open(op, O_WRONLY);
+        _exit(wfd >= 0 && write(wfd, "x", 1) == 1 ? 0 : 2);
+      }
+      int status = 0;
+      waitpid(pid, &status, 0);
+      result = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+    }
+    struct stat st;
+    if (result != 0 || stat(path.c_str(), &st) != 0) {
+      absl::StrAppend(&out, op, " failed ");
+      continue;
+    }
+    absl::StrAppend(&out, absl::StrFormat("%o ", st.st_mode & 07777));
+  }
+  return out;
+}
+
+TEST_F(MountPosixTest, UnprivilegedWritesTruncatesAndChownsDropSetIdBits) {
+  EXPECT_EQ(SetIdBitsAfter(dir_), "777 777 777 6777 ");
+}
+
+// cache=none opens every file with direct I/O, where the kernel does not
+// clear the bits itself: the mount's writes carry the request to.
+TEST_F(MountPosixTest, SoDoDirectIoWritesWithCacheNone) {
+  RbfsCluster::Options options;
+  options.volume_bytes = uint64_t{256} << 20;
+  options.mount_options = "allow_other,cache=none";
+  auto cluster = RbfsCluster::Start(options);
+  ASSERT_TRUE(cluster.ok()) << cluster.status();
+  const std::string dir = (*cluster)->Path("d");
+  ASSERT_EQ(mkdir(dir.c_str(), 0777), 0);
+  ASSERT_EQ(chmod(dir.c_str(), 0777), 0);
+  EXPECT_EQ(SetIdBitsAfter(dir), "777 777 777 6777 ");
+}
+}  // namespace
+}  // namespace rbfs

@@ -595,10 +595,10 @@ absl::Status MountCore::Read(uint64_t ino, uint64_t handle, uint64_t offset,
     };
   }
   BeginRequest();
-  std::shared_ptr<IoContext> context = IoContext::CreateRead(
-      offset, size, chunk_size_, &buffers_, std::move(done));
   if (kept != nullptr && version.has_value() &&
       SameVersion(*version, kept->attr)) {
+    std::shared_ptr<IoContext> context = IoContext::CreateRead(
+        offset, size, chunk_size_, &buffers_, std::move(done));
     // The hook holds `kept` until the chunks filled from it are done.
     context->SetReleaseHook([this, kept] { EndRequest(); });
     ContentsSender sender(kept->data);
@@ -609,17 +609,22 @@ absl::Status MountCore::Read(uint64_t ino, uint64_t handle, uint64_t offset,
   // Drawn before the chunks go: an invalidation that arrives while they
   // travel keeps their (older) attributes out.
   const uint64_t ticket = attrs_.Ticket();
-  context->SetReleaseHook([this, ino, moved, ticket] {
-    // The server moves atime on a read as relatime says, and then says
-    // what the attributes became: the kernel's next GETATTR (it drops the
-    // atime after a read) needs no round trip.
-    if (std::optional<Attr> after = moved->Latest(); after.has_value()) {
-      attrs_.Put(*after, absl::Now(), ticket);
-    } else {
-      attrs_.EraseIfAtimeMoves(ino);
-    }
-    EndRequest();
-  });
+  std::shared_ptr<IoContext> context = IoContext::CreateRead(
+      offset, size, chunk_size_, &buffers_,
+      [this, ino, moved, ticket, done = std::move(done)](
+          IoContext& context, absl::StatusOr<size_t> result) {
+        // The server moves atime on a read as relatime says, and then says
+        // what the attributes became: the kernel's next GETATTR (it drops
+        // the atime after a read) needs no round trip. Kept before the
+        // kernel hears of the read, which it may follow at once.
+        if (std::optional<Attr> after = moved->Latest(); after.has_value()) {
+          attrs_.Put(*after, absl::Now(), ticket);
+        } else {
+          attrs_.EraseIfAtimeMoves(ino);
+        }
+        done(context, std::move(result));
+      });
+  context->SetReleaseHook([this] { EndRequest(); });
   GrpcChunkSender sender(rpc_, &limiter_, *id, moved);
   context->Start(sender);
   return absl::OkStatus();
@@ -632,25 +637,29 @@ absl::Status MountCore::Write(uint64_t ino, uint64_t offset, const char* data,
   if (!id.ok()) return id.status();
   BeginRequest();
   attrs_.Erase(ino);
-  std::shared_ptr<IoContext> context = IoContext::CreateWrite(
-      offset, data, size, chunk_size_, &buffers_, std::move(done),
-      [this, ino](uint64_t end) { inodes_.RaiseSize(ino, end); });
   auto written = std::make_shared<ReplyAttrs>();
   // Drawn before the chunks go: an invalidation that arrives while they
   // travel keeps their attributes out.
   const uint64_t ticket = attrs_.Ticket();
-  context->SetReleaseHook([this, ino, written, ticket] {
-    // Size, mtime and ctime moved. The replies said what they became, so
-    // the kernel's next GETATTR (it drops the attributes after a write)
-    // needs no round trip; they replace a GETATTR answered while the write
-    // was in flight, which has an older ctime.
-    if (std::optional<Attr> after = written->Latest(); after.has_value()) {
-      attrs_.Put(*after, absl::Now(), ticket);
-    } else {
-      attrs_.Erase(ino);
-    }
-    EndRequest();
-  });
+  std::shared_ptr<IoContext> context = IoContext::CreateWrite(
+      offset, data, size, chunk_size_, &buffers_,
+      [this, ino, written, ticket, done = std::move(done)](
+          IoContext& context, absl::StatusOr<size_t> result) {
+        // Size, mtime and ctime moved. The replies said what they became,
+        // so the kernel's next GETATTR (it drops the attributes after a
+        // write) and its security.capability probe before the next write
+        // need no round trip; kept before the kernel hears of the write,
+        // as those follow at once. They replace a GETATTR answered while
+        // the write was in flight, which has an older ctime.
+        if (std::optional<Attr> after = written->Latest(); after.has_value()) {
+          attrs_.Put(*after, absl::Now(), ticket);
+        } else {
+          attrs_.Erase(ino);
+        }
+        done(context, std::move(result));
+      },
+      [this, ino](uint64_t end) { inodes_.RaiseSize(ino, end); });
+  context->SetReleaseHook([this] { EndRequest(); });
   GrpcChunkSender sender(rpc_, &limiter_, *id, written, kill_suidgid);
   context->Start(sender);
   return absl::OkStatus();

@@ -1,5 +1,6 @@
 // MountCore: the operations of rbfs-mount, without FUSE (mount_core.cc;
-// extended attributes in mount_core_xattr.cc).
+// extended attributes in mount_core_xattr.cc, locks in
+// mount_core_locks.cc).
 //
 // Each method is one kernel operation turned into RPCs to rbfs-server, with
 // plain arguments (node ids, names, the caller's uid/gid) and a plain result:
@@ -48,9 +49,25 @@
 #include "client/core/serial_worker.h"
 #include "client/rpc/client_session.h"
 #include "client/rpc/rpc_client.h"
+#include "common/lock_set.h"
 #include "protos/rbfs.pb.h"
 
 namespace rbfs {
+
+// One advisory lock request of the kernel (the server arbitrates among
+// mounts: LockRequest in protos/rbfs.proto).
+struct LockSpec {
+  // A flock lock (whole file); else a POSIX byte-range lock.
+  bool flock = false;
+  // The kernel's lock owner.
+  uint64_t owner = 0;
+  // F_RDLCK, F_WRLCK or F_UNLCK.
+  uint32_t type = 0;
+  uint64_t start = 0;
+  // Inclusive; kLockToEnd (common/lock_set.h) for "to the end".
+  uint64_t end = 0;
+  uint32_t pid = 0;
+};
 
 // The attribute changes of a setattr.
 struct AttrChanges {
@@ -100,6 +117,10 @@ using DirFiller = absl::FunctionRef<bool(const DirSlot& slot)>;
 
 class MountCore {
  public:
+  // F_SETLKW's pause between tries, doubling from the first to the last.
+  static constexpr absl::Duration kLockRetryFirst = absl::Milliseconds(1);
+  static constexpr absl::Duration kLockRetryMax = absl::Milliseconds(50);
+
   struct Options {
     // Bytes per chunk RPC, a multiple of the server's block size.
     uint32_t chunk_size = 0;
@@ -203,6 +224,20 @@ class MountCore {
                      size_t size, IoContext::Finisher done,
                      bool kill_suidgid = false);
 
+  // Advisory locks (mount_core_locks.cc). F_GETLK: the first lock of
+  // another owner, anywhere, that `spec` conflicts with (type F_UNLCK if
+  // none).
+  absl::StatusOr<LockReply> TestLock(uint64_t ino, const LockSpec& spec);
+  // F_SETLK, or with `wait` F_SETLKW: repeated while another owner holds
+  // a conflicting lock, backing off from kLockRetryFirst to kLockRetryMax,
+  // until granted or `interrupted()` (checked between tries) says the
+  // caller gave up: EINTR.
+  absl::Status SetLock(uint64_t ino, const LockSpec& spec, bool wait,
+                       absl::FunctionRef<bool()> interrupted);
+  // `owner` closed the file (its POSIX locks) or released it (its flock):
+  // drops what it holds there, without a call when it holds nothing.
+  void UnlockAll(uint64_t ino, bool flock, uint64_t owner);
+
   // What the mount knows of the kernel's inodes, for tests.
   const InodeTable& inodes() const { return inodes_; }
   // When the kernel may keep what a reply tells it.
@@ -245,6 +280,10 @@ class MountCore {
       grpc::Status (Rbfs::StubInterface::*method)(grpc::ClientContext*,
                                                   const Request&, AttrReply*),
       uint64_t ino, Request& request);
+  // One Lock call for `spec` on `id`; a granted change is recorded with the
+  // session.
+  absl::StatusOr<LockReply> LockCall(const InodeId& id, const LockSpec& spec,
+                                     bool test);
   // Tells the server one open handle of `id` is gone.
   void ReleaseOnServer(const InodeId& id, uint64_t handle);
   // Counts a read or write until its context has released everything.

@@ -889,5 +889,56 @@ TEST_F(MountCoreTest, ASetXattrIsNumberedAndItsAttributesKept) {
             ENODATA);
   EXPECT_TRUE(core_->GetAttr(5)->has_xattrs());
 }
+
+LockReply LockErr(int err) {
+  LockReply reply;
+  reply.set_err(err);
+  return reply;
+}
+
+// F_SETLKW asks again while another owner holds the lock, until granted;
+// F_SETLK does not; an interrupted wait is EINTR. A close unlocks only
+// what the owner holds.
+TEST_F(MountCoreTest, ALockWaitAsksAgainUntilGrantedOrInterrupted) {
+  Know(MakeAttr(5, 1, S_IFREG | 0600, 100));
+  LockSpec spec;
+  spec.owner = 9;
+  spec.type = F_WRLCK;
+  spec.start = 0;
+  spec.end = kLockToEnd;
+  EXPECT_CALL(*stub_, Lock(_, _, _))
+      .WillOnce(DoAll(SetArgPointee<2>(LockErr(EAGAIN)), Return(Ok())));
+  EXPECT_EQ(StatusToErrno(core_->SetLock(5, spec, false, [] { return false; })),
+            EAGAIN);
+  EXPECT_FALSE(session_->HoldsLocks(5, false, 9));
+
+  LockRequest sent;
+  EXPECT_CALL(*stub_, Lock(_, _, _))
+      .WillOnce(DoAll(SetArgPointee<2>(LockErr(EAGAIN)), Return(Ok())))
+      .WillOnce(DoAll(SetArgPointee<2>(LockErr(EAGAIN)), Return(Ok())))
+      .WillOnce(DoAll(SaveArg<1>(&sent), Return(Ok())));
+  EXPECT_TRUE(core_->SetLock(5, spec, true, [] { return false; }).ok());
+  EXPECT_EQ(sent.session(), session_->id());
+  EXPECT_EQ(sent.owner(), 9u);
+  EXPECT_TRUE(session_->HoldsLocks(5, false, 9));
+
+  EXPECT_CALL(*stub_, Lock(_, _, _))
+      .WillRepeatedly(DoAll(SetArgPointee<2>(LockErr(EAGAIN)), Return(Ok())));
+  int asked = 0;
+  spec.owner = 10;
+  EXPECT_EQ(StatusToErrno(
+                core_->SetLock(5, spec, true, [&] { return ++asked == 3; })),
+            EINTR);
+  testing::Mock::VerifyAndClearExpectations(stub_);
+
+  // Owner 10 holds nothing: no call. Owner 9's close unlocks everything.
+  EXPECT_CALL(*stub_, Lock(_, _, _))
+      .WillOnce(DoAll(SaveArg<1>(&sent), Return(Ok())));
+  core_->UnlockAll(5, false, 10);
+  core_->UnlockAll(5, false, 9);
+  EXPECT_EQ(sent.type(), static_cast<uint32_t>(F_UNLCK));
+  EXPECT_EQ(sent.end(), kLockToEnd);
+  EXPECT_FALSE(session_->HoldsLocks(5, false, 9));
+}
 }  // namespace
 }  // namespace rbfs

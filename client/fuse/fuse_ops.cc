@@ -1,5 +1,7 @@
 #include "client/fuse/fuse_ops.h"
 
+#include <fcntl.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <sys/statvfs.h>
 
@@ -74,6 +76,10 @@ void FuseOps::Init(fuse_conn_info* conn) {
   // file's size and mtime from the server while it caches the inode, so
   // another mount's truncate or append would stay unseen.
   conn->want &= ~FUSE_CAP_WRITEBACK_CACHE;
+  // Locks are the server's to arbitrate among mounts; without these the
+  // kernel would grant them per mount.
+  if (conn->capable & FUSE_CAP_POSIX_LOCKS) conn->want |= FUSE_CAP_POSIX_LOCKS;
+  if (conn->capable & FUSE_CAP_FLOCK_LOCKS) conn->want |= FUSE_CAP_FLOCK_LOCKS;
   conn->time_gran = 1;
   if (options_.read_ahead_kib > 0) {
     // The kernel takes the smaller of this reply's window and the device's
@@ -415,6 +421,68 @@ void FuseOps::ReplyXattr(fuse_req_t req,
 
 namespace {
 
+// libfuse's struct flock (l_len 0: to the end) as a LockSpec.
+LockSpec SpecOf(const fuse_file_info* fi, const struct flock* lock) {
+  LockSpec spec;
+  spec.owner = fi->lock_owner;
+  spec.type = lock->l_type;
+  spec.start = lock->l_start;
+  spec.end = lock->l_len == 0 ? kLockToEnd : lock->l_start + lock->l_len - 1;
+  spec.pid = lock->l_pid;
+  return spec;
+}
+
+}  // namespace
+
+void FuseOps::GetLock(fuse_req_t req, fuse_ino_t ino, fuse_file_info* fi,
+                      struct flock* lock) {
+  absl::StatusOr<LockReply> held = core_->TestLock(ino, SpecOf(fi, lock));
+  if (!held.ok()) {
+    ReplyStatus(req, held.status());
+    return;
+  }
+  lock->l_type = held->type();
+  if (held->type() != F_UNLCK) {
+    lock->l_whence = SEEK_SET;
+    lock->l_start = held->start();
+    lock->l_len =
+        held->end() == kLockToEnd ? 0 : held->end() - held->start() + 1;
+    lock->l_pid = held->pid();
+  }
+  fuse_reply_lock(req, lock);
+}
+
+void FuseOps::SetLock(fuse_req_t req, fuse_ino_t ino, fuse_file_info* fi,
+                      const struct flock* lock, bool sleep) {
+  ReplyStatus(req, core_->SetLock(ino, SpecOf(fi, lock), sleep, [req] {
+    return fuse_req_interrupted(req) != 0;
+  }));
+}
+
+void FuseOps::Flock(fuse_req_t req, fuse_ino_t ino, fuse_file_info* fi,
+                    int op) {
+  LockSpec spec;
+  spec.flock = true;
+  spec.owner = fi->lock_owner;
+  switch (op & ~LOCK_NB) {
+    case LOCK_SH:
+      spec.type = F_RDLCK;
+      break;
+    case LOCK_EX:
+      spec.type = F_WRLCK;
+      break;
+    default:
+      spec.type = F_UNLCK;
+      break;
+  }
+  const bool wait = (op & LOCK_NB) == 0 && spec.type != F_UNLCK;
+  ReplyStatus(req, core_->SetLock(ino, spec, wait, [req] {
+    return fuse_req_interrupted(req) != 0;
+  }));
+}
+
+namespace {
+
 fuse_lowlevel_ops MakeOperations() {
   fuse_lowlevel_ops ops;
   memset(&ops, 0, sizeof(ops));
@@ -485,11 +553,19 @@ fuse_lowlevel_ops MakeOperations() {
                  off_t offset, fuse_file_info*) {
     Self(req)->Write(req, ino, data, size, offset);
   };
-  ops.flush = [](fuse_req_t req, fuse_ino_t, fuse_file_info*) {
-    // Every write has reached the server before it returned.
+  ops.flush = [](fuse_req_t req, fuse_ino_t ino, fuse_file_info* fi) {
+    // Every write has reached the server before it returned; a close lets
+    // go of the closing owner's POSIX locks on the file.
+    Self(req)->core().UnlockAll(ino, /*flock=*/false, fi->lock_owner);
     fuse_reply_err(req, 0);
   };
   ops.release = [](fuse_req_t req, fuse_ino_t ino, fuse_file_info* fi) {
+    // The last close of an open file: its owner id is the file's, which
+    // owns its OFD locks and (flock_release) its flock.
+    Self(req)->core().UnlockAll(ino, /*flock=*/false, fi->lock_owner);
+    if (fi->flock_release) {
+      Self(req)->core().UnlockAll(ino, /*flock=*/true, fi->lock_owner);
+    }
     Self(req)->Release(req, ino, fi->fh);
   };
   ops.fsync = [](fuse_req_t req, fuse_ino_t ino, int, fuse_file_info*) {
@@ -524,6 +600,17 @@ fuse_lowlevel_ops MakeOperations() {
   };
   ops.removexattr = [](fuse_req_t req, fuse_ino_t ino, const char* name) {
     Self(req)->RemoveXattr(req, ino, name);
+  };
+  ops.getlk = [](fuse_req_t req, fuse_ino_t ino, fuse_file_info* fi,
+                 struct flock* lock) {
+    Self(req)->GetLock(req, ino, fi, lock);
+  };
+  ops.setlk = [](fuse_req_t req, fuse_ino_t ino, fuse_file_info* fi,
+                 struct flock* lock, int sleep) {
+    Self(req)->SetLock(req, ino, fi, lock, sleep != 0);
+  };
+  ops.flock = [](fuse_req_t req, fuse_ino_t ino, fuse_file_info* fi, int op) {
+    Self(req)->Flock(req, ino, fi, op);
   };
   return ops;
 }

@@ -74,6 +74,11 @@ class FuseOps : public KernelNotifier {
   void GetXattr(fuse_req_t req, fuse_ino_t ino, const char* name, size_t size);
   void ListXattr(fuse_req_t req, fuse_ino_t ino, size_t size);
   void RemoveXattr(fuse_req_t req, fuse_ino_t ino, const char* name);
+  void GetLock(fuse_req_t req, fuse_ino_t ino, fuse_file_info* fi,
+               struct flock* lock);
+  void SetLock(fuse_req_t req, fuse_ino_t ino, fuse_file_info* fi,
+               const struct flock* lock, bool sleep);
+  void Flock(fuse_req_t req, fuse_ino_t ino, fuse_file_info* fi, int op);
 
   MountCore& core() { return *core_; }
 

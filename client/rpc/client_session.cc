@@ -105,7 +105,9 @@ bool ClientSession::Renew() {
     period_ = absl::Milliseconds(reply.lease_ms()) / 3;
   }
   // The thread alone touches reclaim_pending_.
-  if (!reply.known() || reclaim_pending_) reclaim_pending_ = !Reclaim();
+  if (!reply.known() || reclaim_pending_) {
+    reclaim_pending_ = !Reclaim() || !ReclaimLocks();
+  }
   return true;
 }
 
@@ -142,6 +144,88 @@ bool ClientSession::Reclaim() {
   }
   LogInfo("re-registered %d of %d open files with the server",
           held.size() - lost, held.size());
+  return true;
+}
+
+namespace {
+
+LockType LockTypeOf(uint32_t type) {
+  switch (type) {
+    case F_RDLCK:
+      return LockType::kRead;
+    case F_WRLCK:
+      return LockType::kWrite;
+    default:
+      return LockType::kUnlock;
+  }
+}
+
+}  // namespace
+
+void ClientSession::LockGranted(const LockRequest& granted) {
+  absl::MutexLock lock(&mu_);
+  const std::pair<uint64_t, bool> key{granted.id().ino(), granted.flock()};
+  Locked& locked = locks_[key];
+  locked.id = granted.id();
+  locked.set.Apply(LockOwner{id_, granted.owner()}, LockTypeOf(granted.type()),
+                   granted.start(), granted.end(), granted.pid());
+  if (locked.set.empty()) locks_.erase(key);
+}
+
+bool ClientSession::HoldsLocks(uint64_t ino, bool flock, uint64_t owner) const {
+  absl::MutexLock lock(&mu_);
+  auto it = locks_.find(std::make_pair(ino, flock));
+  if (it == locks_.end()) return false;
+  const std::vector<HeldLock>& held = it->second.set.locks();
+  return std::any_of(held.begin(), held.end(), [owner](const HeldLock& h) {
+    return h.owner.owner == owner;
+  });
+}
+
+bool ClientSession::ReclaimLocks() {
+  std::vector<LockRequest> held;
+  {
+    absl::MutexLock lock(&mu_);
+    for (const auto& [key, locked] : locks_) {
+      for (const HeldLock& h : locked.set.locks()) {
+        LockRequest request;
+        *request.mutable_id() = locked.id;
+        request.set_session(id_);
+        request.set_owner(h.owner.owner);
+        request.set_flock(key.second);
+        request.set_type(h.type == LockType::kWrite ? F_WRLCK : F_RDLCK);
+        request.set_start(h.start);
+        request.set_end(h.end);
+        request.set_pid(h.pid);
+        request.set_reclaim(true);
+        held.push_back(std::move(request));
+      }
+    }
+  }
+  if (held.empty()) return true;
+  int lost = 0;
+  for (const LockRequest& request : held) {
+    LockReply reply;
+    grpc::Status status = CallOnce(&Rbfs::StubInterface::Lock, request, &reply);
+    if (!status.ok()) {
+      LogWarning("re-asserting locks: %s", status.error_message());
+      return false;
+    }
+    if (reply.err() != 0) {
+      // Another mount took it after the grace period (this mount was cut
+      // off for longer) or the file is gone: its owner no longer holds it.
+      ++lost;
+      LockRequest gone = request;
+      gone.set_type(F_UNLCK);
+      LockGranted(gone);
+    }
+  }
+  if (lost > 0) {
+    LogWarning("%d of %d locks could not be re-asserted: lost", lost,
+               held.size());
+  } else {
+    LogInfo("re-asserted %d locks with the server", held.size());
+  }
   return true;
 }
 

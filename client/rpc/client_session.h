@@ -10,7 +10,9 @@
 // the server says it did not hold the session's handles (it restarted, or
 // the lease ran out while the mount was cut off), the thread re-registers
 // every handle the mount holds, so open files, including unlinked ones,
-// stay usable.
+// stay usable, and then re-asserts every lock the server granted it (locks
+// live in the server's memory; during its grace period only such reclaims
+// are granted).
 //
 // Invariant: a handle is in `handles_` from the successful open to the
 // release; a reclaim that raced with the release is undone.
@@ -20,12 +22,14 @@
 #include <cstdint>
 #include <set>
 #include <thread>
+#include <utility>
 
 #include "absl/base/thread_annotations.h"
 #include "absl/container/flat_hash_map.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
 #include "client/rpc/rpc_client.h"
+#include "common/lock_set.h"
 #include "protos/rbfs.pb.h"
 
 namespace rbfs {
@@ -51,6 +55,13 @@ class ClientSession {
   void Opened(uint64_t handle, const InodeId& id, uint32_t flags);
   void Released(uint64_t handle);
 
+  // Records a lock request the server granted (an unlock drops what it
+  // covers), to re-assert after a restart.
+  void LockGranted(const LockRequest& granted);
+  // Whether `owner` holds locks of that kind on `ino` (so a close must
+  // unlock).
+  bool HoldsLocks(uint64_t ino, bool flock, uint64_t owner) const;
+
   // Starts the renewal thread.
   void Start();
   // Releases every handle on the server (at unmount: the kernel sends no
@@ -70,6 +81,9 @@ class ClientSession {
   // Re-registers every held handle; false if the server could not be
   // reached for all of them.
   bool Reclaim();
+  // Re-asserts every granted lock; false if the server could not be
+  // reached for all of them.
+  bool ReclaimLocks();
   // Whether `handle` is still held (not released meanwhile).
   bool Holds(uint64_t handle) const;
   // False if the server could not be reached.
@@ -88,6 +102,13 @@ class ClientSession {
   std::set<uint64_t> running_calls_ ABSL_GUARDED_BY(mu_);
   uint64_t next_handle_ ABSL_GUARDED_BY(mu_) = 1;
   absl::flat_hash_map<uint64_t, Handle> handles_ ABSL_GUARDED_BY(mu_);
+  // The locks granted, per file and kind (true: flock), with the file's id.
+  struct Locked {
+    InodeId id;
+    LockSet set;
+  };
+  absl::flat_hash_map<std::pair<uint64_t, bool>, Locked> locks_
+      ABSL_GUARDED_BY(mu_);
   absl::Duration period_ ABSL_GUARDED_BY(mu_) = absl::Seconds(1);
   bool stopping_ ABSL_GUARDED_BY(mu_) = false;
 

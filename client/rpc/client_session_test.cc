@@ -133,6 +133,50 @@ TEST_F(ClientSessionTest, AnUnknownSessionReregistersTheHandlesHeld) {
   EXPECT_EQ(reclaimed.flags(), static_cast<uint32_t>(O_RDWR));
 }
 
+// The locks the server granted are re-asserted after the handles, with
+// what an unlock left of them.
+TEST_F(ClientSessionTest, AnUnknownSessionReassertsItsLocks) {
+  LockRequest granted;
+  *granted.mutable_id() = Id(10);
+  granted.set_owner(5);
+  granted.set_type(F_WRLCK);
+  granted.set_start(0);
+  granted.set_end(99);
+  granted.set_pid(42);
+  session_->LockGranted(granted);
+  LockRequest unlocked = granted;
+  unlocked.set_type(F_UNLCK);
+  unlocked.set_start(50);
+  unlocked.set_end(kLockToEnd);
+  session_->LockGranted(unlocked);
+  EXPECT_TRUE(session_->HoldsLocks(10, /*flock=*/false, 5));
+  EXPECT_FALSE(session_->HoldsLocks(10, /*flock=*/true, 5));
+  EXPECT_FALSE(session_->HoldsLocks(10, /*flock=*/false, 6));
+
+  LockRequest reclaimed;
+  absl::Notification done;
+  EXPECT_CALL(*stub_, KeepAlive(_, _, _))
+      .WillOnce(DoAll(SetArgPointee<2>(Known(false)), Return(grpc::Status::OK)))
+      .WillRepeatedly(
+          DoAll(SetArgPointee<2>(Known(true)), Return(grpc::Status::OK)));
+  EXPECT_CALL(*stub_, Lock(_, _, _))
+      .WillOnce(DoAll(SaveArg<1>(&reclaimed), Invoke([&](auto...) {
+                        done.Notify();
+                        return grpc::Status::OK;
+                      })));
+  const uint64_t id = session_->id();
+  session_->Start();
+  done.WaitForNotification();
+  Stop();
+  EXPECT_TRUE(reclaimed.reclaim());
+  EXPECT_EQ(reclaimed.session(), id);
+  EXPECT_EQ(reclaimed.owner(), 5u);
+  EXPECT_EQ(reclaimed.type(), static_cast<uint32_t>(F_WRLCK));
+  EXPECT_EQ(reclaimed.start(), 0u);
+  EXPECT_EQ(reclaimed.end(), 49u);
+  EXPECT_EQ(reclaimed.pid(), 42u);
+}
+
 TEST_F(ClientSessionTest, AReclaimThatRacedWithTheReleaseIsUndone) {
   session_->Opened(4, Id(12), O_RDWR);
   ReleaseRequest released;

@@ -141,6 +141,7 @@ RBFS_STREAM_CALL(GetXattrRequest, XattrReply, getxattr, xattr)
 RBFS_STREAM_CALL(ListXattrRequest, XattrReply, listxattr, xattr)
 RBFS_STREAM_CALL(SetXattrRequest, AttrReply, setxattr, attr)
 RBFS_STREAM_CALL(RemoveXattrRequest, AttrReply, removexattr, attr)
+RBFS_STREAM_CALL(LockRequest, LockReply, lock, lock)
 #undef RBFS_STREAM_CALL
 
 }  // namespace rbfs

@@ -90,6 +90,7 @@ class FakeRbfsStub : public MockRbfsStub {
     RBFS_FAKE_UNIMPLEMENTED(ListXattr, ListXattrRequest, XattrReply)
     RBFS_FAKE_UNIMPLEMENTED(SetXattr, SetXattrRequest, AttrReply)
     RBFS_FAKE_UNIMPLEMENTED(RemoveXattr, RemoveXattrRequest, AttrReply)
+    RBFS_FAKE_UNIMPLEMENTED(Lock, LockRequest, LockReply)
     RBFS_FAKE_UNIMPLEMENTED(KeepAlive, KeepAliveRequest, KeepAliveReply)
 #undef RBFS_FAKE_UNIMPLEMENTED
 

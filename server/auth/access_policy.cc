@@ -61,6 +61,8 @@ absl::string_view OperationName(Operation op) {
       return "SetXattr";
     case Operation::kRemoveXattr:
       return "RemoveXattr";
+    case Operation::kLock:
+      return "Lock";
     case Operation::kKeepAlive:
       return "KeepAlive";
     case Operation::kWatch:
@@ -89,7 +91,9 @@ bool AccessPolicy::Changes(const AccessRequest& request) {
       return (request.open_flags & O_ACCMODE) != O_RDONLY ||
              (request.open_flags & O_TRUNC) != 0;
     // Fsync makes durable what was already written; Release and KeepAlive
-    // change only the server's record of open handles and sessions; Watch
+    // change only the server's record of open handles and sessions, Lock
+    // only its record of locks (a read-only export still arbitrates
+    // readers' locks, as a read-only NFS export does); Watch
     // only listens; an Exchange stream's requests are each decided on
     // their own.
     case Operation::kLookup:
@@ -102,6 +106,7 @@ bool AccessPolicy::Changes(const AccessRequest& request) {
     case Operation::kRead:
     case Operation::kGetXattr:
     case Operation::kListXattr:
+    case Operation::kLock:
     case Operation::kKeepAlive:
     case Operation::kWatch:
     case Operation::kExchange:

@@ -60,6 +60,7 @@ enum class Operation {
   kListXattr,
   kSetXattr,
   kRemoveXattr,
+  kLock,
   kKeepAlive,
   kWatch,
   kExchange,

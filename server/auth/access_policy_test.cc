@@ -28,8 +28,8 @@ const std::vector<Operation>& AllOperations() {
       Operation::kStatFs,      Operation::kFsync,     Operation::kOpen,
       Operation::kRelease,     Operation::kRead,      Operation::kWrite,
       Operation::kGetXattr,    Operation::kListXattr, Operation::kSetXattr,
-      Operation::kRemoveXattr, Operation::kKeepAlive, Operation::kWatch,
-      Operation::kExchange};
+      Operation::kRemoveXattr, Operation::kLock,      Operation::kKeepAlive,
+      Operation::kWatch,       Operation::kExchange};
   return *all;
 }
 

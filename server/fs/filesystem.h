@@ -10,7 +10,7 @@
 //
 // The class is defined across files by concern: filesystem.cc (namespace
 // operations), file_data.cc (SetAttr/truncate, Read, Write), xattrs.cc
-// (extended attributes),
+// (extended attributes), locks.cc (advisory locks),
 // filesystem_open_files.cc (open counts, orphan reclaim, the sweeper) and
 // volume_open.cc (Open, format, rebuild at start, shutdown); the durable
 // high-water mark is a class of its own (high_water_mark.h).
@@ -35,6 +35,7 @@
 #include "common/clock.h"
 #include "common/wire_limits.h"
 #include "server/fs/call_log.h"
+#include "server/fs/file_locks.h"
 #include "server/fs/high_water_mark.h"
 #include "server/fs/lock_table.h"
 #include "server/fs/session_table.h"
@@ -217,6 +218,16 @@ class Filesystem {
   absl::StatusOr<Entry> RemoveXattr(InodeRef id, absl::string_view name,
                                     const CallRef& call = {});
 
+  // Advisory locks (locks.cc; file_locks.h says whose): with `test`
+  // (F_GETLK) the first conflicting lock, changing nothing; otherwise
+  // (F_SETLK) takes, changes or drops the lock, EAGAIN while another owner
+  // holds a conflicting one. During the grace period after a start only a
+  // `reclaim` (a lock its mount held before the restart) is granted, so
+  // that nobody takes a lock another mount is about to re-assert.
+  absl::StatusOr<std::optional<HeldLock>> Lock(InodeRef id,
+                                               const LockArgs& args, bool test,
+                                               bool reclaim);
+
   // Makes everything durable (used at shutdown).
   absl::Status SyncAll();
 
@@ -329,6 +340,7 @@ class Filesystem {
 
   SessionTable sessions_;
   CallLog calls_;
+  FileLocks file_locks_;
   const Clock* const clock_;
   // Until then, unlinked inodes are not freed: a mount of the previous run
   // may still hold them open and re-register its handles.

@@ -162,6 +162,9 @@ void Filesystem::SweepNow() {
             expired.sessions.size(), expired.inodes.size());
   }
   for (uint64_t session : expired.sessions) {
+    if (const size_t files = file_locks_.DropSession(session); files > 0) {
+      LogInfo("an expired session held locks on %d files: released", files);
+    }
     if (absl::Status s = calls_.ForgetSession(session); !s.ok()) {
       LogWarning("cannot drop call records: %s", s.ToString());
     }

@@ -930,5 +930,44 @@ TEST_F(FilesystemTest, AnUnprivilegedWriteDropsTheSetIdBits) {
   ASSERT_TRUE(fs_->Write(g, 0, "user", nullptr, /*kill_suidgid=*/true).ok());
   EXPECT_EQ(fs_->GetAttr(g)->inode.mode() & 07777, 02745u);
 }
+
+LockArgs WriteLock(uint64_t session) {
+  LockArgs args;
+  args.owner = LockOwner{session, 1};
+  args.type = LockType::kWrite;
+  return args;
+}
+
+// After a restart, during the grace period only reclaims are granted
+// (EAGAIN otherwise); then anyone may lock; an expired session loses its
+// locks; a gone file is ESTALE.
+TEST_F(FilesystemTest, LocksAfterARestartAreForReclaimsUntilTheGraceEnds) {
+  const InodeRef f = RefOf(Create(kRoot, "f"));
+  ASSERT_TRUE(fs_->Lock(f, WriteLock(1), false, false).ok());
+  EXPECT_EQ(Err(fs_->Lock(f, WriteLock(2), false, false)), EAGAIN);
+  Reopen();
+  EXPECT_EQ(Err(fs_->Lock(f, WriteLock(2), false, false)), EAGAIN);
+  ASSERT_TRUE(fs_->Lock(f, WriteLock(1), false, /*reclaim=*/true).ok());
+  EXPECT_TRUE(fs_->KeepAlive(1, 0).ok());
+  clock_.Advance(kLease);
+  EXPECT_EQ(Err(fs_->Lock(f, WriteLock(2), false, false)), EAGAIN)
+      << "session 1's reclaimed lock";
+  absl::StatusOr<std::optional<HeldLock>> held =
+      fs_->Lock(f, WriteLock(2), /*test=*/true, false);
+  ASSERT_TRUE(held.ok());
+  ASSERT_TRUE(held->has_value());
+  EXPECT_EQ((*held)->owner.session, 1u);
+  // Session 1 is not renewed for a lease: its locks go at the sweep.
+  clock_.Advance(kLease + absl::Seconds(1));
+  fs_->SweepNow();
+  EXPECT_TRUE(fs_->Lock(f, WriteLock(2), false, false).ok());
+  LockArgs backwards = WriteLock(2);
+  backwards.start = 10;
+  backwards.end = 9;
+  EXPECT_EQ(Err(fs_->Lock(f, backwards, false, false)), EINVAL);
+  EXPECT_EQ(Err(fs_->Lock(InodeRef{f.ino, f.generation + 1}, WriteLock(2),
+                          false, false)),
+            ESTALE);
+}
 }  // namespace
 }  // namespace rbfs

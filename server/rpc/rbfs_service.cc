@@ -526,6 +526,20 @@ grpc::Status RbfsService::RemoveXattrFor(const grpc::ServerContextBase* ctx,
   return answered;
 }
 
+grpc::Status RbfsService::LockFor(const grpc::ServerContextBase* ctx,
+                                  const LockRequest* req, LockReply* reply) {
+  const AccessDecision access =
+      policy_.Decide(GrpcCredentials(ctx), Asks(Operation::kLock));
+  if (!access.runs()) return Refused(access, reply);
+  absl::StatusOr<LockArgs> args = LockArgsOf(*req);
+  if (!args.ok()) return Answer(args.status(), reply);
+  absl::StatusOr<std::optional<HeldLock>> held =
+      fs_->Lock(RefOf(req->id()), *args, req->test(), req->reclaim());
+  if (!held.ok()) return Answer(held.status(), reply);
+  if (req->test()) FillConflict(*held, reply);
+  return grpc::Status::OK;
+}
+
 void RbfsService::Serve(const grpc::ServerContextBase* ctx,
                         const StreamRequest& request, StreamReply* reply) {
   switch (request.call_case()) {
@@ -591,6 +605,9 @@ void RbfsService::Serve(const grpc::ServerContextBase* ctx,
       return Settle(
           SetXattrFor(ctx, &request.setxattr(), reply->mutable_attr()),
           reply->mutable_attr());
+    case StreamRequest::kLock:
+      return Settle(LockFor(ctx, &request.lock(), reply->mutable_lock()),
+                    reply->mutable_lock());
     case StreamRequest::kRemovexattr:
       return Settle(
           RemoveXattrFor(ctx, &request.removexattr(), reply->mutable_attr()),

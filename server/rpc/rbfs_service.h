@@ -140,6 +140,10 @@ class RbfsService final
                            AttrReply* reply) override {
     return RemoveXattrFor(ctx, req, reply);
   }
+  grpc::Status Lock(grpc::ServerContext* ctx, const LockRequest* req,
+                    LockReply* reply) override {
+    return LockFor(ctx, req, reply);
+  }
   grpc::Status KeepAlive(grpc::ServerContext* ctx, const KeepAliveRequest* req,
                          KeepAliveReply* reply) override {
     return KeepAliveFor(ctx, req, reply);
@@ -196,6 +200,8 @@ class RbfsService final
                            const SetXattrRequest* req, AttrReply* reply);
   grpc::Status RemoveXattrFor(const grpc::ServerContextBase* ctx,
                               const RemoveXattrRequest* req, AttrReply* reply);
+  grpc::Status LockFor(const grpc::ServerContextBase* ctx,
+                       const LockRequest* req, LockReply* reply);
   grpc::Status KeepAliveFor(const grpc::ServerContextBase* ctx,
                             const KeepAliveRequest* req, KeepAliveReply* reply);
   // A successful Open's reply gets the file's contents if the request asked

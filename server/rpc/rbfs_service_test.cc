@@ -440,5 +440,54 @@ TEST_F(RbfsServiceTest, ExtendedAttributesTravelWithTheirErrno) {
   EXPECT_EQ(removed.err(), ENODATA);
   hub->Detach(watcher);
 }
+
+// Locks over the wire: owners are (session, owner), F_GETLK's answer
+// names the holder, flock and POSIX locks are apart, an unknown type is
+// EINVAL.
+TEST_F(RbfsServiceTest, LocksAreArbitratedBetweenSessions) {
+  const InodeId f = NewFile("f").attr().id();
+  LockRequest lock;
+  *lock.mutable_id() = f;
+  lock.set_session(1);
+  lock.set_owner(7);
+  lock.set_type(F_WRLCK);
+  lock.set_start(10);
+  lock.set_end(19);
+  lock.set_pid(1234);
+  LockReply reply;
+  ASSERT_TRUE(service_->Lock(nullptr, &lock, &reply).ok());
+  ASSERT_EQ(reply.err(), 0);
+
+  LockRequest other = lock;
+  other.set_session(2);
+  other.set_start(0);
+  other.set_end(kLockToEnd);
+  LockReply refused;
+  ASSERT_TRUE(service_->Lock(nullptr, &other, &refused).ok());
+  EXPECT_EQ(refused.err(), EAGAIN);
+  other.set_test(true);
+  LockReply holder;
+  ASSERT_TRUE(service_->Lock(nullptr, &other, &holder).ok());
+  EXPECT_EQ(holder.err(), 0);
+  EXPECT_EQ(holder.type(), static_cast<uint32_t>(F_WRLCK));
+  EXPECT_EQ(holder.start(), 10u);
+  EXPECT_EQ(holder.end(), 19u);
+  EXPECT_EQ(holder.pid(), 1234u);
+  other.set_test(false);
+  other.set_flock(true);
+  LockReply flocked;
+  ASSERT_TRUE(service_->Lock(nullptr, &other, &flocked).ok());
+  EXPECT_EQ(flocked.err(), 0);
+  other.set_flock(false);
+  other.set_test(true);
+  other.set_start(20);
+  LockReply free_range;
+  ASSERT_TRUE(service_->Lock(nullptr, &other, &free_range).ok());
+  EXPECT_EQ(free_range.type(), static_cast<uint32_t>(F_UNLCK));
+  other.set_type(7);
+  LockReply unknown;
+  ASSERT_TRUE(service_->Lock(nullptr, &other, &unknown).ok());
+  EXPECT_EQ(unknown.err(), EINVAL);
+}
 }  // namespace
 }  // namespace rbfs

@@ -1,6 +1,9 @@
 #include "server/rpc/wire_conversion.h"
 
+#include <fcntl.h>
+
 #include <algorithm>
+#include <cerrno>
 #include <limits>
 #include <utility>
 
@@ -45,6 +48,40 @@ void FillAttr(const Entry& e, uint32_t block_size, Attr* attr) {
   SetTime(attr->mutable_mtime(), r.mtime_ns());
   SetTime(attr->mutable_ctime(), r.ctime_ns());
   attr->set_has_xattrs(r.xattr_count() > 0);
+}
+
+absl::StatusOr<LockArgs> LockArgsOf(const LockRequest& req) {
+  LockArgs args;
+  args.kind = req.flock() ? LockKind::kFlock : LockKind::kPosix;
+  args.owner = LockOwner{req.session(), req.owner()};
+  switch (req.type()) {
+    case F_RDLCK:
+      args.type = LockType::kRead;
+      break;
+    case F_WRLCK:
+      args.type = LockType::kWrite;
+      break;
+    case F_UNLCK:
+      args.type = LockType::kUnlock;
+      break;
+    default:
+      return ErrnoError(EINVAL, "unknown lock type");
+  }
+  args.start = req.flock() ? 0 : req.start();
+  args.end = req.flock() ? kLockToEnd : req.end();
+  args.pid = req.pid();
+  return args;
+}
+
+void FillConflict(const std::optional<HeldLock>& held, LockReply* reply) {
+  if (!held.has_value()) {
+    reply->set_type(F_UNLCK);
+    return;
+  }
+  reply->set_type(held->type == LockType::kWrite ? F_WRLCK : F_RDLCK);
+  reply->set_start(held->start);
+  reply->set_end(held->end);
+  reply->set_pid(held->pid);
 }
 
 void FillXattrNames(const std::vector<std::string>& names, XattrReply* reply) {

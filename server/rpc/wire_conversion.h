@@ -11,6 +11,7 @@
 #define RBFS_SERVER_RPC_WIRE_CONVERSION_H_
 
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -50,6 +51,11 @@ void FillReadDir(DirListing listing, bool with_attrs, uint32_t block_size,
 
 // ListXattr's names, each ended by a NUL, as listxattr(2) gives them.
 void FillXattrNames(const std::vector<std::string>& names, XattrReply* reply);
+
+// A lock request's arguments; EINVAL for an unknown type.
+absl::StatusOr<LockArgs> LockArgsOf(const LockRequest& req);
+// F_GETLK's answer: the conflicting lock, or type F_UNLCK when none.
+void FillConflict(const std::optional<HeldLock>& held, LockReply* reply);
 
 void FillStatFs(const FsStats& stats, StatFsReply* reply);
 

@@ -562,6 +562,42 @@ absl::Status MountCore::ReadDir(uint64_t ino, off_t offset, size_t buffer_bytes,
   return absl::OkStatus();
 }
 
+absl::Status MountCore::Fallocate(uint64_t ino, uint32_t mode, uint64_t offset,
+                                  uint64_t length) {
+  FallocateRequest request;
+  absl::StatusOr<InodeId> id = inodes_.Id(ino);
+  if (!id.ok()) return id.status();
+  *request.mutable_id() = *std::move(id);
+  request.set_mode(mode);
+  request.set_offset(offset);
+  request.set_length(length);
+  attrs_.Erase(ino);
+  const uint64_t ticket = attrs_.Ticket();
+  AttrReply reply;
+  // The same range allocated, punched or zeroed twice ends the same.
+  absl::Status status = rpc_->Call(&Rbfs::StubInterface::Fallocate, request,
+                                   &reply, Idempotency::kIdempotent);
+  if (!status.ok()) return status;
+  inodes_.Refresh(reply.attr());
+  attrs_.Put(reply.attr(), absl::Now(), ticket);
+  return absl::OkStatus();
+}
+
+absl::StatusOr<uint64_t> MountCore::Seek(uint64_t ino, uint64_t offset,
+                                         uint32_t whence) {
+  SeekRequest request;
+  absl::StatusOr<InodeId> id = inodes_.Id(ino);
+  if (!id.ok()) return id.status();
+  *request.mutable_id() = *std::move(id);
+  request.set_offset(offset);
+  request.set_whence(whence);
+  SeekReply reply;
+  absl::Status status = rpc_->Call(&Rbfs::StubInterface::Seek, request, &reply,
+                                   Idempotency::kIdempotent);
+  if (!status.ok()) return status;
+  return reply.offset();
+}
+
 absl::StatusOr<StatFsReply> MountCore::StatFs() {
   StatFsReply reply;
   absl::Status status =

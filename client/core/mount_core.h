@@ -224,6 +224,13 @@ class MountCore {
                      size_t size, IoContext::Finisher done,
                      bool kill_suidgid = false);
 
+  // fallocate(2) of [offset, offset + length) with `mode` (FallocateRequest
+  // says which); the file's attributes after it are kept.
+  absl::Status Fallocate(uint64_t ino, uint32_t mode, uint64_t offset,
+                         uint64_t length);
+  // lseek(2) SEEK_DATA or SEEK_HOLE (`whence`) from `offset`.
+  absl::StatusOr<uint64_t> Seek(uint64_t ino, uint64_t offset, uint32_t whence);
+
   // Advisory locks (mount_core_locks.cc). F_GETLK: the first lock of
   // another owner, anywhere, that `spec` conflicts with (type F_UNLCK if
   // none).

@@ -601,6 +601,21 @@ fuse_lowlevel_ops MakeOperations() {
   ops.removexattr = [](fuse_req_t req, fuse_ino_t ino, const char* name) {
     Self(req)->RemoveXattr(req, ino, name);
   };
+  ops.fallocate = [](fuse_req_t req, fuse_ino_t ino, int mode, off_t offset,
+                     off_t length, fuse_file_info*) {
+    ReplyStatus(req, Self(req)->core().Fallocate(ino, mode, offset, length));
+  };
+  ops.lseek = [](fuse_req_t req, fuse_ino_t ino, off_t offset, int whence,
+                 fuse_file_info*) {
+    // The kernel sends only SEEK_DATA and SEEK_HOLE.
+    absl::StatusOr<uint64_t> found =
+        Self(req)->core().Seek(ino, offset, whence);
+    if (found.ok()) {
+      fuse_reply_lseek(req, static_cast<off_t>(*found));
+    } else {
+      ReplyStatus(req, found.status());
+    }
+  };
   ops.getlk = [](fuse_req_t req, fuse_ino_t ino, fuse_file_info* fi,
                  struct flock* lock) {
     Self(req)->GetLock(req, ino, fi, lock);

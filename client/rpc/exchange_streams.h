@@ -142,6 +142,8 @@ RBFS_STREAM_CALL(ListXattrRequest, XattrReply, listxattr, xattr)
 RBFS_STREAM_CALL(SetXattrRequest, AttrReply, setxattr, attr)
 RBFS_STREAM_CALL(RemoveXattrRequest, AttrReply, removexattr, attr)
 RBFS_STREAM_CALL(LockRequest, LockReply, lock, lock)
+RBFS_STREAM_CALL(FallocateRequest, AttrReply, fallocate, attr)
+RBFS_STREAM_CALL(SeekRequest, SeekReply, seek, seek)
 #undef RBFS_STREAM_CALL
 
 }  // namespace rbfs

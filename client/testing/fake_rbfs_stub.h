@@ -91,6 +91,8 @@ class FakeRbfsStub : public MockRbfsStub {
     RBFS_FAKE_UNIMPLEMENTED(SetXattr, SetXattrRequest, AttrReply)
     RBFS_FAKE_UNIMPLEMENTED(RemoveXattr, RemoveXattrRequest, AttrReply)
     RBFS_FAKE_UNIMPLEMENTED(Lock, LockRequest, LockReply)
+    RBFS_FAKE_UNIMPLEMENTED(Fallocate, FallocateRequest, AttrReply)
+    RBFS_FAKE_UNIMPLEMENTED(Seek, SeekRequest, SeekReply)
     RBFS_FAKE_UNIMPLEMENTED(KeepAlive, KeepAliveRequest, KeepAliveReply)
 #undef RBFS_FAKE_UNIMPLEMENTED
 

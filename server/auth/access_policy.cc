@@ -63,6 +63,10 @@ absl::string_view OperationName(Operation op) {
       return "RemoveXattr";
     case Operation::kLock:
       return "Lock";
+    case Operation::kFallocate:
+      return "Fallocate";
+    case Operation::kSeek:
+      return "Seek";
     case Operation::kKeepAlive:
       return "KeepAlive";
     case Operation::kWatch:
@@ -86,6 +90,7 @@ bool AccessPolicy::Changes(const AccessRequest& request) {
     case Operation::kWrite:
     case Operation::kSetXattr:
     case Operation::kRemoveXattr:
+    case Operation::kFallocate:
       return true;
     case Operation::kOpen:
       return (request.open_flags & O_ACCMODE) != O_RDONLY ||
@@ -107,6 +112,7 @@ bool AccessPolicy::Changes(const AccessRequest& request) {
     case Operation::kGetXattr:
     case Operation::kListXattr:
     case Operation::kLock:
+    case Operation::kSeek:
     case Operation::kKeepAlive:
     case Operation::kWatch:
     case Operation::kExchange:

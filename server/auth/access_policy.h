@@ -61,6 +61,8 @@ enum class Operation {
   kSetXattr,
   kRemoveXattr,
   kLock,
+  kFallocate,
+  kSeek,
   kKeepAlive,
   kWatch,
   kExchange,

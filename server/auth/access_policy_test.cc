@@ -28,17 +28,18 @@ const std::vector<Operation>& AllOperations() {
       Operation::kStatFs,      Operation::kFsync,     Operation::kOpen,
       Operation::kRelease,     Operation::kRead,      Operation::kWrite,
       Operation::kGetXattr,    Operation::kListXattr, Operation::kSetXattr,
-      Operation::kRemoveXattr, Operation::kLock,      Operation::kKeepAlive,
-      Operation::kWatch,       Operation::kExchange};
+      Operation::kRemoveXattr, Operation::kLock,      Operation::kFallocate,
+      Operation::kSeek,        Operation::kKeepAlive, Operation::kWatch,
+      Operation::kExchange};
   return *all;
 }
 
 const std::set<Operation>& ChangingOperations() {
   static const auto* changing = new std::set<Operation>{
-      Operation::kSetAttr,  Operation::kMkNod,      Operation::kMkDir,
-      Operation::kUnlink,   Operation::kRmDir,      Operation::kRename,
-      Operation::kLink,     Operation::kSymlink,    Operation::kWrite,
-      Operation::kSetXattr, Operation::kRemoveXattr};
+      Operation::kSetAttr,  Operation::kMkNod,       Operation::kMkDir,
+      Operation::kUnlink,   Operation::kRmDir,       Operation::kRename,
+      Operation::kLink,     Operation::kSymlink,     Operation::kWrite,
+      Operation::kSetXattr, Operation::kRemoveXattr, Operation::kFallocate};
   return *changing;
 }
 

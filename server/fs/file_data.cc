@@ -10,6 +10,7 @@
 #include "common/errno_status.h"
 #include "protos/rbfs.pb.h"
 #include "server/fs/filesystem.h"
+#include "server/fs/fresh_blocks.h"
 
 namespace rbfs {
 namespace {
@@ -25,26 +26,6 @@ uint32_t WithoutSetIds(uint32_t mode) {
 
 // Linux relatime: atime moves on read when older than mtime/ctime or a day.
 constexpr int64_t kRelatimeNs = int64_t{24} * 3600 * 1000000000;
-
-// Blocks a write allocated and has not mapped yet: freed when it goes out
-// of scope unless Mapped() says a committed batch now owns them.
-class FreshBlocks {
- public:
-  explicit FreshBlocks(BlockAllocator* allocator) : allocator_(allocator) {}
-  FreshBlocks(const FreshBlocks&) = delete;
-  FreshBlocks& operator=(const FreshBlocks&) = delete;
-  ~FreshBlocks() {
-    if (!blocks_.empty()) allocator_->Free(blocks_);
-  }
-
-  void Adopt(std::vector<uint64_t> blocks) { blocks_ = std::move(blocks); }
-  void Mapped() { blocks_.clear(); }
-  const std::vector<uint64_t>& blocks() const { return blocks_; }
-
- private:
-  BlockAllocator* const allocator_;
-  std::vector<uint64_t> blocks_;
-};
 
 }  // namespace
 

@@ -10,7 +10,8 @@
 //
 // The class is defined across files by concern: filesystem.cc (namespace
 // operations), file_data.cc (SetAttr/truncate, Read, Write), xattrs.cc
-// (extended attributes), locks.cc (advisory locks),
+// (extended attributes), locks.cc (advisory locks), file_space.cc
+// (fallocate, SEEK_DATA/SEEK_HOLE),
 // filesystem_open_files.cc (open counts, orphan reclaim, the sweeper) and
 // volume_open.cc (Open, format, rebuild at start, shutdown); the durable
 // high-water mark is a class of its own (high_water_mark.h).
@@ -200,6 +201,18 @@ class Filesystem {
                                  absl::string_view data,
                                  meta::InodeRecord* after = nullptr,
                                  bool kill_suidgid = false);
+
+  // Space (file_space.cc). fallocate(2) with `mode` 0 or
+  // FALLOC_FL_KEEP_SIZE (allocate: the range's holes get blocks of zeros,
+  // all reserved first, so ENOSPC changes nothing), FALLOC_FL_PUNCH_HOLE |
+  // KEEP_SIZE (blocks wholly inside go back to the pool, the edges' covered
+  // bytes become zeros) or FALLOC_FL_ZERO_RANGE (both); other modes
+  // EOPNOTSUPP. Returns the inode after it.
+  absl::StatusOr<Entry> Fallocate(InodeRef id, uint32_t mode, uint64_t offset,
+                                  uint64_t length);
+  // lseek(2) SEEK_DATA (`hole` false) or SEEK_HOLE from `offset`, by block:
+  // ENXIO at or past the end, or (SEEK_DATA) when only holes follow.
+  absl::StatusOr<uint64_t> SeekData(InodeRef id, uint64_t offset, bool hole);
 
   // Extended attributes (xattrs.cc). Names carry their namespace:
   // "user." (regular files and directories only), "trusted." and

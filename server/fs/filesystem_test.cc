@@ -1,6 +1,7 @@
 #include "server/fs/filesystem.h"
 
 #include <fcntl.h>
+#include <linux/falloc.h>
 #include <sys/stat.h>
 #include <sys/xattr.h>
 
@@ -968,6 +969,77 @@ TEST_F(FilesystemTest, LocksAfterARestartAreForReclaimsUntilTheGraceEnds) {
   EXPECT_EQ(Err(fs_->Lock(InodeRef{f.ino, f.generation + 1}, WriteLock(2),
                           false, false)),
             ESTALE);
+}
+
+TEST_F(FilesystemTest, FallocateAllocatesPunchesAndZeroes) {
+  const InodeRef f = RefOf(Create(kRoot, "f"));
+  const uint64_t free_before = fs_->StatFs().free_blocks;
+  // Allocate four blocks, extending the size.
+  absl::StatusOr<Entry> e = fs_->Fallocate(f, 0, 0, 4 * kBlock);
+  ASSERT_TRUE(e.ok()) << e.status();
+  EXPECT_EQ(e->inode.size(), 4 * kBlock);
+  EXPECT_EQ(e->inode.blocks_used(), 4u);
+  EXPECT_EQ(fs_->StatFs().free_blocks, free_before - 4);
+  EXPECT_EQ(ReadAll(f), std::string(4 * kBlock, '\0'));
+  // KEEP_SIZE allocates past the end without moving it.
+  e = fs_->Fallocate(f, FALLOC_FL_KEEP_SIZE, 4 * kBlock, kBlock);
+  ASSERT_TRUE(e.ok());
+  EXPECT_EQ(e->inode.size(), 4 * kBlock);
+  EXPECT_EQ(e->inode.blocks_used(), 5u);
+
+  Write(f, 0, std::string(4 * kBlock, 'd'));
+  // Punch the middle: blocks 1 and 2 go whole, block 0 and 3 keep data
+  // outside the range.
+  e = fs_->Fallocate(f, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, 100,
+                     3 * kBlock);
+  ASSERT_TRUE(e.ok()) << e.status();
+  EXPECT_EQ(e->inode.size(), 4 * kBlock);
+  EXPECT_EQ(e->inode.blocks_used(), 3u);
+  std::string want(4 * kBlock, 'd');
+  std::fill(want.begin() + 100, want.begin() + 100 + 3 * kBlock, '\0');
+  EXPECT_EQ(ReadAll(f), want);
+  // Zero a range across the hole: allocated again, zeros.
+  e = fs_->Fallocate(f, FALLOC_FL_ZERO_RANGE, 0, 2 * kBlock);
+  ASSERT_TRUE(e.ok()) << e.status();
+  EXPECT_EQ(e->inode.blocks_used(), 4u);
+  std::fill(want.begin(), want.begin() + 2 * kBlock, '\0');
+  EXPECT_EQ(ReadAll(f), want);
+
+  EXPECT_EQ(Err(fs_->Fallocate(f, FALLOC_FL_PUNCH_HOLE, 0, 1)), EOPNOTSUPP);
+  EXPECT_EQ(Err(fs_->Fallocate(f, FALLOC_FL_COLLAPSE_RANGE, 0, kBlock)),
+            EOPNOTSUPP);
+  EXPECT_EQ(Err(fs_->Fallocate(f, 0, 0, 0)), EINVAL);
+  EXPECT_EQ(Err(fs_->Fallocate(RefOf(Dir(kRoot, "d")), 0, 0, 1)), EISDIR);
+  ExpectClean();
+}
+
+// Space is reserved up front: a range larger than the free space fails
+// with ENOSPC and leaves the file as it was.
+TEST_F(FilesystemTest, FallocateBeyondTheFreeSpaceChangesNothing) {
+  const InodeRef f = RefOf(Create(kRoot, "f"));
+  const uint64_t free_blocks = fs_->StatFs().free_blocks;
+  EXPECT_EQ(Err(fs_->Fallocate(f, 0, 0, (free_blocks + 1) * kBlock)), ENOSPC);
+  EXPECT_EQ(fs_->GetAttr(f)->inode.size(), 0u);
+  EXPECT_EQ(fs_->GetAttr(f)->inode.blocks_used(), 0u);
+  EXPECT_EQ(fs_->StatFs().free_blocks, free_blocks);
+  EXPECT_TRUE(fs_->Fallocate(f, 0, 0, free_blocks * kBlock).ok());
+  ExpectClean();
+}
+
+TEST_F(FilesystemTest, SeekDataAndHoleFollowTheBlockMap) {
+  const InodeRef f = RefOf(Create(kRoot, "f"));
+  // Data in blocks 1 and 2, holes at 0 and 3, the size in block 4.
+  Write(f, kBlock, std::string(2 * kBlock, 'd'));
+  ASSERT_TRUE(
+      fs_->SetAttr(f, SetAttrArgs{SETATTR_SIZE, 0, 0, 0, 4 * kBlock + 10})
+          .ok());
+  EXPECT_EQ(*fs_->SeekData(f, 0, false), kBlock);
+  EXPECT_EQ(*fs_->SeekData(f, kBlock + 5, false), kBlock + 5);
+  EXPECT_EQ(*fs_->SeekData(f, 0, true), 0u);
+  EXPECT_EQ(*fs_->SeekData(f, kBlock, true), 3 * kBlock);
+  EXPECT_EQ(Err(fs_->SeekData(f, 3 * kBlock, false)), ENXIO);
+  EXPECT_EQ(*fs_->SeekData(f, 4 * kBlock, true), 4 * kBlock);
+  EXPECT_EQ(Err(fs_->SeekData(f, 4 * kBlock + 10, true)), ENXIO);
 }
 }  // namespace
 }  // namespace rbfs

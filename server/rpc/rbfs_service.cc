@@ -2,6 +2,7 @@
 
 #include <fcntl.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <optional>
@@ -526,6 +527,37 @@ grpc::Status RbfsService::RemoveXattrFor(const grpc::ServerContextBase* ctx,
   return answered;
 }
 
+grpc::Status RbfsService::FallocateFor(const grpc::ServerContextBase* ctx,
+                                       const FallocateRequest* req,
+                                       AttrReply* reply) {
+  const AccessDecision access =
+      policy_.Decide(GrpcCredentials(ctx), Asks(Operation::kFallocate));
+  if (!access.runs()) return Refused(access, reply);
+  const grpc::Status answered =
+      Answer(fs_->Fallocate(RefOf(req->id()), req->mode(), req->offset(),
+                            req->length()),
+             fs_->block_size(), reply);
+  if (reply->err() == 0) {
+    hub_.Publish(SessionOf(ctx), Change::Data(req->id().ino()));
+  }
+  return answered;
+}
+
+grpc::Status RbfsService::SeekFor(const grpc::ServerContextBase* ctx,
+                                  const SeekRequest* req, SeekReply* reply) {
+  const AccessDecision access =
+      policy_.Decide(GrpcCredentials(ctx), Asks(Operation::kSeek));
+  if (!access.runs()) return Refused(access, reply);
+  if (req->whence() != SEEK_DATA && req->whence() != SEEK_HOLE) {
+    return Answer(ErrnoError(EINVAL, "only SEEK_DATA and SEEK_HOLE"), reply);
+  }
+  absl::StatusOr<uint64_t> found = fs_->SeekData(
+      RefOf(req->id()), req->offset(), req->whence() == SEEK_HOLE);
+  if (!found.ok()) return Answer(found.status(), reply);
+  reply->set_offset(*found);
+  return grpc::Status::OK;
+}
+
 grpc::Status RbfsService::LockFor(const grpc::ServerContextBase* ctx,
                                   const LockRequest* req, LockReply* reply) {
   const AccessDecision access =
@@ -605,6 +637,13 @@ void RbfsService::Serve(const grpc::ServerContextBase* ctx,
       return Settle(
           SetXattrFor(ctx, &request.setxattr(), reply->mutable_attr()),
           reply->mutable_attr());
+    case StreamRequest::kFallocate:
+      return Settle(
+          FallocateFor(ctx, &request.fallocate(), reply->mutable_attr()),
+          reply->mutable_attr());
+    case StreamRequest::kSeek:
+      return Settle(SeekFor(ctx, &request.seek(), reply->mutable_seek()),
+                    reply->mutable_seek());
     case StreamRequest::kLock:
       return Settle(LockFor(ctx, &request.lock(), reply->mutable_lock()),
                     reply->mutable_lock());

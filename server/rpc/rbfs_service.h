@@ -140,6 +140,14 @@ class RbfsService final
                            AttrReply* reply) override {
     return RemoveXattrFor(ctx, req, reply);
   }
+  grpc::Status Fallocate(grpc::ServerContext* ctx, const FallocateRequest* req,
+                         AttrReply* reply) override {
+    return FallocateFor(ctx, req, reply);
+  }
+  grpc::Status Seek(grpc::ServerContext* ctx, const SeekRequest* req,
+                    SeekReply* reply) override {
+    return SeekFor(ctx, req, reply);
+  }
   grpc::Status Lock(grpc::ServerContext* ctx, const LockRequest* req,
                     LockReply* reply) override {
     return LockFor(ctx, req, reply);
@@ -200,6 +208,10 @@ class RbfsService final
                            const SetXattrRequest* req, AttrReply* reply);
   grpc::Status RemoveXattrFor(const grpc::ServerContextBase* ctx,
                               const RemoveXattrRequest* req, AttrReply* reply);
+  grpc::Status FallocateFor(const grpc::ServerContextBase* ctx,
+                            const FallocateRequest* req, AttrReply* reply);
+  grpc::Status SeekFor(const grpc::ServerContextBase* ctx,
+                       const SeekRequest* req, SeekReply* reply);
   grpc::Status LockFor(const grpc::ServerContextBase* ctx,
                        const LockRequest* req, LockReply* reply);
   grpc::Status KeepAliveFor(const grpc::ServerContextBase* ctx,

@@ -4,12 +4,15 @@
 // set-id bits an unprivileged write drops.
 #include <fcntl.h>
 #include <grp.h>
+#include <linux/falloc.h>
 #include <sys/stat.h>
+#include <sys/statvfs.h>
 #include <sys/types.h>
 #include <sys/wait.h>
 #include <sys/xattr.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstdlib>
 #include <string>
@@ -278,6 +281,74 @@ TEST_F(MountPosixTest, SoDoDirectIoWritesWithCacheNone) {
   ASSERT_EQ(mkdir(dir.c_str(), 0777), 0);
   ASSERT_EQ(chmod(dir.c_str(), 0777), 0);
   EXPECT_EQ(SetIdBitsAfter(dir), "777 777 777 6777 ");
+}
+
+uint64_t FreeBytes(const std::string& dir) {
+  struct statvfs st;
+  if (statvfs(dir.c_str(), &st) != 0) return 0;
+  return uint64_t{st.f_bfree} * st.f_frsize;
+}
+
+// fallocate's modes through the kernel: space taken and given back (df
+// sees it), zeros read, SEEK_DATA/SEEK_HOLE find the punched hole, and a
+// range larger than the free space fails before anything changes.
+TEST_F(MountPosixTest, FallocatePunchesHolesThatSeekFinds) {
+  const std::string f = NewFile("f");
+  const int fd = open(f.c_str(), O_RDWR);
+  ASSERT_GE(fd, 0);
+  struct statvfs vfs;
+  ASSERT_EQ(statvfs(dir_.c_str(), &vfs), 0);
+  const uint64_t block = vfs.f_frsize;
+  const uint64_t free_before = FreeBytes(dir_);
+  ASSERT_EQ(fallocate(fd, 0, 0, 8 * block), 0) << strerror(errno);
+  struct stat st;
+  ASSERT_EQ(fstat(fd, &st), 0);
+  EXPECT_EQ(static_cast<uint64_t>(st.st_size), 8 * block);
+  EXPECT_EQ(static_cast<uint64_t>(st.st_blocks) * 512, 8 * block);
+  EXPECT_EQ(FreeBytes(dir_), free_before - 8 * block);
+
+  const std::string data(8 * block, 'd');
+  ASSERT_EQ(pwrite(fd, data.data(), data.size(), 0),
+            static_cast<ssize_t>(data.size()));
+  ASSERT_EQ(fallocate(fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, 2 * block,
+                      3 * block),
+            0)
+      << strerror(errno);
+  EXPECT_EQ(FreeBytes(dir_), free_before - 5 * block);
+  ASSERT_EQ(fstat(fd, &st), 0);
+  EXPECT_EQ(static_cast<uint64_t>(st.st_size), 8 * block);
+  EXPECT_EQ(static_cast<uint64_t>(st.st_blocks) * 512, 5 * block);
+  std::string back(8 * block, '\0');
+  ASSERT_EQ(pread(fd, back.data(), back.size(), 0),
+            static_cast<ssize_t>(back.size()));
+  std::string want = data;
+  std::fill(want.begin() + 2 * block, want.begin() + 5 * block, '\0');
+  EXPECT_TRUE(back == want);
+  EXPECT_EQ(lseek(fd, 0, SEEK_HOLE), static_cast<off_t>(2 * block));
+  EXPECT_EQ(lseek(fd, 2 * block, SEEK_DATA), static_cast<off_t>(5 * block));
+  EXPECT_EQ(lseek(fd, 5 * block, SEEK_HOLE), static_cast<off_t>(8 * block));
+  EXPECT_EQ(lseek(fd, 8 * block, SEEK_DATA), -1);
+  EXPECT_EQ(errno, ENXIO);
+
+  // Zero a range: allocated again, zeros.
+  ASSERT_EQ(fallocate(fd, FALLOC_FL_ZERO_RANGE, 0, 3 * block), 0)
+      << strerror(errno);
+  ASSERT_EQ(pread(fd, back.data(), 3 * block, 0),
+            static_cast<ssize_t>(3 * block));
+  EXPECT_EQ(back.substr(0, 3 * block), std::string(3 * block, '\0'));
+  EXPECT_EQ(lseek(fd, 0, SEEK_HOLE), static_cast<off_t>(3 * block));
+
+  // More than is free: ENOSPC, and the file is as it was.
+  ASSERT_EQ(fstat(fd, &st), 0);
+  EXPECT_EQ(fallocate(fd, 0, 8 * block, FreeBytes(dir_) + block), -1);
+  EXPECT_EQ(errno, ENOSPC);
+  struct stat after;
+  ASSERT_EQ(fstat(fd, &after), 0);
+  EXPECT_EQ(after.st_size, st.st_size);
+  EXPECT_EQ(after.st_blocks, st.st_blocks);
+  EXPECT_EQ(fallocate(fd, FALLOC_FL_COLLAPSE_RANGE, 0, block), -1);
+  EXPECT_EQ(errno, EOPNOTSUPP);
+  close(fd);
 }
 }  // namespace
 }  // namespace rbfs

@@ -30,6 +30,12 @@ absl::Status FileLocks::Set(uint64_t ino, const LockArgs& args) {
   return absl::OkStatus();
 }
 
+void FileLocks::DropFile(uint64_t ino) {
+  absl::MutexLock lock(&mu_);
+  sets_.erase(Key{ino, LockKind::kPosix});
+  sets_.erase(Key{ino, LockKind::kFlock});
+}
+
 size_t FileLocks::DropSession(uint64_t session) {
   absl::MutexLock lock(&mu_);
   size_t files = 0;

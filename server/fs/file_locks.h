@@ -46,6 +46,8 @@ class FileLocks {
   // F_SETLK: takes, changes or drops the lock; EAGAIN (nothing changed)
   // while a conflicting lock is held.
   absl::Status Set(uint64_t ino, const LockArgs& args) ABSL_LOCKS_EXCLUDED(mu_);
+  // Drops every lock on `ino` (the file is gone).
+  void DropFile(uint64_t ino) ABSL_LOCKS_EXCLUDED(mu_);
   // Drops every lock of `session`; returns how many files it held some on.
   size_t DropSession(uint64_t session) ABSL_LOCKS_EXCLUDED(mu_);
 

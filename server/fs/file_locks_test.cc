@@ -48,5 +48,17 @@ TEST(FileLocksTest, ASessionsLocksGoWithIt) {
       locks.Test(7, Args(LockKind::kFlock, 2, LockType::kWrite)).has_value());
 }
 
+TEST(FileLocksTest, AGoneFilesLocksGoWithIt) {
+  FileLocks locks;
+  ASSERT_TRUE(locks.Set(5, Args(LockKind::kPosix, 1, LockType::kWrite)).ok());
+  ASSERT_TRUE(locks.Set(5, Args(LockKind::kFlock, 1, LockType::kWrite)).ok());
+  locks.DropFile(5);
+  EXPECT_FALSE(
+      locks.Test(5, Args(LockKind::kPosix, 2, LockType::kWrite)).has_value());
+  EXPECT_FALSE(
+      locks.Test(5, Args(LockKind::kFlock, 2, LockType::kWrite)).has_value());
+  EXPECT_EQ(locks.DropSession(1), 0u);
+}
+
 }  // namespace
 }  // namespace rbfs

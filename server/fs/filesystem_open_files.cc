@@ -122,6 +122,7 @@ absl::Status Filesystem::ReclaimIfUnused(uint64_t ino) {
   batch->DeleteOrphan(ino);
   if (absl::Status s = Commit(batch.get()); !s.ok()) return s;
   allocator_->Free(freed);
+  file_locks_.DropFile(ino);
   inode_count_.fetch_sub(1);
   return absl::OkStatus();
 }

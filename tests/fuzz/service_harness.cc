@@ -11,6 +11,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "common/log.h"
+#include "common/wire_limits.h"
 #include "server/store/checker.h"
 #include "server/store/local_stores.h"
 
@@ -230,6 +231,66 @@ void Build(ByteReader& r, WriteRequest* req) {
   req->set_data(std::move(data));
 }
 
+// An attribute name: mostly of a stored namespace, sometimes of "system."
+// or none (ENOTSUP), from a few short names so that calls meet again.
+std::string XattrName(ByteReader& r) {
+  static constexpr const char* kPrefixes[] = {
+      "user.", "user.", "trusted.", "security.", "system.", "os2."};
+  const uint8_t pick = r.U8();
+  return absl::StrCat(kPrefixes[pick % 6], r.Name());
+}
+
+void Build(ByteReader& r, GetXattrRequest* req) {
+  r.Id(req->mutable_id());
+  req->set_name(XattrName(r));
+}
+
+void Build(ByteReader& r, ListXattrRequest* req) { r.Id(req->mutable_id()); }
+
+void Build(ByteReader& r, SetXattrRequest* req) {
+  r.Id(req->mutable_id());
+  req->set_name(XattrName(r));
+  req->set_flags(r.U8() % 4);
+  const uint16_t len = r.U16();
+  // Sometimes exactly at and just past the 64 KiB limit.
+  std::string value(r.Rest());
+  if (len >= 0xff00) value.resize(kMaxXattrValueBytes + (len & 1), 'v');
+  req->set_value(std::move(value));
+}
+
+void Build(ByteReader& r, RemoveXattrRequest* req) {
+  r.Id(req->mutable_id());
+  req->set_name(XattrName(r));
+}
+
+void Build(ByteReader& r, FallocateRequest* req) {
+  r.Id(req->mutable_id());
+  static constexpr uint32_t kModes[] = {0, 1, 3, 16, 17, 2, 8};
+  req->set_mode(kModes[r.U8() % 7]);
+  req->set_offset(r.Offset());
+  req->set_length(r.Offset());
+}
+
+void Build(ByteReader& r, SeekRequest* req) {
+  r.Id(req->mutable_id());
+  req->set_offset(r.Offset());
+  req->set_whence(3 + r.U8() % 3);
+}
+
+void Build(ByteReader& r, LockRequest* req) {
+  r.Id(req->mutable_id());
+  req->set_session(1 + r.U8() % 3);
+  req->set_owner(r.U8() % 4);
+  req->set_flock(r.U8() & 1);
+  req->set_type(r.U8() % 4);
+  const uint64_t start = r.Offset();
+  const uint64_t length = r.Offset();
+  req->set_start(start);
+  req->set_end(length == 0 ? UINT64_MAX : start + length - 1);
+  req->set_pid(r.U8());
+  req->set_test(r.U8() & 1);
+}
+
 // Parses the payload as the request message, or builds one from its bytes.
 template <typename Request>
 Request Decode(absl::string_view payload) {
@@ -254,9 +315,11 @@ void CheckErr(int err, absl::string_view rpc) {
 }
 
 constexpr const char* kOpNames[kOpCount] = {
-    "lookup", "getattr", "setattr", "mknod",   "mkdir",    "unlink",
-    "rmdir",  "rename",  "link",    "symlink", "readlink", "readdir",
-    "statfs", "fsync",   "open",    "release", "read",     "write"};
+    "lookup",   "getattr",     "setattr",   "mknod",    "mkdir",
+    "unlink",   "rmdir",       "rename",    "link",     "symlink",
+    "readlink", "readdir",     "statfs",    "fsync",    "open",
+    "release",  "read",        "write",     "getxattr", "listxattr",
+    "setxattr", "removexattr", "fallocate", "seek",     "lock"};
 
 template <typename Reply>
 void CheckEntryReply(const grpc::Status& status, const Reply& reply,
@@ -276,13 +339,15 @@ std::vector<Op> OpsOf(Family family) {
               Op::kRmDir,    Op::kRename,  Op::kLink,   Op::kSymlink,
               Op::kReadLink, Op::kReadDir, Op::kGetAttr};
     case Family::kData:
-      return {Op::kMkNod,   Op::kOpen,  Op::kRelease, Op::kRead,
-              Op::kWrite,   Op::kFsync, Op::kSetAttr, Op::kUnlink,
-              Op::kGetAttr, Op::kStatFs};
+      return {Op::kMkNod,   Op::kOpen,   Op::kRelease,   Op::kRead,
+              Op::kWrite,   Op::kFsync,  Op::kSetAttr,   Op::kUnlink,
+              Op::kGetAttr, Op::kStatFs, Op::kFallocate, Op::kSeek,
+              Op::kLock};
     case Family::kAttr:
-      return {Op::kGetAttr, Op::kSetAttr, Op::kStatFs, Op::kMkNod,
-              Op::kMkDir,   Op::kSymlink, Op::kOpen,   Op::kRelease,
-              Op::kReadDir, Op::kLookup,  Op::kWrite};
+      return {Op::kGetAttr,   Op::kSetAttr,  Op::kStatFs,     Op::kMkNod,
+              Op::kMkDir,     Op::kSymlink,  Op::kOpen,       Op::kRelease,
+              Op::kReadDir,   Op::kLookup,   Op::kWrite,      Op::kGetXattr,
+              Op::kListXattr, Op::kSetXattr, Op::kRemoveXattr};
     case Family::kAll:
       break;
   }
@@ -690,6 +755,98 @@ void ServiceHarness::Call(Op op, uint8_t ids, absl::string_view payload) {
       if (reply.err() == 0) CheckWrite(req, reply);
       break;
     }
+    case Op::kGetXattr: {
+      auto req = Decode<GetXattrRequest>(payload);
+      if (patch) PatchId(first, kFirstIdMask, req.mutable_id());
+      XattrReply reply;
+      CheckStatus(service_->GetXattr(nullptr, &req, &reply), "GetXattr");
+      CheckErr(reply.err(), "GetXattr");
+      Count(op, reply.err());
+      break;
+    }
+    case Op::kListXattr: {
+      auto req = Decode<ListXattrRequest>(payload);
+      if (patch) PatchId(first, kFirstIdMask, req.mutable_id());
+      XattrReply reply;
+      CheckStatus(service_->ListXattr(nullptr, &req, &reply), "ListXattr");
+      CheckErr(reply.err(), "ListXattr");
+      Count(op, reply.err());
+      if (reply.err() == 0 && !reply.value().empty() &&
+          reply.value().back() != '\0') {
+        Fail("ListXattr's names do not end with NUL");
+      }
+      break;
+    }
+    case Op::kSetXattr: {
+      auto req = Decode<SetXattrRequest>(payload);
+      if (patch) PatchId(first, kFirstIdMask, req.mutable_id());
+      AttrReply reply;
+      CheckEntryReply(service_->SetXattr(nullptr, &req, &reply), reply,
+                      "SetXattr");
+      Count(op, reply.err());
+      if (reply.err() == 0) CheckXattr(req.id(), req.name(), req.value());
+      break;
+    }
+    case Op::kRemoveXattr: {
+      auto req = Decode<RemoveXattrRequest>(payload);
+      if (patch) PatchId(first, kFirstIdMask, req.mutable_id());
+      AttrReply reply;
+      CheckEntryReply(service_->RemoveXattr(nullptr, &req, &reply), reply,
+                      "RemoveXattr");
+      Count(op, reply.err());
+      if (reply.err() == 0) CheckXattr(req.id(), req.name(), std::nullopt);
+      break;
+    }
+    case Op::kFallocate: {
+      auto req = Decode<FallocateRequest>(payload);
+      if (patch) PatchId(first, kFirstIdMask, req.mutable_id());
+      AttrReply reply;
+      CheckEntryReply(service_->Fallocate(nullptr, &req, &reply), reply,
+                      "Fallocate");
+      Count(op, reply.err());
+      if (reply.err() == 0 && (req.mode() & 1) == 0 &&
+          reply.attr().size() < req.offset() + req.length()) {
+        Fail(absl::StrCat("fallocate to ", req.offset() + req.length(),
+                          " left size ", reply.attr().size()));
+      }
+      break;
+    }
+    case Op::kSeek: {
+      auto req = Decode<SeekRequest>(payload);
+      if (patch) PatchId(first, kFirstIdMask, req.mutable_id());
+      SeekReply reply;
+      CheckStatus(service_->Seek(nullptr, &req, &reply), "Seek");
+      CheckErr(reply.err(), "Seek");
+      Count(op, reply.err());
+      if (reply.err() == 0 && reply.offset() < req.offset()) {
+        Fail(absl::StrCat("seek from ", req.offset(), " went back to ",
+                          reply.offset()));
+      }
+      break;
+    }
+    case Op::kLock: {
+      auto req = Decode<LockRequest>(payload);
+      if (patch) PatchId(first, kFirstIdMask, req.mutable_id());
+      LockReply reply;
+      CheckStatus(service_->Lock(nullptr, &req, &reply), "Lock");
+      CheckErr(reply.err(), "Lock");
+      Count(op, reply.err());
+      break;
+    }
+  }
+}
+
+void ServiceHarness::CheckXattr(const InodeId& id, const std::string& name,
+                                const std::optional<std::string>& want) {
+  GetXattrRequest get;
+  *get.mutable_id() = id;
+  get.set_name(name);
+  XattrReply back;
+  CheckStatus(service_->GetXattr(nullptr, &get, &back), "GetXattr after");
+  if (want.has_value() ? (back.err() != 0 || back.value() != *want)
+                       : back.err() != ENODATA) {
+    Fail(absl::StrCat("attribute ", name, " reads back as err ", back.err(),
+                      " value of ", back.value().size(), " bytes"));
   }
 }
 

@@ -32,6 +32,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -61,8 +62,15 @@ enum class Op : uint8_t {
   kRelease,
   kRead,
   kWrite,
+  kGetXattr,
+  kListXattr,
+  kSetXattr,
+  kRemoveXattr,
+  kFallocate,
+  kSeek,
+  kLock,
 };
-constexpr int kOpCount = 18;
+constexpr int kOpCount = 25;
 
 // Which RPCs a harness drives; each family also has the calls that create
 // what its other calls work on.
@@ -117,6 +125,9 @@ class ServiceHarness {
   void Count(Op op, int err);
   void ReuseName(std::string* name) const;
   void LearnName(const std::string& name);
+  // The attribute `name` of `id` reads back as `want` (none: ENODATA).
+  void CheckXattr(const InodeId& id, const std::string& name,
+                  const std::optional<std::string>& want);
   void CheckWrite(const WriteRequest& req, const WriteReply& reply);
   // Releases every inode the script opened and removes every entry under
   // the root; aborts if the tree cannot be emptied.

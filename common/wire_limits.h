@@ -11,6 +11,10 @@ namespace rbfs {
 inline constexpr uint32_t kMaxIoBytesPerCall = 4u << 20;
 // Bytes of a file an Open reply carries at most (OpenRequest.data_up_to).
 inline constexpr uint32_t kMaxOpenDataBytes = 1u << 20;
+// Bytes one CopyRange call copies at most (a longer copy_file_range is
+// short, and the caller goes on), so that one call stays well inside its
+// deadline.
+inline constexpr uint32_t kMaxCopyBytesPerCall = 16u << 20;
 // Entries one ReadDir call returns at most; a larger max_entries is clamped.
 inline constexpr uint32_t kMaxDirEntriesPerCall = 4096;
 // Extended attributes, as Linux bounds them (XATTR_NAME_MAX, XATTR_SIZE_MAX,

@@ -583,6 +583,34 @@ absl::Status MountCore::Fallocate(uint64_t ino, uint32_t mode, uint64_t offset,
   return absl::OkStatus();
 }
 
+absl::StatusOr<size_t> MountCore::CopyRange(uint64_t in, uint64_t in_offset,
+                                            uint64_t out, uint64_t out_offset,
+                                            size_t length) {
+  CopyRangeRequest request;
+  absl::StatusOr<InodeId> in_id = inodes_.Id(in);
+  if (!in_id.ok()) return in_id.status();
+  absl::StatusOr<InodeId> out_id = inodes_.Id(out);
+  if (!out_id.ok()) return out_id.status();
+  *request.mutable_in() = *std::move(in_id);
+  *request.mutable_out() = *std::move(out_id);
+  request.set_in_offset(in_offset);
+  request.set_out_offset(out_offset);
+  request.set_length(length);
+  attrs_.Erase(out);
+  // The source's atime may move, as a read's would.
+  attrs_.EraseIfAtimeMoves(in);
+  const uint64_t ticket = attrs_.Ticket();
+  WriteReply reply;
+  // Copying the same bytes to the same place twice ends the same.
+  absl::Status status = rpc_->Call(&Rbfs::StubInterface::CopyRange, request,
+                                   &reply, Idempotency::kIdempotent);
+  if (!status.ok()) return status;
+  if (reply.written() > 0) inodes_.RaiseSize(out, reply.size());
+  inodes_.Refresh(reply.attr());
+  attrs_.Put(reply.attr(), absl::Now(), ticket);
+  return reply.written();
+}
+
 absl::StatusOr<uint64_t> MountCore::Seek(uint64_t ino, uint64_t offset,
                                          uint32_t whence) {
   SeekRequest request;

@@ -228,6 +228,12 @@ class MountCore {
   // says which); the file's attributes after it are kept.
   absl::Status Fallocate(uint64_t ino, uint32_t mode, uint64_t offset,
                          uint64_t length);
+  // copy_file_range(2), carried out by the server; the bytes copied (fewer
+  // than asked at the end of `in` or past kMaxCopyBytesPerCall). The out
+  // file's attributes after it are kept.
+  absl::StatusOr<size_t> CopyRange(uint64_t in, uint64_t in_offset,
+                                   uint64_t out, uint64_t out_offset,
+                                   size_t length);
   // lseek(2) SEEK_DATA or SEEK_HOLE (`whence`) from `offset`.
   absl::StatusOr<uint64_t> Seek(uint64_t ino, uint64_t offset, uint32_t whence);
 

@@ -605,6 +605,17 @@ fuse_lowlevel_ops MakeOperations() {
                      off_t length, fuse_file_info*) {
     ReplyStatus(req, Self(req)->core().Fallocate(ino, mode, offset, length));
   };
+  ops.copy_file_range = [](fuse_req_t req, fuse_ino_t in, off_t in_offset,
+                           fuse_file_info*, fuse_ino_t out, off_t out_offset,
+                           fuse_file_info*, size_t length, int) {
+    absl::StatusOr<size_t> copied =
+        Self(req)->core().CopyRange(in, in_offset, out, out_offset, length);
+    if (copied.ok()) {
+      fuse_reply_write(req, *copied);
+    } else {
+      ReplyStatus(req, copied.status());
+    }
+  };
   ops.lseek = [](fuse_req_t req, fuse_ino_t ino, off_t offset, int whence,
                  fuse_file_info*) {
     // The kernel sends only SEEK_DATA and SEEK_HOLE.

@@ -144,6 +144,7 @@ RBFS_STREAM_CALL(RemoveXattrRequest, AttrReply, removexattr, attr)
 RBFS_STREAM_CALL(LockRequest, LockReply, lock, lock)
 RBFS_STREAM_CALL(FallocateRequest, AttrReply, fallocate, attr)
 RBFS_STREAM_CALL(SeekRequest, SeekReply, seek, seek)
+RBFS_STREAM_CALL(CopyRangeRequest, WriteReply, copy_range, write)
 #undef RBFS_STREAM_CALL
 
 }  // namespace rbfs

@@ -93,6 +93,7 @@ class FakeRbfsStub : public MockRbfsStub {
     RBFS_FAKE_UNIMPLEMENTED(Lock, LockRequest, LockReply)
     RBFS_FAKE_UNIMPLEMENTED(Fallocate, FallocateRequest, AttrReply)
     RBFS_FAKE_UNIMPLEMENTED(Seek, SeekRequest, SeekReply)
+    RBFS_FAKE_UNIMPLEMENTED(CopyRange, CopyRangeRequest, WriteReply)
     RBFS_FAKE_UNIMPLEMENTED(KeepAlive, KeepAliveRequest, KeepAliveReply)
 #undef RBFS_FAKE_UNIMPLEMENTED
 

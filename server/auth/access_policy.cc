@@ -67,6 +67,8 @@ absl::string_view OperationName(Operation op) {
       return "Fallocate";
     case Operation::kSeek:
       return "Seek";
+    case Operation::kCopyRange:
+      return "CopyRange";
     case Operation::kKeepAlive:
       return "KeepAlive";
     case Operation::kWatch:
@@ -91,6 +93,7 @@ bool AccessPolicy::Changes(const AccessRequest& request) {
     case Operation::kSetXattr:
     case Operation::kRemoveXattr:
     case Operation::kFallocate:
+    case Operation::kCopyRange:
       return true;
     case Operation::kOpen:
       return (request.open_flags & O_ACCMODE) != O_RDONLY ||

@@ -63,6 +63,7 @@ enum class Operation {
   kLock,
   kFallocate,
   kSeek,
+  kCopyRange,
   kKeepAlive,
   kWatch,
   kExchange,

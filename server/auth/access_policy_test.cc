@@ -29,8 +29,8 @@ const std::vector<Operation>& AllOperations() {
       Operation::kRelease,     Operation::kRead,      Operation::kWrite,
       Operation::kGetXattr,    Operation::kListXattr, Operation::kSetXattr,
       Operation::kRemoveXattr, Operation::kLock,      Operation::kFallocate,
-      Operation::kSeek,        Operation::kKeepAlive, Operation::kWatch,
-      Operation::kExchange};
+      Operation::kSeek,        Operation::kCopyRange, Operation::kKeepAlive,
+      Operation::kWatch,       Operation::kExchange};
   return *all;
 }
 
@@ -39,7 +39,8 @@ const std::set<Operation>& ChangingOperations() {
       Operation::kSetAttr,  Operation::kMkNod,       Operation::kMkDir,
       Operation::kUnlink,   Operation::kRmDir,       Operation::kRename,
       Operation::kLink,     Operation::kSymlink,     Operation::kWrite,
-      Operation::kSetXattr, Operation::kRemoveXattr, Operation::kFallocate};
+      Operation::kSetXattr, Operation::kRemoveXattr, Operation::kFallocate,
+      Operation::kCopyRange};
   return *changing;
 }
 

@@ -1,5 +1,5 @@
 // Filesystem's space calls: fallocate (allocate, punch a hole, zero a
-// range) and the SEEK_DATA/SEEK_HOLE search, all from the block map. A
+// range), the server-side copy and the SEEK_DATA/SEEK_HOLE search. A
 // mapped block is data; an unmapped one a hole that reads as zeros.
 #include <linux/falloc.h>
 #include <sys/stat.h>
@@ -118,6 +118,47 @@ absl::StatusOr<Entry> Filesystem::Fallocate(InodeRef id, uint32_t mode,
   fresh.Mapped();
   allocator_->Free(freed);
   return Entry{id.ino, *std::move(r)};
+}
+
+absl::StatusOr<uint64_t> Filesystem::CopyRange(InodeRef in, uint64_t in_offset,
+                                               InodeRef out,
+                                               uint64_t out_offset,
+                                               uint64_t length,
+                                               meta::InodeRecord* after) {
+  length = std::min<uint64_t>(length, kMaxCopyBytesPerCall);
+  if (in.ino == out.ino && in_offset < out_offset + length &&
+      out_offset < in_offset + length) {
+    return ErrnoError(EINVAL, "overlapping ranges of one file");
+  }
+  // Piece by piece through the read and write paths: each piece is as
+  // durable as a write, and a copy cut short has copied a prefix.
+  constexpr uint32_t kPiece = 1u << 20;
+  std::string buffer;
+  uint64_t copied = 0;
+  while (copied < length) {
+    buffer.clear();
+    const uint32_t want =
+        static_cast<uint32_t>(std::min<uint64_t>(kPiece, length - copied));
+    if (absl::Status s = Read(in, in_offset + copied, want, &buffer); !s.ok()) {
+      if (copied > 0) break;
+      return s;
+    }
+    if (buffer.empty()) break;
+    absl::StatusOr<uint64_t> written =
+        Write(out, out_offset + copied, buffer, after);
+    if (!written.ok()) {
+      if (copied > 0) break;
+      return written.status();
+    }
+    copied += buffer.size();
+    if (buffer.size() < want) break;
+  }
+  if (copied == 0 && after != nullptr) {
+    absl::StatusOr<meta::InodeRecord> r = Load(out);
+    if (!r.ok()) return r.status();
+    *after = *std::move(r);
+  }
+  return copied;
 }
 
 absl::StatusOr<uint64_t> Filesystem::SeekData(InodeRef id, uint64_t offset,

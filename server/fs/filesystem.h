@@ -210,6 +210,15 @@ class Filesystem {
   // EOPNOTSUPP. Returns the inode after it.
   absl::StatusOr<Entry> Fallocate(InodeRef id, uint32_t mode, uint64_t offset,
                                   uint64_t length);
+  // copy_file_range(2) on the server: copies up to `length` bytes (at most
+  // kMaxCopyBytesPerCall; fewer at the end of `in`) from `in` at `in_offset`
+  // to `out` at `out_offset`, as reads and writes there would, so no byte
+  // crosses the network. Overlapping ranges of one file are EINVAL. Returns
+  // the bytes copied; with `after`, `out` as the copy left it.
+  absl::StatusOr<uint64_t> CopyRange(InodeRef in, uint64_t in_offset,
+                                     InodeRef out, uint64_t out_offset,
+                                     uint64_t length,
+                                     meta::InodeRecord* after = nullptr);
   // lseek(2) SEEK_DATA (`hole` false) or SEEK_HOLE from `offset`, by block:
   // ENXIO at or past the end, or (SEEK_DATA) when only holes follow.
   absl::StatusOr<uint64_t> SeekData(InodeRef id, uint64_t offset, bool hole);

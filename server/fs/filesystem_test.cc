@@ -1041,5 +1041,30 @@ TEST_F(FilesystemTest, SeekDataAndHoleFollowTheBlockMap) {
   EXPECT_EQ(*fs_->SeekData(f, 4 * kBlock, true), 4 * kBlock);
   EXPECT_EQ(Err(fs_->SeekData(f, 4 * kBlock + 10, true)), ENXIO);
 }
+
+TEST_F(FilesystemTest, CopyRangeCopiesOnTheServer) {
+  const InodeRef in = RefOf(Create(kRoot, "in"));
+  const InodeRef out = RefOf(Create(kRoot, "out"));
+  std::string data(3 * kBlock + 100, '\0');
+  for (size_t i = 0; i < data.size(); ++i) data[i] = char(i * 7 + 1);
+  Write(in, 0, data);
+  meta::InodeRecord after;
+  absl::StatusOr<uint64_t> copied =
+      fs_->CopyRange(in, 50, out, 10, 2 * kBlock, &after);
+  ASSERT_TRUE(copied.ok()) << copied.status();
+  EXPECT_EQ(*copied, 2 * kBlock);
+  EXPECT_EQ(after.size(), 10 + 2 * kBlock);
+  EXPECT_EQ(ReadAll(out), std::string(10, '\0') + data.substr(50, 2 * kBlock));
+  // Short at the end of the source; nothing past it.
+  copied = fs_->CopyRange(in, 3 * kBlock, out, 0, 10 * kBlock);
+  ASSERT_TRUE(copied.ok());
+  EXPECT_EQ(*copied, 100u);
+  EXPECT_EQ(*fs_->CopyRange(in, data.size(), out, 0, kBlock), 0u);
+  // Within one file: apart is fine, overlapping is EINVAL.
+  EXPECT_EQ(*fs_->CopyRange(in, 0, in, 4 * kBlock, kBlock), kBlock);
+  EXPECT_EQ(Err(fs_->CopyRange(in, 0, in, 10, kBlock)), EINVAL);
+  EXPECT_EQ(Err(fs_->CopyRange(RefOf(Dir(kRoot, "d")), 0, out, 0, 1)), EISDIR);
+  ExpectClean();
+}
 }  // namespace
 }  // namespace rbfs

@@ -543,6 +543,25 @@ grpc::Status RbfsService::FallocateFor(const grpc::ServerContextBase* ctx,
   return answered;
 }
 
+grpc::Status RbfsService::CopyRangeFor(const grpc::ServerContextBase* ctx,
+                                       const CopyRangeRequest* req,
+                                       WriteReply* reply) {
+  const AccessDecision access =
+      policy_.Decide(GrpcCredentials(ctx), Asks(Operation::kCopyRange));
+  if (!access.runs()) return Refused(access, reply);
+  Entry after;
+  absl::StatusOr<uint64_t> copied =
+      fs_->CopyRange(RefOf(req->in()), req->in_offset(), RefOf(req->out()),
+                     req->out_offset(), req->length(), &after.inode);
+  if (!copied.ok()) return Answer(copied.status(), reply);
+  reply->set_written(static_cast<uint32_t>(*copied));
+  reply->set_size(after.inode.size());
+  after.ino = req->out().ino();
+  FillAttr(after, fs_->block_size(), reply->mutable_attr());
+  if (*copied > 0) hub_.Publish(SessionOf(ctx), Change::Data(after.ino));
+  return grpc::Status::OK;
+}
+
 grpc::Status RbfsService::SeekFor(const grpc::ServerContextBase* ctx,
                                   const SeekRequest* req, SeekReply* reply) {
   const AccessDecision access =
@@ -641,6 +660,10 @@ void RbfsService::Serve(const grpc::ServerContextBase* ctx,
       return Settle(
           FallocateFor(ctx, &request.fallocate(), reply->mutable_attr()),
           reply->mutable_attr());
+    case StreamRequest::kCopyRange:
+      return Settle(
+          CopyRangeFor(ctx, &request.copy_range(), reply->mutable_write()),
+          reply->mutable_write());
     case StreamRequest::kSeek:
       return Settle(SeekFor(ctx, &request.seek(), reply->mutable_seek()),
                     reply->mutable_seek());

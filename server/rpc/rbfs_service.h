@@ -144,6 +144,10 @@ class RbfsService final
                          AttrReply* reply) override {
     return FallocateFor(ctx, req, reply);
   }
+  grpc::Status CopyRange(grpc::ServerContext* ctx, const CopyRangeRequest* req,
+                         WriteReply* reply) override {
+    return CopyRangeFor(ctx, req, reply);
+  }
   grpc::Status Seek(grpc::ServerContext* ctx, const SeekRequest* req,
                     SeekReply* reply) override {
     return SeekFor(ctx, req, reply);
@@ -210,6 +214,8 @@ class RbfsService final
                               const RemoveXattrRequest* req, AttrReply* reply);
   grpc::Status FallocateFor(const grpc::ServerContextBase* ctx,
                             const FallocateRequest* req, AttrReply* reply);
+  grpc::Status CopyRangeFor(const grpc::ServerContextBase* ctx,
+                            const CopyRangeRequest* req, WriteReply* reply);
   grpc::Status SeekFor(const grpc::ServerContextBase* ctx,
                        const SeekRequest* req, SeekReply* reply);
   grpc::Status LockFor(const grpc::ServerContextBase* ctx,

@@ -277,6 +277,14 @@ void Build(ByteReader& r, SeekRequest* req) {
   req->set_whence(3 + r.U8() % 3);
 }
 
+void Build(ByteReader& r, CopyRangeRequest* req) {
+  r.Id(req->mutable_in());
+  r.Id(req->mutable_out());
+  req->set_in_offset(r.Offset());
+  req->set_out_offset(r.Offset());
+  req->set_length(r.Offset());
+}
+
 void Build(ByteReader& r, LockRequest* req) {
   r.Id(req->mutable_id());
   req->set_session(1 + r.U8() % 3);
@@ -315,11 +323,11 @@ void CheckErr(int err, absl::string_view rpc) {
 }
 
 constexpr const char* kOpNames[kOpCount] = {
-    "lookup",   "getattr",     "setattr",   "mknod",    "mkdir",
-    "unlink",   "rmdir",       "rename",    "link",     "symlink",
-    "readlink", "readdir",     "statfs",    "fsync",    "open",
-    "release",  "read",        "write",     "getxattr", "listxattr",
-    "setxattr", "removexattr", "fallocate", "seek",     "lock"};
+    "lookup",   "getattr",   "setattr",  "mknod",       "mkdir",     "unlink",
+    "rmdir",    "rename",    "link",     "symlink",     "readlink",  "readdir",
+    "statfs",   "fsync",     "open",     "release",     "read",      "write",
+    "getxattr", "listxattr", "setxattr", "removexattr", "fallocate", "seek",
+    "lock",     "copyrange"};
 
 template <typename Reply>
 void CheckEntryReply(const grpc::Status& status, const Reply& reply,
@@ -339,10 +347,10 @@ std::vector<Op> OpsOf(Family family) {
               Op::kRmDir,    Op::kRename,  Op::kLink,   Op::kSymlink,
               Op::kReadLink, Op::kReadDir, Op::kGetAttr};
     case Family::kData:
-      return {Op::kMkNod,   Op::kOpen,   Op::kRelease,   Op::kRead,
-              Op::kWrite,   Op::kFsync,  Op::kSetAttr,   Op::kUnlink,
-              Op::kGetAttr, Op::kStatFs, Op::kFallocate, Op::kSeek,
-              Op::kLock};
+      return {Op::kMkNod,   Op::kOpen,     Op::kRelease,   Op::kRead,
+              Op::kWrite,   Op::kFsync,    Op::kSetAttr,   Op::kUnlink,
+              Op::kGetAttr, Op::kStatFs,   Op::kFallocate, Op::kSeek,
+              Op::kLock,    Op::kCopyRange};
     case Family::kAttr:
       return {Op::kGetAttr,   Op::kSetAttr,  Op::kStatFs,     Op::kMkNod,
               Op::kMkDir,     Op::kSymlink,  Op::kOpen,       Op::kRelease,
@@ -821,6 +829,26 @@ void ServiceHarness::Call(Op op, uint8_t ids, absl::string_view payload) {
       if (reply.err() == 0 && reply.offset() < req.offset()) {
         Fail(absl::StrCat("seek from ", req.offset(), " went back to ",
                           reply.offset()));
+      }
+      break;
+    }
+    case Op::kCopyRange: {
+      auto req = Decode<CopyRangeRequest>(payload);
+      if (patch) {
+        PatchId(first, kFirstIdMask, req.mutable_in());
+        PatchId(second, kSecondIdMask >> kSecondIdShift, req.mutable_out());
+      }
+      WriteReply reply;
+      CheckStatus(service_->CopyRange(nullptr, &req, &reply), "CopyRange");
+      CheckErr(reply.err(), "CopyRange");
+      Count(op, reply.err());
+      if (reply.err() == 0 &&
+          (reply.written() >
+               std::min<uint64_t>(req.length(), kMaxCopyBytesPerCall) ||
+           (reply.written() > 0 &&
+            reply.size() < req.out_offset() + reply.written()))) {
+        Fail(absl::StrCat("copy of ", req.length(), " bytes reports ",
+                          reply.written(), " copied, size ", reply.size()));
       }
       break;
     }

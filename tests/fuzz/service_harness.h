@@ -69,8 +69,9 @@ enum class Op : uint8_t {
   kFallocate,
   kSeek,
   kLock,
+  kCopyRange,
 };
-constexpr int kOpCount = 25;
+constexpr int kOpCount = 26;
 
 // Which RPCs a harness drives; each family also has the calls that create
 // what its other calls work on.

@@ -15,6 +15,9 @@
 #include <algorithm>
 #include <cerrno>
 #include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <iterator>
 #include <string>
 #include <vector>
 
@@ -349,6 +352,69 @@ TEST_F(MountPosixTest, FallocatePunchesHolesThatSeekFinds) {
   EXPECT_EQ(fallocate(fd, FALLOC_FL_COLLAPSE_RANGE, 0, block), -1);
   EXPECT_EQ(errno, EOPNOTSUPP);
   close(fd);
+}
+
+// Bytes the mount's daemon read and wrote through system calls (its
+// sockets and /dev/fuse), from /proc/PID/io; -1 if it is not found.
+int64_t MountDaemonIoBytes(const std::string& mountpoint) {
+  for (const auto& entry : std::filesystem::directory_iterator("/proc")) {
+    std::ifstream cmdline(entry.path() / "cmdline");
+    std::string args((std::istreambuf_iterator<char>(cmdline)),
+                     std::istreambuf_iterator<char>());
+    if (args.find("rbfs-mount") == std::string::npos ||
+        args.find(mountpoint + '\0') == std::string::npos) {
+      continue;
+    }
+    std::ifstream io(entry.path() / "io");
+    int64_t total = 0;
+    std::string key;
+    int64_t value;
+    while (io >> key >> value) {
+      if (key == "rchar:" || key == "wchar:") total += value;
+    }
+    return total;
+  }
+  return -1;
+}
+
+// copy_file_range is the server's: a 64 MiB copy moves almost nothing
+// through the mount's daemon, and the copy reads back whole.
+TEST_F(MountPosixTest, CopyFileRangeMovesNoDataThroughTheMount) {
+  constexpr size_t kBytes = size_t{64} << 20;
+  std::string data(kBytes, '\0');
+  for (size_t i = 0; i < kBytes; i += 4096) data[i] = char(i / 4096 + 1);
+  const std::string in = NewFile("in");
+  const std::string out = NewFile("out");
+  {
+    const int fd = open(in.c_str(), O_WRONLY);
+    ASSERT_EQ(pwrite(fd, data.data(), kBytes, 0), static_cast<ssize_t>(kBytes));
+    close(fd);
+  }
+  const int from = open(in.c_str(), O_RDONLY);
+  const int to = open(out.c_str(), O_WRONLY);
+  ASSERT_GE(from, 0);
+  ASSERT_GE(to, 0);
+  const int64_t before = MountDaemonIoBytes(cluster_->mountpoint());
+  ASSERT_GE(before, 0);
+  size_t copied = 0;
+  while (copied < kBytes) {
+    const ssize_t n =
+        copy_file_range(from, nullptr, to, nullptr, kBytes - copied, 0);
+    ASSERT_GT(n, 0) << strerror(errno);
+    copied += n;
+  }
+  const int64_t moved = MountDaemonIoBytes(cluster_->mountpoint()) - before;
+  close(from);
+  close(to);
+  EXPECT_LT(moved, int64_t{1} << 20) << "bytes through the mount's daemon";
+  const int fd = open(out.c_str(), O_RDONLY);
+  std::string back(kBytes, 'x');
+  size_t got = 0;
+  ssize_t n;
+  while ((n = pread(fd, back.data() + got, kBytes - got, got)) > 0) got += n;
+  close(fd);
+  EXPECT_EQ(got, kBytes);
+  EXPECT_TRUE(back == data);
 }
 }  // namespace
 }  // namespace rbfs

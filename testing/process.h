@@ -5,6 +5,7 @@
 
 #include <sys/types.h>
 
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -27,6 +28,15 @@ pid_t Spawn(const std::vector<std::string>& argv, int out_fd);
 
 // Waits at most `timeout` for `pid` to exit; returns its wait status.
 absl::StatusOr<int> WaitForExit(pid_t pid, absl::Duration timeout);
+
+// The uid and gid of "nobody", which tests act as to check permissions.
+inline constexpr uid_t kNobody = 65534;
+
+// Runs `body` in a child process as uid/gid kNobody with no supplementary
+// groups, in directory `dir` (entered first: test directories under /root
+// are closed to nobody), and returns its exit code (100: it could not
+// become nobody; -1: it did not exit).
+int RunAsNobody(const std::string& dir, const std::function<int()>& body);
 
 // Runs a program to completion (killed after `timeout`); returns its exit
 // code (-1 if killed) and captured output.

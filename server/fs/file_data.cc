@@ -120,6 +120,20 @@ absl::Status Filesystem::Truncate(InodeRef id, uint64_t size,
   return absl::OkStatus();
 }
 
+absl::StatusOr<bool> Filesystem::AllocateFresh(size_t count,
+                                               FreshBlocks* fresh) {
+  absl::StatusOr<std::vector<uint64_t>> got = allocator_->Allocate(count);
+  if (absl::IsResourceExhausted(got.status()) &&
+      allocator_->has_quarantined()) {
+    // Freed blocks become usable once their release is durable.
+    if (absl::Status s = committer_->Sync(); !s.ok()) return s;
+    got = allocator_->Allocate(count);
+  }
+  if (!got.ok()) return got.status();
+  fresh->Adopt(*std::move(got));
+  return high_water_.PrepareForData(fresh->blocks());
+}
+
 absl::Status Filesystem::UnmapBlocks(uint64_t ino, uint64_t first,
                                      MetaBatch* batch,
                                      std::vector<uint64_t>* freed) {
@@ -251,17 +265,7 @@ absl::StatusOr<uint64_t> Filesystem::Write(InodeRef id, uint64_t offset,
       if (*b == 0) holes.push_back(i);
     }
     if (!holes.empty()) {
-      absl::StatusOr<std::vector<uint64_t>> got =
-          allocator_->Allocate(holes.size());
-      if (absl::IsResourceExhausted(got.status()) &&
-          allocator_->has_quarantined()) {
-        // Freed blocks become usable once their release is durable.
-        if (absl::Status s = committer_->Sync(); !s.ok()) return s;
-        got = allocator_->Allocate(holes.size());
-      }
-      if (!got.ok()) return got.status();
-      fresh.Adopt(*std::move(got));
-      absl::StatusOr<bool> reused = high_water_.PrepareForData(fresh.blocks());
+      absl::StatusOr<bool> reused = AllocateFresh(holes.size(), &fresh);
       if (!reused.ok()) return reused.status();
       std::unique_ptr<MetaBatch> batch = meta_->NewBatch();
       std::string buffer;

@@ -78,16 +78,7 @@ absl::StatusOr<Entry> Filesystem::Fallocate(InodeRef id, uint32_t mode,
       if (*block == 0 || punched) holes.push_back(i);
     }
     if (!holes.empty()) {
-      absl::StatusOr<std::vector<uint64_t>> got =
-          allocator_->Allocate(holes.size());
-      if (absl::IsResourceExhausted(got.status()) &&
-          allocator_->has_quarantined()) {
-        if (absl::Status s = committer_->Sync(); !s.ok()) return s;
-        got = allocator_->Allocate(holes.size());
-      }
-      if (!got.ok()) return got.status();
-      fresh.Adopt(*std::move(got));
-      absl::StatusOr<bool> reused = high_water_.PrepareForData(fresh.blocks());
+      absl::StatusOr<bool> reused = AllocateFresh(holes.size(), &fresh);
       if (!reused.ok()) return reused.status();
       const std::string zeros(bs, '\0');
       for (size_t k = 0; k < holes.size(); ++k) {

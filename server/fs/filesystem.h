@@ -49,6 +49,8 @@
 
 namespace rbfs {
 
+class FreshBlocks;
+
 // An inode as clients name it.
 struct InodeRef {
   uint64_t ino = 0;
@@ -317,13 +319,23 @@ class Filesystem {
   // it no longer maps to *freed.
   absl::Status Truncate(InodeRef id, uint64_t size, meta::InodeRecord* r,
                         MetaBatch* batch, std::vector<uint64_t>* freed);
+  // Allocates `count` blocks into *fresh (after a sync that makes freed
+  // blocks usable, if the first try finds too few) and raises the
+  // high-water mark over them; returns whether any lay below it (so may
+  // hold a deleted file's bytes).
+  absl::StatusOr<bool> AllocateFresh(size_t count, FreshBlocks* fresh);
   // Unmaps every block of `ino` from index `first` on in `batch`, adding
   // the physical blocks to *freed (to be freed once the batch committed).
   absl::Status UnmapBlocks(uint64_t ino, uint64_t first, MetaBatch* batch,
                            std::vector<uint64_t>* freed);
 
-  // Extended attributes (xattrs.cc): deletes every attribute of `ino`
-  // (record `r`) in `batch`, when the inode goes.
+  // Extended attributes (xattrs.cc): the inode whose attribute `name` is
+  // to change (EPERM for a user attribute where Linux allows none); with
+  // its meta lock held.
+  absl::StatusOr<meta::InodeRecord> LoadForXattrChange(
+      InodeRef id, absl::string_view name) const;
+  // Deletes every attribute of `ino` (record `r`) in `batch`, when the
+  // inode goes.
   absl::Status DropXattrs(uint64_t ino, const meta::InodeRecord& r,
                           MetaBatch* batch);
 

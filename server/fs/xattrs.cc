@@ -20,6 +20,15 @@ bool UserXattrAllowed(absl::string_view name, const meta::InodeRecord& r) {
 
 }  // namespace
 
+absl::StatusOr<meta::InodeRecord> Filesystem::LoadForXattrChange(
+    InodeRef id, absl::string_view name) const {
+  absl::StatusOr<meta::InodeRecord> r = Load(id);
+  if (r.ok() && !UserXattrAllowed(name, *r)) {
+    return ErrnoError(EPERM, "user attributes only on files and directories");
+  }
+  return r;
+}
+
 absl::StatusOr<std::string> Filesystem::GetXattr(InodeRef id,
                                                  absl::string_view name) {
   if (absl::Status s = ValidateXattrName(name); !s.ok()) return s;
@@ -62,11 +71,8 @@ absl::StatusOr<Entry> Filesystem::SetXattr(InodeRef id, absl::string_view name,
   return RunEntryOnce(call, [&]() -> absl::StatusOr<Entry> {
     std::shared_ptr<InodeLock> lock = locks_.Get(id.ino);
     absl::MutexLock meta_lock(&lock->meta);
-    absl::StatusOr<meta::InodeRecord> r = Load(id);
+    absl::StatusOr<meta::InodeRecord> r = LoadForXattrChange(id, name);
     if (!r.ok()) return r.status();
-    if (!UserXattrAllowed(name, *r)) {
-      return ErrnoError(EPERM, "user attributes only on files and directories");
-    }
     std::optional<uint64_t> old_size;
     if (r->xattr_count() > 0) {
       absl::StatusOr<std::string> old = meta_->GetXattr(id.ino, name);
@@ -115,11 +121,8 @@ absl::StatusOr<Entry> Filesystem::RemoveXattr(InodeRef id,
   return RunEntryOnce(call, [&]() -> absl::StatusOr<Entry> {
     std::shared_ptr<InodeLock> lock = locks_.Get(id.ino);
     absl::MutexLock meta_lock(&lock->meta);
-    absl::StatusOr<meta::InodeRecord> r = Load(id);
+    absl::StatusOr<meta::InodeRecord> r = LoadForXattrChange(id, name);
     if (!r.ok()) return r.status();
-    if (!UserXattrAllowed(name, *r)) {
-      return ErrnoError(EPERM, "user attributes only on files and directories");
-    }
     if (r->xattr_count() == 0) return ErrnoError(ENODATA);
     absl::StatusOr<std::string> old = meta_->GetXattr(id.ino, name);
     if (absl::IsNotFound(old.status())) return ErrnoError(ENODATA);

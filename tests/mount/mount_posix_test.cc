@@ -17,6 +17,7 @@
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <functional>
 #include <iterator>
 #include <string>
 #include <vector>
@@ -29,6 +30,8 @@
 
 namespace rbfs {
 namespace {
+
+using ::rbfs::testing::RunAsNobody;
 
 // allow_other: the tests also act as an unprivileged user.
 class MountPosixTest : public SharedClusterTest<MountPosixTest> {
@@ -56,22 +59,9 @@ class MountPosixTest : public SharedClusterTest<MountPosixTest> {
     return path;
   }
 
-  // Runs `body` in a child as uid/gid 65534 with the test's directory as
-  // its working directory (the mount's parents under /root are closed to
-  // it); returns the child's exit code.
-  template <typename Body>
-  int AsNobody(Body body) {
-    const pid_t pid = fork();
-    if (pid == 0) {
-      if (chdir(dir_.c_str()) != 0 || setgroups(0, nullptr) != 0 ||
-          setgid(65534) != 0 || setuid(65534) != 0) {
-        _exit(100);
-      }
-      _exit(body());
-    }
-    int status = 0;
-    waitpid(pid, &status, 0);
-    return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+  // Runs `body` as nobody in the test's directory; its exit code.
+  int AsNobody(const std::function<int()>& body) {
+    return RunAsNobody(dir_, body);
   }
 
   std::string dir_;
@@ -243,20 +233,11 @@ std::string SetIdBitsAfter(const std::string& dir) {
       result = write(wfd, "x", 1) == 1 ? 0 : -1;
       close(wfd);
     } else {
-      const pid_t pid = fork();
-      if (pid == 0) {
-        // The mount's parents under /root are closed to uid 65534.
-        if (chdir(dir.c_str()) != 0 || setgroups(0, nullptr) != 0 ||
-            setgid(65534) != 0 || setuid(65534) != 0) {
-          _exit(100);
-        }
-        if (what == "truncate") _exit(truncate(op, 0) == 0 ? 0 : 1);
+      result = RunAsNobody(dir, [&] {
+        if (what == "truncate") return truncate(op, 0) == 0 ? 0 : 1;
         const int wfd = open(op, O_WRONLY);
-        _exit(wfd >= 0 && write(wfd, "x", 1) == 1 ? 0 : 2);
-      }
-      int status = 0;
-      waitpid(pid, &status, 0);
-      result = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+        return wfd >= 0 && write(wfd, "x", 1) == 1 ? 0 : 2;
+      });
     }
     struct stat st;
     if (result != 0 || stat(path.c_str(), &st) != 0) {

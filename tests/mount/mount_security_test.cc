@@ -156,23 +156,7 @@ TEST_F(MountSecurityTest, ReadOnlyExportAnswersErofs) {
   EXPECT_GT(vfs.f_blocks, 0u);
 }
 
-// Runs `body` in a child process as uid/gid 65534, in directory `dir` (the
-// test's temporary directories lie under /root, which nobody may cross),
-// and returns its exit code.
-template <typename Body>
-int AsNobody(const std::string& dir, Body body) {
-  const pid_t pid = fork();
-  if (pid == 0) {
-    if (chdir(dir.c_str()) != 0 || setgroups(0, nullptr) != 0 ||
-        setgid(65534) != 0 || setuid(65534) != 0) {
-      _exit(100);
-    }
-    _exit(body());
-  }
-  int status = 0;
-  waitpid(pid, &status, 0);
-  return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-}
+using ::rbfs::testing::RunAsNobody;
 
 TEST_F(MountSecurityTest, AllowOtherMountEnforcesModesAndOwnsByCaller) {
   RbfsCluster::Options options;
@@ -194,7 +178,7 @@ TEST_F(MountSecurityTest, AllowOtherMountEnforcesModesAndOwnsByCaller) {
   ASSERT_EQ(chmod(drop.c_str(), 0777), 0);
 
   // Exit codes: 0 = as expected; each check has its own code.
-  const int result = AsNobody((*cluster)->mountpoint(), [] {
+  const int result = RunAsNobody((*cluster)->mountpoint(), [] {
     if (open("secret", O_RDONLY) != -1 || errno != EACCES) return 1;
     const int fd = open("shared", O_RDONLY);
     char buf[4];

@@ -1,5 +1,7 @@
 #include "common/lock_set.h"
 
+#include <fcntl.h>
+
 #include <algorithm>
 
 namespace rbfs {
@@ -10,6 +12,31 @@ bool Overlap(const HeldLock& lock, uint64_t start, uint64_t end) {
 }
 
 }  // namespace
+
+std::optional<LockType> LockTypeOfFcntl(uint32_t type) {
+  switch (type) {
+    case F_RDLCK:
+      return LockType::kRead;
+    case F_WRLCK:
+      return LockType::kWrite;
+    case F_UNLCK:
+      return LockType::kUnlock;
+    default:
+      return std::nullopt;
+  }
+}
+
+uint32_t FcntlTypeOf(LockType type) {
+  switch (type) {
+    case LockType::kRead:
+      return F_RDLCK;
+    case LockType::kWrite:
+      return F_WRLCK;
+    case LockType::kUnlock:
+      break;
+  }
+  return F_UNLCK;
+}
 
 std::optional<HeldLock> LockSet::Conflict(const LockOwner& owner, LockType type,
                                           uint64_t start, uint64_t end) const {

@@ -42,6 +42,11 @@ struct HeldLock {
   uint32_t pid = 0;
 };
 
+// The wire's lock types are fcntl's (F_RDLCK, F_WRLCK, F_UNLCK); none for
+// another number.
+std::optional<LockType> LockTypeOfFcntl(uint32_t type);
+uint32_t FcntlTypeOf(LockType type);
+
 class LockSet {
  public:
   // The first lock of another owner that `type` over [start, end] would

@@ -1,5 +1,7 @@
 #include "common/lock_set.h"
 
+#include <fcntl.h>
+
 #include <string>
 
 #include "absl/strings/str_cat.h"
@@ -76,6 +78,14 @@ TEST(LockSetTest, RemoveIfDropsOneSessionsLocks) {
       [](const HeldLock& lock) { return lock.owner.session == 2; }));
   EXPECT_EQ(Text(set), "1.10:r[0,9] ");
   EXPECT_FALSE(set.RemoveIf([](const HeldLock&) { return false; }));
+}
+
+TEST(LockSetTest, WireTypesAreFcntls) {
+  for (LockType type : {LockType::kRead, LockType::kWrite, LockType::kUnlock}) {
+    EXPECT_EQ(LockTypeOfFcntl(FcntlTypeOf(type)), type);
+  }
+  EXPECT_EQ(FcntlTypeOf(LockType::kWrite), static_cast<uint32_t>(F_WRLCK));
+  EXPECT_FALSE(LockTypeOfFcntl(7).has_value());
 }
 
 }  // namespace

@@ -207,11 +207,6 @@ absl::StatusOr<Attr> MountCore::SetAttr(uint64_t ino,
                                         const AttrChanges& changes,
                                         const Caller& caller) {
   SetAttrRequest request;
-  absl::StatusOr<InodeId> id = inodes_.Id(ino);
-  if (!id.ok()) return id.status();
-  *request.mutable_id() = *std::move(id);
-  attrs_.Erase(ino);
-  const uint64_t ticket = attrs_.Ticket();
   request.set_valid(changes.valid);
   request.set_mode(changes.mode);
   request.set_uid(changes.uid);
@@ -220,14 +215,8 @@ absl::StatusOr<Attr> MountCore::SetAttr(uint64_t ino,
   SetTimespec(changes.atime, request.mutable_atime());
   SetTimespec(changes.mtime, request.mutable_mtime());
   *request.mutable_caller() = caller;
-  AttrReply reply;
   // Absolute values (and "now") may be applied twice without harm.
-  absl::Status status = rpc_->Call(&Rbfs::StubInterface::SetAttr, request,
-                                   &reply, Idempotency::kIdempotent);
-  if (!status.ok()) return status;
-  inodes_.Refresh(reply.attr());
-  attrs_.Put(reply.attr(), absl::Now(), ticket);
-  return reply.attr();
+  return AttrChangingCall(&Rbfs::StubInterface::SetAttr, ino, request);
 }
 
 absl::StatusOr<std::string> MountCore::ReadLink(uint64_t ino) {
@@ -565,22 +554,12 @@ absl::Status MountCore::ReadDir(uint64_t ino, off_t offset, size_t buffer_bytes,
 absl::Status MountCore::Fallocate(uint64_t ino, uint32_t mode, uint64_t offset,
                                   uint64_t length) {
   FallocateRequest request;
-  absl::StatusOr<InodeId> id = inodes_.Id(ino);
-  if (!id.ok()) return id.status();
-  *request.mutable_id() = *std::move(id);
   request.set_mode(mode);
   request.set_offset(offset);
   request.set_length(length);
-  attrs_.Erase(ino);
-  const uint64_t ticket = attrs_.Ticket();
-  AttrReply reply;
   // The same range allocated, punched or zeroed twice ends the same.
-  absl::Status status = rpc_->Call(&Rbfs::StubInterface::Fallocate, request,
-                                   &reply, Idempotency::kIdempotent);
-  if (!status.ok()) return status;
-  inodes_.Refresh(reply.attr());
-  attrs_.Put(reply.attr(), absl::Now(), ticket);
-  return absl::OkStatus();
+  return AttrChangingCall(&Rbfs::StubInterface::Fallocate, ino, request)
+      .status();
 }
 
 absl::StatusOr<size_t> MountCore::CopyRange(uint64_t in, uint64_t in_offset,
@@ -605,7 +584,6 @@ absl::StatusOr<size_t> MountCore::CopyRange(uint64_t in, uint64_t in_offset,
   absl::Status status = rpc_->Call(&Rbfs::StubInterface::CopyRange, request,
                                    &reply, Idempotency::kIdempotent);
   if (!status.ok()) return status;
-  if (reply.written() > 0) inodes_.RaiseSize(out, reply.size());
   inodes_.Refresh(reply.attr());
   attrs_.Put(reply.attr(), absl::Now(), ticket);
   return reply.written();

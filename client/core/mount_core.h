@@ -38,6 +38,7 @@
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
 #include "absl/synchronization/mutex.h"
+#include "absl/time/clock.h"
 #include "absl/time/time.h"
 #include "client/core/attr_cache.h"
 #include "client/core/buffer_pool.h"
@@ -284,6 +285,15 @@ class MountCore {
   // contradicts what it knew.
   void TrackName(uint64_t dir, absl::string_view name,
                  const absl::Status& status, bool exists_after);
+  // A call that changes `ino` (its id put in `request`) and answers with
+  // its attributes: what the mount kept of them is erased first and the
+  // reply's are kept (ticket drawn before the call). Repeated after a lost
+  // reply: the callers' changes are absolute or numbered.
+  template <typename Request>
+  absl::StatusOr<Attr> AttrChangingCall(
+      grpc::Status (Rbfs::StubInterface::*method)(grpc::ClientContext*,
+                                                  const Request&, AttrReply*),
+      uint64_t ino, Request& request);
   // Whether the kept attributes of `id` say it has no extended attributes
   // and may be trusted for that (the Watch stream is synced).
   bool KnownWithoutXattrs(uint64_t ino, const InodeId& id);
@@ -324,6 +334,27 @@ class MountCore {
   // before the rest goes away.
   SerialWorker background_;
 };
+
+// Defined here as the files of MountCore's concerns all use it.
+template <typename Request>
+absl::StatusOr<Attr> MountCore::AttrChangingCall(
+    grpc::Status (Rbfs::StubInterface::*method)(grpc::ClientContext*,
+                                                const Request&, AttrReply*),
+    uint64_t ino, Request& request) {
+  absl::StatusOr<InodeId> id = inodes_.Id(ino);
+  if (!id.ok()) return id.status();
+  *request.mutable_id() = *std::move(id);
+  attrs_.Erase(ino);
+  const uint64_t ticket = attrs_.Ticket();
+  AttrReply reply;
+  // Each caller's change is absolute or numbered: a repeat is harmless.
+  absl::Status status =
+      rpc_->Call(method, request, &reply, Idempotency::kIdempotent);
+  if (!status.ok()) return status;
+  inodes_.Refresh(reply.attr());
+  attrs_.Put(reply.attr(), absl::Now(), ticket);
+  return reply.attr();
+}
 
 }  // namespace rbfs
 

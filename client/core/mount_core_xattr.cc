@@ -51,20 +51,10 @@ absl::Status MountCore::ChangeXattr(
     grpc::Status (Rbfs::StubInterface::*method)(grpc::ClientContext*,
                                                 const Request&, AttrReply*),
     uint64_t ino, Request& request) {
-  absl::StatusOr<InodeId> id = inodes_.Id(ino);
-  if (!id.ok()) return id.status();
-  *request.mutable_id() = *std::move(id);
-  attrs_.Erase(ino);
-  const uint64_t ticket = attrs_.Ticket();
   session_->BeginCall(request.mutable_call());
-  AttrReply reply;
-  absl::Status status =
-      rpc_->Call(method, request, &reply, Idempotency::kIdempotent);
+  absl::StatusOr<Attr> after = AttrChangingCall(method, ino, request);
   session_->EndCall(request.call());
-  if (!status.ok()) return status;
-  inodes_.Refresh(reply.attr());
-  attrs_.Put(reply.attr(), absl::Now(), ticket);
-  return absl::OkStatus();
+  return after.status();
 }
 
 absl::Status MountCore::SetXattr(uint64_t ino, absl::string_view name,

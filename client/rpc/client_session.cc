@@ -147,27 +147,14 @@ bool ClientSession::Reclaim() {
   return true;
 }
 
-namespace {
-
-LockType LockTypeOf(uint32_t type) {
-  switch (type) {
-    case F_RDLCK:
-      return LockType::kRead;
-    case F_WRLCK:
-      return LockType::kWrite;
-    default:
-      return LockType::kUnlock;
-  }
-}
-
-}  // namespace
-
 void ClientSession::LockGranted(const LockRequest& granted) {
   absl::MutexLock lock(&mu_);
   const std::pair<uint64_t, bool> key{granted.id().ino(), granted.flock()};
   Locked& locked = locks_[key];
   locked.id = granted.id();
-  locked.set.Apply(LockOwner{id_, granted.owner()}, LockTypeOf(granted.type()),
+  // The server granted only types it knows.
+  locked.set.Apply(LockOwner{id_, granted.owner()},
+                   LockTypeOfFcntl(granted.type()).value_or(LockType::kUnlock),
                    granted.start(), granted.end(), granted.pid());
   if (locked.set.empty()) locks_.erase(key);
 }
@@ -193,7 +180,7 @@ bool ClientSession::ReclaimLocks() {
         request.set_session(id_);
         request.set_owner(h.owner.owner);
         request.set_flock(key.second);
-        request.set_type(h.type == LockType::kWrite ? F_WRLCK : F_RDLCK);
+        request.set_type(FcntlTypeOf(h.type));
         request.set_start(h.start);
         request.set_end(h.end);
         request.set_pid(h.pid);

@@ -43,21 +43,28 @@ absl::StatusOr<Entry> Filesystem::Fallocate(InodeRef id, uint32_t mode,
   const uint64_t end = offset + length;  // exclusive
   const uint64_t first = offset / bs;
   const uint64_t last = (end - 1) / bs;
+  // The range's block map, read once: 0 for a hole (or a block punched).
+  std::vector<uint64_t> mapped(last - first + 1);
+  for (uint64_t i = first; i <= last; ++i) {
+    absl::StatusOr<uint64_t> block = meta_->GetBlock(id.ino, i);
+    if (!block.ok()) return block.status();
+    mapped[i - first] = *block;
+  }
   std::unique_ptr<MetaBatch> batch = meta_->NewBatch();
   std::vector<uint64_t> freed;
   if (kind != 0) {
     // Punch or zero: blocks wholly inside go back to the pool, the covered
     // parts of the edge blocks become zeros.
     for (uint64_t i = first; i <= last; ++i) {
-      absl::StatusOr<uint64_t> block = meta_->GetBlock(id.ino, i);
-      if (!block.ok()) return block.status();
-      if (*block == 0) continue;
+      const uint64_t block = mapped[i - first];
+      if (block == 0) continue;
       const uint64_t from = std::max(offset, i * bs);
       const uint64_t to = std::min(end, (i + 1) * bs);
       if (to - from == bs) {
         batch->DeleteBlock(id.ino, i);
-        freed.push_back(*block);
-      } else if (absl::Status s = blocks_->Write(*block, from - i * bs,
+        freed.push_back(block);
+        mapped[i - first] = 0;
+      } else if (absl::Status s = blocks_->Write(block, from - i * bs,
                                                  std::string(to - from, '\0'));
                  !s.ok()) {
         return s;
@@ -71,11 +78,7 @@ absl::StatusOr<Entry> Filesystem::Fallocate(InodeRef id, uint32_t mode,
     // reserved before anything changes (ENOSPC leaves the file as it was).
     std::vector<uint64_t> holes;
     for (uint64_t i = first; i <= last; ++i) {
-      absl::StatusOr<uint64_t> block = meta_->GetBlock(id.ino, i);
-      if (!block.ok()) return block.status();
-      const bool punched =
-          std::find(freed.begin(), freed.end(), *block) != freed.end();
-      if (*block == 0 || punched) holes.push_back(i);
+      if (mapped[i - first] == 0) holes.push_back(i);
     }
     if (!holes.empty()) {
       absl::StatusOr<bool> reused = AllocateFresh(holes.size(), &fresh);

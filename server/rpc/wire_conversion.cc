@@ -54,19 +54,9 @@ absl::StatusOr<LockArgs> LockArgsOf(const LockRequest& req) {
   LockArgs args;
   args.kind = req.flock() ? LockKind::kFlock : LockKind::kPosix;
   args.owner = LockOwner{req.session(), req.owner()};
-  switch (req.type()) {
-    case F_RDLCK:
-      args.type = LockType::kRead;
-      break;
-    case F_WRLCK:
-      args.type = LockType::kWrite;
-      break;
-    case F_UNLCK:
-      args.type = LockType::kUnlock;
-      break;
-    default:
-      return ErrnoError(EINVAL, "unknown lock type");
-  }
+  const std::optional<LockType> type = LockTypeOfFcntl(req.type());
+  if (!type.has_value()) return ErrnoError(EINVAL, "unknown lock type");
+  args.type = *type;
   args.start = req.flock() ? 0 : req.start();
   args.end = req.flock() ? kLockToEnd : req.end();
   args.pid = req.pid();
@@ -78,7 +68,7 @@ void FillConflict(const std::optional<HeldLock>& held, LockReply* reply) {
     reply->set_type(F_UNLCK);
     return;
   }
-  reply->set_type(held->type == LockType::kWrite ? F_WRLCK : F_RDLCK);
+  reply->set_type(FcntlTypeOf(held->type));
   reply->set_start(held->start);
   reply->set_end(held->end);
   reply->set_pid(held->pid);

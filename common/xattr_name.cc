@@ -12,6 +12,9 @@ namespace {
 constexpr absl::string_view kUserPrefix = "user.";
 constexpr absl::string_view kNamespaces[] = {kUserPrefix, "trusted.",
                                              "security."};
+// The only "system." names Linux filesystems keep.
+constexpr absl::string_view kAclNames[] = {"system.posix_acl_access",
+                                           "system.posix_acl_default"};
 
 }  // namespace
 
@@ -28,6 +31,9 @@ absl::Status ValidateXattrName(absl::string_view name) {
       return ErrnoError(EINVAL, "attribute name is only its namespace");
     }
     return absl::OkStatus();
+  }
+  for (absl::string_view acl : kAclNames) {
+    if (name == acl) return absl::OkStatus();
   }
   return ErrnoError(ENOTSUP, "attribute namespace not supported");
 }

@@ -11,10 +11,10 @@ namespace rbfs {
 
 // OK for a name of a namespace rbfs stores ("user.", "trusted.",
 // "security.", each followed by at least one byte, at most
-// kMaxXattrNameBytes in all). Otherwise the errno Linux gives: ERANGE for
-// an empty or too long name, EINVAL for a bare prefix or a NUL, ENOTSUP for
-// any other namespace, "system." included (POSIX ACLs would have to be
-// interpreted: mode kept in sync, defaults inherited).
+// kMaxXattrNameBytes in all) and for the two POSIX ACLs
+// ("system.posix_acl_access", "system.posix_acl_default"). Otherwise the
+// errno Linux gives: ERANGE for an empty or too long name, EINVAL for a
+// bare prefix or a NUL, ENOTSUP for any other namespace or "system." name.
 absl::Status ValidateXattrName(absl::string_view name);
 
 // Whether `name` is in the "user." namespace, which Linux allows only on

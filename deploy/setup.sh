@@ -12,6 +12,9 @@ PACKAGES=(
   # Tests and benchmarks.
   libgtest-dev libgmock-dev libbenchmark-dev libaio-dev liburing-dev
   fuse3 fio clang-format openssl
+  # tests/mount: the system tools the mount tests drive (ACLs, two SQLite
+  # writers).
+  acl sqlite3
   # tests/fuzz: libFuzzer and its sanitizer runtimes come with clang only.
   clang libclang-rt-14-dev
   # tools/bench/run.sh: the peers rbfs is measured against, and the chart.

@@ -31,6 +31,7 @@ Caller MakeCaller(fuse_req_t req) {
   Caller caller;
   caller.set_uid(ctx->uid);
   caller.set_gid(ctx->gid);
+  caller.set_umask(ctx->umask);
   return caller;
 }
 
@@ -80,6 +81,13 @@ void FuseOps::Init(fuse_conn_info* conn) {
   // kernel would grant them per mount.
   if (conn->capable & FUSE_CAP_POSIX_LOCKS) conn->want |= FUSE_CAP_POSIX_LOCKS;
   if (conn->capable & FUSE_CAP_FLOCK_LOCKS) conn->want |= FUSE_CAP_FLOCK_LOCKS;
+  // POSIX ACLs: the kernel enforces and caches them; the server keeps them
+  // with the mode and applies a directory's default ACL, or else the umask,
+  // at creation (which the kernel must then leave to it: DONT_MASK).
+  if ((conn->capable & FUSE_CAP_POSIX_ACL) &&
+      (conn->capable & FUSE_CAP_DONT_MASK)) {
+    conn->want |= FUSE_CAP_POSIX_ACL | FUSE_CAP_DONT_MASK;
+  }
   conn->time_gran = 1;
   if (options_.read_ahead_kib > 0) {
     // The kernel takes the smaller of this reply's window and the device's

@@ -53,6 +53,9 @@ absl::StatusOr<Entry> Filesystem::SetAttrLocked(InodeRef id,
   std::vector<uint64_t> freed;
   if (args.valid & SETATTR_MODE) {
     r->set_mode((r->mode() & S_IFMT) | (args.mode & 07777));
+    if (absl::Status s = StageAclChmod(batch.get(), id.ino, &*r); !s.ok()) {
+      return s;
+    }
   }
   if (args.valid & (SETATTR_UID | SETATTR_GID)) {
     if (args.valid & SETATTR_UID) r->set_uid(args.uid);

@@ -52,6 +52,14 @@ absl::StatusOr<Entry> Filesystem::Fallocate(InodeRef id, uint32_t mode,
   }
   std::unique_ptr<MetaBatch> batch = meta_->NewBatch();
   std::vector<uint64_t> freed;
+  // The covered parts of mapped edge blocks, zeroed only once the
+  // allocation below succeeded, so that ENOSPC changes no byte.
+  struct EdgeZeros {
+    uint64_t block;
+    uint64_t offset;
+    uint64_t length;
+  };
+  std::vector<EdgeZeros> edges;
   if (kind != 0) {
     // Punch or zero: blocks wholly inside go back to the pool, the covered
     // parts of the edge blocks become zeros.
@@ -64,10 +72,8 @@ absl::StatusOr<Entry> Filesystem::Fallocate(InodeRef id, uint32_t mode,
         batch->DeleteBlock(id.ino, i);
         freed.push_back(block);
         mapped[i - first] = 0;
-      } else if (absl::Status s = blocks_->Write(block, from - i * bs,
-                                                 std::string(to - from, '\0'));
-                 !s.ok()) {
-        return s;
+      } else {
+        edges.push_back(EdgeZeros{block, from - i * bs, to - from});
       }
     }
     r->set_blocks_used(r->blocks_used() - freed.size());
@@ -98,6 +104,13 @@ absl::StatusOr<Entry> Filesystem::Fallocate(InodeRef id, uint32_t mode,
         if (absl::Status s = blocks_->Sync(); !s.ok()) return s;
       }
       r->set_blocks_used(r->blocks_used() + holes.size());
+    }
+  }
+  for (const EdgeZeros& edge : edges) {
+    if (absl::Status s = blocks_->Write(edge.block, edge.offset,
+                                        std::string(edge.length, '\0'));
+        !s.ok()) {
+      return s;
     }
   }
   const int64_t now = NowNs();

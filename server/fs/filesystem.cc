@@ -147,9 +147,12 @@ absl::StatusOr<Entry> Filesystem::GetAttr(InodeRef id) {
   return Entry{id.ino, *r};
 }
 
-absl::StatusOr<Entry> Filesystem::CreateNode(
-    InodeRef parent, absl::string_view name, meta::InodeRecord node,
-    bool exclusive, bool open, const CallRef& call, const OpenHandle& handle) {
+absl::StatusOr<Entry> Filesystem::CreateNode(InodeRef parent,
+                                             absl::string_view name,
+                                             meta::InodeRecord node,
+                                             uint32_t umask, bool exclusive,
+                                             bool open, const CallRef& call,
+                                             const OpenHandle& handle) {
   if (absl::Status s = ValidateName(name); !s.ok()) return s;
   std::shared_ptr<InodeLock> lock = locks_.Get(parent.ino);
   absl::MutexLock meta_lock(&lock->meta);
@@ -194,6 +197,11 @@ absl::StatusOr<Entry> Filesystem::CreateNode(
   dir->set_ctime_ns(now);
 
   std::unique_ptr<MetaBatch> batch = meta_->NewBatch();
+  if (absl::Status s =
+          StageInheritedAcls(batch.get(), parent.ino, *dir, umask, ino, &node);
+      !s.ok()) {
+    return s;
+  }
   batch->PutInode(ino, node);
   batch->PutInode(parent.ino, *dir);
   batch->PutDirent(parent.ino, name, d);
@@ -206,8 +214,8 @@ absl::StatusOr<Entry> Filesystem::CreateNode(
 
 absl::StatusOr<Entry> Filesystem::MkNod(InodeRef parent, absl::string_view name,
                                         uint32_t mode, uint64_t rdev,
-                                        Owner owner, bool exclusive, bool open,
-                                        const CallRef& call,
+                                        Creator creator, bool exclusive,
+                                        bool open, const CallRef& call,
                                         const OpenHandle& handle) {
   uint32_t type = mode & S_IFMT;
   if (type == 0) type = S_IFREG;
@@ -218,12 +226,13 @@ absl::StatusOr<Entry> Filesystem::MkNod(InodeRef parent, absl::string_view name,
   meta::InodeRecord node;
   node.set_mode(type | (mode & 07777));
   node.set_nlink(1);
-  node.set_uid(owner.uid);
-  node.set_gid(owner.gid);
+  node.set_uid(creator.uid);
+  node.set_gid(creator.gid);
   if (type == S_IFCHR || type == S_IFBLK) node.set_rdev(rdev);
   open = open && type == S_IFREG;
   absl::StatusOr<Entry> e = RunEntryOnce(call, [&] {
-    return CreateNode(parent, name, node, exclusive, open, call, handle);
+    return CreateNode(parent, name, node, creator.umask, exclusive, open, call,
+                      handle);
   });
   // A repeat answered from the record still registers its handle, in case
   // the server restarted since the first attempt (a no-op otherwise).
@@ -232,24 +241,25 @@ absl::StatusOr<Entry> Filesystem::MkNod(InodeRef parent, absl::string_view name,
 }
 
 absl::StatusOr<Entry> Filesystem::MkDir(InodeRef parent, absl::string_view name,
-                                        uint32_t mode, Owner owner,
+                                        uint32_t mode, Creator creator,
                                         const CallRef& call) {
   meta::InodeRecord node;
   node.set_mode(S_IFDIR | (mode & 07777));
   node.set_nlink(2);
-  node.set_uid(owner.uid);
-  node.set_gid(owner.gid);
+  node.set_uid(creator.uid);
+  node.set_gid(creator.gid);
   node.set_parent(parent.ino);
   node.set_next_cookie(3);
   return RunEntryOnce(call, [&] {
-    return CreateNode(parent, name, node, /*exclusive=*/true, /*open=*/false,
-                      call, OpenHandle());
+    return CreateNode(parent, name, node, creator.umask, /*exclusive=*/true,
+                      /*open=*/false, call, OpenHandle());
   });
 }
 
 absl::StatusOr<Entry> Filesystem::Symlink(InodeRef parent,
                                           absl::string_view name,
-                                          absl::string_view target, Owner owner,
+                                          absl::string_view target,
+                                          Creator creator,
                                           const CallRef& call) {
   if (target.empty()) return ErrnoError(ENOENT, "empty symlink target");
   if (target.size() > kMaxSymlinkLength) return ErrnoError(ENAMETOOLONG);
@@ -259,13 +269,14 @@ absl::StatusOr<Entry> Filesystem::Symlink(InodeRef parent,
   meta::InodeRecord node;
   node.set_mode(S_IFLNK | 0777);
   node.set_nlink(1);
-  node.set_uid(owner.uid);
-  node.set_gid(owner.gid);
+  node.set_uid(creator.uid);
+  node.set_gid(creator.gid);
   node.set_size(target.size());
   node.set_target(std::string(target));
   return RunEntryOnce(call, [&] {
-    return CreateNode(parent, name, node, /*exclusive=*/true, /*open=*/false,
-                      call, OpenHandle());
+    // Symlinks take neither a umask nor an ACL: their mode means nothing.
+    return CreateNode(parent, name, node, /*umask=*/0, /*exclusive=*/true,
+                      /*open=*/false, call, OpenHandle());
   });
 }
 

@@ -10,11 +10,11 @@
 //
 // The class is defined across files by concern: filesystem.cc (namespace
 // operations), file_data.cc (SetAttr/truncate, Read, Write), xattrs.cc
-// (extended attributes), locks.cc (advisory locks), file_space.cc
-// (fallocate, SEEK_DATA/SEEK_HOLE),
-// filesystem_open_files.cc (open counts, orphan reclaim, the sweeper) and
-// volume_open.cc (Open, format, rebuild at start, shutdown); the durable
-// high-water mark is a class of its own (high_water_mark.h).
+// (extended attributes), acls.cc (POSIX ACLs), locks.cc (advisory locks),
+// file_space.cc (fallocate, SEEK_DATA/SEEK_HOLE), filesystem_open_files.cc
+// (open counts, orphan reclaim, the sweeper) and volume_open.cc (Open, format,
+// rebuild at start, shutdown); the durable high-water mark is a class of its
+// own (high_water_mark.h).
 #ifndef RBFS_SERVER_FS_FILESYSTEM_H_
 #define RBFS_SERVER_FS_FILESYSTEM_H_
 
@@ -62,9 +62,13 @@ struct Entry {
   meta::InodeRecord inode;
 };
 
-struct Owner {
+// Who creates an inode: its owner, and the creator's umask, which applies
+// to the mode asked for unless the directory has a default ACL (whose
+// entries mask it instead).
+struct Creator {
   uint32_t uid = 0;
   uint32_t gid = 0;
+  uint32_t umask = 0;
 };
 
 struct SetAttrArgs {
@@ -156,15 +160,15 @@ class Filesystem {
   // numbered call that already succeeded returns its first result without
   // running again (see call_log.h).
   absl::StatusOr<Entry> MkNod(InodeRef parent, absl::string_view name,
-                              uint32_t mode, uint64_t rdev, Owner owner,
+                              uint32_t mode, uint64_t rdev, Creator creator,
                               bool exclusive, bool open,
                               const CallRef& call = {},
                               const OpenHandle& handle = {});
   absl::StatusOr<Entry> MkDir(InodeRef parent, absl::string_view name,
-                              uint32_t mode, Owner owner,
+                              uint32_t mode, Creator creator,
                               const CallRef& call = {});
   absl::StatusOr<Entry> Symlink(InodeRef parent, absl::string_view name,
-                                absl::string_view target, Owner owner,
+                                absl::string_view target, Creator creator,
                                 const CallRef& call = {});
   absl::StatusOr<Entry> Link(InodeRef id, InodeRef new_parent,
                              absl::string_view new_name,
@@ -226,9 +230,11 @@ class Filesystem {
   absl::StatusOr<uint64_t> SeekData(InodeRef id, uint64_t offset, bool hole);
 
   // Extended attributes (xattrs.cc). Names carry their namespace:
-  // "user." (regular files and directories only), "trusted." and
-  // "security."; any other is ENOTSUP ("system." too: POSIX ACLs are not
-  // interpreted). Values are raw bytes. Limits: common/wire_limits.h.
+  // "user." (regular files and directories only), "trusted.",
+  // "security." and the POSIX ACLs "system.posix_acl_access" and
+  // "system.posix_acl_default" (posix_acl.h; the kernel enforces them, the
+  // server keeps them and the mode consistent); any other is ENOTSUP.
+  // Values are raw bytes. Limits: common/wire_limits.h.
   // ENODATA if `name` is not set.
   absl::StatusOr<std::string> GetXattr(InodeRef id, absl::string_view name);
   // The names of the inode's attributes, in name order.
@@ -276,9 +282,12 @@ class Filesystem {
   // Namespace (filesystem.cc).
   absl::StatusOr<meta::InodeRecord> Load(InodeRef id) const;
   absl::StatusOr<meta::InodeRecord> LoadDir(InodeRef id) const;
+  // Links a new inode `node` as `name` in `parent`; `umask` as
+  // Creator's.
   absl::StatusOr<Entry> CreateNode(InodeRef parent, absl::string_view name,
-                                   meta::InodeRecord node, bool exclusive,
-                                   bool open, const CallRef& call,
+                                   meta::InodeRecord node, uint32_t umask,
+                                   bool exclusive, bool open,
+                                   const CallRef& call,
                                    const OpenHandle& handle);
   // Link and Rename without the call log.
   absl::StatusOr<Entry> ApplyLink(InodeRef id, InodeRef new_parent,
@@ -334,6 +343,35 @@ class Filesystem {
   // its meta lock held.
   absl::StatusOr<meta::InodeRecord> LoadForXattrChange(
       InodeRef id, absl::string_view name) const;
+  // The value of attribute `name` of `ino` (record `r`), if it is set.
+  absl::StatusOr<std::optional<std::string>> StoredXattr(
+      uint64_t ino, const meta::InodeRecord& r, absl::string_view name) const;
+  // Sets `name` of `ino` to `value` (removes it with nullopt) in `batch`,
+  // its value having been `old`, and counts the change in *r. ENOSPC past
+  // the per-inode limits, with nothing staged.
+  static absl::Status StageXattr(MetaBatch* batch, uint64_t ino,
+                                 meta::InodeRecord* r, absl::string_view name,
+                                 const std::optional<std::string>& old,
+                                 std::optional<absl::string_view> value);
+
+  // POSIX ACLs (acls.cc), kept as the two "system.posix_acl_" attributes,
+  // consistent with the mode. A set of one: validates it (EINVAL; EACCES
+  // for a default ACL of a non-directory, ENOTSUP on a symlink) and stages
+  // it with the mode it implies; an access ACL the mode says all of is
+  // not kept.
+  absl::Status StageAclSet(MetaBatch* batch, uint64_t ino, meta::InodeRecord* r,
+                           absl::string_view name, absl::string_view value,
+                           const std::optional<std::string>& old);
+  // After *r's mode changed (chmod): rewrites its access ACL, if any.
+  absl::Status StageAclChmod(MetaBatch* batch, uint64_t ino,
+                             meta::InodeRecord* r);
+  // A new inode `ino` (*node, the mode asked for) in directory `dir_ino`:
+  // with the directory's default ACL, masks the mode by it, gives the
+  // inode its access ACL and, for a directory, the default; without one,
+  // applies `umask`.
+  absl::Status StageInheritedAcls(MetaBatch* batch, uint64_t dir_ino,
+                                  const meta::InodeRecord& dir, uint32_t umask,
+                                  uint64_t ino, meta::InodeRecord* node);
   // Deletes every attribute of `ino` (record `r`) in `batch`, when the
   // inode goes.
   absl::Status DropXattrs(uint64_t ino, const meta::InodeRecord& r,

@@ -21,6 +21,7 @@
 #include "common/errno_status.h"
 #include "gtest/gtest.h"
 #include "protos/rbfs.pb.h"
+#include "server/fs/posix_acl.h"
 #include "server/store/checker.h"
 #include "server/store/local_stores.h"
 #include "server/store/rocks_meta_store.h"
@@ -78,14 +79,14 @@ class FilesystemTest : public ::testing::Test {
 
   Entry Create(InodeRef parent, const std::string& name, uint32_t mode = 0644) {
     absl::StatusOr<Entry> e =
-        fs_->MkNod(parent, name, S_IFREG | mode, 0, Owner{1000, 1000},
+        fs_->MkNod(parent, name, S_IFREG | mode, 0, Creator{1000, 1000},
                    /*exclusive=*/true, /*open=*/false);
     EXPECT_TRUE(e.ok()) << name << ": " << e.status();
     return e.ok() ? *e : Entry{};
   }
 
   Entry Dir(InodeRef parent, const std::string& name) {
-    absl::StatusOr<Entry> e = fs_->MkDir(parent, name, 0755, Owner{});
+    absl::StatusOr<Entry> e = fs_->MkDir(parent, name, 0755, Creator{});
     EXPECT_TRUE(e.ok()) << name << ": " << e.status();
     return e.ok() ? *e : Entry{};
   }
@@ -126,24 +127,24 @@ TEST_F(FilesystemTest, CreateLookupAndNameRules) {
   EXPECT_EQ(found->ino, f.ino);
   EXPECT_EQ(Err(fs_->Lookup(kRoot, "nope")), ENOENT);
   EXPECT_EQ(
-      Err(fs_->MkNod(kRoot, "file", S_IFREG | 0644, 0, Owner{}, true, false)),
+      Err(fs_->MkNod(kRoot, "file", S_IFREG | 0644, 0, Creator{}, true, false)),
       EEXIST);
   // Non-exclusive create of an existing file opens it.
   absl::StatusOr<Entry> again =
-      fs_->MkNod(kRoot, "file", S_IFREG | 0644, 0, Owner{}, false, false);
+      fs_->MkNod(kRoot, "file", S_IFREG | 0644, 0, Creator{}, false, false);
   ASSERT_TRUE(again.ok());
   EXPECT_EQ(again->ino, f.ino);
 
-  EXPECT_EQ(Err(fs_->MkNod(kRoot, std::string(256, 'x'), S_IFREG, 0, Owner{},
+  EXPECT_EQ(Err(fs_->MkNod(kRoot, std::string(256, 'x'), S_IFREG, 0, Creator{},
                            true, false)),
             ENAMETOOLONG);
-  EXPECT_TRUE(
-      fs_->MkNod(kRoot, std::string(255, 'x'), S_IFREG, 0, Owner{}, true, false)
-          .ok());
-  EXPECT_EQ(Err(fs_->MkDir(kRoot, "a/b", 0755, Owner{})), EINVAL);
-  EXPECT_EQ(Err(fs_->MkDir(kRoot, std::string("a\0b", 3), 0755, Owner{})),
+  EXPECT_TRUE(fs_->MkNod(kRoot, std::string(255, 'x'), S_IFREG, 0, Creator{},
+                         true, false)
+                  .ok());
+  EXPECT_EQ(Err(fs_->MkDir(kRoot, "a/b", 0755, Creator{})), EINVAL);
+  EXPECT_EQ(Err(fs_->MkDir(kRoot, std::string("a\0b", 3), 0755, Creator{})),
             EINVAL);
-  EXPECT_EQ(Err(fs_->MkDir(kRoot, ".", 0755, Owner{})), EINVAL);
+  EXPECT_EQ(Err(fs_->MkDir(kRoot, ".", 0755, Creator{})), EINVAL);
   EXPECT_EQ(Err(fs_->Unlink(kRoot, "..")), EINVAL);
   EXPECT_EQ(Err(fs_->Lookup(RefOf(f), "x")), ENOTDIR);
   ExpectClean();
@@ -165,8 +166,9 @@ TEST_F(FilesystemTest, DirectoryLinkCountsAndRemoval) {
   EXPECT_EQ(Err(fs_->GetAttr(RefOf(b))), ESTALE);
   ASSERT_TRUE(fs_->RmDir(kRoot, "a").ok());
   EXPECT_EQ(fs_->GetAttr(kRoot)->inode.nlink(), 2u);
-  EXPECT_EQ(Err(fs_->MkNod(RefOf(a), "late", S_IFREG, 0, Owner{}, true, false)),
-            ESTALE);
+  EXPECT_EQ(
+      Err(fs_->MkNod(RefOf(a), "late", S_IFREG, 0, Creator{}, true, false)),
+      ESTALE);
   ExpectClean();
 }
 
@@ -250,14 +252,14 @@ TEST_F(FilesystemTest, HardLinksAndSymlinks) {
   EXPECT_EQ(fs_->GetAttr(RefOf(f))->inode.nlink(), 1u);
   EXPECT_EQ(ReadAll(RefOf(f)), "shared");
 
-  absl::StatusOr<Entry> s = fs_->Symlink(kRoot, "s", "d/g", Owner{});
+  absl::StatusOr<Entry> s = fs_->Symlink(kRoot, "s", "d/g", Creator{});
   ASSERT_TRUE(s.ok());
   EXPECT_TRUE(S_ISLNK(s->inode.mode()));
   EXPECT_EQ(s->inode.size(), 3u);
   EXPECT_EQ(*fs_->ReadLink(RefOf(*s)), "d/g");
   EXPECT_EQ(Err(fs_->ReadLink(RefOf(f))), EINVAL);
-  EXPECT_EQ(Err(fs_->Symlink(kRoot, "e", "", Owner{})), ENOENT);
-  EXPECT_EQ(Err(fs_->Symlink(kRoot, "long", std::string(4096, 'x'), Owner{})),
+  EXPECT_EQ(Err(fs_->Symlink(kRoot, "e", "", Creator{})), ENOENT);
+  EXPECT_EQ(Err(fs_->Symlink(kRoot, "long", std::string(4096, 'x'), Creator{})),
             ENAMETOOLONG);
   ExpectClean();
 }
@@ -348,7 +350,7 @@ TEST_F(FilesystemTest, AttributesAndTimes) {
 
 TEST_F(FilesystemTest, UnlinkedOpenFileLivesUntilRelease) {
   absl::StatusOr<Entry> f =
-      fs_->MkNod(kRoot, "f", S_IFREG | 0644, 0, Owner{}, true, /*open=*/true);
+      fs_->MkNod(kRoot, "f", S_IFREG | 0644, 0, Creator{}, true, /*open=*/true);
   ASSERT_TRUE(f.ok());
   Write(RefOf(*f), 0, std::string(4 * kBlock, 'q'));
   ASSERT_TRUE(fs_->SyncAll().ok());
@@ -367,7 +369,7 @@ TEST_F(FilesystemTest, UnlinkedOpenFileLivesUntilRelease) {
 
 TEST_F(FilesystemTest, OrphansOfACrashedRunAreReclaimedAfterTheGrace) {
   absl::StatusOr<Entry> f =
-      fs_->MkNod(kRoot, "f", S_IFREG | 0644, 0, Owner{}, true, /*open=*/true);
+      fs_->MkNod(kRoot, "f", S_IFREG | 0644, 0, Creator{}, true, /*open=*/true);
   ASSERT_TRUE(f.ok());
   Write(RefOf(*f), 0, std::string(3 * kBlock, 'o'));
   ASSERT_TRUE(fs_->Unlink(kRoot, "f").ok());
@@ -385,7 +387,7 @@ TEST_F(FilesystemTest, OrphansOfACrashedRunAreReclaimedAfterTheGrace) {
 
 TEST_F(FilesystemTest, HandleReclaimedAfterRestartKeepsAnUnlinkedFile) {
   const OpenHandle handle{/*session=*/42, /*handle=*/1};
-  absl::StatusOr<Entry> f = fs_->MkNod(kRoot, "f", S_IFREG | 0644, 0, Owner{},
+  absl::StatusOr<Entry> f = fs_->MkNod(kRoot, "f", S_IFREG | 0644, 0, Creator{},
                                        true, /*open=*/true, {}, handle);
   ASSERT_TRUE(f.ok());
   Write(RefOf(*f), 0, "still here");
@@ -434,7 +436,7 @@ TEST_F(FilesystemTest, ExpiredSessionReleasesItsHandles) {
   ASSERT_FALSE(fs_->KeepAlive(7, 0)->known);
   EXPECT_TRUE(fs_->KeepAlive(7, 0)->known);
   const OpenHandle handle{/*session=*/7, /*handle=*/3};
-  absl::StatusOr<Entry> f = fs_->MkNod(kRoot, "f", S_IFREG | 0644, 0, Owner{},
+  absl::StatusOr<Entry> f = fs_->MkNod(kRoot, "f", S_IFREG | 0644, 0, Creator{},
                                        true, /*open=*/true, {}, handle);
   ASSERT_TRUE(f.ok());
   // Opening the same handle again does not count twice.
@@ -458,18 +460,18 @@ TEST_F(FilesystemTest, ExpiredSessionReleasesItsHandles) {
 
 TEST_F(FilesystemTest, RepeatedNumberedCallsGetTheFirstResult) {
   const CallRef create{9, 1};
-  absl::StatusOr<Entry> f = fs_->MkNod(kRoot, "f", S_IFREG | 0644, 0, Owner{},
+  absl::StatusOr<Entry> f = fs_->MkNod(kRoot, "f", S_IFREG | 0644, 0, Creator{},
                                        /*exclusive=*/true, false, create);
   ASSERT_TRUE(f.ok());
   // The connection broke before the reply: the repeat is answered, not run.
   absl::StatusOr<Entry> again =
-      fs_->MkNod(kRoot, "f", S_IFREG | 0644, 0, Owner{}, /*exclusive=*/true,
+      fs_->MkNod(kRoot, "f", S_IFREG | 0644, 0, Creator{}, /*exclusive=*/true,
                  false, create);
   ASSERT_TRUE(again.ok()) << again.status();
   EXPECT_EQ(again->ino, f->ino);
   // Another call of the same name is a new call.
-  EXPECT_EQ(Err(fs_->MkNod(kRoot, "f", S_IFREG | 0644, 0, Owner{}, true, false,
-                           CallRef{9, 2})),
+  EXPECT_EQ(Err(fs_->MkNod(kRoot, "f", S_IFREG | 0644, 0, Creator{}, true,
+                           false, CallRef{9, 2})),
             EEXIST);
   ASSERT_TRUE(fs_->Rename(kRoot, "f", kRoot, "g", 0, CallRef{9, 3}).ok());
   EXPECT_TRUE(fs_->Rename(kRoot, "f", kRoot, "g", 0, CallRef{9, 3}).ok());
@@ -482,7 +484,7 @@ TEST_F(FilesystemTest, RepeatedNumberedCallsGetTheFirstResult) {
   ASSERT_TRUE(fs_->KeepAlive(9, 5).ok());
   EXPECT_EQ(Err(fs_->Unlink(kRoot, "g", CallRef{9, 4})), ENOENT);
   // A failed call left no record and runs again.
-  ASSERT_TRUE(fs_->MkDir(kRoot, "g", 0755, Owner{}, CallRef{9, 5}).ok());
+  ASSERT_TRUE(fs_->MkDir(kRoot, "g", 0755, Creator{}, CallRef{9, 5}).ok());
   ExpectClean();
 }
 
@@ -569,17 +571,18 @@ TEST_F(FilesystemTest, ReaddirResumesWithoutSkipsOrRepeatsUnderChurn) {
 // answered with the symlink as if it were the created file; the kernel
 // accepts only a regular file from FUSE create.
 TEST_F(FilesystemTest, NonExclusiveCreateOpensOnlyRegularFiles) {
-  ASSERT_TRUE(fs_->Symlink(kRoot, "link", "target", Owner{}).ok());
+  ASSERT_TRUE(fs_->Symlink(kRoot, "link", "target", Creator{}).ok());
   ASSERT_TRUE(
-      fs_->MkNod(kRoot, "fifo", S_IFIFO | 0644, 0, Owner{}, true, false).ok());
+      fs_->MkNod(kRoot, "fifo", S_IFIFO | 0644, 0, Creator{}, true, false)
+          .ok());
   Dir(kRoot, "dir");
-  EXPECT_EQ(Err(fs_->MkNod(kRoot, "link", S_IFREG | 0644, 0, Owner{},
+  EXPECT_EQ(Err(fs_->MkNod(kRoot, "link", S_IFREG | 0644, 0, Creator{},
                            /*exclusive=*/false, /*open=*/true)),
             EEXIST);
-  EXPECT_EQ(Err(fs_->MkNod(kRoot, "fifo", S_IFREG | 0644, 0, Owner{},
+  EXPECT_EQ(Err(fs_->MkNod(kRoot, "fifo", S_IFREG | 0644, 0, Creator{},
                            /*exclusive=*/false, /*open=*/true)),
             EEXIST);
-  EXPECT_EQ(Err(fs_->MkNod(kRoot, "dir", S_IFREG | 0644, 0, Owner{},
+  EXPECT_EQ(Err(fs_->MkNod(kRoot, "dir", S_IFREG | 0644, 0, Creator{},
                            /*exclusive=*/false, /*open=*/true)),
             EISDIR);
   ExpectClean();
@@ -848,7 +851,8 @@ TEST_F(FilesystemTest, ExtendedAttributesRoundTripWithExactErrors) {
   ASSERT_TRUE(fs_->SetXattr(id, "user.a", "new", XATTR_REPLACE).ok());
   EXPECT_EQ(*fs_->GetXattr(id, "user.a"), "new");
 
-  EXPECT_EQ(Err(fs_->SetXattr(id, "system.posix_acl_access", "x", 0)), ENOTSUP);
+  EXPECT_EQ(Err(fs_->SetXattr(id, "system.posix_acl_access", "x", 0)), EINVAL);
+  EXPECT_EQ(Err(fs_->SetXattr(id, "system.other", "x", 0)), ENOTSUP);
   EXPECT_EQ(Err(fs_->GetXattr(id, "os2.x")), ENOTSUP);
   EXPECT_EQ(Err(fs_->SetXattr(id, "user.", "x", 0)), EINVAL);
   EXPECT_EQ(Err(fs_->SetXattr(id, "", "x", 0)), ERANGE);
@@ -866,7 +870,7 @@ TEST_F(FilesystemTest, ExtendedAttributesRoundTripWithExactErrors) {
 }
 
 TEST_F(FilesystemTest, UserAttributesOnlyOnFilesAndDirectories) {
-  absl::StatusOr<Entry> link = fs_->Symlink(kRoot, "l", "target", Owner{});
+  absl::StatusOr<Entry> link = fs_->Symlink(kRoot, "l", "target", Creator{});
   ASSERT_TRUE(link.ok());
   EXPECT_EQ(Err(fs_->SetXattr(RefOf(*link), "user.a", "x", 0)), EPERM);
   EXPECT_EQ(Err(fs_->GetXattr(RefOf(*link), "user.a")), ENODATA);
@@ -892,6 +896,126 @@ TEST_F(FilesystemTest, ExtendedAttributesHaveAPerInodeTotal) {
   EXPECT_EQ(Err(fs_->GetXattr(id, absl::StrCat("user.", stored))), ENODATA);
   // Replacing a value by a smaller one always fits.
   EXPECT_TRUE(fs_->SetXattr(id, "user.0", "small", XATTR_REPLACE).ok());
+  ExpectClean();
+}
+
+// An ACL in the attribute form Linux passes: (tag, perm, id) entries.
+std::string Acl(std::initializer_list<PosixAcl::Entry> entries) {
+  std::string out("\x02\0\0\0", 4);
+  for (const PosixAcl::Entry& e : entries) {
+    for (uint32_t v : {uint32_t{e.tag}, uint32_t{e.perm}}) {
+      out.push_back(static_cast<char>(v));
+      out.push_back(static_cast<char>(v >> 8));
+    }
+    for (int i = 0; i < 4; ++i) {
+      out.push_back(static_cast<char>(e.id >> (8 * i)));
+    }
+  }
+  return out;
+}
+
+// u::rw-,u:2000:r--,g::---,m::r--,o::---
+const std::string kGrantsUser2000 = Acl({{PosixAcl::kUserObj, 6, ~0u},
+                                         {PosixAcl::kUser, 4, 2000},
+                                         {PosixAcl::kGroupObj, 0, ~0u},
+                                         {PosixAcl::kMask, 4, ~0u},
+                                         {PosixAcl::kOther, 0, ~0u}});
+
+TEST_F(FilesystemTest, AnAccessAclAndTheModeStayOneAnother) {
+  const InodeRef id = RefOf(Create(kRoot, "f", 0600));
+  absl::StatusOr<Entry> set =
+      fs_->SetXattr(id, "system.posix_acl_access", kGrantsUser2000, 0);
+  ASSERT_TRUE(set.ok()) << set.status();
+  // The group bits are the mask's.
+  EXPECT_EQ(set->inode.mode(), S_IFREG | 0640u);
+  EXPECT_EQ(*fs_->GetXattr(id, "system.posix_acl_access"), kGrantsUser2000);
+  EXPECT_EQ(set->inode.xattr_count(), 1u);
+
+  // chmod rewrites the owner, mask and other entries; the named one stays.
+  SetAttrArgs chmod;
+  chmod.valid = SETATTR_MODE;
+  chmod.mode = 0705;
+  ASSERT_TRUE(fs_->SetAttr(id, chmod).ok());
+  absl::StatusOr<PosixAcl> after =
+      PosixAcl::Parse(*fs_->GetXattr(id, "system.posix_acl_access"));
+  ASSERT_TRUE(after.ok()) << after.status();
+  EXPECT_EQ(after->PermissionBits(), 0705u);
+  EXPECT_EQ(after->entries()[1].id, 2000u);
+  EXPECT_EQ(after->entries()[1].perm, 4);
+
+  // An ACL the mode says all of is the mode alone.
+  set = fs_->SetXattr(id, "system.posix_acl_access",
+                      Acl({{PosixAcl::kUserObj, 7, ~0u},
+                           {PosixAcl::kGroupObj, 5, ~0u},
+                           {PosixAcl::kOther, 1, ~0u}}),
+                      0);
+  ASSERT_TRUE(set.ok()) << set.status();
+  EXPECT_EQ(set->inode.mode(), S_IFREG | 0751u);
+  EXPECT_EQ(Err(fs_->GetXattr(id, "system.posix_acl_access")), ENODATA);
+  EXPECT_EQ(set->inode.xattr_count(), 0u);
+
+  // Removing an ACL leaves the mode.
+  ASSERT_TRUE(
+      fs_->SetXattr(id, "system.posix_acl_access", kGrantsUser2000, 0).ok());
+  absl::StatusOr<Entry> removed =
+      fs_->RemoveXattr(id, "system.posix_acl_access");
+  ASSERT_TRUE(removed.ok());
+  EXPECT_EQ(removed->inode.mode(), S_IFREG | 0640u);
+
+  EXPECT_EQ(Err(fs_->SetXattr(id, "system.posix_acl_access",
+                              kGrantsUser2000.substr(0, 20), 0)),
+            EINVAL);
+  EXPECT_EQ(
+      Err(fs_->SetXattr(id, "system.posix_acl_default", kGrantsUser2000, 0)),
+      EACCES);
+  ExpectClean();
+}
+
+TEST_F(FilesystemTest, ADefaultAclIsInheritedInsteadOfTheUmask) {
+  const InodeRef d = RefOf(Dir(kRoot, "d"));
+  // u::rwx,u:2000:rwx,g::r-x,m::rwx,o::---
+  const std::string inherited = Acl({{PosixAcl::kUserObj, 7, ~0u},
+                                     {PosixAcl::kUser, 7, 2000},
+                                     {PosixAcl::kGroupObj, 5, ~0u},
+                                     {PosixAcl::kMask, 7, ~0u},
+                                     {PosixAcl::kOther, 0, ~0u}});
+  ASSERT_TRUE(fs_->SetXattr(d, "system.posix_acl_default", inherited, 0).ok());
+
+  const Creator umask_077{1000, 1000, 077};
+  absl::StatusOr<Entry> f = fs_->MkNod(d, "f", S_IFREG | 0664, 0, umask_077,
+                                       /*exclusive=*/true, /*open=*/false);
+  ASSERT_TRUE(f.ok()) << f.status();
+  // Not 0600: the default ACL masks the mode, the umask does not apply.
+  EXPECT_EQ(f->inode.mode(), S_IFREG | 0660u);
+  absl::StatusOr<PosixAcl> access =
+      PosixAcl::Parse(*fs_->GetXattr(RefOf(*f), "system.posix_acl_access"));
+  ASSERT_TRUE(access.ok()) << access.status();
+  EXPECT_EQ(access->entries()[1].id, 2000u);
+  EXPECT_EQ(access->entries()[3].perm, 6);  // the mask, as the mode's group
+  EXPECT_EQ(Err(fs_->GetXattr(RefOf(*f), "system.posix_acl_default")), ENODATA);
+
+  absl::StatusOr<Entry> sub = fs_->MkDir(d, "sub", 0777, umask_077);
+  ASSERT_TRUE(sub.ok()) << sub.status();
+  EXPECT_EQ(sub->inode.mode(), S_IFDIR | 0770u);
+  EXPECT_EQ(*fs_->GetXattr(RefOf(*sub), "system.posix_acl_default"), inherited);
+  // And on down.
+  absl::StatusOr<Entry> deeper =
+      fs_->MkDir(RefOf(*sub), "deeper", 0755, umask_077);
+  ASSERT_TRUE(deeper.ok());
+  EXPECT_EQ(deeper->inode.mode(), S_IFDIR | 0750u);
+
+  // Outside it, the umask.
+  absl::StatusOr<Entry> plain =
+      fs_->MkNod(kRoot, "plain", S_IFREG | 0666, 0, umask_077, true, false);
+  ASSERT_TRUE(plain.ok());
+  EXPECT_EQ(plain->inode.mode(), S_IFREG | 0600u);
+  EXPECT_EQ(fs_->MkDir(kRoot, "plaind", 0777, umask_077)->inode.mode(),
+            S_IFDIR | 0700u);
+  // Symlinks take neither.
+  absl::StatusOr<Entry> link = fs_->Symlink(d, "l", "f", umask_077);
+  ASSERT_TRUE(link.ok());
+  EXPECT_EQ(link->inode.mode(), S_IFLNK | 0777u);
+  EXPECT_EQ(link->inode.xattr_count(), 0u);
   ExpectClean();
 }
 
@@ -1022,7 +1146,18 @@ TEST_F(FilesystemTest, FallocateBeyondTheFreeSpaceChangesNothing) {
   EXPECT_EQ(fs_->GetAttr(f)->inode.size(), 0u);
   EXPECT_EQ(fs_->GetAttr(f)->inode.blocks_used(), 0u);
   EXPECT_EQ(fs_->StatFs().free_blocks, free_blocks);
-  EXPECT_TRUE(fs_->Fallocate(f, 0, 0, free_blocks * kBlock).ok());
+
+  // A zeroed range whose holes do not fit leaves its edge bytes too.
+  const InodeRef g = RefOf(Create(kRoot, "g"));
+  Write(g, 0, std::string(kBlock, 'd'));
+  const uint64_t left = fs_->StatFs().free_blocks;
+  EXPECT_EQ(
+      Err(fs_->Fallocate(g, FALLOC_FL_ZERO_RANGE, 10, (left + 1) * kBlock)),
+      ENOSPC);
+  EXPECT_EQ(ReadAll(g), std::string(kBlock, 'd'));
+  EXPECT_EQ(fs_->GetAttr(g)->inode.blocks_used(), 1u);
+
+  EXPECT_TRUE(fs_->Fallocate(f, 0, 0, left * kBlock).ok());
   ExpectClean();
 }
 

@@ -8,6 +8,7 @@
 #include "common/errno_status.h"
 #include "common/xattr_name.h"
 #include "server/fs/filesystem.h"
+#include "server/fs/posix_acl.h"
 
 namespace rbfs {
 namespace {
@@ -56,6 +57,46 @@ absl::StatusOr<std::vector<std::string>> Filesystem::ListXattr(InodeRef id) {
   return names;
 }
 
+absl::StatusOr<std::optional<std::string>> Filesystem::StoredXattr(
+    uint64_t ino, const meta::InodeRecord& r, absl::string_view name) const {
+  if (r.xattr_count() == 0) return std::nullopt;
+  absl::StatusOr<std::string> value = meta_->GetXattr(ino, name);
+  if (absl::IsNotFound(value.status())) return std::nullopt;
+  if (!value.ok()) return value.status();
+  return *std::move(value);
+}
+
+absl::Status Filesystem::StageXattr(MetaBatch* batch, uint64_t ino,
+                                    meta::InodeRecord* r,
+                                    absl::string_view name,
+                                    const std::optional<std::string>& old,
+                                    std::optional<absl::string_view> value) {
+  uint32_t count = r->xattr_count();
+  uint64_t name_bytes = r->xattr_name_bytes();
+  uint64_t value_bytes = r->xattr_value_bytes();
+  if (old.has_value()) {
+    --count;
+    name_bytes -= name.size();
+    value_bytes -= old->size();
+  }
+  if (value.has_value()) {
+    ++count;
+    name_bytes += name.size();
+    value_bytes += value->size();
+    if (name_bytes + count > kMaxXattrListBytes ||
+        name_bytes + value_bytes > kMaxXattrBytesPerInode) {
+      return ErrnoError(ENOSPC, "no room for more extended attributes");
+    }
+    batch->PutXattr(ino, name, *value);
+  } else if (old.has_value()) {
+    batch->DeleteXattr(ino, name);
+  }
+  r->set_xattr_count(count);
+  r->set_xattr_name_bytes(name_bytes);
+  r->set_xattr_value_bytes(value_bytes);
+  return absl::OkStatus();
+}
+
 absl::StatusOr<Entry> Filesystem::SetXattr(InodeRef id, absl::string_view name,
                                            absl::string_view value,
                                            uint32_t flags,
@@ -73,40 +114,22 @@ absl::StatusOr<Entry> Filesystem::SetXattr(InodeRef id, absl::string_view name,
     absl::MutexLock meta_lock(&lock->meta);
     absl::StatusOr<meta::InodeRecord> r = LoadForXattrChange(id, name);
     if (!r.ok()) return r.status();
-    std::optional<uint64_t> old_size;
-    if (r->xattr_count() > 0) {
-      absl::StatusOr<std::string> old = meta_->GetXattr(id.ino, name);
-      if (old.ok()) {
-        old_size = old->size();
-      } else if (!absl::IsNotFound(old.status())) {
-        return old.status();
-      }
-    }
-    if ((flags & XATTR_CREATE) != 0 && old_size.has_value()) {
+    absl::StatusOr<std::optional<std::string>> old =
+        StoredXattr(id.ino, *r, name);
+    if (!old.ok()) return old.status();
+    if ((flags & XATTR_CREATE) != 0 && old->has_value()) {
       return ErrnoError(EEXIST);
     }
-    if ((flags & XATTR_REPLACE) != 0 && !old_size.has_value()) {
+    if ((flags & XATTR_REPLACE) != 0 && !old->has_value()) {
       return ErrnoError(ENODATA);
     }
-    uint32_t count = r->xattr_count();
-    uint64_t name_bytes = r->xattr_name_bytes();
-    uint64_t value_bytes = r->xattr_value_bytes() + value.size();
-    if (old_size.has_value()) {
-      value_bytes -= *old_size;
-    } else {
-      ++count;
-      name_bytes += name.size();
-    }
-    if (name_bytes + count > kMaxXattrListBytes ||
-        name_bytes + value_bytes > kMaxXattrBytesPerInode) {
-      return ErrnoError(ENOSPC, "no room for more extended attributes");
-    }
-    r->set_xattr_count(count);
-    r->set_xattr_name_bytes(name_bytes);
-    r->set_xattr_value_bytes(value_bytes);
-    r->set_ctime_ns(NowNs());
     std::unique_ptr<MetaBatch> batch = meta_->NewBatch();
-    batch->PutXattr(id.ino, name, value);
+    absl::Status staged =
+        IsAclXattr(name)
+            ? StageAclSet(batch.get(), id.ino, &*r, name, value, *old)
+            : StageXattr(batch.get(), id.ino, &*r, name, *old, value);
+    if (!staged.ok()) return staged;
+    r->set_ctime_ns(NowNs());
     batch->PutInode(id.ino, *r);
     CallLog::Record(batch.get(), call, id.ino, *r);
     if (absl::Status s = Commit(batch.get()); !s.ok()) return s;
@@ -123,16 +146,18 @@ absl::StatusOr<Entry> Filesystem::RemoveXattr(InodeRef id,
     absl::MutexLock meta_lock(&lock->meta);
     absl::StatusOr<meta::InodeRecord> r = LoadForXattrChange(id, name);
     if (!r.ok()) return r.status();
-    if (r->xattr_count() == 0) return ErrnoError(ENODATA);
-    absl::StatusOr<std::string> old = meta_->GetXattr(id.ino, name);
-    if (absl::IsNotFound(old.status())) return ErrnoError(ENODATA);
+    absl::StatusOr<std::optional<std::string>> old =
+        StoredXattr(id.ino, *r, name);
     if (!old.ok()) return old.status();
-    r->set_xattr_count(r->xattr_count() - 1);
-    r->set_xattr_name_bytes(r->xattr_name_bytes() - name.size());
-    r->set_xattr_value_bytes(r->xattr_value_bytes() - old->size());
-    r->set_ctime_ns(NowNs());
+    if (!old->has_value()) return ErrnoError(ENODATA);
+    // Removing an access ACL leaves the mode as it is, as on Linux.
     std::unique_ptr<MetaBatch> batch = meta_->NewBatch();
-    batch->DeleteXattr(id.ino, name);
+    if (absl::Status s =
+            StageXattr(batch.get(), id.ino, &*r, name, *old, std::nullopt);
+        !s.ok()) {
+      return s;
+    }
+    r->set_ctime_ns(NowNs());
     batch->PutInode(id.ino, *r);
     CallLog::Record(batch.get(), call, id.ino, *r);
     if (absl::Status s = Commit(batch.get()); !s.ok()) return s;

@@ -174,7 +174,7 @@ TEST_F(ExchangeTest, AReadOnlyExportRefusesWritesWithErofs) {
   // create it through the filesystem below the policy.
   absl::StatusOr<Entry> made = served_->fs()->MkNod(
       InodeRef{Filesystem::kRootIno, Filesystem::kRootGeneration}, "f",
-      S_IFREG | 0644, 0, Owner{}, false, false, {}, {});
+      S_IFREG | 0644, 0, Creator{}, false, false, {}, {});
   ASSERT_TRUE(made.ok()) << made.status();
   InodeId file;
   file.set_ino(made->ino);

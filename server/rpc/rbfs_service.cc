@@ -91,8 +91,10 @@ AccessRequest AsksAs(Operation op, const Caller& caller) {
   return request;
 }
 
-Owner OwnerOf(const AccessDecision& access) {
-  return Owner{access.owner().uid, access.owner().gid};
+// The new inode's owner as the policy decided it (squashed or not), with
+// the caller's umask.
+Creator CreatorOf(const AccessDecision& access, const Caller& caller) {
+  return Creator{access.owner().uid, access.owner().gid, caller.umask()};
 }
 
 // The answer to a call the policy does not let run.
@@ -180,8 +182,8 @@ grpc::Status RbfsService::MkNodFor(const grpc::ServerContextBase* ctx,
   const grpc::Status answered = WithDirs(
       fs_, {RefOf(req->parent())},
       Answer(fs_->MkNod(RefOf(req->parent()), req->name(), req->mode(),
-                        req->rdev(), OwnerOf(access), req->exclusive(),
-                        req->open(), CallOf(req->call()),
+                        req->rdev(), CreatorOf(access, req->caller()),
+                        req->exclusive(), req->open(), CallOf(req->call()),
                         OpenHandle{req->call().session(), req->handle()}),
              fs_->block_size(), reply),
       reply);
@@ -196,12 +198,12 @@ grpc::Status RbfsService::MkDirFor(const grpc::ServerContextBase* ctx,
       GrpcCredentials(ctx), AsksAs(Operation::kMkDir, req->caller()));
   if (!access.runs()) return Refused(access, reply);
   const uint64_t as_of = hub_.Sequence();
-  const grpc::Status answered =
-      WithDirs(fs_, {RefOf(req->parent())},
-               Answer(fs_->MkDir(RefOf(req->parent()), req->name(), req->mode(),
-                                 OwnerOf(access), CallOf(req->call())),
-                      fs_->block_size(), reply),
-               reply);
+  const grpc::Status answered = WithDirs(
+      fs_, {RefOf(req->parent())},
+      Answer(fs_->MkDir(RefOf(req->parent()), req->name(), req->mode(),
+                        CreatorOf(access, req->caller()), CallOf(req->call())),
+             fs_->block_size(), reply),
+      reply);
   PublishCreation(SessionOf(ctx), req->parent().ino(), req->name(), as_of,
                   reply);
   return answered;
@@ -309,9 +311,10 @@ grpc::Status RbfsService::SymlinkFor(const grpc::ServerContextBase* ctx,
   const uint64_t as_of = hub_.Sequence();
   const grpc::Status answered = WithDirs(
       fs_, {RefOf(req->parent())},
-      Answer(fs_->Symlink(RefOf(req->parent()), req->name(), req->target(),
-                          OwnerOf(access), CallOf(req->call())),
-             fs_->block_size(), reply),
+      Answer(
+          fs_->Symlink(RefOf(req->parent()), req->name(), req->target(),
+                       CreatorOf(access, req->caller()), CallOf(req->call())),
+          fs_->block_size(), reply),
       reply);
   PublishCreation(SessionOf(ctx), req->parent().ino(), req->name(), as_of,
                   reply);

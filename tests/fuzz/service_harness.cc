@@ -8,7 +8,9 @@
 #include <filesystem>
 #include <utility>
 
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
 #include "common/log.h"
 #include "common/wire_limits.h"
@@ -231,13 +233,44 @@ void Build(ByteReader& r, WriteRequest* req) {
   req->set_data(std::move(data));
 }
 
-// An attribute name: mostly of a stored namespace, sometimes of "system."
-// or none (ENOTSUP), from a few short names so that calls meet again.
+// An attribute name: mostly of a stored namespace, sometimes one of the two
+// POSIX ACLs, another "system." name or none (ENOTSUP), from a few short
+// names so that calls meet again.
 std::string XattrName(ByteReader& r) {
   static constexpr const char* kPrefixes[] = {
       "user.", "user.", "trusted.", "security.", "system.", "os2."};
-  const uint8_t pick = r.U8();
-  return absl::StrCat(kPrefixes[pick % 6], r.Name());
+  const uint8_t pick = r.U8() % 8;
+  if (pick == 6) return "system.posix_acl_access";
+  if (pick == 7) return "system.posix_acl_default";
+  return absl::StrCat(kPrefixes[pick], r.Name());
+}
+
+bool IsAclName(absl::string_view name) {
+  return absl::StartsWith(name, "system.posix_acl_");
+}
+
+// A valid ACL in Linux's attribute form (version 2; tag, perm, id per
+// entry): the owner, up to two named users, the owning group, up to two
+// named groups, a mask when anything is named, the others.
+std::string AclValue(ByteReader& r) {
+  std::string out("\x02\0\0\0", 4);
+  auto add = [&](uint16_t tag, uint32_t id) {
+    const uint16_t perm = r.U8() % 8;
+    for (uint32_t v : {uint32_t{tag}, uint32_t{perm}}) {
+      out.push_back(static_cast<char>(v));
+      out.push_back(static_cast<char>(v >> 8));
+    }
+    for (int i = 0; i < 4; ++i) out.push_back(static_cast<char>(id >> (8 * i)));
+  };
+  const int users = r.U8() % 3;
+  const int groups = r.U8() % 3;
+  add(0x01, 0xffffffff);
+  for (int i = 0; i < users; ++i) add(0x02, r.U8());
+  add(0x04, 0xffffffff);
+  for (int i = 0; i < groups; ++i) add(0x08, r.U8());
+  if (users + groups > 0) add(0x10, 0xffffffff);
+  add(0x20, 0xffffffff);
+  return out;
 }
 
 void Build(ByteReader& r, GetXattrRequest* req) {
@@ -251,6 +284,11 @@ void Build(ByteReader& r, SetXattrRequest* req) {
   r.Id(req->mutable_id());
   req->set_name(XattrName(r));
   req->set_flags(r.U8() % 4);
+  // ACLs mostly valid, sometimes the raw bytes that follow (EINVAL).
+  if (IsAclName(req->name()) && (r.U8() & 3) != 0) {
+    req->set_value(AclValue(r));
+    return;
+  }
   const uint16_t len = r.U16();
   // Sometimes exactly at and just past the 64 KiB limit.
   std::string value(r.Rest());
@@ -792,7 +830,21 @@ void ServiceHarness::Call(Op op, uint8_t ids, absl::string_view payload) {
       CheckEntryReply(service_->SetXattr(nullptr, &req, &reply), reply,
                       "SetXattr");
       Count(op, reply.err());
-      if (reply.err() == 0) CheckXattr(req.id(), req.name(), req.value());
+      if (reply.err() != 0) break;
+      // An access ACL of only the owner, group and other entries is the
+      // mode's bits, kept as those alone.
+      if (req.name() == "system.posix_acl_access" &&
+          req.value().size() == 4 + 3 * 8) {
+        const std::string& v = req.value();
+        const uint32_t bits = (v[6] & 7) << 6 | (v[14] & 7) << 3 | (v[22] & 7);
+        if ((reply.attr().mode() & 0777) != bits) {
+          Fail(absl::StrFormat("access ACL %o left mode %o", bits,
+                               reply.attr().mode()));
+        }
+        CheckXattr(req.id(), req.name(), std::nullopt);
+        break;
+      }
+      CheckXattr(req.id(), req.name(), req.value());
       break;
     }
     case Op::kRemoveXattr: {

@@ -37,6 +37,7 @@
 #include "absl/time/time.h"
 #include "gtest/gtest.h"
 #include "testing/mount_fixture.h"
+#include "testing/process.h"
 #include "testing/tcp_proxy.h"
 #include "testing/test_data.h"
 
@@ -265,12 +266,13 @@ int ResidentPages(const std::string& path) {
 // own) and B. Each test works in a directory of its own name.
 class CoherenceTest : public SharedClusterTest<CoherenceTest> {
  public:
-  static constexpr const char* kMountOptions = "";
+  // allow_other: a test acts as nobody through B.
+  static constexpr const char* kMountOptions = "allow_other";
 
   static void SetUpTestSuite() {
     SharedClusterTest::SetUpTestSuite();
     if (cluster_ == nullptr) return;
-    absl::StatusOr<std::string> b = cluster_->AddClient("b", "");
+    absl::StatusOr<std::string> b = cluster_->AddClient("b", kMountOptions);
     ASSERT_TRUE(b.ok()) << b.status();
     mount_b_ = new std::string(*std::move(b));
   }
@@ -549,6 +551,33 @@ TEST_F(CoherenceTest, ExtendedAttributeSetAndRemoved) {
   EXPECT_EQ(PollUntil([&] { return XattrOf(B("f"), "user.a"); },
                       ErrnoText(ENODATA), changed + kBound),
             ErrnoText(ENODATA));
+}
+
+// The kernel enforces a POSIX ACL from its cache of it. Nobody, refused
+// through B, may read once A grants it, and is refused again once A's chmod
+// masks the grant: B's kernel forgets its cached ACL with the invalidation.
+TEST_F(CoherenceTest, AclGrantedAndMaskedOnA) {
+  ASSERT_EQ(WriteFile(A("f"), "for nobody"), absl::OkStatus());
+  ASSERT_EQ(chmod(A("f").c_str(), 0600), 0);
+  auto nobody_opens = [&] {
+    return ::rbfs::testing::RunAsNobody(b_, [] {
+      const int fd = open("f", O_RDONLY);
+      if (fd < 0) return errno;
+      close(fd);
+      return 0;
+    });
+  };
+  ASSERT_EQ(nobody_opens(), EACCES);
+
+  ASSERT_EQ(::rbfs::testing::RunProgram({"setfacl", "-m", "u:nobody:r", A("f")})
+                .exit_code,
+            0);
+  absl::Time changed = absl::Now();
+  EXPECT_EQ(PollUntil(nobody_opens, 0, changed + kBound), 0);
+
+  ASSERT_EQ(chmod(A("f").c_str(), 0600), 0);
+  changed = absl::Now();
+  EXPECT_EQ(PollUntil(nobody_opens, EACCES, changed + kBound), EACCES);
 }
 
 TEST_F(CoherenceTest, Utimensat) {

@@ -1,7 +1,7 @@
 // POSIX completeness through the kernel (issue 15): extended attributes with
 // their exact errno, binary values to the limit, the namespaces' permission
-// rules for an unprivileged caller, and tools that carry them (cp -a); the
-// set-id bits an unprivileged write drops.
+// rules for an unprivileged caller, and tools that carry them (cp -a); POSIX
+// ACLs enforced and inherited; the set-id bits an unprivileged write drops.
 #include <fcntl.h>
 #include <grp.h>
 #include <linux/falloc.h>
@@ -27,6 +27,7 @@
 #include "common/wire_limits.h"
 #include "gtest/gtest.h"
 #include "testing/mount_fixture.h"
+#include "testing/process.h"
 
 namespace rbfs {
 namespace {
@@ -162,22 +163,104 @@ TEST_F(MountPosixTest, ExtendedAttributesOnDirectoriesAndSymlinks) {
   EXPECT_EQ(Get(l, "user.d"), "dir");
 }
 
-// setfacl's attribute: rbfs does not interpret POSIX ACLs, so it says so
-// rather than store one it would not enforce.
-TEST_F(MountPosixTest, PosixAclsAreRefusedNotIgnored) {
-  const std::string f = NewFile("f");
-  // "u::rw-,u:1000:rw-,g::r--,m::rw-,o::r--" as setfacl encodes it:
-  // version 2, then (tag, perm, id) little-endian per entry.
-  const unsigned char acl[] = {
-      2,    0, 0, 0,                           // version
-      0x01, 0, 6, 0, 0xff, 0xff, 0xff, 0xff,   // user::rw-
-      0x02, 0, 6, 0, 0xe8, 0x03, 0,    0,      // user:1000:rw-
-      0x04, 0, 4, 0, 0xff, 0xff, 0xff, 0xff,   // group::r--
-      0x10, 0, 6, 0, 0xff, 0xff, 0xff, 0xff,   // mask::rw-
-      0x20, 0, 4, 0, 0xff, 0xff, 0xff, 0xff};  // other::r--
-  EXPECT_EQ(Errno(setxattr(f.c_str(), "system.posix_acl_access", acl,
-                           sizeof(acl), 0)),
-            EOPNOTSUPP);
+// Runs setfacl with `args`; true if it succeeded.
+bool Setfacl(const std::vector<std::string>& args) {
+  std::vector<std::string> argv = {"setfacl"};
+  argv.insert(argv.end(), args.begin(), args.end());
+  return ::rbfs::testing::RunProgram(argv).exit_code == 0;
+}
+
+int PermissionBits(const std::string& path) {
+  struct stat st;
+  if (stat(path.c_str(), &st) != 0) return -errno;
+  return st.st_mode & 07777;
+}
+
+// setfacl grants nobody what the mode refuses; the kernel enforces it, the
+// mode shows the mask as its group bits, chmod masks the grant, and
+// setfacl -b takes it away again.
+TEST_F(MountPosixTest, AnAccessAclGrantsWhatTheModeDoesNot) {
+  const std::string f = NewFile("f", 0600);
+  auto nobody = [&](int flags) {
+    return AsNobody([flags] {
+      const int fd = open("f", flags);
+      if (fd < 0) return errno;
+      close(fd);
+      return 0;
+    });
+  };
+  ASSERT_EQ(nobody(O_RDONLY), EACCES);
+
+  ASSERT_TRUE(Setfacl({"-m", "u:nobody:r", f}));
+  EXPECT_EQ(PermissionBits(f), 0640);
+  EXPECT_EQ(nobody(O_RDONLY), 0);
+  EXPECT_EQ(nobody(O_WRONLY), EACCES);
+  const ::rbfs::testing::ProgramResult shown =
+      ::rbfs::testing::RunProgram({"getfacl", "-c", f});
+  EXPECT_NE(shown.output.find("user:nobody:r--"), std::string::npos)
+      << shown.output;
+
+  // chmod sets the mask: the named entry stays but grants nothing.
+  ASSERT_EQ(chmod(f.c_str(), 0600), 0);
+  EXPECT_EQ(nobody(O_RDONLY), EACCES);
+  EXPECT_GT(getxattr(f.c_str(), "system.posix_acl_access", nullptr, 0), 28);
+  ASSERT_EQ(chmod(f.c_str(), 0640), 0);
+  EXPECT_EQ(nobody(O_RDONLY), 0);
+
+  // setfacl -b sets the base entries alone (the owning group's ---, not the
+  // mask's r--): an ACL the mode says all of, so none is kept.
+  ASSERT_TRUE(Setfacl({"-b", f}));
+  EXPECT_EQ(Errno(getxattr(f.c_str(), "system.posix_acl_access", nullptr, 0)),
+            ENODATA);
+  EXPECT_EQ(PermissionBits(f), 0600);
+  EXPECT_EQ(nobody(O_RDONLY), EACCES);
+  // The kernel checks the ACL's form before it reaches the mount; others
+  // of "system." are not stored.
+  EXPECT_EQ(Errno(setxattr(f.c_str(), "system.posix_acl_access", "x", 1, 0)),
+            EINVAL);
+  EXPECT_EQ(Errno(setxattr(f.c_str(), "system.other", "x", 1, 0)), EOPNOTSUPP);
+}
+
+// A directory's default ACL: what is created in it takes the ACL, masked by
+// the mode asked for, and not the umask; elsewhere the umask applies.
+TEST_F(MountPosixTest, ADefaultAclIsInheritedAndTheUmaskOnlyWithoutOne) {
+  const std::string d = Path("d");
+  ASSERT_EQ(mkdir(d.c_str(), 0755), 0);
+  ASSERT_TRUE(Setfacl({"-d", "-m", "u:nobody:rwx", d}));
+  const mode_t old_umask = umask(077);
+  const int fd = open((d + "/new").c_str(), O_CREAT | O_EXCL | O_WRONLY, 0666);
+  const int made = mkdir((d + "/sub").c_str(), 0777);
+  const std::string plain = NewFile("plain", 0666);
+  const int made_plain = mkdir(Path("plaind").c_str(), 0777);
+  umask(old_umask);
+  ASSERT_GE(fd, 0) << strerror(errno);
+  close(fd);
+  ASSERT_EQ(made, 0);
+  ASSERT_EQ(made_plain, 0);
+
+  // u::rw- g::r-- (the mask rw-) o::r--: the default's entries masked by
+  // 0666, with no umask.
+  EXPECT_EQ(PermissionBits(d + "/new"), 0664);
+  EXPECT_EQ(PermissionBits(d + "/sub"), 0775);
+  EXPECT_EQ(PermissionBits(plain), 0600);
+  EXPECT_EQ(PermissionBits(Path("plaind")), 0700);
+  EXPECT_GT(
+      getxattr((d + "/sub").c_str(), "system.posix_acl_default", nullptr, 0),
+      0);
+  EXPECT_EQ(Errno(getxattr((d + "/new").c_str(), "system.posix_acl_default",
+                           nullptr, 0)),
+            ENODATA);
+  // The inherited named entry is in force: nobody may write the new file.
+  EXPECT_EQ(AsNobody([] {
+              const int w = open("d/new", O_WRONLY | O_APPEND);
+              if (w < 0) return errno;
+              const bool wrote = write(w, "x", 1) == 1;
+              close(w);
+              return wrote ? 0 : EIO;
+            }),
+            0);
+  // A default ACL only on directories (the kernel says so first).
+  EXPECT_FALSE(Setfacl({"-d", "-m", "u:nobody:r", plain}));
 }
 
 TEST_F(MountPosixTest, CopyingWithAttributesKeepsThem) {

@@ -182,4 +182,17 @@ absl::StatusOr<int> RbfsCluster::StopMount(int signal) {
   return status;
 }
 
+absl::StatusOr<int> RbfsCluster::Unmount(absl::Duration timeout) {
+  if (mount_pid_ <= 0) return absl::FailedPreconditionError("not mounted");
+  const testing::ProgramResult unmounted =
+      testing::RunProgram({"fusermount3", "-u", mountpoint_});
+  if (unmounted.exit_code != 0) {
+    return absl::InternalError(
+        absl::StrCat("fusermount3 -u: ", unmounted.output));
+  }
+  absl::StatusOr<int> status = WaitForExit(mount_pid_, timeout);
+  if (status.ok()) mount_pid_ = -1;
+  return status;
+}
+
 }  // namespace rbfs

@@ -56,6 +56,10 @@ class RbfsCluster {
   // Sends `signal` to rbfs-mount, waits for it to exit and for the mount to
   // disappear; returns the exit status seen by waitpid.
   absl::StatusOr<int> StopMount(int signal);
+  // Unmounts as a user would (fusermount3 -u: the kernel ends the FUSE
+  // connection, the daemon gets no signal), then waits up to `timeout` for
+  // rbfs-mount to exit; returns the exit status seen by waitpid.
+  absl::StatusOr<int> Unmount(absl::Duration timeout);
   // SIGKILLs rbfs-mount and waits for it to exit; the kernel keeps its dead
   // mount (ENOTCONN) until the next StartMount() detaches it.
   absl::Status KillMount();

@@ -464,9 +464,11 @@ void MountCore::ReleaseOnServer(const InodeId& id, uint64_t handle) {
     absl::Status status = rpc_->Call(&Rbfs::StubInterface::Release, request,
                                      &reply, Idempotency::kIdempotent);
     if (!status.ok()) {
-      // The server releases it when the session ends.
-      LogWarning("release of inode %d failed: %s", request.id().ino(),
-                 status.ToString());
+      // The server releases it when the session's lease runs out.
+      LogWarning(
+          "release of inode %d dropped (%s): the server lets go of it "
+          "when this mount's session ends",
+          request.id().ino(), status.ToString());
     }
   });
 }

@@ -32,6 +32,7 @@
 #include "absl/synchronization/mutex.h"
 #include "client/core/io_size.h"
 #include "client/core/mount_core.h"
+#include "client/fuse/connection_end_watch.h"
 #include "client/fuse/fuse_ops.h"
 #include "client/fuse/mount_options.h"
 #include "client/rpc/channel_security.h"
@@ -269,6 +270,12 @@ int Run(int argc, char** argv) {
           options->cache_auto ? "cache=auto" : "cache=none",
           options->hard ? "hard" : "soft", client_session.id());
   if (report_fd >= 0) FinishDaemon(report_fd);
+  // Once the kernel has ended the connection nobody waits for a reply: the
+  // calls still in flight (a release, say, with the server gone) get one
+  // more deadline, then fail, so the daemon exits even on a hard mount.
+  ConnectionEndWatch connection_end(fuse_session_fd(session), [&] {
+    rpc.GiveUpBy(absl::Now() + options->deadline);
+  });
 
   int result;
   if (cmdline.singlethread) {
@@ -291,6 +298,9 @@ int Run(int argc, char** argv) {
   fuse_session_unmount(session);
   // Files still open at unmount get no release from the kernel.
   client_session.ReleaseAll();
+  connection_end.Stop();
+  // The session's renewals go at once: the lease ends it on the server.
+  rpc.GiveUpBy(absl::Now());
   if (const ExchangeStreams* streams = rpc.exchange_streams()) {
     const uint64_t batches = streams->counters().batches.load();
     const uint64_t requests = streams->counters().requests.load();

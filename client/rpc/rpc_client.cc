@@ -101,6 +101,18 @@ RpcClient::RpcClient(const RpcOptions& options) : RpcClient(options, {}) {
   }
 }
 
+void RpcClient::GiveUpBy(absl::Time by) {
+  const int64_t ns = absl::ToUnixNanos(by);
+  int64_t current = give_up_by_ns_.load();
+  while (ns < current && !give_up_by_ns_.compare_exchange_weak(current, ns)) {
+  }
+}
+
+absl::Time RpcClient::give_up_by() const {
+  const int64_t ns = give_up_by_ns_.load(std::memory_order_relaxed);
+  return ns == kNever ? absl::InfiniteFuture() : absl::FromUnixNanos(ns);
+}
+
 void RpcClient::NoteHardRetry(const grpc::Status& status) {
   const int64_t now = absl::ToUnixNanos(absl::Now());
   int64_t last = last_hard_note_ns_.load();
@@ -118,7 +130,8 @@ Rbfs::StubInterface& RpcClient::NextStub() {
 
 void RpcClient::PrepareContext(grpc::ClientContext& context,
                                absl::Time deadline) const {
-  context.set_deadline(absl::ToChronoTime(deadline));
+  // The session's own calls (renewals, releases) come here without Attempt.
+  context.set_deadline(absl::ToChronoTime(std::min(deadline, give_up_by())));
   // Wait out a server restart (bounded by the deadline) rather than failing
   // the moment the connection is down.
   context.set_wait_for_ready(true);

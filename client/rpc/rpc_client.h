@@ -17,7 +17,9 @@
 
 #include <grpcpp/grpcpp.h>
 
+#include <algorithm>
 #include <atomic>
+#include <limits>
 #include <memory>
 #include <optional>
 #include <string>
@@ -82,7 +84,14 @@ class RpcClient {
   // The mount's deadline and hard/soft rule, for calls made elsewhere.
   const RetryPolicy& retry_policy() const { return retry_policy_; }
 
-  // Prepares a ClientContext for one attempt of a call ending at `deadline`.
+  // The mount is going away (the kernel has unmounted it, so nobody waits
+  // for what is still in flight): from now on no attempt of a blocking call
+  // runs past `by` and none is repeated after it, on a hard mount too. Calls
+  // still end sooner at their own deadlines. Only ever brought forward.
+  void GiveUpBy(absl::Time by);
+
+  // Prepares a ClientContext for one attempt of a call ending at `deadline`
+  // (or at GiveUpBy's time, if sooner).
   void PrepareContext(grpc::ClientContext& context, absl::Time deadline) const;
   // Prepares the context of a long-lived stream: credentials and session,
   // no deadline.
@@ -127,13 +136,14 @@ class RpcClient {
     RetryPolicy::Attempts attempts =
         retry_policy_.Begin(idempotency, absl::Now());
     for (;;) {
-      const grpc::Status status = attempt(attempts.deadline());
+      const grpc::Status status =
+          attempt(std::min(attempts.deadline(), give_up_by()));
       if (status.ok()) {
         return reply->err() == 0 ? absl::OkStatus() : ErrnoError(reply->err());
       }
       std::optional<RetryPolicy::Retry> retry =
           attempts.OnFailure(status, absl::Now());
-      if (!retry) return FromGrpcStatus(status);
+      if (!retry || retry->at >= give_up_by()) return FromGrpcStatus(status);
       if (retry->hard_wait_began) NoteHardRetry(status);
       absl::SleepFor(retry->at - absl::Now());
     }
@@ -175,6 +185,9 @@ class RpcClient {
   // Logs, rate-limited, that a hard mount keeps retrying.
   void NoteHardRetry(const grpc::Status& status);
 
+  // GiveUpBy's time; the infinite future until it is called.
+  absl::Time give_up_by() const;
+
   const RpcOptions options_;
   const RetryPolicy retry_policy_;
   // "Bearer <token>", built once: it goes with every chunk of every call.
@@ -187,6 +200,9 @@ class RpcClient {
   // Its metadata value, formatted once since every call carries it.
   const std::string session_value_;
   std::atomic<int64_t> last_hard_note_ns_{0};
+  // GiveUpBy's time in Unix nanoseconds; kNever until it is called.
+  static constexpr int64_t kNever = std::numeric_limits<int64_t>::max();
+  std::atomic<int64_t> give_up_by_ns_{kNever};
 };
 
 }  // namespace rbfs

@@ -5,10 +5,12 @@
 #include <cerrno>
 #include <memory>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/mutex.h"
+#include "absl/synchronization/notification.h"
 #include "common/coherence.h"
 #include "common/errno_status.h"
 #include "gtest/gtest.h"
@@ -54,6 +56,42 @@ TEST(RpcClientTest, CallToAbsentServerEndsAtTheDeadline) {
   EXPECT_EQ(StatusToErrno(status), EIO) << status;
   EXPECT_GE(took, absl::Milliseconds(250));
   EXPECT_LT(took, absl::Seconds(5));
+}
+
+// A hard mount retries for ever; once the mount is going away, a call in
+// flight gives up at the time given and later ones at once.
+TEST(RpcClientTest, AHardCallGivesUpOnceTheMountIsGoingAway) {
+  RpcOptions options;
+  options.target = "127.0.0.1:1";
+  options.deadline = absl::Milliseconds(200);
+  options.hard = true;
+  RpcClient client(options);
+  absl::Status status;
+  absl::Notification returned;
+  std::thread call([&] {
+    StatFsReply reply;
+    status = client.Call(&Rbfs::StubInterface::StatFs, StatFsRequest(), &reply,
+                         Idempotency::kIdempotent);
+    returned.Notify();
+  });
+  // Several deadlines pass: a hard call is still retrying.
+  EXPECT_FALSE(returned.WaitForNotificationWithTimeout(absl::Seconds(1)));
+  const absl::Time by = absl::Now() + absl::Milliseconds(300);
+  client.GiveUpBy(by);
+  EXPECT_TRUE(returned.WaitForNotificationWithTimeout(absl::Seconds(5)));
+  call.join();
+  EXPECT_EQ(StatusToErrno(status), EIO) << status;
+  EXPECT_GE(absl::Now(), by - absl::Milliseconds(250));
+
+  // Brought forward only: a later time changes nothing.
+  client.GiveUpBy(absl::Now() + absl::Hours(1));
+  const absl::Time start = absl::Now();
+  StatFsReply reply;
+  EXPECT_EQ(
+      StatusToErrno(client.Call(&Rbfs::StubInterface::StatFs, StatFsRequest(),
+                                &reply, Idempotency::kIdempotent)),
+      EIO);
+  EXPECT_LT(absl::Now() - start, absl::Milliseconds(150));
 }
 
 // A client that lives as long as the process, as the mount's does: gRPC

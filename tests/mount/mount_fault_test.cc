@@ -206,6 +206,29 @@ TEST(MountFaultTest, SigtermUnmountsCleanlyAndDataSurvives) {
   EXPECT_TRUE(WIFEXITED(*status) && WEXITSTATUS(*status) == 0) << *status;
 }
 
+// With the server gone, a hard mount's calls retry for ever; once the user
+// unmounts, nobody can wait for them: the daemon gives the releases still
+// on their way one more deadline, drops them with a log line (the server's
+// lease releases them) and exits.
+TEST(MountFaultTest, UnmountWithTheServerGoneEndsTheDaemonWithinTheDeadline) {
+  absl::StatusOr<std::unique_ptr<RbfsCluster>> cluster = RbfsCluster::Start(
+      {absl::StrCat("hard,deadline=", absl::ToInt64Seconds(kDeadline))});
+  ASSERT_TRUE(cluster.ok()) << cluster.status();
+  WriteAndCheck((*cluster)->Path("f"), 5);
+  const int fd = open((*cluster)->Path("f").c_str(), O_RDONLY);
+  ASSERT_GE(fd, 0) << strerror(errno);
+  ASSERT_TRUE((*cluster)->StopServer(SIGKILL).ok());
+  // Its release (sent by the kernel after close returns) finds no server.
+  ASSERT_EQ(close(fd), 0);
+
+  const absl::Time start = absl::Now();
+  absl::StatusOr<int> status = (*cluster)->Unmount(2 * (kDeadline + kSlack));
+  ASSERT_TRUE(status.ok()) << status.status();
+  EXPECT_LT(absl::Now() - start, kDeadline + kSlack);
+  EXPECT_TRUE(WIFEXITED(*status) && WEXITSTATUS(*status) == 0) << *status;
+  EXPECT_FALSE((*cluster)->Mounted());
+}
+
 int RunCommand(const std::vector<std::string>& argv) {
   return testing::RunProgram(argv).exit_code;
 }

@@ -685,10 +685,28 @@ absl::Status MountCore::Write(uint64_t ino, uint64_t offset, const char* data,
   // Drawn before the chunks go: an invalidation that arrives while they
   // travel keeps their attributes out.
   const uint64_t ticket = attrs_.Ticket();
+  // The size the kernel knows; it holds the inode's lock across a write
+  // that extends the file, so no other write of this mount moves it.
+  const std::optional<uint64_t> size_before = inodes_.Size(ino);
   std::shared_ptr<IoContext> context = IoContext::CreateWrite(
       offset, data, size, chunk_size_, &buffers_,
-      [this, ino, written, ticket, done = std::move(done)](
-          IoContext& context, absl::StatusOr<size_t> result) {
+      [this, ino, written, ticket, size_before, end = offset + size,
+       done = std::move(done)](IoContext& context,
+                               absl::StatusOr<size_t> result) {
+        // A write the caller is told failed must not leave the file longer:
+        // chunks that landed past the old end are cut back before the
+        // reply, as the kernel does after a failed extending direct write
+        // (fuse_do_truncate). Off the completion thread: it is a call.
+        if (std::optional<Attr> after = written->Latest();
+            !result.ok() && after.has_value() && size_before.has_value() &&
+            end > *size_before && after->size() > *size_before) {
+          background_.Run([this, ino, cut = *size_before,
+                           keep = context.shared_from_this(), result, done] {
+            CutBackFailedWrite(ino, cut);
+            done(*keep, result);
+          });
+          return;
+        }
         // Size, mtime and ctime moved. The replies said what they became,
         // so the kernel's next GETATTR (it drops the attributes after a
         // write) and its security.capability probe before the next write
@@ -707,6 +725,18 @@ absl::Status MountCore::Write(uint64_t ino, uint64_t offset, const char* data,
   GrpcChunkSender sender(rpc_, &limiter_, *id, written, kill_suidgid);
   context->Start(sender);
   return absl::OkStatus();
+}
+
+void MountCore::CutBackFailedWrite(uint64_t ino, uint64_t size) {
+  AttrChanges changes;
+  changes.valid = SETATTR_SIZE;
+  changes.size = size;
+  // As root: the truncate undoes what the caller's own write did.
+  absl::StatusOr<Attr> cut = SetAttr(ino, changes, Caller());
+  if (!cut.ok()) {
+    LogWarning("inode %d keeps the chunks of a failed write past %d: %s", ino,
+               size, cut.status().ToString());
+  }
 }
 
 }  // namespace rbfs

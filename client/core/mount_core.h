@@ -309,6 +309,9 @@ class MountCore {
                                      bool test);
   // Tells the server one open handle of `id` is gone.
   void ReleaseOnServer(const InodeId& id, uint64_t handle);
+  // Truncates `ino` back to `size` after a write that failed had some of
+  // its chunks land past it; logs when that fails too.
+  void CutBackFailedWrite(uint64_t ino, uint64_t size);
   // Counts a read or write until its context has released everything.
   void BeginRequest();
   void EndRequest();

@@ -744,6 +744,36 @@ TEST_F(MountCoreTest, FailedWriteLeavesTheSize) {
   EXPECT_EQ(core_->inodes().Size(5), 100u);
 }
 
+// One chunk lands past the old end, the next one fails: the caller is told
+// the write failed, so the file is cut back to the size it had before the
+// reply goes.
+TEST_F(MountCoreTest, AFailedWriteWhoseChunksPartlyLandedIsCutBack) {
+  Know(MakeAttr(5, 1, S_IFREG | 0600, 100));
+  stub_->set_write_handler([](const WriteRequest& request, WriteReply* reply) {
+    if (request.offset() > 0) {
+      reply->set_err(ENOSPC);
+      return Ok();
+    }
+    reply->set_written(request.data().size());
+    *reply->mutable_attr() =
+        MakeAttr(5, 1, S_IFREG | 0600, request.data().size());
+    return Ok();
+  });
+  SetAttrRequest cut;
+  AttrReply cut_reply;
+  *cut_reply.mutable_attr() = MakeAttr(5, 1, S_IFREG | 0600, 100);
+  EXPECT_CALL(*stub_, SetAttr(_, _, _))
+      .WillOnce(
+          DoAll(SaveArg<1>(&cut), SetArgPointee<2>(cut_reply), Return(Ok())));
+  EXPECT_EQ(
+      StatusToErrno(
+          Transfer(true, 5, 0, std::string(2 * kChunk, 'w')).result.status()),
+      ENOSPC);
+  EXPECT_EQ(cut.valid(), uint32_t{SETATTR_SIZE});
+  EXPECT_EQ(cut.size(), 100u);
+  EXPECT_EQ(core_->inodes().Size(5), 100u);
+}
+
 TEST_F(MountCoreTest, ReadDirPlusListsDotsAndCountsReferences) {
   ReadDirReply listing;
   listing.set_parent(1);

@@ -1,6 +1,7 @@
 // End-to-end behaviour when the server goes away and comes back, and the
 // ways a mount ends (SIGTERM, SIGINT, fusermount3 -u) or starts (daemon).
 #include <fcntl.h>
+#include <linux/falloc.h>
 #include <signal.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -300,6 +301,48 @@ TEST(MountFaultTest, FullVolumeReportsEnospcAndRecovers) {
     absl::SleepFor(absl::Milliseconds(20));
   } while (absl::Now() < deadline);
   EXPECT_EQ(written, static_cast<int>(block.size()));
+}
+
+// One write(2) of 16 chunks with room for 4: some chunks land past the old
+// end, the rest get ENOSPC. The caller is told the write failed, and the
+// file is as long as it was (cut back before the reply).
+TEST(MountFaultTest, AWriteThatFailsInPartLeavesTheSizeAsTold) {
+  RbfsCluster::Options options;
+  options.volume_bytes = 32 << 20;
+  options.mount_options = "chunk_size=65536";
+  absl::StatusOr<std::unique_ptr<RbfsCluster>> started =
+      RbfsCluster::Start(options);
+  ASSERT_TRUE(started.ok()) << started.status();
+  std::unique_ptr<RbfsCluster> cluster = *std::move(started);
+  const int fill = open(cluster->Path("fill").c_str(), O_CREAT | O_RDWR, 0644);
+  ASSERT_GE(fill, 0);
+  const std::string block(64 << 10, 'f');
+  int err = 0;
+  for (int i = 0; i < 1024 && err == 0; ++i) {
+    if (write(fill, block.data(), block.size()) < 0) err = errno;
+  }
+  ASSERT_EQ(err, ENOSPC) << strerror(err);
+  // Exactly four blocks free again.
+  ASSERT_EQ(fallocate(fill, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, 0,
+                      4 * block.size()),
+            0)
+      << strerror(errno);
+
+  const std::string path = cluster->Path("partly");
+  const int fd = open(path.c_str(), O_CREAT | O_WRONLY, 0644);
+  ASSERT_GE(fd, 0);
+  ASSERT_EQ(pwrite(fd, "head", 4, 0), 4);
+  const std::string big(1 << 20, 'b');
+  EXPECT_EQ(pwrite(fd, big.data(), big.size(), 0), -1);
+  EXPECT_EQ(errno, ENOSPC) << strerror(errno);
+  struct stat st;
+  ASSERT_EQ(fstat(fd, &st), 0);
+  EXPECT_EQ(st.st_size, 4);
+  close(fd);
+  // As another open sees it, from the server.
+  ASSERT_EQ(stat(path.c_str(), &st), 0);
+  EXPECT_EQ(st.st_size, 4);
+  close(fill);
 }
 
 TEST(MountFaultTest, ThreadLimitedServerRefusesNothingForGood) {

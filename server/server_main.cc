@@ -276,6 +276,7 @@ int Serve(const VolumeWrapper& wrap_volume) {
   server->Wait();
   if (health_server) health_server->Shutdown();
   absl::Status synced = (*fs)->SyncAll();
+  service.DetachFromCommits();
   fs->reset();
   if (!synced.ok()) {
     LogError("final sync failed: %s", synced.message());

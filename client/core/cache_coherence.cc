@@ -1,6 +1,9 @@
 #include "client/core/cache_coherence.h"
 
+#include <cstring>
 #include <utility>
+
+#include "common/log.h"
 
 namespace rbfs {
 
@@ -140,6 +143,15 @@ void CacheCoherence::OnSynced() {
   InvalidateAll();
   absl::MutexLock lock(&mu_);
   synced_ = true;
+}
+
+void CacheCoherence::OnCommitError(int err) {
+  if (commit_error_.exchange(err) == 0) {
+    LogError(
+        "the server's commits fail (%s): writes it answered may not be "
+        "durable; reported at the next close of each file written since",
+        strerror(err));
+  }
 }
 
 void CacheCoherence::OnLost() {

@@ -24,6 +24,7 @@
 #ifndef RBFS_CLIENT_CORE_CACHE_COHERENCE_H_
 #define RBFS_CLIENT_CORE_CACHE_COHERENCE_H_
 
+#include <atomic>
 #include <cstddef>
 #include <cstdint>
 #include <optional>
@@ -120,7 +121,14 @@ class CacheCoherence : public WatchStream::Listener,
   std::vector<uint64_t> HeldInodes() override;
   void OnSynced() override;
   void OnInvalidations(const WatchReply& reply) override;
+  void OnCommitError(int err) override;
   void OnLost() override;
+
+  // The errno the server's commits failed with, as its stream said; 0 while
+  // none has (or nothing was heard).
+  int commit_error() const {
+    return commit_error_.load(std::memory_order_relaxed);
+  }
 
  private:
   // Remembers the name if synced and there is room; whether it did.
@@ -137,6 +145,9 @@ class CacheCoherence : public WatchStream::Listener,
   WatchStream* stream_ = nullptr;
   KnownDirs known_dirs_;
 
+  // Sticky: a server clears it only by restarting, and the mount then
+  // learns nothing newer to report.
+  std::atomic<int> commit_error_{0};
   mutable absl::Mutex mu_;
   // Guard everything below.
   bool synced_ ABSL_GUARDED_BY(mu_) = false;

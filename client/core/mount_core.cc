@@ -178,6 +178,11 @@ void MountCore::Forget(uint64_t ino, uint64_t nlookup) {
   // the next open data it may not need.
   open_data_.Forget(ino);
   inodes_.Forget(ino, nlookup);
+  if (!inodes_.Id(ino).ok()) {
+    // The kernel holds it no more: nothing is left to close.
+    absl::MutexLock lock(&written_mu_);
+    written_.erase(ino);
+  }
 }
 
 absl::StatusOr<Attr> MountCore::GetAttr(uint64_t ino) {
@@ -482,14 +487,30 @@ void MountCore::Release(uint64_t ino, uint64_t handle) {
   if (id.ok()) ReleaseOnServer(*id, handle);
 }
 
+absl::Status MountCore::Flush(uint64_t ino) {
+  const int err = coherence_.commit_error();
+  if (err == 0) return absl::OkStatus();
+  {
+    absl::MutexLock lock(&written_mu_);
+    if (written_.erase(ino) == 0) return absl::OkStatus();
+  }
+  return ErrnoError(err,
+                    "the server's commits failed after this file was "
+                    "written");
+}
+
 absl::Status MountCore::Fsync(uint64_t ino) {
   FsyncRequest request;
   absl::StatusOr<InodeId> id = inodes_.Id(ino);
   if (!id.ok()) return id.status();
   *request.mutable_id() = *std::move(id);
   ErrReply reply;
-  return rpc_->Call(&Rbfs::StubInterface::Fsync, request, &reply,
-                    Idempotency::kIdempotent);
+  absl::Status synced = rpc_->Call(&Rbfs::StubInterface::Fsync, request, &reply,
+                                   Idempotency::kIdempotent);
+  // Durable, or the failure reported here; either way not close's to tell.
+  absl::MutexLock lock(&written_mu_);
+  written_.erase(ino);
+  return synced;
 }
 
 absl::Status MountCore::ReadDir(uint64_t ino, off_t offset, size_t buffer_bytes,
@@ -717,6 +738,10 @@ absl::Status MountCore::Write(uint64_t ino, uint64_t offset, const char* data,
           attrs_.Put(*after, absl::Now(), ticket);
         } else {
           attrs_.Erase(ino);
+        }
+        if (result.ok()) {
+          absl::MutexLock lock(&written_mu_);
+          written_.insert(ino);
         }
         done(context, std::move(result));
       },

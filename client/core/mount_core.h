@@ -33,6 +33,7 @@
 #include <string>
 
 #include "absl/base/thread_annotations.h"
+#include "absl/container/flat_hash_set.h"
 #include "absl/functional/function_ref.h"
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
@@ -188,6 +189,12 @@ class MountCore {
   // failure only logged.
   void Release(uint64_t ino, uint64_t handle);
   absl::Status Fsync(uint64_t ino);
+  // A close of `ino` (FUSE flush). Every write reached the server before it
+  // returned; what may still fail is the server's commit of it. If the
+  // server has said its commits fail (CacheCoherence::commit_error) and
+  // `ino` was written since its last fsync (while the kernel held it), that
+  // errno, once.
+  absl::Status Flush(uint64_t ino);
 
   // Lists directory `ino` from the kernel's `offset` into a buffer of
   // `buffer_bytes`, calling `add` for each entry until it reports the buffer
@@ -332,6 +339,11 @@ class MountCore {
   absl::Mutex requests_mu_;
   // Reads and writes not yet answered.
   int64_t active_requests_ ABSL_GUARDED_BY(requests_mu_) = 0;
+
+  absl::Mutex written_mu_;
+  // Inodes the kernel holds that were written since their last fsync (or
+  // the report of a commit failure): such a failure is theirs to report.
+  absl::flat_hash_set<uint64_t> written_ ABSL_GUARDED_BY(written_mu_);
 
   // Opens and releases nobody waits for, in order. Last, so it is drained
   // before the rest goes away.

@@ -732,6 +732,23 @@ TEST_F(MountCoreTest, AnInvalidationDuringAReadKeepsItsAttributesOut) {
   EXPECT_EQ(after->size(), 999u);
 }
 
+// The server said its commits fail: the next close of each file written
+// since reports it, once; a file not written closes cleanly.
+TEST_F(MountCoreTest, ACloseReportsACommitFailureOfAWrittenFileOnce) {
+  Know(MakeAttr(5, 1, S_IFREG | 0600, 100));
+  stub_->set_write_handler([](const WriteRequest& request, WriteReply* reply) {
+    reply->set_written(request.data().size());
+    return Ok();
+  });
+  ASSERT_TRUE(Transfer(true, 5, 0, "data").result.ok());
+  EXPECT_TRUE(core_->Flush(5).ok()) << "no failure heard of yet";
+  // That close made the write no more durable.
+  core_->coherence().OnCommitError(EIO);
+  EXPECT_EQ(StatusToErrno(core_->Flush(5)), EIO);
+  EXPECT_TRUE(core_->Flush(5).ok()) << "reported once";
+  EXPECT_TRUE(core_->Flush(6).ok()) << "never written";
+}
+
 TEST_F(MountCoreTest, FailedWriteLeavesTheSize) {
   Know(MakeAttr(5, 1, S_IFREG | 0600, 100));
   stub_->set_write_handler([](const WriteRequest&, WriteReply* reply) {

@@ -562,10 +562,11 @@ fuse_lowlevel_ops MakeOperations() {
     Self(req)->Write(req, ino, data, size, offset);
   };
   ops.flush = [](fuse_req_t req, fuse_ino_t ino, fuse_file_info* fi) {
-    // Every write has reached the server before it returned; a close lets
-    // go of the closing owner's POSIX locks on the file.
+    // A close lets go of the closing owner's POSIX locks on the file, and
+    // reports a commit failure the server told of since it was written.
     Self(req)->core().UnlockAll(ino, /*flock=*/false, fi->lock_owner);
-    fuse_reply_err(req, 0);
+    const absl::Status flushed = Self(req)->core().Flush(ino);
+    fuse_reply_err(req, flushed.ok() ? 0 : StatusToErrno(flushed));
   };
   ops.release = [](fuse_req_t req, fuse_ino_t ino, fuse_file_info* fi) {
     // The last close of an open file: its owner id is the file's, which

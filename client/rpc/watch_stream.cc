@@ -210,6 +210,7 @@ void WatchStream::ReadLoop(Stream* stream) {
     }
     if (opening) listener_->OnSynced();
     if (reply.invalidations_size() > 0) listener_->OnInvalidations(reply);
+    if (reply.commit_err() != 0) listener_->OnCommitError(reply.commit_err());
   }
   absl::MutexLock lock(&mu_);
   reader_done_ = true;

@@ -46,6 +46,9 @@ class WatchStream {
     virtual std::vector<uint64_t> HeldInodes() = 0;
     virtual void OnSynced() = 0;
     virtual void OnInvalidations(const WatchReply& reply) = 0;
+    // The server's commits have failed with errno `err` (WatchReply
+    // .commit_err); called for every message that says so.
+    virtual void OnCommitError(int err) = 0;
     virtual void OnLost() = 0;
   };
 

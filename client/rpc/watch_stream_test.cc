@@ -116,6 +116,7 @@ class RecordingListener : public WatchStream::Listener {
       Record(absl::StrCat("inval ", change.ino()));
     }
   }
+  void OnCommitError(int err) override { Record(absl::StrCat("commit ", err)); }
   void OnLost() override { Record("lost"); }
 
   // Waits until `n` callbacks were recorded; returns them all.

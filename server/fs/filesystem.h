@@ -258,6 +258,13 @@ class Filesystem {
                                                const LockArgs& args, bool test,
                                                bool reclaim);
 
+  // Calls `listener` once, from the committing thread, if a commit fails
+  // (Committer::SetFailureListener); null stops that.
+  void SetCommitFailureListener(
+      std::function<void(const absl::Status&)> listener) {
+    committer_->SetFailureListener(std::move(listener));
+  }
+
   // Makes everything durable (used at shutdown).
   absl::Status SyncAll();
 

@@ -197,6 +197,7 @@ void ChangeHub::TakePending(WatcherId watcher, WatchBatch* batch) {
     return;
   }
   batch->end = w->end;
+  batch->commit_err = commit_err_;
   w->wants_notify = true;
   if (w->end != WatcherEnd::kOpen) return;
   batch->changes.swap(w->pending);
@@ -205,6 +206,30 @@ void ChangeHub::TakePending(WatcherId watcher, WatchBatch* batch) {
   if (!batch->changes.empty() || batch->heartbeat_due) {
     w->last_taken = absl::Now();
   }
+}
+
+void ChangeHub::SetCommitError(int err) {
+  std::vector<Watcher*> notify;
+  {
+    absl::MutexLock lock(&mu_);
+    if (commit_err_ != 0) return;
+    commit_err_ = err;
+    for (auto& [id, w] : watchers_) {
+      if (w.end != WatcherEnd::kOpen) continue;
+      w.heartbeat_due = true;
+      if (w.wants_notify) {
+        w.wants_notify = false;
+        ++w.notifying;
+        notify.push_back(&w);
+      }
+    }
+  }
+  NotifyAll(notify);
+}
+
+int ChangeHub::commit_err() const {
+  absl::MutexLock lock(&mu_);
+  return commit_err_;
 }
 
 void ChangeHub::Shutdown() {

@@ -90,6 +90,8 @@ struct WatchBatch {
   bool heartbeat_due = false;
   // Not kOpen: the stream must end (changes is then empty).
   WatcherEnd end = WatcherEnd::kOpen;
+  // SetCommitError's errno; 0 while commits succeed.
+  int commit_err = 0;
 };
 
 class ChangeHub {
@@ -155,6 +157,11 @@ class ChangeHub {
   // contents), and says whether a heartbeat is due or the watcher ended.
   void TakePending(WatcherId watcher, WatchBatch* batch)
       ABSL_LOCKS_EXCLUDED(mu_);
+
+  // The server's commits have failed with `err`: every batch says so from
+  // now on, and every open watcher is sent one at once.
+  void SetCommitError(int err) ABSL_LOCKS_EXCLUDED(mu_);
+  int commit_err() const ABSL_LOCKS_EXCLUDED(mu_);
 
   // Ends every watcher (kShutDown, notified) and every later one; stops the
   // heartbeat thread. Called before the server's own Shutdown, so streams
@@ -223,6 +230,7 @@ class ChangeHub {
       ABSL_GUARDED_BY(mu_);
   WatcherId next_id_ ABSL_GUARDED_BY(mu_) = 1;
   bool shut_down_ ABSL_GUARDED_BY(mu_) = false;
+  int commit_err_ ABSL_GUARDED_BY(mu_) = 0;
   bool heartbeat_started_ ABSL_GUARDED_BY(mu_) = false;
   // Started by the first Attach; moved out and joined by Shutdown.
   std::thread heartbeat_thread_ ABSL_GUARDED_BY(mu_);

@@ -1,6 +1,7 @@
 #include "server/rpc/change_hub.h"
 
 #include <atomic>
+#include <cerrno>
 #include <memory>
 #include <thread>
 #include <vector>
@@ -60,6 +61,26 @@ TEST(ChangeHubTest, HeldInodeChangesReachHoldersButNotTheOrigin) {
   EXPECT_TRUE(hub.HeldByOthers(kA, 5));
   EXPECT_TRUE(hub.HeldByOthers(kB, 5));
   EXPECT_FALSE(hub.HeldByOthers(kA, 6));
+}
+
+// A failed commit goes to every open watcher at once, and stays in every
+// batch after.
+TEST(ChangeHubTest, ACommitErrorIsSentToEveryWatcherAndStays) {
+  ChangeHub hub;
+  TestWatcher a(&hub, kA), b(&hub, kB);
+  WatchBatch batch;
+  hub.TakePending(a.id, &batch);
+  EXPECT_EQ(batch.commit_err, 0);
+  hub.SetCommitError(EIO);
+  EXPECT_EQ(a.notified, 1);
+  EXPECT_EQ(b.notified, 1);
+  hub.TakePending(a.id, &batch);
+  EXPECT_EQ(batch.commit_err, EIO);
+  EXPECT_TRUE(batch.heartbeat_due) << "a message to carry it";
+  hub.Publish(kB, Change::Attr(ChangeHub::kRootIno));
+  hub.TakePending(a.id, &batch);
+  EXPECT_EQ(batch.commit_err, EIO);
+  EXPECT_EQ(hub.commit_err(), EIO);
 }
 
 TEST(ChangeHubTest, RootIsHeldByEveryWatcher) {

@@ -12,6 +12,7 @@
 
 #include "absl/strings/numbers.h"
 #include "common/coherence.h"
+#include "common/errno_status.h"
 #include "common/token_file.h"
 #include "common/wire_limits.h"
 #include "server/rpc/exchange_reactor.h"
@@ -117,6 +118,15 @@ void Settle(const grpc::Status& status, Reply* reply) {
 
 }  // namespace
 
+RbfsService::~RbfsService() {
+  if (hears_commits_) DetachFromCommits();
+}
+
+void RbfsService::DetachFromCommits() {
+  fs_->SetCommitFailureListener(nullptr);
+  hears_commits_ = false;
+}
+
 ChangeHub::Options RbfsService::DefaultHubOptions() {
   ChangeHub::Options options;
   options.heartbeat = kWatchHeartbeat;
@@ -126,6 +136,11 @@ ChangeHub::Options RbfsService::DefaultHubOptions() {
 RbfsService::RbfsService(Filesystem* fs, AccessOptions access,
                          ChangeHub::Options hub)
     : fs_(fs), policy_(access), hub_(hub) {
+  // A failed commit may lose writes already answered: the mounts hear of it
+  // on their Watch streams at once, to report it at close.
+  fs_->SetCommitFailureListener([this](const absl::Status& failure) {
+    hub_.SetCommitError(StatusToErrno(failure));
+  });
   MarkMethodStreamed(
       ReadMethodIndex(),
       NewReadForWireHandler(

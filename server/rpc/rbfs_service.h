@@ -37,6 +37,12 @@ class RbfsService final
   // runs for Read.
   explicit RbfsService(Filesystem* fs, AccessOptions access = {},
                        ChangeHub::Options hub = DefaultHubOptions());
+  // DetachFromCommits() unless done.
+  ~RbfsService() override;
+
+  // Stops hearing of the filesystem's commit failures: before the
+  // filesystem goes, if it goes first.
+  void DetachFromCommits();
 
   // The hub as rbfs-server runs it: a heartbeat every kWatchHeartbeat.
   static ChangeHub::Options DefaultHubOptions();
@@ -251,6 +257,8 @@ class RbfsService final
                       uint64_t child);
 
   Filesystem* const fs_;
+  // Whether fs_ calls this service when a commit fails.
+  bool hears_commits_ = true;
   const AccessPolicy policy_;
   ChangeHub hub_;
 };

@@ -138,6 +138,7 @@ void WatchReactor::Pump() {
     } else if (seq_ == 0) {
       reply_.Clear();
       reply_.set_heartbeat_ms(absl::ToInt64Milliseconds(kWatchHeartbeat));
+      reply_.set_commit_err(hub_->commit_err());
     } else {
       hub_->TakePending(watcher_, &batch_);
       if (batch_.end != WatcherEnd::kOpen) {
@@ -147,6 +148,7 @@ void WatchReactor::Pump() {
         return;
       } else {
         reply_.Clear();
+        reply_.set_commit_err(batch_.commit_err);
         for (Change& change : batch_.changes) {
           Invalidation* inval = reply_.add_invalidations();
           inval->set_kind(KindOf(change.kind));

@@ -52,14 +52,29 @@ absl::Status Committer::Sync() {
     dirty_ = false;
   }
   absl::Status status = CommitOnce();
-  absl::MutexLock lock(&state_mu_);
-  if (!status.ok()) {
+  std::function<void(const absl::Status&)> listener;
+  {
+    absl::MutexLock lock(&state_mu_);
+    if (status.ok()) {
+      if (covers > completed_) completed_ = covers;
+      return absl::OkStatus();
+    }
     failure_ = status;
     failed_.store(true);
-    return status;
+    listener = failure_listener_;
   }
-  if (covers > completed_) completed_ = covers;
-  return absl::OkStatus();
+  // Still under commit_mu_, which SetFailureListener waits for.
+  if (listener) listener(status);
+  return status;
+}
+
+void Committer::SetFailureListener(
+    std::function<void(const absl::Status&)> listener) {
+  // As Sync orders them: a listener being called (under commit_mu_) has
+  // returned before it is replaced, so its owner may go once this returns.
+  absl::MutexLock commit(&commit_mu_);
+  absl::MutexLock lock(&state_mu_);
+  failure_listener_ = std::move(listener);
 }
 
 absl::Status Committer::failure() {

@@ -14,6 +14,7 @@
 
 #include <atomic>
 #include <cstdint>
+#include <functional>
 #include <thread>
 
 #include "absl/base/thread_annotations.h"
@@ -39,6 +40,9 @@ class Committer {
   absl::Status Sync();
   // The failure of the first commit that failed; OK while none has.
   absl::Status failure();
+  // Calls `listener` (from the committing thread, once) when a commit
+  // fails; null stops that. For telling the mounts at once.
+  void SetFailureListener(std::function<void(const absl::Status&)> listener);
 
  private:
   absl::Status CommitOnce();
@@ -55,6 +59,8 @@ class Committer {
   bool dirty_ ABSL_GUARDED_BY(state_mu_) = false;
   bool stopping_ ABSL_GUARDED_BY(state_mu_) = false;
   absl::Status failure_ ABSL_GUARDED_BY(state_mu_);  // first failed commit
+  std::function<void(const absl::Status&)> failure_listener_
+      ABSL_GUARDED_BY(state_mu_);
   // Set once failure_ is; lets failure() skip the lock on the write path.
   std::atomic<bool> failed_{false};
 

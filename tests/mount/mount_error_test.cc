@@ -184,6 +184,44 @@ TEST_F(MountErrorTest, SyncErrorReachesFsyncAndLaterWrites) {
   close(again);
 }
 
+// The server answers a write before it commits it. When the background
+// commit then fails, the server tells the mounts on their Watch streams,
+// and the next close of each file written since reports it, once; other
+// files close cleanly.
+TEST_F(MountErrorTest, ACommitFailureAfterAWriteIsReportedAtClose) {
+  StartFaulty();
+  const int fd =
+      open(cluster_->Path("pending").c_str(), O_CREAT | O_WRONLY, 0644);
+  ASSERT_GE(fd, 0) << strerror(errno);
+  const int other =
+      open(cluster_->Path("untouched").c_str(), O_CREAT | O_RDONLY, 0644);
+  ASSERT_GE(other, 0) << strerror(errno);
+  const std::string data = Pattern(6, 64 << 10);
+  ASSERT_EQ(write(fd, data.data(), data.size()),
+            static_cast<ssize_t>(data.size()));
+  // Every close of a descriptor is a flush: before any failure, a clean one.
+  ASSERT_EQ(close(dup(fd)), 0) << strerror(errno);
+
+  SetFaults("sync=EIO");
+  // The next background commit (every second) fails; the mount hears of it
+  // as soon as the server does. Closes of duplicates ask until it has.
+  int err = 0;
+  for (const absl::Time deadline = absl::Now() + absl::Seconds(30);
+       err == 0 && absl::Now() < deadline;) {
+    if (close(dup(fd)) != 0) {
+      err = errno;
+    } else {
+      absl::SleepFor(absl::Milliseconds(20));
+    }
+  }
+  EXPECT_EQ(err, EIO) << strerror(err);
+  // Once.
+  EXPECT_EQ(close(dup(fd)), 0) << strerror(errno);
+  EXPECT_EQ(close(fd), 0) << strerror(errno);
+  EXPECT_EQ(close(other), 0) << strerror(errno);
+  SetFaults("");
+}
+
 TEST(MountFullVolumeTest, FullVolumeReturnsEnospcAndRecovers) {
   RbfsCluster::Options options;
   options.mount_options = "deadline=20";

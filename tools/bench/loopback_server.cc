@@ -38,6 +38,7 @@ LoopbackServer::LoopbackServer(uint64_t volume_size) {
 LoopbackServer::~LoopbackServer() {
   service_->ShutdownWatches();
   server_->Shutdown();
+  service_->DetachFromCommits();
   fs_.reset();
   std::filesystem::remove_all(dir_);
 }

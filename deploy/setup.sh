@@ -8,7 +8,7 @@ PACKAGES=(
   bazel-bootstrap bazel-rules-java g++ pkg-config
   # Libraries linked into rbfs.
   libgrpc++-dev protobuf-compiler-grpc libprotobuf-dev protobuf-compiler
-  libabsl-dev librocksdb-dev libfuse3-dev libssl-dev
+  libabsl-dev librocksdb-dev libfuse3-dev libssl-dev libcpp-httplib-dev
   # Tests and benchmarks.
   libgtest-dev libgmock-dev libbenchmark-dev libaio-dev liburing-dev
   fuse3 fio clang-format openssl

@@ -14,12 +14,15 @@
 #include "absl/flags/usage.h"
 #include "absl/flags/usage_config.h"
 #include "absl/strings/match.h"
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
 #include "common/address.h"
 #include "common/log.h"
 #include "common/malloc_tuning.h"
+#include "common/metrics/metrics.h"
+#include "common/metrics/metrics_http_server.h"
 #include "common/wire_limits.h"
 #include "grpcpp/grpcpp.h"
 #include "grpcpp/resource_quota.h"
@@ -81,6 +84,9 @@ ABSL_FLAG(uint32_t, squash_gid, 65534, "gid that --squash-root maps root to");
 ABSL_FLAG(std::string, health_listen, "",
           "extra HOST:PORT serving only the plaintext gRPC health service "
           "(for probes that speak neither TLS nor tokens)");
+ABSL_FLAG(std::string, metrics_listen, "",
+          "HOST:PORT serving Prometheus metrics at /metrics over plain HTTP "
+          "(a non-loopback address needs --insecure)");
 ABSL_FLAG(int, max_streams_per_connection, 256,
           "concurrent calls one client connection may have open; more wait "
           "in the client");
@@ -198,6 +204,39 @@ int Serve(const VolumeWrapper& wrap_volume) {
                                   absl::GetFlag(FLAGS_squash_gid)};
   }
   RbfsService service(fs->get(), access);
+  // Before the service serves: its calls are counted from the first.
+  MetricsRegistry metrics;
+  std::unique_ptr<MetricsHttpServer> metrics_server;
+  if (std::string at = absl::GetFlag(FLAGS_metrics_listen); !at.empty()) {
+    if (!IsLoopbackAddress(at) && !absl::GetFlag(FLAGS_insecure)) {
+      LogError(
+          "--metrics-listen %s is not a loopback address: the metrics are "
+          "served without TLS or token; allow it with --insecure",
+          at);
+      return 2;
+    }
+    const size_t colon = at.rfind(':');
+    int metrics_port = 0;
+    if (colon == std::string::npos ||
+        !absl::SimpleAtoi(at.substr(colon + 1), &metrics_port)) {
+      LogError("--metrics-listen %s: expected HOST:PORT", at);
+      return 2;
+    }
+    std::string metrics_host = at.substr(0, colon);
+    if (metrics_host.size() > 2 && metrics_host.front() == '[') {
+      metrics_host = metrics_host.substr(1, metrics_host.size() - 2);
+    }
+    service.ExportMetrics(&metrics);
+    absl::StatusOr<std::unique_ptr<MetricsHttpServer>> started =
+        MetricsHttpServer::Start(metrics_host, metrics_port, &metrics);
+    if (!started.ok()) {
+      LogError("%s", started.status().message());
+      return 1;
+    }
+    metrics_server = *std::move(started);
+    LogInfo("metrics on http://%s:%d/metrics", metrics_host,
+            metrics_server->port());
+  }
   // Our own synchronous health service instead of gRPC's (see its header).
   grpc::EnableDefaultHealthCheckService(false);
   HealthService health;

@@ -1,19 +1,23 @@
 // The real rbfs-server on a loopback port, called through real gRPC channels.
 #include <fcntl.h>
+#include <httplib.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstdio>
 #include <filesystem>
 #include <thread>
 
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "grpcpp/generic/generic_stub.h"
 #include "gtest/gtest.h"
 #include "protos/rbfs.grpc.pb.h"
 #include "server/rpc/health_probe.h"
+#include "testing/prometheus_text.h"
 #include "testing/server_process.h"
 #include "testing/test_data.h"
 
@@ -351,6 +355,72 @@ TEST_F(ServerTest, FsyncedDataSurvivesKillNine) {
   }
   server_->Kill();
   EXPECT_EQ(Check(), 0);
+}
+
+// The port --metrics-listen=127.0.0.1:0 picked, from the server's log.
+int MetricsPort(const std::string& log) {
+  const std::string kAt = "metrics on http://127.0.0.1:";
+  const size_t at = log.find(kAt);
+  int port = 0;
+  if (at == std::string::npos ||
+      !absl::SimpleAtoi(
+          log.substr(at + kAt.size(),
+                     log.find('/', at + kAt.size()) - at - kAt.size()),
+          &port)) {
+    return -1;
+  }
+  return port;
+}
+
+absl::StatusOr<testing::Exposition> Scrape(int port) {
+  httplib::Client client("127.0.0.1", port);
+  httplib::Result got = client.Get("/metrics");
+  if (!got || got->status != 200) {
+    return absl::UnavailableError("scrape failed");
+  }
+  return testing::ParseExposition(got->body);
+}
+
+// Every metric the server lists is exposed in the exact format (the parser
+// checks HELP, TYPE, labels, cumulative buckets) and moves with calls.
+TEST_F(ServerTest, MetricsAreExposedAndMoveWithCalls) {
+  StartServer({"--metrics-listen=127.0.0.1:0", "--commit-interval=1h"});
+  const int port = MetricsPort(server_->Log());
+  ASSERT_GT(port, 0) << server_->Log();
+  absl::StatusOr<testing::Exposition> before = Scrape(port);
+  ASSERT_TRUE(before.ok()) << before.status();
+  for (const char* family :
+       {"rbfs_server_calls_total", "rbfs_server_call_seconds",
+        "rbfs_server_calls_in_flight", "rbfs_server_read_bytes_total",
+        "rbfs_server_written_bytes_total", "rbfs_server_volume_blocks",
+        "rbfs_server_commit_seconds", "rbfs_server_sessions",
+        "rbfs_server_open_handles", "rbfs_server_invalidations_queued_total"}) {
+    EXPECT_EQ(before->types.count(family), 1u) << family;
+  }
+
+  Client c(server_->NewChannel());
+  EntryReply f = c.Create(Root(), "f");
+  ASSERT_EQ(f.err(), 0);
+  ASSERT_EQ(c.Write(f.attr().id(), 0, Pattern(3, 200000)).err(), 0);
+  ASSERT_EQ(c.Read(f.attr().id(), 0, 100000).err(), 0);
+  EXPECT_EQ(c.Lookup(Root(), "missing").err(), ENOENT);
+  EXPECT_EQ(c.Fsync(f.attr().id()), 0);
+
+  absl::StatusOr<testing::Exposition> after = Scrape(port);
+  ASSERT_TRUE(after.ok()) << after.status();
+  auto moved = [&](const std::string& series) {
+    return after->Value(series) - std::max(0.0, before->Value(series));
+  };
+  EXPECT_EQ(moved("rbfs_server_calls_total{method=\"Write\",result=\"ok\"}"),
+            1);
+  EXPECT_EQ(
+      moved("rbfs_server_calls_total{method=\"Lookup\",result=\"ENOENT\"}"), 1);
+  EXPECT_EQ(moved("rbfs_server_call_seconds_count{method=\"Read\"}"), 1);
+  EXPECT_EQ(moved("rbfs_server_written_bytes_total"), 200000);
+  EXPECT_EQ(moved("rbfs_server_read_bytes_total"), 100000);
+  EXPECT_GE(moved("rbfs_server_commit_seconds_count"), 1);
+  EXPECT_GE(moved("rbfs_server_volume_blocks{state=\"used\"}"), 4);
+  EXPECT_EQ(after->Value("rbfs_server_calls_in_flight"), 0);
 }
 
 TEST_F(ServerTest, SigtermFinishesCleanlyAndKeepsData) {

@@ -258,6 +258,12 @@ class Filesystem {
                                                const LockArgs& args, bool test,
                                                bool reclaim);
 
+  // For the server's metrics.
+  const Histogram& commit_latency() const {
+    return committer_->commit_latency();
+  }
+  SessionTable::Counts SessionCounts() const { return sessions_.Count(); }
+
   // Calls `listener` once, from the committing thread, if a commit fails
   // (Committer::SetFailureListener); null stops that.
   void SetCommitFailureListener(

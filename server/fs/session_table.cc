@@ -60,4 +60,14 @@ bool SessionTable::Live(uint64_t session) const {
   return sessions_.contains(session);
 }
 
+SessionTable::Counts SessionTable::Count() const {
+  absl::MutexLock lock(&mu_);
+  Counts counts;
+  counts.sessions = sessions_.size();
+  for (const auto& [id, session] : sessions_) {
+    counts.handles += session.handles.size();
+  }
+  return counts;
+}
+
 }  // namespace rbfs

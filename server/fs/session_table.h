@@ -54,6 +54,12 @@ class SessionTable {
 
   bool Live(uint64_t session) const;
 
+  struct Counts {
+    size_t sessions = 0;
+    size_t handles = 0;  // open handles, over all sessions
+  };
+  Counts Count() const;
+
  private:
   struct Session {
     absl::Time renewed;

@@ -21,6 +21,7 @@ bool ChangeHub::QueueLocked(Watcher* w, const Change& change,
                             std::vector<Watcher*>* notify) {
   if (w->pending.size() >= options_.queue_limit) return false;
   w->pending.push_back(change);
+  queued_.fetch_add(1, std::memory_order_relaxed);
   if (w->wants_notify) {
     w->wants_notify = false;
     ++w->notifying;

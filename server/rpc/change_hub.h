@@ -163,6 +163,9 @@ class ChangeHub {
   void SetCommitError(int err) ABSL_LOCKS_EXCLUDED(mu_);
   int commit_err() const ABSL_LOCKS_EXCLUDED(mu_);
 
+  // Changes queued for watchers so far (one per watcher it went to).
+  uint64_t queued() const { return queued_.load(std::memory_order_relaxed); }
+
   // Ends every watcher (kShutDown, notified) and every later one; stops the
   // heartbeat thread. Called before the server's own Shutdown, so streams
   // finish instead of holding it up.
@@ -209,6 +212,7 @@ class ChangeHub {
 
   // Written under mu_ (so ring and sequence agree), read without it.
   std::atomic<uint64_t> sequence_{1};
+  std::atomic<uint64_t> queued_{0};
 
   mutable absl::Mutex mu_;
   // A change and who made it: catching up skips the watcher's own, as

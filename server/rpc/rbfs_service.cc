@@ -118,6 +118,35 @@ void Settle(const grpc::Status& status, Reply* reply) {
 
 }  // namespace
 
+void RbfsService::ExportMetrics(MetricsRegistry* registry) {
+  metrics_ = std::make_unique<CallMetrics>(registry);
+  registry->AddGauge(
+      "rbfs_server_volume_blocks", "Data blocks of the volume, by state.",
+      [this] {
+        const FsStats s = fs_->StatFs();
+        return static_cast<double>(s.total_blocks - s.free_blocks);
+      },
+      {{"state", "used"}});
+  registry->AddGauge(
+      "rbfs_server_volume_blocks", "Data blocks of the volume, by state.",
+      [this] { return static_cast<double>(fs_->StatFs().free_blocks); },
+      {{"state", "free"}});
+  registry->AddGauge(
+      "rbfs_server_sessions", "Mount sessions whose lease runs.",
+      [this] { return static_cast<double>(fs_->SessionCounts().sessions); });
+  registry->AddGauge(
+      "rbfs_server_open_handles", "Open file handles of all sessions.",
+      [this] { return static_cast<double>(fs_->SessionCounts().handles); });
+  registry->AddHistogram("rbfs_server_commit_seconds",
+                         "How long each commit (data sync, then metadata) "
+                         "took; its count is the commits made.",
+                         &fs_->commit_latency());
+  registry->AddCounterFn(
+      "rbfs_server_invalidations_queued_total",
+      "Changes queued for other mounts' Watch streams (one per mount).",
+      [this] { return static_cast<double>(hub_.queued()); });
+}
+
 RbfsService::~RbfsService() {
   if (hears_commits_) DetachFromCommits();
 }
@@ -143,9 +172,10 @@ RbfsService::RbfsService(Filesystem* fs, AccessOptions access,
   });
   MarkMethodStreamed(
       ReadMethodIndex(),
-      NewReadForWireHandler(
-          [this](grpc::ServerContext* ctx, const ReadRequest* req,
-                 ReadReply* reply) { return ReadFor(ctx, req, reply); }));
+      NewReadForWireHandler([this](grpc::ServerContext* ctx,
+                                   const ReadRequest* req, ReadReply* reply) {
+        return Measured("Read", &RbfsService::ReadFor, ctx, req, reply);
+      }));
 }
 
 grpc::Status RbfsService::LookupFor(const grpc::ServerContextBase* ctx,
@@ -613,85 +643,101 @@ void RbfsService::Serve(const grpc::ServerContextBase* ctx,
                         const StreamRequest& request, StreamReply* reply) {
   switch (request.call_case()) {
     case StreamRequest::kRead:
-      return Settle(ReadFor(ctx, &request.read(), reply->mutable_read()),
+      return Settle(Measured("Read", &RbfsService::ReadFor, ctx,
+                             &request.read(), reply->mutable_read()),
                     reply->mutable_read());
     case StreamRequest::kWrite:
-      return Settle(WriteFor(ctx, &request.write(), reply->mutable_write()),
+      return Settle(Measured("Write", &RbfsService::WriteFor, ctx,
+                             &request.write(), reply->mutable_write()),
                     reply->mutable_write());
     case StreamRequest::kLookup:
-      return Settle(LookupFor(ctx, &request.lookup(), reply->mutable_entry()),
+      return Settle(Measured("Lookup", &RbfsService::LookupFor, ctx,
+                             &request.lookup(), reply->mutable_entry()),
                     reply->mutable_entry());
     case StreamRequest::kGetattr:
-      return Settle(GetAttrFor(ctx, &request.getattr(), reply->mutable_attr()),
+      return Settle(Measured("GetAttr", &RbfsService::GetAttrFor, ctx,
+                             &request.getattr(), reply->mutable_attr()),
                     reply->mutable_attr());
     case StreamRequest::kSetattr:
-      return Settle(SetAttrFor(ctx, &request.setattr(), reply->mutable_attr()),
+      return Settle(Measured("SetAttr", &RbfsService::SetAttrFor, ctx,
+                             &request.setattr(), reply->mutable_attr()),
                     reply->mutable_attr());
     case StreamRequest::kMknod:
-      return Settle(MkNodFor(ctx, &request.mknod(), reply->mutable_entry()),
+      return Settle(Measured("MkNod", &RbfsService::MkNodFor, ctx,
+                             &request.mknod(), reply->mutable_entry()),
                     reply->mutable_entry());
     case StreamRequest::kMkdir:
-      return Settle(MkDirFor(ctx, &request.mkdir(), reply->mutable_entry()),
+      return Settle(Measured("MkDir", &RbfsService::MkDirFor, ctx,
+                             &request.mkdir(), reply->mutable_entry()),
                     reply->mutable_entry());
     case StreamRequest::kUnlink:
-      return Settle(UnlinkFor(ctx, &request.unlink(), reply->mutable_err()),
+      return Settle(Measured("Unlink", &RbfsService::UnlinkFor, ctx,
+                             &request.unlink(), reply->mutable_err()),
                     reply->mutable_err());
     case StreamRequest::kRmdir:
-      return Settle(RmDirFor(ctx, &request.rmdir(), reply->mutable_err()),
+      return Settle(Measured("RmDir", &RbfsService::RmDirFor, ctx,
+                             &request.rmdir(), reply->mutable_err()),
                     reply->mutable_err());
     case StreamRequest::kRename:
-      return Settle(RenameFor(ctx, &request.rename(), reply->mutable_err()),
+      return Settle(Measured("Rename", &RbfsService::RenameFor, ctx,
+                             &request.rename(), reply->mutable_err()),
                     reply->mutable_err());
     case StreamRequest::kLink:
-      return Settle(LinkFor(ctx, &request.link(), reply->mutable_entry()),
+      return Settle(Measured("Link", &RbfsService::LinkFor, ctx,
+                             &request.link(), reply->mutable_entry()),
                     reply->mutable_entry());
     case StreamRequest::kSymlink:
-      return Settle(SymlinkFor(ctx, &request.symlink(), reply->mutable_entry()),
+      return Settle(Measured("Symlink", &RbfsService::SymlinkFor, ctx,
+                             &request.symlink(), reply->mutable_entry()),
                     reply->mutable_entry());
     case StreamRequest::kReadlink:
-      return Settle(
-          ReadLinkFor(ctx, &request.readlink(), reply->mutable_readlink()),
-          reply->mutable_readlink());
+      return Settle(Measured("ReadLink", &RbfsService::ReadLinkFor, ctx,
+                             &request.readlink(), reply->mutable_readlink()),
+                    reply->mutable_readlink());
     case StreamRequest::kReaddir:
-      return Settle(
-          ReadDirFor(ctx, &request.readdir(), reply->mutable_readdir()),
-          reply->mutable_readdir());
+      return Settle(Measured("ReadDir", &RbfsService::ReadDirFor, ctx,
+                             &request.readdir(), reply->mutable_readdir()),
+                    reply->mutable_readdir());
     case StreamRequest::kOpen:
-      return Settle(OpenFor(ctx, &request.open(), reply->mutable_attr()),
+      return Settle(Measured("Open", &RbfsService::OpenFor, ctx,
+                             &request.open(), reply->mutable_attr()),
                     reply->mutable_attr());
     case StreamRequest::kRelease:
-      return Settle(ReleaseFor(ctx, &request.release(), reply->mutable_err()),
+      return Settle(Measured("Release", &RbfsService::ReleaseFor, ctx,
+                             &request.release(), reply->mutable_err()),
                     reply->mutable_err());
     case StreamRequest::kGetxattr:
-      return Settle(
-          GetXattrFor(ctx, &request.getxattr(), reply->mutable_xattr()),
-          reply->mutable_xattr());
+      return Settle(Measured("GetXattr", &RbfsService::GetXattrFor, ctx,
+                             &request.getxattr(), reply->mutable_xattr()),
+                    reply->mutable_xattr());
     case StreamRequest::kListxattr:
-      return Settle(
-          ListXattrFor(ctx, &request.listxattr(), reply->mutable_xattr()),
-          reply->mutable_xattr());
+      return Settle(Measured("ListXattr", &RbfsService::ListXattrFor, ctx,
+                             &request.listxattr(), reply->mutable_xattr()),
+                    reply->mutable_xattr());
     case StreamRequest::kSetxattr:
-      return Settle(
-          SetXattrFor(ctx, &request.setxattr(), reply->mutable_attr()),
-          reply->mutable_attr());
+      return Settle(Measured("SetXattr", &RbfsService::SetXattrFor, ctx,
+                             &request.setxattr(), reply->mutable_attr()),
+                    reply->mutable_attr());
     case StreamRequest::kFallocate:
-      return Settle(
-          FallocateFor(ctx, &request.fallocate(), reply->mutable_attr()),
-          reply->mutable_attr());
+      return Settle(Measured("Fallocate", &RbfsService::FallocateFor, ctx,
+                             &request.fallocate(), reply->mutable_attr()),
+                    reply->mutable_attr());
     case StreamRequest::kCopyRange:
-      return Settle(
-          CopyRangeFor(ctx, &request.copy_range(), reply->mutable_write()),
-          reply->mutable_write());
+      return Settle(Measured("CopyRange", &RbfsService::CopyRangeFor, ctx,
+                             &request.copy_range(), reply->mutable_write()),
+                    reply->mutable_write());
     case StreamRequest::kSeek:
-      return Settle(SeekFor(ctx, &request.seek(), reply->mutable_seek()),
+      return Settle(Measured("Seek", &RbfsService::SeekFor, ctx,
+                             &request.seek(), reply->mutable_seek()),
                     reply->mutable_seek());
     case StreamRequest::kLock:
-      return Settle(LockFor(ctx, &request.lock(), reply->mutable_lock()),
+      return Settle(Measured("Lock", &RbfsService::LockFor, ctx,
+                             &request.lock(), reply->mutable_lock()),
                     reply->mutable_lock());
     case StreamRequest::kRemovexattr:
-      return Settle(
-          RemoveXattrFor(ctx, &request.removexattr(), reply->mutable_attr()),
-          reply->mutable_attr());
+      return Settle(Measured("RemoveXattr", &RbfsService::RemoveXattrFor, ctx,
+                             &request.removexattr(), reply->mutable_attr()),
+                    reply->mutable_attr());
     case StreamRequest::CALL_NOT_SET:
       // A request of a newer mount: the reply without a result tells it
       // this server does not know the call.

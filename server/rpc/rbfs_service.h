@@ -25,6 +25,7 @@
 #include "protos/rbfs.grpc.pb.h"
 #include "server/auth/access_policy.h"
 #include "server/fs/filesystem.h"
+#include "server/rpc/call_metrics.h"
 #include "server/rpc/change_hub.h"
 
 namespace rbfs {
@@ -55,116 +56,123 @@ class RbfsService final
   // For tests and benchmarks that watch without a stream.
   ChangeHub* hub() { return &hub_; }
 
+  // Exports the server's metrics into `registry`, which must outlive the
+  // service: per call (call_metrics.h) and the filesystem's state (volume
+  // blocks, sessions and open handles, commits, invalidations queued).
+  // Before the service serves its first call.
+  void ExportMetrics(MetricsRegistry* registry);
+
   // The unary calls; each runs its handler below, as the Exchange stream
   // does for the calls it carries. gRPC calls Read through ReadForWire.
   grpc::Status Lookup(grpc::ServerContext* ctx, const LookupRequest* req,
                       EntryReply* reply) override {
-    return LookupFor(ctx, req, reply);
+    return Measured("Lookup", &RbfsService::LookupFor, ctx, req, reply);
   }
   grpc::Status GetAttr(grpc::ServerContext* ctx, const GetAttrRequest* req,
                        AttrReply* reply) override {
-    return GetAttrFor(ctx, req, reply);
+    return Measured("GetAttr", &RbfsService::GetAttrFor, ctx, req, reply);
   }
   grpc::Status SetAttr(grpc::ServerContext* ctx, const SetAttrRequest* req,
                        AttrReply* reply) override {
-    return SetAttrFor(ctx, req, reply);
+    return Measured("SetAttr", &RbfsService::SetAttrFor, ctx, req, reply);
   }
   grpc::Status MkNod(grpc::ServerContext* ctx, const MkNodRequest* req,
                      EntryReply* reply) override {
-    return MkNodFor(ctx, req, reply);
+    return Measured("MkNod", &RbfsService::MkNodFor, ctx, req, reply);
   }
   grpc::Status MkDir(grpc::ServerContext* ctx, const MkDirRequest* req,
                      EntryReply* reply) override {
-    return MkDirFor(ctx, req, reply);
+    return Measured("MkDir", &RbfsService::MkDirFor, ctx, req, reply);
   }
   grpc::Status Unlink(grpc::ServerContext* ctx, const UnlinkRequest* req,
                       ErrReply* reply) override {
-    return UnlinkFor(ctx, req, reply);
+    return Measured("Unlink", &RbfsService::UnlinkFor, ctx, req, reply);
   }
   grpc::Status RmDir(grpc::ServerContext* ctx, const RmDirRequest* req,
                      ErrReply* reply) override {
-    return RmDirFor(ctx, req, reply);
+    return Measured("RmDir", &RbfsService::RmDirFor, ctx, req, reply);
   }
   grpc::Status Rename(grpc::ServerContext* ctx, const RenameRequest* req,
                       ErrReply* reply) override {
-    return RenameFor(ctx, req, reply);
+    return Measured("Rename", &RbfsService::RenameFor, ctx, req, reply);
   }
   grpc::Status Link(grpc::ServerContext* ctx, const LinkRequest* req,
                     EntryReply* reply) override {
-    return LinkFor(ctx, req, reply);
+    return Measured("Link", &RbfsService::LinkFor, ctx, req, reply);
   }
   grpc::Status Symlink(grpc::ServerContext* ctx, const SymlinkRequest* req,
                        EntryReply* reply) override {
-    return SymlinkFor(ctx, req, reply);
+    return Measured("Symlink", &RbfsService::SymlinkFor, ctx, req, reply);
   }
   grpc::Status ReadLink(grpc::ServerContext* ctx, const ReadLinkRequest* req,
                         ReadLinkReply* reply) override {
-    return ReadLinkFor(ctx, req, reply);
+    return Measured("ReadLink", &RbfsService::ReadLinkFor, ctx, req, reply);
   }
   grpc::Status ReadDir(grpc::ServerContext* ctx, const ReadDirRequest* req,
                        ReadDirReply* reply) override {
-    return ReadDirFor(ctx, req, reply);
+    return Measured("ReadDir", &RbfsService::ReadDirFor, ctx, req, reply);
   }
   grpc::Status StatFs(grpc::ServerContext* ctx, const StatFsRequest* req,
                       StatFsReply* reply) override {
-    return StatFsFor(ctx, req, reply);
+    return Measured("StatFs", &RbfsService::StatFsFor, ctx, req, reply);
   }
   grpc::Status Fsync(grpc::ServerContext* ctx, const FsyncRequest* req,
                      ErrReply* reply) override {
-    return FsyncFor(ctx, req, reply);
+    return Measured("Fsync", &RbfsService::FsyncFor, ctx, req, reply);
   }
   grpc::Status Open(grpc::ServerContext* ctx, const OpenRequest* req,
                     AttrReply* reply) override {
-    return OpenFor(ctx, req, reply);
+    return Measured("Open", &RbfsService::OpenFor, ctx, req, reply);
   }
   grpc::Status Release(grpc::ServerContext* ctx, const ReleaseRequest* req,
                        ErrReply* reply) override {
-    return ReleaseFor(ctx, req, reply);
+    return Measured("Release", &RbfsService::ReleaseFor, ctx, req, reply);
   }
   grpc::Status Read(grpc::ServerContext* ctx, const ReadRequest* req,
                     ReadReply* reply) override {
-    return ReadFor(ctx, req, reply);
+    return Measured("Read", &RbfsService::ReadFor, ctx, req, reply);
   }
   grpc::Status Write(grpc::ServerContext* ctx, const WriteRequest* req,
                      WriteReply* reply) override {
-    return WriteFor(ctx, req, reply);
+    return Measured("Write", &RbfsService::WriteFor, ctx, req, reply);
   }
   grpc::Status GetXattr(grpc::ServerContext* ctx, const GetXattrRequest* req,
                         XattrReply* reply) override {
-    return GetXattrFor(ctx, req, reply);
+    return Measured("GetXattr", &RbfsService::GetXattrFor, ctx, req, reply);
   }
   grpc::Status ListXattr(grpc::ServerContext* ctx, const ListXattrRequest* req,
                          XattrReply* reply) override {
-    return ListXattrFor(ctx, req, reply);
+    return Measured("ListXattr", &RbfsService::ListXattrFor, ctx, req, reply);
   }
   grpc::Status SetXattr(grpc::ServerContext* ctx, const SetXattrRequest* req,
                         AttrReply* reply) override {
-    return SetXattrFor(ctx, req, reply);
+    return Measured("SetXattr", &RbfsService::SetXattrFor, ctx, req, reply);
   }
   grpc::Status RemoveXattr(grpc::ServerContext* ctx,
                            const RemoveXattrRequest* req,
                            AttrReply* reply) override {
-    return RemoveXattrFor(ctx, req, reply);
+    return Measured("RemoveXattr", &RbfsService::RemoveXattrFor, ctx, req,
+                    reply);
   }
   grpc::Status Fallocate(grpc::ServerContext* ctx, const FallocateRequest* req,
                          AttrReply* reply) override {
-    return FallocateFor(ctx, req, reply);
+    return Measured("Fallocate", &RbfsService::FallocateFor, ctx, req, reply);
   }
   grpc::Status CopyRange(grpc::ServerContext* ctx, const CopyRangeRequest* req,
                          WriteReply* reply) override {
-    return CopyRangeFor(ctx, req, reply);
+    return Measured("CopyRange", &RbfsService::CopyRangeFor, ctx, req, reply);
   }
   grpc::Status Seek(grpc::ServerContext* ctx, const SeekRequest* req,
                     SeekReply* reply) override {
-    return SeekFor(ctx, req, reply);
+    return Measured("Seek", &RbfsService::SeekFor, ctx, req, reply);
   }
   grpc::Status Lock(grpc::ServerContext* ctx, const LockRequest* req,
                     LockReply* reply) override {
-    return LockFor(ctx, req, reply);
+    return Measured("Lock", &RbfsService::LockFor, ctx, req, reply);
   }
   grpc::Status KeepAlive(grpc::ServerContext* ctx, const KeepAliveRequest* req,
                          KeepAliveReply* reply) override {
-    return KeepAliveFor(ctx, req, reply);
+    return Measured("KeepAlive", &RbfsService::KeepAliveFor, ctx, req, reply);
   }
   grpc::ServerBidiReactor<WatchRequest, WatchReply>* Watch(
       grpc::CallbackServerContext* ctx) override;
@@ -172,6 +180,28 @@ class RbfsService final
       grpc::CallbackServerContext* ctx) override;
 
  private:
+  // Runs `handler` and, with metrics exported, counts and times it as a
+  // call of `method`.
+  template <typename Request, typename Reply>
+  grpc::Status Measured(
+      absl::string_view method,
+      grpc::Status (RbfsService::*handler)(const grpc::ServerContextBase*,
+                                           const Request*, Reply*),
+      const grpc::ServerContextBase* ctx, const Request* req, Reply* reply) {
+    if (metrics_ == nullptr) return (this->*handler)(ctx, req, reply);
+    metrics_->Began();
+    const absl::Time began = absl::Now();
+    grpc::Status status = (this->*handler)(ctx, req, reply);
+    metrics_->Ended(method, status.ok() ? reply->err() : CallMetrics::kRefused,
+                    absl::Now() - began);
+    if constexpr (std::is_same_v<Request, ReadRequest>) {
+      metrics_->read_bytes()->Add(reply->data().size());
+    } else if constexpr (std::is_same_v<Request, WriteRequest>) {
+      metrics_->written_bytes()->Add(reply->written());
+    }
+    return status;
+  }
+
   // The handlers, for a unary call or a request on the Exchange stream
   // `ctx`.
   grpc::Status LookupFor(const grpc::ServerContextBase* ctx,
@@ -261,6 +291,8 @@ class RbfsService final
   bool hears_commits_ = true;
   const AccessPolicy policy_;
   ChangeHub hub_;
+  // Set by ExportMetrics before serving; null: not measured.
+  std::unique_ptr<CallMetrics> metrics_;
 };
 
 }  // namespace rbfs

@@ -51,7 +51,9 @@ absl::Status Committer::Sync() {
     covers = requested_;
     dirty_ = false;
   }
+  const absl::Time began = absl::Now();
   absl::Status status = CommitOnce();
+  commit_latency_.ObserveDuration(absl::Now() - began);
   std::function<void(const absl::Status&)> listener;
   {
     absl::MutexLock lock(&state_mu_);

@@ -21,6 +21,7 @@
 #include "absl/status/status.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
+#include "common/metrics/metrics.h"
 #include "server/store/block_allocator.h"
 #include "server/store/block_device.h"
 #include "server/store/meta_store.h"
@@ -43,6 +44,8 @@ class Committer {
   // Calls `listener` (from the committing thread, once) when a commit
   // fails; null stops that. For telling the mounts at once.
   void SetFailureListener(std::function<void(const absl::Status&)> listener);
+  // How long each commit took (its count is the commits made).
+  const Histogram& commit_latency() const { return commit_latency_; }
 
  private:
   absl::Status CommitOnce();
@@ -66,6 +69,8 @@ class Committer {
 
   // Held for the whole of one commit; commits never overlap.
   absl::Mutex commit_mu_ ABSL_ACQUIRED_AFTER(state_mu_);
+
+  Histogram commit_latency_{LatencyBuckets()};
 
   std::thread thread_;
 };

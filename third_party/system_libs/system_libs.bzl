@@ -9,6 +9,8 @@ _LIBS = {
     "grpc": ["grpc++", "grpc", "protobuf"],
     "protobuf": ["protobuf"],
     "fuse3": ["fuse3"],
+    # The metrics endpoints' HTTP server (common/metrics).
+    "httplib": ["cpp-httplib"],
     "rocksdb": ["rocksdb"],
     "absl": [
         "absl_flags",

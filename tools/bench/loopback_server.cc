@@ -9,7 +9,7 @@
 
 namespace rbfs {
 
-LoopbackServer::LoopbackServer(uint64_t volume_size) {
+LoopbackServer::LoopbackServer(uint64_t volume_size, bool metrics) {
   const char* tmp = std::getenv("TMPDIR");
   dir_ = std::string(tmp ? tmp : "/tmp") + "/rbfs_bench_" +
          std::to_string(getpid());
@@ -21,6 +21,7 @@ LoopbackServer::LoopbackServer(uint64_t volume_size) {
   options.stores = *MakeLocalStores(local);
   fs_ = std::move(*Filesystem::Open(options));
   service_ = std::make_unique<RbfsService>(fs_.get());
+  if (metrics) service_->ExportMetrics(&metrics_);
   grpc::ServerBuilder builder;
   builder.AddListeningPort("127.0.0.1:0", grpc::InsecureServerCredentials(),
                            &port_);

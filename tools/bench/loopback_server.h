@@ -8,6 +8,7 @@
 #include <memory>
 #include <string>
 
+#include "common/metrics/metrics.h"
 #include "grpcpp/grpcpp.h"
 #include "protos/rbfs.grpc.pb.h"
 #include "server/fs/filesystem.h"
@@ -17,7 +18,10 @@ namespace rbfs {
 
 class LoopbackServer {
  public:
-  explicit LoopbackServer(uint64_t volume_size = 4ull << 30);
+  // With `metrics`, the service exports its metrics (as
+  // --metrics-listen makes it), to measure what they cost.
+  explicit LoopbackServer(uint64_t volume_size = 4ull << 30,
+                          bool metrics = false);
   ~LoopbackServer();
 
   std::string address() const;
@@ -31,6 +35,8 @@ class LoopbackServer {
  private:
   std::string dir_;
   std::unique_ptr<Filesystem> fs_;
+  // Outlives the service, which records into it.
+  MetricsRegistry metrics_;
   std::unique_ptr<RbfsService> service_;
   std::unique_ptr<grpc::Server> server_;
   std::unique_ptr<Rbfs::Stub> stub_;

@@ -1,0 +1,97 @@
+#include "common/metrics/metrics.h"
+
+#include <httplib.h>
+
+#include <string>
+
+#include "common/metrics/metrics_http_server.h"
+#include "gtest/gtest.h"
+#include "testing/prometheus_text.h"
+
+namespace rbfs {
+namespace {
+
+TEST(MetricsTest, WritesTheTextFormatExactly) {
+  MetricsRegistry registry;
+  registry.GetCounter("rbfs_calls_total", "Calls.", {{"method", "Read"}})
+      ->Add(3);
+  registry.GetCounter("rbfs_calls_total", "Calls.", {{"method", "Wr\"ite"}})
+      ->Add();
+  registry.AddGauge("rbfs_blocks_free", "Free\nblocks.", [] { return 7.5; });
+  Histogram* h =
+      registry.GetHistogram("rbfs_latency_seconds", "Latency.", {0.001, 0.1});
+  h->Observe(0.0005);
+  h->Observe(0.05);
+  h->Observe(3);
+  EXPECT_EQ(registry.Exposition(),
+            "# HELP rbfs_blocks_free Free\\nblocks.\n"
+            "# TYPE rbfs_blocks_free gauge\n"
+            "rbfs_blocks_free 7.5\n"
+            "# HELP rbfs_calls_total Calls.\n"
+            "# TYPE rbfs_calls_total counter\n"
+            "rbfs_calls_total{method=\"Read\"} 3\n"
+            "rbfs_calls_total{method=\"Wr\\\"ite\"} 1\n"
+            "# HELP rbfs_latency_seconds Latency.\n"
+            "# TYPE rbfs_latency_seconds histogram\n"
+            "rbfs_latency_seconds_bucket{le=\"0.001\"} 1\n"
+            "rbfs_latency_seconds_bucket{le=\"0.1\"} 2\n"
+            "rbfs_latency_seconds_bucket{le=\"+Inf\"} 3\n"
+            "rbfs_latency_seconds_sum 3.0505\n"
+            "rbfs_latency_seconds_count 3\n");
+}
+
+TEST(MetricsTest, TheParserAcceptsWhatTheRegistryWritesAndRefusesDamage) {
+  MetricsRegistry registry;
+  registry
+      .GetHistogram("rbfs_op_seconds", "Ops.", LatencyBuckets(),
+                    {{"op", "write"}})
+      ->ObserveDuration(absl::Milliseconds(2));
+  registry.GetCounter("rbfs_bytes_total", "Bytes.")->Add(4096);
+  absl::StatusOr<testing::Exposition> parsed =
+      testing::ParseExposition(registry.Exposition());
+  ASSERT_TRUE(parsed.ok()) << parsed.status();
+  EXPECT_EQ(parsed->types.at("rbfs_op_seconds"), "histogram");
+  EXPECT_EQ(parsed->Value("rbfs_bytes_total"), 4096);
+  EXPECT_EQ(parsed->Value("rbfs_op_seconds_bucket{op=\"write\",le=\"0.0025\"}"),
+            1);
+  EXPECT_EQ(parsed->Total("rbfs_op_seconds"), 1);
+
+  EXPECT_FALSE(testing::ParseExposition("rbfs_x 1\n").ok()) << "undeclared";
+  EXPECT_FALSE(testing::ParseExposition("# HELP a A.\n# TYPE a counter\n"
+                                        "a{b=\"1} 2\n")
+                   .ok());
+  EXPECT_FALSE(
+      testing::ParseExposition("# HELP h H.\n# TYPE h histogram\n"
+                               "h_bucket{le=\"1\"} 2\nh_bucket{le=\"+Inf\"} 1\n"
+                               "h_sum 1\nh_count 1\n")
+          .ok())
+      << "not cumulative";
+  EXPECT_FALSE(
+      testing::ParseExposition("# HELP h H.\n# TYPE h histogram\n"
+                               "h_bucket{le=\"+Inf\"} 2\nh_sum 1\nh_count 1\n")
+          .ok())
+      << "count differs";
+}
+
+TEST(MetricsTest, ServesTheExpositionOverHttp) {
+  MetricsRegistry registry;
+  Counter* c = registry.GetCounter("rbfs_scrapes_total", "Scrapes.");
+  absl::StatusOr<std::unique_ptr<MetricsHttpServer>> server =
+      MetricsHttpServer::Start("127.0.0.1", 0, &registry);
+  ASSERT_TRUE(server.ok()) << server.status();
+  httplib::Client client("127.0.0.1", (*server)->port());
+  c->Add(2);
+  httplib::Result got = client.Get("/metrics");
+  ASSERT_TRUE(got) << httplib::to_string(got.error());
+  EXPECT_EQ(got->status, 200);
+  EXPECT_EQ(got->get_header_value("Content-Type"),
+            "text/plain; version=0.0.4; charset=utf-8");
+  absl::StatusOr<testing::Exposition> parsed =
+      testing::ParseExposition(got->body);
+  ASSERT_TRUE(parsed.ok()) << parsed.status();
+  EXPECT_EQ(parsed->Value("rbfs_scrapes_total"), 2);
+  EXPECT_EQ(client.Get("/other")->status, 404);
+}
+
+}  // namespace
+}  // namespace rbfs

@@ -183,21 +183,25 @@ Histogram* MetricsRegistry::GetHistogram(absl::string_view name,
   return made;
 }
 
+void MetricsRegistry::AddRead(absl::string_view name, absl::string_view help,
+                              Type type, std::function<double()> read,
+                              const MetricLabels& labels) {
+  CheckNames(name, labels);
+  absl::MutexLock lock(&mu_);
+  FamilyLocked(name, help, type)->reads[labels] = std::move(read);
+}
+
 void MetricsRegistry::AddGauge(absl::string_view name, absl::string_view help,
                                std::function<double()> read,
                                const MetricLabels& labels) {
-  CheckNames(name, labels);
-  absl::MutexLock lock(&mu_);
-  FamilyLocked(name, help, Type::kGauge)->reads[labels] = std::move(read);
+  AddRead(name, help, Type::kGauge, std::move(read), labels);
 }
 
 void MetricsRegistry::AddCounterFn(absl::string_view name,
                                    absl::string_view help,
                                    std::function<double()> read,
                                    const MetricLabels& labels) {
-  CheckNames(name, labels);
-  absl::MutexLock lock(&mu_);
-  FamilyLocked(name, help, Type::kCounter)->reads[labels] = std::move(read);
+  AddRead(name, help, Type::kCounter, std::move(read), labels);
 }
 
 void MetricsRegistry::AddHistogram(absl::string_view name,

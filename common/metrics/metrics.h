@@ -115,6 +115,10 @@ class MetricsRegistry {
 
   Family* FamilyLocked(absl::string_view name, absl::string_view help,
                        Type type) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // AddGauge and AddCounterFn.
+  void AddRead(absl::string_view name, absl::string_view help, Type type,
+               std::function<double()> read, const MetricLabels& labels)
+      ABSL_LOCKS_EXCLUDED(mu_);
 
   mutable absl::Mutex mu_;
   std::map<std::string, Family, std::less<>> families_ ABSL_GUARDED_BY(mu_);

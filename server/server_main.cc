@@ -84,6 +84,9 @@ ABSL_FLAG(uint32_t, squash_gid, 65534, "gid that --squash-root maps root to");
 ABSL_FLAG(std::string, health_listen, "",
           "extra HOST:PORT serving only the plaintext gRPC health service "
           "(for probes that speak neither TLS nor tokens)");
+ABSL_FLAG(std::string, log, "stderr",
+          "where the server logs: stderr (containers), syslog (journald "
+          "keeps it), or appended to a file's path");
 ABSL_FLAG(std::string, metrics_listen, "",
           "HOST:PORT serving Prometheus metrics at /metrics over plain HTTP "
           "(a non-loopback address needs --insecure)");
@@ -370,6 +373,11 @@ int RunServerMain(int argc, char** argv, const VolumeWrapper& wrap_volume) {
   }
   std::vector<char*> args = UnderscoreFlagNames(argc, argv);
   absl::ParseCommandLine(static_cast<int>(args.size()), args.data());
+  if (absl::Status set = SetLogDestination(absl::GetFlag(FLAGS_log));
+      !set.ok()) {
+    LogError("--log: %s", set.message());
+    return 2;
+  }
   if (!absl::GetFlag(FLAGS_probe).empty()) {
     return RunHealthProbe(absl::GetFlag(FLAGS_probe),
                           absl::GetFlag(FLAGS_probe_timeout));

@@ -33,6 +33,7 @@ struct RawOptions {
   unsigned read_ahead;
   char* cache;
   char* transport;
+  char* log;
   double attr_timeout;
   double entry_timeout;
   double negative_timeout;
@@ -165,6 +166,11 @@ const OptionRow kOptionRows[] = {
      [](const MountOptions& d) {
        return std::string(d.exchange_streams ? "stream" : "unary");
      }},
+    {Section::kGeneral, "log=%s", nullptr, RBFS_FIELD(log), 1,
+     "-o log=syslog|stderr|FILE",
+     "where the mount logs: syslog (journald keeps it), stderr, or appended "
+     "to FILE (default: stderr in the foreground, syslog once daemonised)",
+     nullptr},
     {Section::kSecurity, "tls_ca=%s", "--tls-ca %s", RBFS_FIELD(tls_ca), 1,
      "-o tls_ca=FILE",
      "connect with TLS; trust server certificates signed by this PEM CA "
@@ -298,7 +304,8 @@ absl::StatusOr<MountOptions> ParseMountOptions(fuse_args* args) {
                           {raw.tls_cert, &options.tls_cert},
                           {raw.tls_key, &options.tls_key},
                           {raw.tls_server_name, &options.tls_server_name},
-                          {raw.token_file, &options.token_file}}) {
+                          {raw.token_file, &options.token_file},
+                          {raw.log, &options.log}}) {
     if (from != nullptr) *to = std::string(absl::StripPrefix(from, "="));
     free(from);
   }

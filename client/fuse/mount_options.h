@@ -58,6 +58,9 @@ struct MountOptions {
   std::string tls_server_name;  // name to expect in the server certificate
   std::string token_file;       // token sent with every call
   bool allow_insecure_token = false;
+  // -o log: "syslog", "stderr" or a file's path; empty: stderr in the
+  // foreground, syslog once daemonised.
+  std::string log;
   // The mount point as given (it stays in the arguments for libfuse).
   std::string mountpoint;
 };

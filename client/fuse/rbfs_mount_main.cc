@@ -197,6 +197,14 @@ int Run(int argc, char** argv) {
     return 2;
   }
 
+  // A log file is opened here, before the daemon leaves the directory a
+  // relative path names.
+  if (!options->log.empty()) {
+    if (absl::Status set = SetLogDestination(options->log); !set.ok()) {
+      fprintf(stderr, "rbfs-mount: %s\n", std::string(set.message()).c_str());
+      return 2;
+    }
+  }
   const int report_fd = cmdline.foreground ? -1 : ForkDaemon();
 
   RpcOptions rpc_options;
@@ -269,7 +277,11 @@ int Run(int argc, char** argv) {
           options->server, cmdline.mountpoint, statfs.block_size(), chunk_size,
           options->cache_auto ? "cache=auto" : "cache=none",
           options->hard ? "hard" : "soft", client_session.id());
-  if (report_fd >= 0) FinishDaemon(report_fd);
+  if (report_fd >= 0) {
+    FinishDaemon(report_fd);
+    // Its stderr is /dev/null now.
+    if (options->log.empty()) SetLogDestination("syslog").IgnoreError();
+  }
   // Once the kernel has ended the connection nobody waits for a reply: the
   // calls still in flight (a release, say, with the server gone) get one
   // more deadline, then fail, so the daemon exits even on a hard mount.

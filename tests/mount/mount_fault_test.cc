@@ -9,8 +9,10 @@
 
 #include <atomic>
 #include <cerrno>
+#include <fstream>
 #include <future>
 #include <memory>
+#include <sstream>
 #include <string>
 #include <thread>
 #include <vector>
@@ -249,6 +251,41 @@ TEST(MountFaultTest, DaemonIsMountedWhenTheCommandReturns) {
   WriteAndCheck(cluster->Path("daemon"), 4);
   ASSERT_EQ(RunCommand({"fusermount3", "-u", cluster->mountpoint()}), 0);
   EXPECT_FALSE(cluster->Mounted());
+}
+
+std::string FileText(const std::string& path) {
+  std::ifstream in(path);
+  std::stringstream all;
+  all << in.rdbuf();
+  return all.str();
+}
+
+// A daemonised mount's stderr is /dev/null: -o log=FILE keeps its records
+// (one line each) from the mount to the unmount.
+TEST(MountFaultTest, ADaemonLogsToTheFileItIsGiven) {
+  std::unique_ptr<RbfsCluster> cluster = StartCluster();
+  ASSERT_NE(cluster, nullptr);
+  ASSERT_TRUE(cluster->StopMount(SIGTERM).ok());
+  const std::string log = testing::MakeTempDir("mountlog") + "/mount.log";
+  ASSERT_EQ(RunCommand({RunfilePath("client/rbfs-mount"), "-o",
+                        "deadline=3,log=" + log, cluster->ServerAddress(),
+                        cluster->mountpoint()}),
+            0);
+  WriteAndCheck(cluster->Path("logged"), 6);
+  ASSERT_EQ(RunCommand({"fusermount3", "-u", cluster->mountpoint()}), 0);
+  // The daemon writes its last line as it exits.
+  std::string text;
+  for (const absl::Time deadline = absl::Now() + absl::Seconds(30);
+       absl::Now() < deadline; absl::SleepFor(absl::Milliseconds(20))) {
+    text = FileText(log);
+    if (text.find("rbfs-mount: unmounted ") != std::string::npos) break;
+  }
+  EXPECT_NE(text.find(" I rbfs-mount: mounted " + cluster->ServerAddress()),
+            std::string::npos)
+      << text;
+  EXPECT_NE(text.find(" I rbfs-mount: unmounted " + cluster->mountpoint()),
+            std::string::npos)
+      << text;
 }
 
 TEST(MountFaultTest, MountHelperMountsLikeFstabWould) {

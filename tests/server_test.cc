@@ -6,11 +6,15 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cctype>
 #include <cerrno>
 #include <cstdio>
 #include <filesystem>
+#include <fstream>
+#include <sstream>
 #include <thread>
 
+#include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "grpcpp/generic/generic_stub.h"
@@ -421,6 +425,46 @@ TEST_F(ServerTest, MetricsAreExposedAndMoveWithCalls) {
   EXPECT_GE(moved("rbfs_server_commit_seconds_count"), 1);
   EXPECT_GE(moved("rbfs_server_volume_blocks{state=\"used\"}"), 4);
   EXPECT_EQ(after->Value("rbfs_server_calls_in_flight"), 0);
+}
+
+// deploy/grafana/rbfs-server.json graphs only metric families the server
+// exposes (a histogram's through its _bucket, _sum and _count series).
+TEST_F(ServerTest, TheDashboardNamesOnlyMetricsTheServerExposes) {
+  StartServer({"--metrics-listen=127.0.0.1:0"});
+  const int port = MetricsPort(server_->Log());
+  ASSERT_GT(port, 0) << server_->Log();
+  absl::StatusOr<testing::Exposition> exposed = Scrape(port);
+  ASSERT_TRUE(exposed.ok()) << exposed.status();
+  std::ifstream in(RunfilePath("deploy/grafana/rbfs-server.json"));
+  std::stringstream dashboard;
+  dashboard << in.rdbuf();
+  const std::string text = dashboard.str();
+  ASSERT_FALSE(text.empty());
+  int named = 0;
+  for (size_t at = text.find("rbfs_"); at != std::string::npos;
+       at = text.find("rbfs_", at)) {
+    size_t end = at;
+    while (end < text.size() &&
+           (std::isalnum(static_cast<unsigned char>(text[end])) ||
+            text[end] == '_')) {
+      ++end;
+    }
+    std::string name = text.substr(at, end - at);
+    at = end;
+    for (const char* suffix : {"_bucket", "_sum", "_count"}) {
+      const std::string base =
+          absl::EndsWith(name, suffix)
+              ? name.substr(0, name.size() - strlen(suffix))
+              : "";
+      auto type = exposed->types.find(base);
+      if (type != exposed->types.end() && type->second == "histogram") {
+        name = base;
+      }
+    }
+    EXPECT_EQ(exposed->types.count(name), 1u) << name;
+    ++named;
+  }
+  EXPECT_GE(named, 10);
 }
 
 TEST_F(ServerTest, SigtermFinishesCleanlyAndKeepsData) {

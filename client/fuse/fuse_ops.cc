@@ -84,7 +84,7 @@ void FuseOps::Init(fuse_conn_info* conn) {
   // POSIX ACLs: the kernel enforces and caches them; the server keeps them
   // with the mode and applies a directory's default ACL, or else the umask,
   // at creation (which the kernel must then leave to it: DONT_MASK).
-  if ((conn->capable & FUSE_CAP_POSIX_ACL) &&
+  if (server_keeps_acls_ && (conn->capable & FUSE_CAP_POSIX_ACL) &&
       (conn->capable & FUSE_CAP_DONT_MASK)) {
     conn->want |= FUSE_CAP_POSIX_ACL | FUSE_CAP_DONT_MASK;
   }

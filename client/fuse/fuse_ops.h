@@ -38,6 +38,9 @@ class FuseOps : public KernelNotifier {
 
   // The session to send invalidations on; set before the session loop runs.
   void set_session(fuse_session* session) { session_ = session; }
+  // The server keeps POSIX ACLs and applies the umask (StatFsReply
+  // .keeps_acls); before the session starts.
+  void set_server_keeps_acls(bool keeps) { server_keeps_acls_ = keeps; }
 
   void Init(fuse_conn_info* conn);
   void Lookup(fuse_req_t req, fuse_ino_t parent, const char* name);
@@ -105,6 +108,9 @@ class FuseOps : public KernelNotifier {
   MountCore* const core_;
   const std::string mount_point_;
   fuse_session* session_ = nullptr;
+  // Without it (an older server) the kernel keeps applying the umask and
+  // ACLs stay unsupported: the server would neither mask nor inherit.
+  bool server_keeps_acls_ = false;
 };
 
 }  // namespace rbfs

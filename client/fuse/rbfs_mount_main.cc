@@ -260,6 +260,7 @@ int Run(int argc, char** argv) {
   if (session == nullptr) return 1;
   absl::Cleanup destroy_session = [session] { fuse_session_destroy(session); };
   ops.set_session(session);
+  ops.set_server_keeps_acls(statfs.keeps_acls());
   if (fuse_set_signal_handlers(session) != 0) return 1;
   absl::Cleanup remove_handlers = [session] {
     fuse_remove_signal_handlers(session);

@@ -118,6 +118,7 @@ void FillStatFs(const FsStats& stats, StatFsReply* reply) {
   reply->set_total_inodes(stats.total_inodes);
   reply->set_free_inodes(stats.free_inodes);
   reply->set_max_name_length(Filesystem::kMaxNameLength);
+  reply->set_keeps_acls(true);
 }
 
 void FillKeepAlive(const KeepAliveResult& result, KeepAliveReply* reply) {

@@ -157,6 +157,7 @@ TEST(WireConversionTest, FillStatFsAndKeepAlive) {
   EXPECT_EQ(st.total_inodes(), 1000u);
   EXPECT_EQ(st.free_inodes(), 990u);
   EXPECT_EQ(st.max_name_length(), Filesystem::kMaxNameLength);
+  EXPECT_TRUE(st.keeps_acls());
 
   KeepAliveReply ka;
   FillKeepAlive(KeepAliveResult{true, absl::Seconds(30)}, &ka);

@@ -1,19 +1,15 @@
 #include "common/log.h"
 
-#include <fstream>
-#include <sstream>
 #include <string>
 
+#include "common/file_contents.h"
 #include "gtest/gtest.h"
 
 namespace rbfs {
 namespace {
 
 std::string Contents(const std::string& path) {
-  std::ifstream in(path);
-  std::stringstream all;
-  all << in.rdbuf();
-  return all.str();
+  return ReadFileContents(path).value_or("");
 }
 
 TEST(LogTest, RecordsGoWhereTheyAreSent) {

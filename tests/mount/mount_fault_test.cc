@@ -9,10 +9,8 @@
 
 #include <atomic>
 #include <cerrno>
-#include <fstream>
 #include <future>
 #include <memory>
-#include <sstream>
 #include <string>
 #include <thread>
 #include <vector>
@@ -20,6 +18,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
+#include "common/file_contents.h"
 #include "gtest/gtest.h"
 #include "testing/mount_fixture.h"
 #include "testing/test_data.h"
@@ -253,13 +252,6 @@ TEST(MountFaultTest, DaemonIsMountedWhenTheCommandReturns) {
   EXPECT_FALSE(cluster->Mounted());
 }
 
-std::string FileText(const std::string& path) {
-  std::ifstream in(path);
-  std::stringstream all;
-  all << in.rdbuf();
-  return all.str();
-}
-
 // A daemonised mount's stderr is /dev/null: -o log=FILE keeps its records
 // (one line each) from the mount to the unmount.
 TEST(MountFaultTest, ADaemonLogsToTheFileItIsGiven) {
@@ -277,7 +269,7 @@ TEST(MountFaultTest, ADaemonLogsToTheFileItIsGiven) {
   std::string text;
   for (const absl::Time deadline = absl::Now() + absl::Seconds(30);
        absl::Now() < deadline; absl::SleepFor(absl::Milliseconds(20))) {
-    text = FileText(log);
+    text = ReadFileContents(log).value_or("");
     if (text.find("rbfs-mount: unmounted ") != std::string::npos) break;
   }
   EXPECT_NE(text.find(" I rbfs-mount: mounted " + cluster->ServerAddress()),

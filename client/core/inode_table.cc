@@ -75,7 +75,23 @@ void InodeTable::Released(uint64_t ino) {
 void InodeTable::RaiseSize(uint64_t ino, uint64_t end) {
   absl::MutexLock lock(&mu_);
   auto it = entries_.find(ino);
-  if (it != entries_.end()) it->second.size = std::max(it->second.size, end);
+  if (it == entries_.end()) return;
+  it->second.size = std::max(it->second.size, end);
+  it->second.written = true;
+}
+
+bool InodeTable::TakeWritten(uint64_t ino) {
+  absl::MutexLock lock(&mu_);
+  auto it = entries_.find(ino);
+  if (it == entries_.end() || !it->second.written) return false;
+  it->second.written = false;
+  return true;
+}
+
+void InodeTable::Synced(uint64_t ino) {
+  absl::MutexLock lock(&mu_);
+  auto it = entries_.find(ino);
+  if (it != entries_.end()) it->second.written = false;
 }
 
 std::optional<uint64_t> InodeTable::Size(uint64_t ino) const {

@@ -61,9 +61,15 @@ class InodeTable {
   void Opened(uint64_t ino);
   void Released(uint64_t ino);
 
-  // Raises the known size to `end` if it is larger (a write finished).
+  // A write finished: raises the known size to `end` if it is larger, and
+  // the inode counts as written since its last fsync.
   void RaiseSize(uint64_t ino, uint64_t end);
   std::optional<uint64_t> Size(uint64_t ino) const;
+  // Whether `ino` was written since its last fsync (or since this last said
+  // so); clears that.
+  bool TakeWritten(uint64_t ino);
+  // An fsync of `ino` answered: what was written is no longer pending.
+  void Synced(uint64_t ino);
 
   size_t size() const;
   // Every node id in the table.
@@ -75,6 +81,9 @@ class InodeTable {
     uint64_t lookups = 0;
     uint32_t opens = 0;
     uint64_t size = 0;
+    // Written since the last fsync or TakeWritten: a commit failure the
+    // server reports is this inode's to report at its next close.
+    bool written = false;
   };
 
   void EraseIfUnused(uint64_t ino) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);

@@ -72,5 +72,22 @@ TEST(InodeTableTest, SizeOnlyGrowsOnWriteButFollowsTheServer) {
   EXPECT_EQ(table.Size(3), 0u);
 }
 
+// What a commit failure is reported for: written since the last fsync, told
+// once, and gone with the entry.
+TEST(InodeTableTest, AWriteIsPendingUntilSyncedOrTaken) {
+  InodeTable table;
+  table.Remember(MakeAttr(3, 1, 0));
+  EXPECT_FALSE(table.TakeWritten(3));
+  table.RaiseSize(3, 10);
+  table.Synced(3);
+  EXPECT_FALSE(table.TakeWritten(3));
+  table.RaiseSize(3, 20);
+  EXPECT_TRUE(table.TakeWritten(3));
+  EXPECT_FALSE(table.TakeWritten(3));
+  table.RaiseSize(3, 30);
+  table.Forget(3, 1);
+  EXPECT_FALSE(table.TakeWritten(3));
+}
+
 }  // namespace
 }  // namespace rbfs

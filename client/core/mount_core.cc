@@ -178,11 +178,6 @@ void MountCore::Forget(uint64_t ino, uint64_t nlookup) {
   // the next open data it may not need.
   open_data_.Forget(ino);
   inodes_.Forget(ino, nlookup);
-  if (!inodes_.Id(ino).ok()) {
-    // The kernel holds it no more: nothing is left to close.
-    absl::MutexLock lock(&written_mu_);
-    written_.erase(ino);
-  }
 }
 
 absl::StatusOr<Attr> MountCore::GetAttr(uint64_t ino) {
@@ -490,10 +485,7 @@ void MountCore::Release(uint64_t ino, uint64_t handle) {
 absl::Status MountCore::Flush(uint64_t ino) {
   const int err = coherence_.commit_error();
   if (err == 0) return absl::OkStatus();
-  {
-    absl::MutexLock lock(&written_mu_);
-    if (written_.erase(ino) == 0) return absl::OkStatus();
-  }
+  if (!inodes_.TakeWritten(ino)) return absl::OkStatus();
   return ErrnoError(err,
                     "the server's commits failed after this file was "
                     "written");
@@ -508,8 +500,7 @@ absl::Status MountCore::Fsync(uint64_t ino) {
   absl::Status synced = rpc_->Call(&Rbfs::StubInterface::Fsync, request, &reply,
                                    Idempotency::kIdempotent);
   // Durable, or the failure reported here; either way not close's to tell.
-  absl::MutexLock lock(&written_mu_);
-  written_.erase(ino);
+  inodes_.Synced(ino);
   return synced;
 }
 
@@ -738,10 +729,6 @@ absl::Status MountCore::Write(uint64_t ino, uint64_t offset, const char* data,
           attrs_.Put(*after, absl::Now(), ticket);
         } else {
           attrs_.Erase(ino);
-        }
-        if (result.ok()) {
-          absl::MutexLock lock(&written_mu_);
-          written_.insert(ino);
         }
         done(context, std::move(result));
       },

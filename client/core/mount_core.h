@@ -33,7 +33,6 @@
 #include <string>
 
 #include "absl/base/thread_annotations.h"
-#include "absl/container/flat_hash_set.h"
 #include "absl/functional/function_ref.h"
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
@@ -339,11 +338,6 @@ class MountCore {
   absl::Mutex requests_mu_;
   // Reads and writes not yet answered.
   int64_t active_requests_ ABSL_GUARDED_BY(requests_mu_) = 0;
-
-  absl::Mutex written_mu_;
-  // Inodes the kernel holds that were written since their last fsync (or
-  // the report of a commit failure): such a failure is theirs to report.
-  absl::flat_hash_set<uint64_t> written_ ABSL_GUARDED_BY(written_mu_);
 
   // Opens and releases nobody waits for, in order. Last, so it is drained
   // before the rest goes away.

@@ -17,16 +17,19 @@ ChangeHub::Watcher* ChangeHub::Find(WatcherId id) {
   return it == watchers_.end() ? nullptr : &it->second;
 }
 
+void ChangeHub::WakeLocked(Watcher* w, std::vector<Watcher*>* notify) {
+  if (!w->wants_notify) return;
+  w->wants_notify = false;
+  ++w->notifying;
+  notify->push_back(w);
+}
+
 bool ChangeHub::QueueLocked(Watcher* w, const Change& change,
                             std::vector<Watcher*>* notify) {
   if (w->pending.size() >= options_.queue_limit) return false;
   w->pending.push_back(change);
   queued_.fetch_add(1, std::memory_order_relaxed);
-  if (w->wants_notify) {
-    w->wants_notify = false;
-    ++w->notifying;
-    notify->push_back(w);
-  }
+  WakeLocked(w, notify);
   return true;
 }
 
@@ -52,11 +55,7 @@ void ChangeHub::EndLocked(Watcher* w, WatcherEnd why,
   w->pending.clear();
   auto it = by_session_.find(w->session);
   if (it != by_session_.end() && it->second == w) by_session_.erase(it);
-  if (w->wants_notify) {
-    w->wants_notify = false;
-    ++w->notifying;
-    notify->push_back(w);
-  }
+  WakeLocked(w, notify);
 }
 
 void ChangeHub::NotifyAll(const std::vector<Watcher*>& watchers) {
@@ -218,11 +217,7 @@ void ChangeHub::SetCommitError(int err) {
     for (auto& [id, w] : watchers_) {
       if (w.end != WatcherEnd::kOpen) continue;
       w.heartbeat_due = true;
-      if (w.wants_notify) {
-        w.wants_notify = false;
-        ++w.notifying;
-        notify.push_back(&w);
-      }
+      WakeLocked(&w, &notify);
     }
   }
   NotifyAll(notify);
@@ -276,11 +271,7 @@ void ChangeHub::HeartbeatLoop() {
         continue;
       }
       w.heartbeat_due = true;
-      if (w.wants_notify) {
-        w.wants_notify = false;
-        ++w.notifying;
-        notify.push_back(&w);
-      }
+      WakeLocked(&w, &notify);
     }
     mu_.Unlock();
     NotifyAll(notify);

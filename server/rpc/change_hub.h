@@ -190,6 +190,10 @@ class ChangeHub {
     int notifying = 0;
   };
 
+  // Appends `w` to `notify` unless its stream was told since it last took
+  // (one wake-up per batch).
+  void WakeLocked(Watcher* w, std::vector<Watcher*>* notify)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // Queues `change` for `w`; false when its queue is full (the caller ends
   // it). Appends `w` to `notify` when its stream is to be told.
   bool QueueLocked(Watcher* w, const Change& change,

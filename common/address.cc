@@ -6,6 +6,7 @@
 
 #include "absl/strings/ascii.h"
 #include "absl/strings/match.h"
+#include "absl/strings/numbers.h"
 
 namespace rbfs {
 namespace {
@@ -21,6 +22,17 @@ absl::string_view HostOf(absl::string_view host_port) {
 }
 
 }  // namespace
+
+std::optional<HostPort> SplitHostPort(absl::string_view host_port) {
+  const size_t colon = host_port.rfind(':');
+  HostPort split;
+  if (colon == absl::string_view::npos ||
+      !absl::SimpleAtoi(host_port.substr(colon + 1), &split.port)) {
+    return std::nullopt;
+  }
+  split.host = std::string(HostOf(host_port));
+  return split;
+}
 
 bool IsLoopbackAddress(absl::string_view host_port) {
   const std::string host = absl::AsciiStrToLower(HostOf(host_port));

@@ -14,7 +14,6 @@
 #include "absl/flags/usage.h"
 #include "absl/flags/usage_config.h"
 #include "absl/strings/match.h"
-#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
@@ -218,26 +217,20 @@ int Serve(const VolumeWrapper& wrap_volume) {
           at);
       return 2;
     }
-    const size_t colon = at.rfind(':');
-    int metrics_port = 0;
-    if (colon == std::string::npos ||
-        !absl::SimpleAtoi(at.substr(colon + 1), &metrics_port)) {
+    const std::optional<HostPort> split = SplitHostPort(at);
+    if (!split.has_value()) {
       LogError("--metrics-listen %s: expected HOST:PORT", at);
       return 2;
     }
-    std::string metrics_host = at.substr(0, colon);
-    if (metrics_host.size() > 2 && metrics_host.front() == '[') {
-      metrics_host = metrics_host.substr(1, metrics_host.size() - 2);
-    }
     service.ExportMetrics(&metrics);
     absl::StatusOr<std::unique_ptr<MetricsHttpServer>> started =
-        MetricsHttpServer::Start(metrics_host, metrics_port, &metrics);
+        MetricsHttpServer::Start(split->host, split->port, &metrics);
     if (!started.ok()) {
       LogError("%s", started.status().message());
       return 1;
     }
     metrics_server = *std::move(started);
-    LogInfo("metrics on http://%s:%d/metrics", metrics_host,
+    LogInfo("metrics on http://%s:%d/metrics", split->host,
             metrics_server->port());
   }
   // Our own synchronous health service instead of gRPC's (see its header).

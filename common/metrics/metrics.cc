@@ -113,7 +113,6 @@ void Histogram::Observe(double value) {
       break;
     }
   }
-  count_.fetch_add(1, std::memory_order_relaxed);
 }
 
 std::vector<uint64_t> Histogram::BucketCounts() const {
@@ -129,10 +128,6 @@ double Histogram::sum() const {
   double sum;
   std::memcpy(&sum, &bits, sizeof(sum));
   return sum;
-}
-
-uint64_t Histogram::count() const {
-  return count_.load(std::memory_order_relaxed);
 }
 
 std::vector<double> LatencyBuckets() {

@@ -56,12 +56,10 @@ class Histogram {
   // Per bucket (not cumulative), the last one +Inf's.
   std::vector<uint64_t> BucketCounts() const;
   double sum() const;
-  uint64_t count() const;
 
  private:
   const std::vector<double> bounds_;
   std::unique_ptr<std::atomic<uint64_t>[]> buckets_;
-  std::atomic<uint64_t> count_{0};
   // The sum's bits (a double), updated by compare-and-swap.
   std::atomic<uint64_t> sum_bits_{0};
 };

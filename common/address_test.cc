@@ -16,5 +16,18 @@ TEST(AddressTest, RecognisesLoopbackAddresses) {
   }
 }
 
+TEST(AddressTest, SplitsHostAndPort) {
+  std::optional<HostPort> v4 = SplitHostPort("127.0.0.1:9420");
+  ASSERT_TRUE(v4.has_value());
+  EXPECT_EQ(v4->host, "127.0.0.1");
+  EXPECT_EQ(v4->port, 9420);
+  std::optional<HostPort> v6 = SplitHostPort("[::1]:0");
+  ASSERT_TRUE(v6.has_value());
+  EXPECT_EQ(v6->host, "::1");
+  EXPECT_EQ(v6->port, 0);
+  EXPECT_FALSE(SplitHostPort("localhost").has_value());
+  EXPECT_FALSE(SplitHostPort("localhost:http").has_value());
+}
+
 }  // namespace
 }  // namespace rbfs

@@ -25,10 +25,13 @@
 #include "server/store/checker.h"
 #include "server/store/local_stores.h"
 #include "server/store/rocks_meta_store.h"
+#include "server/testing/acl_xattr.h"
 #include "testing/fake_clock.h"
 
 namespace rbfs {
 namespace {
+
+using ::rbfs::testing::AclXattr;
 
 constexpr InodeRef kRoot{Filesystem::kRootIno, Filesystem::kRootGeneration};
 constexpr uint32_t kBlock = 4096;
@@ -899,27 +902,12 @@ TEST_F(FilesystemTest, ExtendedAttributesHaveAPerInodeTotal) {
   ExpectClean();
 }
 
-// An ACL in the attribute form Linux passes: (tag, perm, id) entries.
-std::string Acl(std::initializer_list<PosixAcl::Entry> entries) {
-  std::string out("\x02\0\0\0", 4);
-  for (const PosixAcl::Entry& e : entries) {
-    for (uint32_t v : {uint32_t{e.tag}, uint32_t{e.perm}}) {
-      out.push_back(static_cast<char>(v));
-      out.push_back(static_cast<char>(v >> 8));
-    }
-    for (int i = 0; i < 4; ++i) {
-      out.push_back(static_cast<char>(e.id >> (8 * i)));
-    }
-  }
-  return out;
-}
-
 // u::rw-,u:2000:r--,g::---,m::r--,o::---
-const std::string kGrantsUser2000 = Acl({{PosixAcl::kUserObj, 6, ~0u},
-                                         {PosixAcl::kUser, 4, 2000},
-                                         {PosixAcl::kGroupObj, 0, ~0u},
-                                         {PosixAcl::kMask, 4, ~0u},
-                                         {PosixAcl::kOther, 0, ~0u}});
+const std::string kGrantsUser2000 = AclXattr({{PosixAcl::kUserObj, 6, ~0u},
+                                              {PosixAcl::kUser, 4, 2000},
+                                              {PosixAcl::kGroupObj, 0, ~0u},
+                                              {PosixAcl::kMask, 4, ~0u},
+                                              {PosixAcl::kOther, 0, ~0u}});
 
 TEST_F(FilesystemTest, AnAccessAclAndTheModeStayOneAnother) {
   const InodeRef id = RefOf(Create(kRoot, "f", 0600));
@@ -945,9 +933,9 @@ TEST_F(FilesystemTest, AnAccessAclAndTheModeStayOneAnother) {
 
   // An ACL the mode says all of is the mode alone.
   set = fs_->SetXattr(id, "system.posix_acl_access",
-                      Acl({{PosixAcl::kUserObj, 7, ~0u},
-                           {PosixAcl::kGroupObj, 5, ~0u},
-                           {PosixAcl::kOther, 1, ~0u}}),
+                      AclXattr({{PosixAcl::kUserObj, 7, ~0u},
+                                {PosixAcl::kGroupObj, 5, ~0u},
+                                {PosixAcl::kOther, 1, ~0u}}),
                       0);
   ASSERT_TRUE(set.ok()) << set.status();
   EXPECT_EQ(set->inode.mode(), S_IFREG | 0751u);
@@ -974,11 +962,11 @@ TEST_F(FilesystemTest, AnAccessAclAndTheModeStayOneAnother) {
 TEST_F(FilesystemTest, ADefaultAclIsInheritedInsteadOfTheUmask) {
   const InodeRef d = RefOf(Dir(kRoot, "d"));
   // u::rwx,u:2000:rwx,g::r-x,m::rwx,o::---
-  const std::string inherited = Acl({{PosixAcl::kUserObj, 7, ~0u},
-                                     {PosixAcl::kUser, 7, 2000},
-                                     {PosixAcl::kGroupObj, 5, ~0u},
-                                     {PosixAcl::kMask, 7, ~0u},
-                                     {PosixAcl::kOther, 0, ~0u}});
+  const std::string inherited = AclXattr({{PosixAcl::kUserObj, 7, ~0u},
+                                          {PosixAcl::kUser, 7, 2000},
+                                          {PosixAcl::kGroupObj, 5, ~0u},
+                                          {PosixAcl::kMask, 7, ~0u},
+                                          {PosixAcl::kOther, 0, ~0u}});
   ASSERT_TRUE(fs_->SetXattr(d, "system.posix_acl_default", inherited, 0).ok());
 
   const Creator umask_077{1000, 1000, 077};

@@ -8,28 +8,13 @@
 
 #include "common/errno_status.h"
 #include "gtest/gtest.h"
+#include "server/testing/acl_xattr.h"
 
 namespace rbfs {
 namespace {
 
 using Entry = PosixAcl::Entry;
-
-// The bytes Linux passes for `entries` (ids of unnamed entries as -1).
-std::string Xattr(const std::vector<Entry>& entries) {
-  std::string out("\x02\0\0\0", 4);
-  for (const Entry& e : entries) {
-    const uint32_t id = e.tag == PosixAcl::kUser || e.tag == PosixAcl::kGroup
-                            ? e.id
-                            : 0xffffffff;
-    const uint32_t words[] = {e.tag, e.perm};
-    for (uint32_t w : words) {
-      out.push_back(static_cast<char>(w));
-      out.push_back(static_cast<char>(w >> 8));
-    }
-    for (int i = 0; i < 4; ++i) out.push_back(static_cast<char>(id >> (8 * i)));
-  }
-  return out;
-}
+using ::rbfs::testing::AclXattr;
 
 int Err(const absl::StatusOr<PosixAcl>& acl) {
   return StatusToErrno(acl.status());
@@ -41,7 +26,7 @@ const std::vector<Entry> kNamed = {
     {PosixAcl::kMask, 6, 0},     {PosixAcl::kOther, 1, 0}};
 
 TEST(PosixAclTest, ParsesWhatLinuxSendsAndWritesItBackByteForByte) {
-  const std::string bytes = Xattr(kNamed);
+  const std::string bytes = AclXattr(kNamed);
   absl::StatusOr<PosixAcl> acl = PosixAcl::Parse(bytes);
   ASSERT_TRUE(acl.ok()) << acl.status();
   EXPECT_EQ(acl->ToXattr(), bytes);
@@ -55,46 +40,46 @@ TEST(PosixAclTest, ParsesWhatLinuxSendsAndWritesItBackByteForByte) {
 
 TEST(PosixAclTest, RefusesWhatPosixAclValidRefuses) {
   EXPECT_EQ(Err(PosixAcl::Parse("")), EINVAL);
-  EXPECT_EQ(Err(PosixAcl::Parse(Xattr(kNamed).substr(0, 11))), EINVAL);
-  std::string v1 = Xattr(kNamed);
+  EXPECT_EQ(Err(PosixAcl::Parse(AclXattr(kNamed).substr(0, 11))), EINVAL);
+  std::string v1 = AclXattr(kNamed);
   v1[0] = 1;
   EXPECT_EQ(Err(PosixAcl::Parse(v1)), EINVAL);
   // Named entries need a mask.
-  EXPECT_EQ(Err(PosixAcl::Parse(Xattr({{PosixAcl::kUserObj, 7, 0},
-                                       {PosixAcl::kUser, 4, 1000},
-                                       {PosixAcl::kGroupObj, 5, 0},
-                                       {PosixAcl::kOther, 1, 0}}))),
+  EXPECT_EQ(Err(PosixAcl::Parse(AclXattr({{PosixAcl::kUserObj, 7, 0},
+                                          {PosixAcl::kUser, 4, 1000},
+                                          {PosixAcl::kGroupObj, 5, 0},
+                                          {PosixAcl::kOther, 1, 0}}))),
             EINVAL);
   // Out of order, missing the other entry, a bad tag, bits beyond rwx.
-  EXPECT_EQ(Err(PosixAcl::Parse(Xattr({{PosixAcl::kGroupObj, 5, 0},
-                                       {PosixAcl::kUserObj, 7, 0},
-                                       {PosixAcl::kOther, 1, 0}}))),
+  EXPECT_EQ(Err(PosixAcl::Parse(AclXattr({{PosixAcl::kGroupObj, 5, 0},
+                                          {PosixAcl::kUserObj, 7, 0},
+                                          {PosixAcl::kOther, 1, 0}}))),
             EINVAL);
-  EXPECT_EQ(Err(PosixAcl::Parse(Xattr(
+  EXPECT_EQ(Err(PosixAcl::Parse(AclXattr(
                 {{PosixAcl::kUserObj, 7, 0}, {PosixAcl::kGroupObj, 5, 0}}))),
             EINVAL);
-  EXPECT_EQ(Err(PosixAcl::Parse(Xattr({{PosixAcl::kUserObj, 7, 0},
-                                       {0x40, 5, 0},
-                                       {PosixAcl::kOther, 1, 0}}))),
+  EXPECT_EQ(Err(PosixAcl::Parse(AclXattr({{PosixAcl::kUserObj, 7, 0},
+                                          {0x40, 5, 0},
+                                          {PosixAcl::kOther, 1, 0}}))),
             EINVAL);
-  EXPECT_EQ(Err(PosixAcl::Parse(Xattr({{PosixAcl::kUserObj, 8, 0},
-                                       {PosixAcl::kGroupObj, 5, 0},
-                                       {PosixAcl::kOther, 1, 0}}))),
+  EXPECT_EQ(Err(PosixAcl::Parse(AclXattr({{PosixAcl::kUserObj, 8, 0},
+                                          {PosixAcl::kGroupObj, 5, 0},
+                                          {PosixAcl::kOther, 1, 0}}))),
             EINVAL);
 }
 
 TEST(PosixAclTest, AMinimalAclIsItsMode) {
   absl::StatusOr<PosixAcl> acl =
-      PosixAcl::Parse(Xattr({{PosixAcl::kUserObj, 6, 0},
-                             {PosixAcl::kGroupObj, 4, 0},
-                             {PosixAcl::kOther, 0, 0}}));
+      PosixAcl::Parse(AclXattr({{PosixAcl::kUserObj, 6, 0},
+                                {PosixAcl::kGroupObj, 4, 0},
+                                {PosixAcl::kOther, 0, 0}}));
   ASSERT_TRUE(acl.ok()) << acl.status();
   EXPECT_TRUE(acl->EquivalentToMode());
   EXPECT_EQ(acl->PermissionBits(), 0640u);
 }
 
 TEST(PosixAclTest, ChmodRewritesTheOwnerMaskAndOtherEntries) {
-  absl::StatusOr<PosixAcl> acl = PosixAcl::Parse(Xattr(kNamed));
+  absl::StatusOr<PosixAcl> acl = PosixAcl::Parse(AclXattr(kNamed));
   ASSERT_TRUE(acl.ok());
   acl->Chmod(0750);
   EXPECT_EQ(acl->PermissionBits(), 0750u);
@@ -105,7 +90,7 @@ TEST(PosixAclTest, ChmodRewritesTheOwnerMaskAndOtherEntries) {
 }
 
 TEST(PosixAclTest, ACreationTakesWhatBothTheDefaultAndTheModeAllow) {
-  absl::StatusOr<PosixAcl> acl = PosixAcl::Parse(Xattr(kNamed));
+  absl::StatusOr<PosixAcl> acl = PosixAcl::Parse(AclXattr(kNamed));
   ASSERT_TRUE(acl.ok());
   uint32_t mode = S_IFREG | S_ISGID | 0644;
   EXPECT_TRUE(acl->MaskForCreate(&mode));
@@ -115,9 +100,9 @@ TEST(PosixAclTest, ACreationTakesWhatBothTheDefaultAndTheModeAllow) {
   EXPECT_EQ(acl->entries()[5].perm, 0);  // other: 1 & 4
 
   absl::StatusOr<PosixAcl> minimal =
-      PosixAcl::Parse(Xattr({{PosixAcl::kUserObj, 7, 0},
-                             {PosixAcl::kGroupObj, 5, 0},
-                             {PosixAcl::kOther, 0, 0}}));
+      PosixAcl::Parse(AclXattr({{PosixAcl::kUserObj, 7, 0},
+                                {PosixAcl::kGroupObj, 5, 0},
+                                {PosixAcl::kOther, 0, 0}}));
   ASSERT_TRUE(minimal.ok());
   mode = S_IFDIR | 0777;
   EXPECT_FALSE(minimal->MaskForCreate(&mode));

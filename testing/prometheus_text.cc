@@ -1,10 +1,13 @@
 #include "testing/prometheus_text.h"
 
+#include <httplib.h>
+
 #include <cmath>
 #include <cstdlib>
 #include <vector>
 
 #include "absl/status/status.h"
+#include "absl/strings/ascii.h"
 #include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
@@ -207,6 +210,56 @@ absl::StatusOr<Exposition> ParseExposition(absl::string_view text) {
     }
   }
   return out;
+}
+
+std::vector<std::string> FamiliesNamedIn(absl::string_view text,
+                                         const Exposition& exposed) {
+  std::vector<std::string> named;
+  for (size_t at = text.find("rbfs_"); at != absl::string_view::npos;
+       at = text.find("rbfs_", at)) {
+    size_t end = at;
+    while (end < text.size() &&
+           (absl::ascii_isalnum(static_cast<unsigned char>(text[end])) ||
+            text[end] == '_')) {
+      ++end;
+    }
+    std::string name(text.substr(at, end - at));
+    at = end;
+    for (absl::string_view suffix : {"_bucket", "_sum", "_count"}) {
+      if (!absl::EndsWith(name, suffix)) continue;
+      const std::string base = name.substr(0, name.size() - suffix.size());
+      auto type = exposed.types.find(base);
+      if (type != exposed.types.end() && type->second == "histogram") {
+        name = base;
+      }
+    }
+    named.push_back(std::move(name));
+  }
+  return named;
+}
+
+absl::StatusOr<Exposition> ScrapeMetrics(int port) {
+  httplib::Client client("127.0.0.1", port);
+  httplib::Result got = client.Get("/metrics");
+  if (!got) {
+    return absl::UnavailableError(absl::StrCat(
+        "scrape of port ", port, ": ", httplib::to_string(got.error())));
+  }
+  if (got->status != 200) {
+    return absl::UnavailableError(
+        absl::StrCat("scrape of port ", port, ": HTTP ", got->status));
+  }
+  return ParseExposition(got->body);
+}
+
+int MetricsPortInLog(absl::string_view log) {
+  constexpr absl::string_view kAt = "metrics on http://127.0.0.1:";
+  const size_t at = log.find(kAt);
+  if (at == absl::string_view::npos) return -1;
+  const absl::string_view rest = log.substr(at + kAt.size());
+  int port = 0;
+  if (!absl::SimpleAtoi(rest.substr(0, rest.find('/')), &port)) return -1;
+  return port;
 }
 
 }  // namespace rbfs::testing

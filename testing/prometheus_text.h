@@ -2,12 +2,14 @@
 // structure a scraper relies on (each family's HELP and TYPE before its
 // samples and only once, samples of declared families only, well-formed
 // labels and numbers; for histograms, buckets cumulative and ending at
-// le="+Inf" equal to _count) and gives the samples by series.
+// le="+Inf" equal to _count) and gives the samples by series. Also the
+// scrape of an endpoint, found through the log line that names it.
 #ifndef RBFS_TESTING_PROMETHEUS_TEXT_H_
 #define RBFS_TESTING_PROMETHEUS_TEXT_H_
 
 #include <map>
 #include <string>
+#include <vector>
 
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
@@ -29,6 +31,19 @@ struct Exposition {
 };
 
 absl::StatusOr<Exposition> ParseExposition(absl::string_view text);
+
+// The metric families `text` (a Grafana dashboard's JSON, say) names: each
+// word starting "rbfs_", a histogram's _bucket, _sum and _count series
+// given as the family `exposed` declares, in order of appearance.
+std::vector<std::string> FamiliesNamedIn(absl::string_view text,
+                                         const Exposition& exposed);
+
+// GET http://127.0.0.1:`port`/metrics, parsed.
+absl::StatusOr<Exposition> ScrapeMetrics(int port);
+
+// The port of the "metrics on http://127.0.0.1:PORT/metrics" line that
+// rbfs-server and rbfs-mount log, or -1 when `log` has none.
+int MetricsPortInLog(absl::string_view log);
 
 }  // namespace rbfs::testing
 

@@ -1,21 +1,19 @@
 // The real rbfs-server on a loopback port, called through real gRPC channels.
 #include <fcntl.h>
-#include <httplib.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include <algorithm>
-#include <cctype>
 #include <cerrno>
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
 #include <sstream>
+#include <string>
 #include <thread>
+#include <vector>
 
-#include "absl/strings/match.h"
-#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "grpcpp/generic/generic_stub.h"
 #include "gtest/gtest.h"
@@ -361,37 +359,13 @@ TEST_F(ServerTest, FsyncedDataSurvivesKillNine) {
   EXPECT_EQ(Check(), 0);
 }
 
-// The port --metrics-listen=127.0.0.1:0 picked, from the server's log.
-int MetricsPort(const std::string& log) {
-  const std::string kAt = "metrics on http://127.0.0.1:";
-  const size_t at = log.find(kAt);
-  int port = 0;
-  if (at == std::string::npos ||
-      !absl::SimpleAtoi(
-          log.substr(at + kAt.size(),
-                     log.find('/', at + kAt.size()) - at - kAt.size()),
-          &port)) {
-    return -1;
-  }
-  return port;
-}
-
-absl::StatusOr<testing::Exposition> Scrape(int port) {
-  httplib::Client client("127.0.0.1", port);
-  httplib::Result got = client.Get("/metrics");
-  if (!got || got->status != 200) {
-    return absl::UnavailableError("scrape failed");
-  }
-  return testing::ParseExposition(got->body);
-}
-
 // Every metric the server lists is exposed in the exact format (the parser
 // checks HELP, TYPE, labels, cumulative buckets) and moves with calls.
 TEST_F(ServerTest, MetricsAreExposedAndMoveWithCalls) {
   StartServer({"--metrics-listen=127.0.0.1:0", "--commit-interval=1h"});
-  const int port = MetricsPort(server_->Log());
+  const int port = testing::MetricsPortInLog(server_->Log());
   ASSERT_GT(port, 0) << server_->Log();
-  absl::StatusOr<testing::Exposition> before = Scrape(port);
+  absl::StatusOr<testing::Exposition> before = testing::ScrapeMetrics(port);
   ASSERT_TRUE(before.ok()) << before.status();
   for (const char* family :
        {"rbfs_server_calls_total", "rbfs_server_call_seconds",
@@ -410,7 +384,7 @@ TEST_F(ServerTest, MetricsAreExposedAndMoveWithCalls) {
   EXPECT_EQ(c.Lookup(Root(), "missing").err(), ENOENT);
   EXPECT_EQ(c.Fsync(f.attr().id()), 0);
 
-  absl::StatusOr<testing::Exposition> after = Scrape(port);
+  absl::StatusOr<testing::Exposition> after = testing::ScrapeMetrics(port);
   ASSERT_TRUE(after.ok()) << after.status();
   auto moved = [&](const std::string& series) {
     return after->Value(series) - std::max(0.0, before->Value(series));
@@ -431,40 +405,21 @@ TEST_F(ServerTest, MetricsAreExposedAndMoveWithCalls) {
 // exposes (a histogram's through its _bucket, _sum and _count series).
 TEST_F(ServerTest, TheDashboardNamesOnlyMetricsTheServerExposes) {
   StartServer({"--metrics-listen=127.0.0.1:0"});
-  const int port = MetricsPort(server_->Log());
+  const int port = testing::MetricsPortInLog(server_->Log());
   ASSERT_GT(port, 0) << server_->Log();
-  absl::StatusOr<testing::Exposition> exposed = Scrape(port);
+  absl::StatusOr<testing::Exposition> exposed = testing::ScrapeMetrics(port);
   ASSERT_TRUE(exposed.ok()) << exposed.status();
   std::ifstream in(RunfilePath("deploy/grafana/rbfs-server.json"));
   std::stringstream dashboard;
   dashboard << in.rdbuf();
   const std::string text = dashboard.str();
   ASSERT_FALSE(text.empty());
-  int named = 0;
-  for (size_t at = text.find("rbfs_"); at != std::string::npos;
-       at = text.find("rbfs_", at)) {
-    size_t end = at;
-    while (end < text.size() &&
-           (std::isalnum(static_cast<unsigned char>(text[end])) ||
-            text[end] == '_')) {
-      ++end;
-    }
-    std::string name = text.substr(at, end - at);
-    at = end;
-    for (const char* suffix : {"_bucket", "_sum", "_count"}) {
-      const std::string base =
-          absl::EndsWith(name, suffix)
-              ? name.substr(0, name.size() - strlen(suffix))
-              : "";
-      auto type = exposed->types.find(base);
-      if (type != exposed->types.end() && type->second == "histogram") {
-        name = base;
-      }
-    }
+  const std::vector<std::string> named =
+      testing::FamiliesNamedIn(text, *exposed);
+  for (const std::string& name : named) {
     EXPECT_EQ(exposed->types.count(name), 1u) << name;
-    ++named;
   }
-  EXPECT_GE(named, 10);
+  EXPECT_GE(named.size(), 10u);
 }
 
 TEST_F(ServerTest, SigtermFinishesCleanlyAndKeepsData) {

@@ -190,9 +190,11 @@ absl::StatusOr<Attr> MountCore::GetAttr(uint64_t ino) {
   std::optional<Attr> known =
       coherence_.synced() ? attrs_.Get(ino) : attrs_.Take(ino, absl::Now());
   if (known && known->id().generation() == request.id().generation()) {
+    answers_.attr_hits.Add();
     inodes_.Refresh(*known);
     return *std::move(known);
   }
+  answers_.attr_misses.Add();
   const uint64_t ticket = attrs_.Ticket();
   AttrReply reply;
   absl::Status status = rpc_->Call(&Rbfs::StubInterface::GetAttr, request,
@@ -653,6 +655,7 @@ absl::Status MountCore::Read(uint64_t ino, uint64_t handle, uint64_t offset,
   BeginRequest();
   if (kept != nullptr && version.has_value() &&
       SameVersion(*version, kept->attr)) {
+    answers_.data_hits.Add();
     std::shared_ptr<IoContext> context = IoContext::CreateRead(
         offset, size, chunk_size_, &buffers_, std::move(done));
     // The hook holds `kept` until the chunks filled from it are done.
@@ -661,6 +664,7 @@ absl::Status MountCore::Read(uint64_t ino, uint64_t handle, uint64_t offset,
     context->Start(sender);
     return absl::OkStatus();
   }
+  answers_.data_misses.Add();
   auto moved = std::make_shared<ReplyAttrs>();
   // Drawn before the chunks go: an invalidation that arrives while they
   // travel keeps their (older) attributes out.

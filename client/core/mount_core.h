@@ -51,6 +51,7 @@
 #include "client/rpc/client_session.h"
 #include "client/rpc/rpc_client.h"
 #include "common/lock_set.h"
+#include "common/metrics/metrics.h"
 #include "protos/rbfs.pb.h"
 
 namespace rbfs {
@@ -258,6 +259,19 @@ class MountCore {
   // drops what it holds there, without a call when it holds nothing.
   void UnlockAll(uint64_t ino, bool flock, uint64_t owner);
 
+  // Requests the mount answered from what it keeps (hits) and those it
+  // asked the server for (misses), by kind: GETATTR from the AttrCache,
+  // READ from a file's open data, getxattr/listxattr of an inode known to
+  // have none. For the mount's metrics.
+  struct CacheAnswers {
+    Counter attr_hits, attr_misses;
+    Counter data_hits, data_misses;
+    Counter xattr_hits, xattr_misses;
+  };
+  const CacheAnswers& cache_answers() const { return answers_; }
+  // The chunk transfers in flight and queued.
+  const InflightLimiter& limiter() const { return limiter_; }
+
   // What the mount knows of the kernel's inodes, for tests.
   const InodeTable& inodes() const { return inodes_; }
   // When the kernel may keep what a reply tells it.
@@ -332,6 +346,7 @@ class MountCore {
   CacheCoherence coherence_;
   BufferPool buffers_;
   InflightLimiter limiter_;
+  CacheAnswers answers_;
   // Small files' contents that came with their opens.
   OpenDataCache open_data_;
 

@@ -311,6 +311,8 @@ TEST_F(MountCoreTest, ASmallFilesOpenAnswersItsReadsWithoutTheServer) {
     EXPECT_TRUE(outcome.answered_at_once) << offset;
     EXPECT_EQ(outcome.data, want) << offset;
   }
+  EXPECT_EQ(core_->cache_answers().data_hits.value(), 5u);
+  EXPECT_EQ(core_->cache_answers().data_misses.value(), 0u);
   // After the release the handle's contents are gone (and the kernel read
   // the whole file, so the next open does not ask).
   core_->Release(5, file->handle);
@@ -533,6 +535,8 @@ TEST_F(MountCoreTest, WhileSyncedKnownAttributesAnswerUntilAChange) {
   EXPECT_CALL(*stub_, Unlink(_, _, _)).WillOnce(Return(Ok()));
   ASSERT_TRUE(core_->Unlink(1, "f").ok());
   EXPECT_EQ(core_->GetAttr(5)->size(), 20u);
+  EXPECT_EQ(core_->cache_answers().attr_hits.value(), 3u);
+  EXPECT_EQ(core_->cache_answers().attr_misses.value(), 2u);
 }
 
 TEST_F(MountCoreTest, CreateOpensAndCancelUndoesEverything) {
@@ -902,6 +906,8 @@ TEST_F(MountCoreTest, XattrProbesOfAnInodeWithoutAnyNeedNoCall) {
   // The namespace rule is the server's, applied here too.
   EXPECT_EQ(StatusToErrno(core_->GetXattr(5, "os2.x").status()), ENOTSUP);
   testing::Mock::VerifyAndClearExpectations(stub_);
+  EXPECT_EQ(core_->cache_answers().xattr_hits.value(), 2u);
+  EXPECT_EQ(core_->cache_answers().xattr_misses.value(), 0u);
 
   core_->coherence().OnLost();
   XattrReply value;
@@ -909,6 +915,7 @@ TEST_F(MountCoreTest, XattrProbesOfAnInodeWithoutAnyNeedNoCall) {
   EXPECT_CALL(*stub_, GetXattr(_, _, _))
       .WillOnce(DoAll(SetArgPointee<2>(value), Return(Ok())));
   EXPECT_EQ(*core_->GetXattr(5, "user.a"), "v");
+  EXPECT_EQ(core_->cache_answers().xattr_misses.value(), 1u);
 }
 
 // A set is numbered (a repeat with XATTR_CREATE must not say EEXIST) and

@@ -11,10 +11,12 @@
 namespace rbfs {
 
 bool MountCore::KnownWithoutXattrs(uint64_t ino, const InodeId& id) {
-  if (!coherence_.synced()) return false;
-  std::optional<Attr> known = attrs_.Get(ino);
-  return known && known->id().generation() == id.generation() &&
-         !known->has_xattrs();
+  std::optional<Attr> known;
+  if (coherence_.synced()) known = attrs_.Get(ino);
+  const bool none = known && known->id().generation() == id.generation() &&
+                    !known->has_xattrs();
+  (none ? answers_.xattr_hits : answers_.xattr_misses).Add();
+  return none;
 }
 
 absl::StatusOr<std::string> MountCore::GetXattr(uint64_t ino,

@@ -9,6 +9,7 @@
 #include <string>
 #include <utility>
 
+#include "absl/cleanup/cleanup.h"
 #include "absl/container/inlined_vector.h"
 #include "client/core/io_size.h"
 #include "client/fuse/read_ahead.h"
@@ -52,6 +53,24 @@ struct stat ToStat(const Attr& attr) {
   st.st_ctim = {attr.ctime().sec(), attr.ctime().nsec()};
   return st;
 }
+
+// Records a request's time from its handler's start to the handler's return,
+// for the operations whose handler sends the reply before it returns.
+class Timed {
+ public:
+  Timed(fuse_req_t req, FuseMetrics::Op op)
+      : self_(Self(req)), op_(op), began_(absl::Now()) {}
+  ~Timed() { self_->metrics().Record(op_, absl::Now() - began_); }
+
+  Timed(const Timed&) = delete;
+  Timed& operator=(const Timed&) = delete;
+
+ private:
+  // Taken at the start: `req` is gone once answered.
+  FuseOps* const self_;
+  const FuseMetrics::Op op_;
+  const absl::Time began_;
+};
 
 }  // namespace
 
@@ -150,12 +169,14 @@ void FuseOps::ReplyAttr(fuse_req_t req, const absl::StatusOr<Attr>& attr) {
 
 void FuseOps::InvalidateEntry(uint64_t parent, absl::string_view name) {
   if (session_ == nullptr) return;
+  metrics_.entry_invalidations().Add();
   // ENOENT (the kernel no longer caches it) is the common answer.
   fuse_lowlevel_notify_inval_entry(session_, parent, name.data(), name.size());
 }
 
 void FuseOps::InvalidateInode(uint64_t ino, bool data) {
   if (session_ == nullptr) return;
+  (data ? metrics_.data_invalidations() : metrics_.attr_invalidations()).Add();
   // Offset -1 drops the attributes only; 0 with length 0 all the pages too.
   fuse_lowlevel_notify_inval_inode(session_, ino, data ? 0 : -1, 0);
 }
@@ -306,9 +327,14 @@ void FuseOps::Fsync(fuse_req_t req, fuse_ino_t ino) {
 
 void FuseOps::Read(fuse_req_t req, fuse_ino_t ino, uint64_t handle, size_t size,
                    off_t offset) {
+  // Answered when the last chunk is back, so timed from there.
+  const absl::Time began = absl::Now();
   absl::Status started = core_->Read(
       ino, handle, offset, size,
-      [req](IoContext& context, absl::StatusOr<size_t> result) {
+      [this, req, began](IoContext& context, absl::StatusOr<size_t> result) {
+        absl::Cleanup timed = [this, began] {
+          metrics_.Record(FuseMetrics::kRead, absl::Now() - began);
+        };
         if (!result.ok()) {
           ReplyStatus(req, result.status());
         } else if (*result == 0) {
@@ -318,7 +344,10 @@ void FuseOps::Read(fuse_req_t req, fuse_ino_t ino, uint64_t handle, size_t size,
           fuse_reply_iov(req, iov.data(), static_cast<int>(iov.size()));
         }
       });
-  if (!started.ok()) ReplyStatus(req, started);
+  if (!started.ok()) {
+    ReplyStatus(req, started);
+    metrics_.Record(FuseMetrics::kRead, absl::Now() - began);
+  }
 }
 
 void FuseOps::Write(fuse_req_t req, fuse_ino_t ino, const char* data,
@@ -328,17 +357,22 @@ void FuseOps::Write(fuse_req_t req, fuse_ino_t ino, const char* data,
   // drops the FUSE_WRITE_KILL_SUIDGID flag it sends then. Root stands for
   // CAP_FSETID, which the request does not carry.
   const bool kill_suidgid = fuse_req_ctx(req)->uid != 0;
+  const absl::Time began = absl::Now();
   absl::Status started = core_->Write(
       ino, offset, data, size,
-      [req](IoContext&, absl::StatusOr<size_t> result) {
+      [this, req, began](IoContext&, absl::StatusOr<size_t> result) {
         if (result.ok()) {
           fuse_reply_write(req, *result);
         } else {
           ReplyStatus(req, result.status());
         }
+        metrics_.Record(FuseMetrics::kWrite, absl::Now() - began);
       },
       kill_suidgid);
-  if (!started.ok()) ReplyStatus(req, started);
+  if (!started.ok()) {
+    ReplyStatus(req, started);
+    metrics_.Record(FuseMetrics::kWrite, absl::Now() - began);
+  }
 }
 
 void FuseOps::ReadDir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t offset,
@@ -498,59 +532,76 @@ fuse_lowlevel_ops MakeOperations() {
     static_cast<FuseOps*>(userdata)->Init(conn);
   };
   ops.lookup = [](fuse_req_t req, fuse_ino_t parent, const char* name) {
+    const Timed timed(req, FuseMetrics::kLookup);
     Self(req)->Lookup(req, parent, name);
   };
   ops.forget = [](fuse_req_t req, fuse_ino_t ino, uint64_t nlookup) {
+    const Timed timed(req, FuseMetrics::kForget);
     Self(req)->core().Forget(ino, nlookup);
     fuse_reply_none(req);
   };
   ops.forget_multi = [](fuse_req_t req, size_t count,
                         fuse_forget_data* forgets) {
+    const Timed timed(req, FuseMetrics::kForgetMulti);
     for (size_t i = 0; i < count; ++i) {
       Self(req)->core().Forget(forgets[i].ino, forgets[i].nlookup);
     }
     fuse_reply_none(req);
   };
   ops.getattr = [](fuse_req_t req, fuse_ino_t ino, fuse_file_info*) {
+    const Timed timed(req, FuseMetrics::kGetAttr);
     Self(req)->GetAttr(req, ino);
   };
   ops.setattr = [](fuse_req_t req, fuse_ino_t ino, struct stat* attr,
                    int to_set, fuse_file_info*) {
+    const Timed timed(req, FuseMetrics::kSetAttr);
     Self(req)->SetAttr(req, ino, attr, to_set);
   };
   ops.readlink = [](fuse_req_t req, fuse_ino_t ino) {
+    const Timed timed(req, FuseMetrics::kReadLink);
     Self(req)->ReadLink(req, ino);
   };
   ops.mknod = [](fuse_req_t req, fuse_ino_t parent, const char* name,
                  mode_t mode, dev_t rdev) {
+    const Timed timed(req, FuseMetrics::kMkNod);
     Self(req)->MkNod(req, parent, name, mode, rdev);
   };
   ops.mkdir = [](fuse_req_t req, fuse_ino_t parent, const char* name,
-                 mode_t mode) { Self(req)->MkDir(req, parent, name, mode); };
+                 mode_t mode) {
+    const Timed timed(req, FuseMetrics::kMkDir);
+    Self(req)->MkDir(req, parent, name, mode);
+  };
   ops.unlink = [](fuse_req_t req, fuse_ino_t parent, const char* name) {
+    const Timed timed(req, FuseMetrics::kUnlink);
     Self(req)->Unlink(req, parent, name);
   };
   ops.rmdir = [](fuse_req_t req, fuse_ino_t parent, const char* name) {
+    const Timed timed(req, FuseMetrics::kRmDir);
     Self(req)->RmDir(req, parent, name);
   };
   ops.symlink = [](fuse_req_t req, const char* link, fuse_ino_t parent,
                    const char* name) {
+    const Timed timed(req, FuseMetrics::kSymlink);
     Self(req)->Symlink(req, link, parent, name);
   };
   ops.rename = [](fuse_req_t req, fuse_ino_t parent, const char* name,
                   fuse_ino_t new_parent, const char* new_name,
                   unsigned int flags) {
+    const Timed timed(req, FuseMetrics::kRename);
     Self(req)->Rename(req, parent, name, new_parent, new_name, flags);
   };
   ops.link = [](fuse_req_t req, fuse_ino_t ino, fuse_ino_t new_parent,
                 const char* new_name) {
+    const Timed timed(req, FuseMetrics::kLink);
     Self(req)->Link(req, ino, new_parent, new_name);
   };
   ops.open = [](fuse_req_t req, fuse_ino_t ino, fuse_file_info* fi) {
+    const Timed timed(req, FuseMetrics::kOpen);
     Self(req)->Open(req, ino, fi);
   };
   ops.create = [](fuse_req_t req, fuse_ino_t parent, const char* name,
                   mode_t mode, fuse_file_info* fi) {
+    const Timed timed(req, FuseMetrics::kCreate);
     Self(req)->Create(req, parent, name, mode, fi);
   };
   ops.read = [](fuse_req_t req, fuse_ino_t ino, size_t size, off_t offset,
@@ -562,6 +613,7 @@ fuse_lowlevel_ops MakeOperations() {
     Self(req)->Write(req, ino, data, size, offset);
   };
   ops.flush = [](fuse_req_t req, fuse_ino_t ino, fuse_file_info* fi) {
+    const Timed timed(req, FuseMetrics::kFlush);
     // A close lets go of the closing owner's POSIX locks on the file, and
     // reports a commit failure the server told of since it was written.
     Self(req)->core().UnlockAll(ino, /*flock=*/false, fi->lock_owner);
@@ -569,6 +621,7 @@ fuse_lowlevel_ops MakeOperations() {
     fuse_reply_err(req, flushed.ok() ? 0 : StatusToErrno(flushed));
   };
   ops.release = [](fuse_req_t req, fuse_ino_t ino, fuse_file_info* fi) {
+    const Timed timed(req, FuseMetrics::kRelease);
     // The last close of an open file: its owner id is the file's, which
     // owns its OFD locks and (flock_release) its flock.
     Self(req)->core().UnlockAll(ino, /*flock=*/false, fi->lock_owner);
@@ -578,45 +631,62 @@ fuse_lowlevel_ops MakeOperations() {
     Self(req)->Release(req, ino, fi->fh);
   };
   ops.fsync = [](fuse_req_t req, fuse_ino_t ino, int, fuse_file_info*) {
+    const Timed timed(req, FuseMetrics::kFsync);
     Self(req)->Fsync(req, ino);
   };
   ops.opendir = [](fuse_req_t req, fuse_ino_t, fuse_file_info* fi) {
+    const Timed timed(req, FuseMetrics::kOpenDir);
     Self(req)->OpenDir(req, fi);
   };
   ops.readdir = [](fuse_req_t req, fuse_ino_t ino, size_t size, off_t offset,
                    fuse_file_info*) {
+    const Timed timed(req, FuseMetrics::kReadDir);
     Self(req)->ReadDir(req, ino, size, offset, false);
   };
   ops.readdirplus = [](fuse_req_t req, fuse_ino_t ino, size_t size,
                        off_t offset, fuse_file_info*) {
+    const Timed timed(req, FuseMetrics::kReadDirPlus);
     Self(req)->ReadDir(req, ino, size, offset, true);
   };
   ops.releasedir = [](fuse_req_t req, fuse_ino_t, fuse_file_info*) {
+    const Timed timed(req, FuseMetrics::kReleaseDir);
     fuse_reply_err(req, 0);
   };
   ops.fsyncdir = [](fuse_req_t req, fuse_ino_t ino, int, fuse_file_info*) {
+    const Timed timed(req, FuseMetrics::kFsyncDir);
     Self(req)->Fsync(req, ino);
   };
-  ops.statfs = [](fuse_req_t req, fuse_ino_t) { Self(req)->StatFs(req); };
+  ops.statfs = [](fuse_req_t req, fuse_ino_t) {
+    const Timed timed(req, FuseMetrics::kStatFs);
+    Self(req)->StatFs(req);
+  };
   ops.setxattr = [](fuse_req_t req, fuse_ino_t ino, const char* name,
                     const char* value, size_t size, int flags) {
+    const Timed timed(req, FuseMetrics::kSetXattr);
     Self(req)->SetXattr(req, ino, name, value, size, flags);
   };
   ops.getxattr = [](fuse_req_t req, fuse_ino_t ino, const char* name,
-                    size_t size) { Self(req)->GetXattr(req, ino, name, size); };
+                    size_t size) {
+    const Timed timed(req, FuseMetrics::kGetXattr);
+    Self(req)->GetXattr(req, ino, name, size);
+  };
   ops.listxattr = [](fuse_req_t req, fuse_ino_t ino, size_t size) {
+    const Timed timed(req, FuseMetrics::kListXattr);
     Self(req)->ListXattr(req, ino, size);
   };
   ops.removexattr = [](fuse_req_t req, fuse_ino_t ino, const char* name) {
+    const Timed timed(req, FuseMetrics::kRemoveXattr);
     Self(req)->RemoveXattr(req, ino, name);
   };
   ops.fallocate = [](fuse_req_t req, fuse_ino_t ino, int mode, off_t offset,
                      off_t length, fuse_file_info*) {
+    const Timed timed(req, FuseMetrics::kFallocate);
     ReplyStatus(req, Self(req)->core().Fallocate(ino, mode, offset, length));
   };
   ops.copy_file_range = [](fuse_req_t req, fuse_ino_t in, off_t in_offset,
                            fuse_file_info*, fuse_ino_t out, off_t out_offset,
                            fuse_file_info*, size_t length, int) {
+    const Timed timed(req, FuseMetrics::kCopyFileRange);
     absl::StatusOr<size_t> copied =
         Self(req)->core().CopyRange(in, in_offset, out, out_offset, length);
     if (copied.ok()) {
@@ -627,6 +697,7 @@ fuse_lowlevel_ops MakeOperations() {
   };
   ops.lseek = [](fuse_req_t req, fuse_ino_t ino, off_t offset, int whence,
                  fuse_file_info*) {
+    const Timed timed(req, FuseMetrics::kLseek);
     // The kernel sends only SEEK_DATA and SEEK_HOLE.
     absl::StatusOr<uint64_t> found =
         Self(req)->core().Seek(ino, offset, whence);
@@ -638,13 +709,16 @@ fuse_lowlevel_ops MakeOperations() {
   };
   ops.getlk = [](fuse_req_t req, fuse_ino_t ino, fuse_file_info* fi,
                  struct flock* lock) {
+    const Timed timed(req, FuseMetrics::kGetLk);
     Self(req)->GetLock(req, ino, fi, lock);
   };
   ops.setlk = [](fuse_req_t req, fuse_ino_t ino, fuse_file_info* fi,
                  struct flock* lock, int sleep) {
+    const Timed timed(req, FuseMetrics::kSetLk);
     Self(req)->SetLock(req, ino, fi, lock, sleep != 0);
   };
   ops.flock = [](fuse_req_t req, fuse_ino_t ino, fuse_file_info* fi, int op) {
+    const Timed timed(req, FuseMetrics::kFlock);
     Self(req)->Flock(req, ino, fi, op);
   };
   return ops;

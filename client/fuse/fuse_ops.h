@@ -19,6 +19,7 @@
 #include <fuse3/fuse_lowlevel.h>
 
 #include "client/core/mount_core.h"
+#include "client/fuse/fuse_metrics.h"
 #include "client/fuse/mount_options.h"
 
 namespace rbfs {
@@ -84,6 +85,7 @@ class FuseOps : public KernelNotifier {
   void Flock(fuse_req_t req, fuse_ino_t ino, fuse_file_info* fi, int op);
 
   MountCore& core() { return *core_; }
+  FuseMetrics& metrics() { return metrics_; }
 
   // KernelNotifier.
   void InvalidateEntry(uint64_t parent, absl::string_view name) override;
@@ -108,6 +110,7 @@ class FuseOps : public KernelNotifier {
   MountCore* const core_;
   const std::string mount_point_;
   fuse_session* session_ = nullptr;
+  FuseMetrics metrics_;
   // Without it (an older server) the kernel keeps applying the umask and
   // ACLs stay unsupported: the server would neither mask nor inherit.
   bool server_keeps_acls_ = false;

@@ -14,6 +14,7 @@
 #include "absl/strings/strip.h"
 #include "absl/strings/substitute.h"
 #include "client/core/io_size.h"
+#include "common/address.h"
 #include "common/errno_status.h"
 
 namespace rbfs {
@@ -34,6 +35,7 @@ struct RawOptions {
   char* cache;
   char* transport;
   char* log;
+  char* metrics;
   double attr_timeout;
   double entry_timeout;
   double negative_timeout;
@@ -171,6 +173,12 @@ const OptionRow kOptionRows[] = {
      "where the mount logs: syslog (journald keeps it), stderr, or appended "
      "to FILE (default: stderr in the foreground, syslog once daemonised)",
      nullptr},
+    {Section::kGeneral, "metrics=%s", nullptr, RBFS_FIELD(metrics), 1,
+     "-o metrics=HOST:PORT",
+     "serve the mount's Prometheus metrics at http://HOST:PORT/metrics; "
+     "plain HTTP without a token, so HOST must be a loopback address; "
+     "PORT 0 picks a free one, which the log names (default: none)",
+     nullptr},
     {Section::kSecurity, "tls_ca=%s", "--tls-ca %s", RBFS_FIELD(tls_ca), 1,
      "-o tls_ca=FILE",
      "connect with TLS; trust server certificates signed by this PEM CA "
@@ -305,7 +313,8 @@ absl::StatusOr<MountOptions> ParseMountOptions(fuse_args* args) {
                           {raw.tls_key, &options.tls_key},
                           {raw.tls_server_name, &options.tls_server_name},
                           {raw.token_file, &options.token_file},
-                          {raw.log, &options.log}}) {
+                          {raw.log, &options.log},
+                          {raw.metrics, &options.metrics}}) {
     if (from != nullptr) *to = std::string(absl::StripPrefix(from, "="));
     free(from);
   }
@@ -351,6 +360,18 @@ absl::StatusOr<MountOptions> ParseMountOptions(fuse_args* args) {
   }
   if (!options.tls_cert.empty() && options.tls_ca.empty()) {
     return ErrnoError(EINVAL, "tls_cert (mutual TLS) needs tls_ca");
+  }
+  if (!options.metrics.empty()) {
+    if (!SplitHostPort(options.metrics).has_value()) {
+      return ErrnoError(EINVAL, absl::StrCat("metrics=", options.metrics,
+                                             ": expected HOST:PORT"));
+    }
+    if (!IsLoopbackAddress(options.metrics)) {
+      return ErrnoError(
+          EINVAL, absl::StrCat("metrics=", options.metrics,
+                               " is not a loopback address: the metrics are "
+                               "served without TLS or token"));
+    }
   }
   options.chunk_size = raw.chunk_size;
   options.max_inflight = raw.max_inflight;

@@ -61,6 +61,9 @@ struct MountOptions {
   // -o log: "syslog", "stderr" or a file's path; empty: stderr in the
   // foreground, syslog once daemonised.
   std::string log;
+  // -o metrics: HOST:PORT (a loopback address) serving the mount's
+  // Prometheus metrics at /metrics; empty: none.
+  std::string metrics;
   // The mount point as given (it stays in the arguments for libfuse).
   std::string mountpoint;
 };

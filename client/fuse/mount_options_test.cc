@@ -95,6 +95,10 @@ TEST(MountOptionsTest, RejectsBadValues) {
       Parse({"m", "-o", "open_data=1048577", "h:1", "/m"}, &rest).ok());
   EXPECT_FALSE(
       Parse({"m", "-o", "read_ahead=1048577", "h:1", "/m"}, &rest).ok());
+  // The metrics are served without TLS or token: loopback only.
+  EXPECT_FALSE(
+      Parse({"m", "-o", "metrics=0.0.0.0:9100", "h:1", "/m"}, &rest).ok());
+  EXPECT_FALSE(Parse({"m", "-o", "metrics=9100", "h:1", "/m"}, &rest).ok());
 }
 
 TEST(MountOptionsTest, ChunkSizeFollowsServerBlocks) {
@@ -136,12 +140,27 @@ TEST(MountOptionsTest, ClientCertificateNeedsKeyAndCa) {
 
 TEST(MountOptionsTest, HelpShowsEveryOptionWithTheStructsDefaults) {
   const std::string& help = MountOptionsHelp();
-  for (const char* name :
-       {"chunk_size=", "max_inflight=", "cache=", "attr_timeout=",
-        "entry_timeout=", "negative_timeout=", "fallback_timeout=", "deadline=",
-        "soft", "hard", "channels=", "tls_ca=", "tls_cert=", "tls_key=",
-        "tls_server_name=", "token_file=", "allow_insecure_token",
-        "open_data=", "read_ahead="}) {
+  for (const char* name : {"chunk_size=",
+                           "max_inflight=",
+                           "cache=",
+                           "attr_timeout=",
+                           "entry_timeout=",
+                           "negative_timeout=",
+                           "fallback_timeout=",
+                           "deadline=",
+                           "soft",
+                           "hard",
+                           "channels=",
+                           "tls_ca=",
+                           "tls_cert=",
+                           "tls_key=",
+                           "tls_server_name=",
+                           "token_file=",
+                           "allow_insecure_token",
+                           "open_data=",
+                           "read_ahead=",
+                           "log=",
+                           "metrics="}) {
     EXPECT_THAT(help, testing::HasSubstr(std::string("-o ") + name)) << name;
   }
   // The help as one line, words separated by single spaces.
@@ -160,12 +179,26 @@ TEST(MountOptionsTest, HelpShowsEveryOptionWithTheStructsDefaults) {
 }
 
 TEST(MountOptionsTest, EveryOptionInTheHelpParses) {
-  for (const char* option :
-       {"chunk_size=65536", "max_inflight=2", "cache=auto", "attr_timeout=2",
-        "entry_timeout=2", "negative_timeout=2", "fallback_timeout=2",
-        "deadline=2", "soft", "hard", "channels=2", "tls_ca=/a",
-        "tls_server_name=x", "token_file=/t", "allow_insecure_token",
-        "open_data=0", "read_ahead=0"}) {
+  for (const char* option : {"chunk_size=65536",
+                             "max_inflight=2",
+                             "cache=auto",
+                             "attr_timeout=2",
+                             "entry_timeout=2",
+                             "negative_timeout=2",
+                             "fallback_timeout=2",
+                             "deadline=2",
+                             "soft",
+                             "hard",
+                             "channels=2",
+                             "tls_ca=/a",
+                             "tls_server_name=x",
+                             "token_file=/t",
+                             "allow_insecure_token",
+                             "open_data=0",
+                             "read_ahead=0",
+                             "log=stderr",
+                             "metrics=127.0.0.1:9100",
+                             "metrics=[::1]:0"}) {
     std::vector<std::string> rest;
     absl::StatusOr<MountOptions> options =
         Parse({"rbfs-mount", "-o", option, "h:1", "/m"}, &rest);

@@ -21,6 +21,7 @@
 #include <cstdio>
 #include <cstring>
 #include <memory>
+#include <optional>
 #include <string>
 
 #define FUSE_USE_VERSION 35
@@ -32,6 +33,7 @@
 #include "absl/synchronization/mutex.h"
 #include "client/core/io_size.h"
 #include "client/core/mount_core.h"
+#include "client/core/mount_metrics.h"
 #include "client/fuse/connection_end_watch.h"
 #include "client/fuse/fuse_ops.h"
 #include "client/fuse/mount_options.h"
@@ -39,9 +41,12 @@
 #include "client/rpc/client_session.h"
 #include "client/rpc/rpc_client.h"
 #include "client/rpc/watch_stream.h"
+#include "common/address.h"
 #include "common/errno_status.h"
 #include "common/log.h"
 #include "common/malloc_tuning.h"
+#include "common/metrics/metrics.h"
+#include "common/metrics/metrics_http_server.h"
 #include "protos/rbfs.pb.h"
 
 namespace rbfs {
@@ -265,12 +270,33 @@ int Run(int argc, char** argv) {
   absl::Cleanup remove_handlers = [session] {
     fuse_remove_signal_handlers(session);
   };
-  if (fuse_session_mount(session, cmdline.mountpoint) != 0) return 1;
-  // Before the loop serves a request: every inode the kernel gets is held on
-  // the stream from the start. Stopped before the session goes away, since
-  // it notifies the kernel through it.
+  // Started once mounted (below): before the loop serves a request, so
+  // every inode the kernel gets is held on the stream from the start.
+  // Stopped before the session goes away, since it notifies the kernel
+  // through it.
   WatchStream watch(&rpc, client_session.id(), &core.coherence(),
                     WatchStream::Options());
+  // Served before the mount, so that a port already taken fails the mount
+  // instead of leaving it half made; the server goes first.
+  MetricsRegistry metrics;
+  std::unique_ptr<MetricsHttpServer> metrics_server;
+  if (!options->metrics.empty()) {
+    ops.metrics().Export(&metrics);
+    ExportMountMetrics(&metrics, &core, &rpc, &client_session, &watch);
+    // ParseMountOptions checked the address.
+    const std::optional<HostPort> at = SplitHostPort(options->metrics);
+    absl::StatusOr<std::unique_ptr<MetricsHttpServer>> started =
+        MetricsHttpServer::Start(at->host, at->port, &metrics);
+    if (!started.ok()) {
+      LogError("-o metrics=%s: %s", options->metrics,
+               started.status().message());
+      return 1;
+    }
+    metrics_server = *std::move(started);
+    LogInfo("metrics on http://%s:%d/metrics", at->host,
+            metrics_server->port());
+  }
+  if (fuse_session_mount(session, cmdline.mountpoint) != 0) return 1;
   core.coherence().Connect(&ops, &watch);
   watch.Start();
   absl::Cleanup stop_watch = [&watch] { watch.Stop(); };

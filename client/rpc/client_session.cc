@@ -104,6 +104,7 @@ bool ClientSession::Renew() {
     absl::MutexLock lock(&mu_);
     period_ = absl::Milliseconds(reply.lease_ms()) / 3;
   }
+  if (!reply.known()) rejoins_.fetch_add(1, std::memory_order_relaxed);
   // The thread alone touches reclaim_pending_.
   if (!reply.known() || reclaim_pending_) {
     reclaim_pending_ = !Reclaim() || !ReclaimLocks();

@@ -19,6 +19,7 @@
 #ifndef RBFS_CLIENT_RPC_CLIENT_SESSION_H_
 #define RBFS_CLIENT_RPC_CLIENT_SESSION_H_
 
+#include <atomic>
 #include <cstdint>
 #include <set>
 #include <thread>
@@ -61,6 +62,11 @@ class ClientSession {
   // Whether `owner` holds locks of that kind on `ino` (so a close must
   // unlock).
   bool HoldsLocks(uint64_t ino, bool flock, uint64_t owner) const;
+
+  // How many renewals found the server no longer knowing the session (it
+  // restarted, or the lease ran out while the mount was cut off), each
+  // followed by the re-registration above.
+  uint64_t rejoins() const { return rejoins_.load(std::memory_order_relaxed); }
 
   // Starts the renewal thread.
   void Start();
@@ -114,6 +120,7 @@ class ClientSession {
 
   // A reclaim was cut short; the renewal thread alone uses it.
   bool reclaim_pending_ = false;
+  std::atomic<uint64_t> rejoins_{0};
   std::thread thread_;
 };
 

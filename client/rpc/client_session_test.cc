@@ -123,6 +123,8 @@ TEST_F(ClientSessionTest, AnUnknownSessionReregistersTheHandlesHeld) {
   const uint64_t id = session_->id();
   session_->Start();
   done.WaitForNotification();
+  // Counted before the handles are re-registered.
+  EXPECT_EQ(session_->rejoins(), 1u);
   Stop();
   EXPECT_TRUE(reclaimed.reclaim());
   EXPECT_EQ(reclaimed.handle(), 1u);

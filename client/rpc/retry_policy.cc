@@ -47,7 +47,7 @@ std::optional<RetryPolicy::Retry> RetryPolicy::Attempts::OnFailure(
     // Every attempt of a hard mount gets a whole deadline of its own.
     retry.hard_wait_began = retries_ == 0;
     deadline_ = retry.at + per_attempt_;
-    ++retries_;
+    CountRepeat();
     return retry;
   }
   bool may_repeat = false;  // every Kind sets it below
@@ -63,8 +63,13 @@ std::optional<RetryPolicy::Retry> RetryPolicy::Attempts::OnFailure(
       break;
   }
   if (!may_repeat || retry.at >= deadline_) return std::nullopt;
-  ++retries_;
+  CountRepeat();
   return retry;
+}
+
+void RetryPolicy::Attempts::CountRepeat() {
+  ++retries_;
+  if (repeats_ != nullptr) repeats_->Add();
 }
 
 }  // namespace rbfs

@@ -24,6 +24,7 @@
 #include <optional>
 
 #include "absl/time/time.h"
+#include "common/metrics/metrics.h"
 
 namespace rbfs {
 
@@ -48,9 +49,10 @@ absl::Duration RetryBackoff(int attempt);
 class RetryPolicy {
  public:
   // `deadline`: how long one call may take on a soft mount, one attempt on
-  // a hard mount (> 0).
-  RetryPolicy(absl::Duration deadline, bool hard)
-      : deadline_(deadline), hard_(hard) {}
+  // a hard mount (> 0). `repeats`, when given, counts every repeat the
+  // calls of this policy make (the mount's metrics); it outlives the policy.
+  RetryPolicy(absl::Duration deadline, bool hard, Counter* repeats = nullptr)
+      : deadline_(deadline), hard_(hard), repeats_(repeats) {}
 
   absl::Duration deadline() const { return deadline_; }
   bool hard() const { return hard_; }
@@ -82,11 +84,16 @@ class RetryPolicy {
     Attempts(const RetryPolicy& policy, Kind kind, absl::Time now)
         : per_attempt_(policy.deadline_),
           hard_(policy.hard_),
+          repeats_(policy.repeats_),
           kind_(kind),
           deadline_(now + policy.deadline_) {}
 
+    // A repeat is about to be returned.
+    void CountRepeat();
+
     absl::Duration per_attempt_;
     bool hard_;
+    Counter* repeats_;
     Kind kind_;
     absl::Time deadline_;
     int retries_ = 0;
@@ -100,6 +107,7 @@ class RetryPolicy {
  private:
   absl::Duration deadline_;
   bool hard_;
+  Counter* repeats_;
 };
 
 }  // namespace rbfs

@@ -56,6 +56,25 @@ TEST(RetryPolicyTest, SoftMountRepeatsWithBackoffUntilTheDeadline) {
   EXPECT_EQ(retries, 5);
 }
 
+TEST(RetryPolicyTest, EveryRepeatOfEveryCallIsCounted) {
+  Counter repeats;
+  RetryPolicy policy(absl::Seconds(1), /*hard=*/false, &repeats);
+  RetryPolicy::Attempts soft = policy.Begin(Idempotency::kIdempotent, kStart);
+  ASSERT_TRUE(soft.OnFailure(Failed(grpc::StatusCode::UNAVAILABLE), kStart));
+  // A final failure is no repeat.
+  EXPECT_FALSE(soft.OnFailure(Failed(grpc::StatusCode::INTERNAL), kStart));
+  RetryPolicy::Attempts once = policy.Begin(Idempotency::kOnce, kStart);
+  ASSERT_TRUE(
+      once.OnFailure(Failed(grpc::StatusCode::RESOURCE_EXHAUSTED), kStart));
+  EXPECT_EQ(repeats.value(), 2u);
+  RetryPolicy hard_policy(absl::Seconds(1), /*hard=*/true, &repeats);
+  RetryPolicy::Attempts hard =
+      hard_policy.Begin(Idempotency::kIdempotent, kStart);
+  ASSERT_TRUE(
+      hard.OnFailure(Failed(grpc::StatusCode::DEADLINE_EXCEEDED), kStart));
+  EXPECT_EQ(repeats.value(), 3u);
+}
+
 TEST(RetryPolicyTest, OtherFailuresAreFinal) {
   RetryPolicy policy(absl::Seconds(30), /*hard=*/false);
   for (grpc::StatusCode code :

@@ -59,7 +59,7 @@ uint64_t RandomSessionId() {
 RpcClient::RpcClient(const RpcOptions& options,
                      std::vector<std::unique_ptr<Rbfs::StubInterface>> stubs)
     : options_(options),
-      retry_policy_(options.deadline, options.hard),
+      retry_policy_(options.deadline, options.hard, &repeats_),
       authorization_(options.token.empty()
                          ? ""
                          : absl::StrCat(kBearerPrefix, options.token)),

@@ -80,9 +80,14 @@ class RpcClient {
 
   // The streams calls go on; null when every call is a unary one.
   ExchangeStreams* exchange_streams() { return exchange_streams_.get(); }
+  const ExchangeStreams* exchange_streams() const {
+    return exchange_streams_.get();
+  }
 
   // The mount's deadline and hard/soft rule, for calls made elsewhere.
   const RetryPolicy& retry_policy() const { return retry_policy_; }
+  // The repeats made by the calls of that rule, here and elsewhere.
+  const Counter& repeats() const { return repeats_; }
 
   // The mount is going away (the kernel has unmounted it, so nobody waits
   // for what is still in flight): from now on no attempt of a blocking call
@@ -189,6 +194,8 @@ class RpcClient {
   absl::Time give_up_by() const;
 
   const RpcOptions options_;
+  // Before retry_policy_, which counts into it.
+  Counter repeats_;
   const RetryPolicy retry_policy_;
   // "Bearer <token>", built once: it goes with every chunk of every call.
   const std::string authorization_;

@@ -92,6 +92,11 @@ void WatchStream::ControlLoop() {
   }
 }
 
+uint64_t WatchStream::resyncs() const {
+  absl::MutexLock lock(&mu_);
+  return resyncs_;
+}
+
 bool WatchStream::RunCall() {
   grpc::ClientContext context;
   rpc_->PrepareStreamContext(context);
@@ -203,6 +208,8 @@ void WatchStream::ReadLoop(Stream* stream) {
       last_heard_ = absl::Now();
       if (opening) {
         synced_ = true;
+        if (ever_synced_) ++resyncs_;
+        ever_synced_ = true;
         if (reply.heartbeat_ms() > 0) {
           heartbeat_ = absl::Milliseconds(reply.heartbeat_ms());
         }

@@ -81,6 +81,9 @@ class WatchStream {
 
   // Whether a call is open and synced, for tests and logs.
   bool synced() const;
+  // How many times a call got synced again after an earlier one had been
+  // (the mount's reconnects after a broken stream or a server restart).
+  uint64_t resyncs() const;
 
  private:
   using Stream = grpc::ClientReaderWriterInterface<WatchRequest, WatchReply>;
@@ -106,6 +109,8 @@ class WatchStream {
   // A call is open: holds and drops are queued rather than discarded.
   bool open_ ABSL_GUARDED_BY(mu_) = false;
   bool synced_ ABSL_GUARDED_BY(mu_) = false;
+  bool ever_synced_ ABSL_GUARDED_BY(mu_) = false;
+  uint64_t resyncs_ ABSL_GUARDED_BY(mu_) = 0;
   // The reader of the open call has finished.
   bool reader_done_ ABSL_GUARDED_BY(mu_) = false;
   // When the open call last heard from the server (or was opened).

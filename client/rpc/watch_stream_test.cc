@@ -193,6 +193,7 @@ TEST_F(WatchStreamTest, OpensWithTheSessionAndEverythingHeld) {
   EXPECT_EQ(listener_.Wait(2),
             (std::vector<std::string>{"synced", "inval 42"}));
   EXPECT_TRUE(stream_->synced());
+  EXPECT_EQ(stream_->resyncs(), 0u);
 }
 
 TEST_F(WatchStreamTest, HoldsAndDropsTravelInOrderWithoutMixingAnInode) {
@@ -228,6 +229,8 @@ TEST_F(WatchStreamTest, ASkippedNumberIsALossAndTheStreamReopens) {
   service_.Send(1, {}, 1000);
   EXPECT_EQ(listener_.Wait(3),
             (std::vector<std::string>{"synced", "lost", "synced"}));
+  // The second sync is the stream's reconnect.
+  EXPECT_EQ(stream_->resyncs(), 1u);
 }
 
 TEST_F(WatchStreamTest, SilenceIsALoss) {

@@ -4,6 +4,7 @@
 #include <cmath>
 #include <cstdlib>
 #include <cstring>
+#include <string>
 
 #include "absl/strings/str_cat.h"
 #include "common/log.h"
@@ -33,12 +34,19 @@ void CheckNames(absl::string_view name, const MetricLabels& labels) {
   }
 }
 
-// The shortest text that reads back as `v`, as Prometheus writes numbers.
+// The shortest text that reads back as `v`: whole numbers (counts, bytes)
+// in full, others as %g would write them (le="0.0005", not "5e-04").
 std::string Number(double v) {
   if (std::isinf(v)) return v > 0 ? "+Inf" : "-Inf";
   if (std::isnan(v)) return "NaN";
+  // Below 2^53 every whole double is exact as an integer.
+  constexpr double kExactWhole = 9007199254740992.0;
+  if (v == std::trunc(v) && std::fabs(v) < kExactWhole) {
+    return std::to_string(static_cast<int64_t>(v));
+  }
   char buf[32];
-  const std::to_chars_result r = std::to_chars(buf, buf + sizeof(buf), v);
+  const std::to_chars_result r =
+      std::to_chars(buf, buf + sizeof(buf), v, std::chars_format::general);
   return std::string(buf, r.ptr);
 }
 

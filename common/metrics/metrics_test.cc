@@ -40,6 +40,24 @@ TEST(MetricsTest, WritesTheTextFormatExactly) {
             "rbfs_latency_seconds_count 3\n");
 }
 
+// As Prometheus' own clients write them: small bounds without an exponent,
+// large counts in full.
+TEST(MetricsTest, NumbersAreWrittenAsPrometheusWritesThem) {
+  MetricsRegistry registry;
+  registry.GetCounter("rbfs_bytes_total", "Bytes.")->Add(123456789012);
+  registry.GetHistogram("rbfs_s", "S.", {0.00005, 0.0005, 2.5})->Observe(1e-6);
+  const std::string text = registry.Exposition();
+  EXPECT_NE(text.find("rbfs_bytes_total 123456789012\n"), std::string::npos)
+      << text;
+  EXPECT_NE(text.find("rbfs_s_bucket{le=\"5e-05\"} 1\n"), std::string::npos)
+      << text;
+  EXPECT_NE(text.find("rbfs_s_bucket{le=\"0.0005\"} 1\n"), std::string::npos)
+      << text;
+  EXPECT_NE(text.find("rbfs_s_bucket{le=\"2.5\"} 1\n"), std::string::npos)
+      << text;
+  EXPECT_NE(text.find("rbfs_s_sum 1e-06\n"), std::string::npos) << text;
+}
+
 TEST(MetricsTest, TheParserAcceptsWhatTheRegistryWritesAndRefusesDamage) {
   MetricsRegistry registry;
   registry

@@ -3,7 +3,6 @@
 #include <signal.h>
 
 #include <cstdio>
-#include <cstring>
 #include <memory>
 #include <string>
 #include <thread>
@@ -18,6 +17,7 @@
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
 #include "common/address.h"
+#include "common/dashed_flags.h"
 #include "common/log.h"
 #include "common/malloc_tuning.h"
 #include "common/metrics/metrics.h"
@@ -319,20 +319,6 @@ int Serve(const VolumeWrapper& wrap_volume) {
   }
   LogInfo("stopped cleanly");
   return 0;
-}
-
-// Abseil spells flags with underscores; the documented CLI uses dashes.
-std::vector<char*> UnderscoreFlagNames(int argc, char** argv) {
-  std::vector<char*> args(argv, argv + argc);
-  for (int i = 1; i < argc; ++i) {
-    char* arg = argv[i];
-    if (std::strcmp(arg, "--") == 0) break;
-    if (std::strncmp(arg, "--", 2) != 0) continue;
-    for (char* c = arg + 2; *c != '\0' && *c != '='; ++c) {
-      if (*c == '-') *c = '_';
-    }
-  }
-  return args;
 }
 
 }  // namespace

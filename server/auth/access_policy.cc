@@ -71,6 +71,8 @@ absl::string_view OperationName(Operation op) {
       return "CopyRange";
     case Operation::kKeepAlive:
       return "KeepAlive";
+    case Operation::kStatus:
+      return "Status";
     case Operation::kWatch:
       return "Watch";
     case Operation::kExchange:
@@ -99,7 +101,8 @@ bool AccessPolicy::Changes(const AccessRequest& request) {
       return (request.open_flags & O_ACCMODE) != O_RDONLY ||
              (request.open_flags & O_TRUNC) != 0;
     // Fsync makes durable what was already written; Release and KeepAlive
-    // change only the server's record of open handles and sessions, Lock
+    // change only the server's record of open handles and sessions, Status
+    // reads it; Lock
     // only its record of locks (a read-only export still arbitrates
     // readers' locks, as a read-only NFS export does); Watch
     // only listens; an Exchange stream's requests are each decided on
@@ -117,6 +120,7 @@ bool AccessPolicy::Changes(const AccessRequest& request) {
     case Operation::kLock:
     case Operation::kSeek:
     case Operation::kKeepAlive:
+    case Operation::kStatus:
     case Operation::kWatch:
     case Operation::kExchange:
       return false;

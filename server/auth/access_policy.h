@@ -65,6 +65,7 @@ enum class Operation {
   kSeek,
   kCopyRange,
   kKeepAlive,
+  kStatus,
   kWatch,
   kExchange,
 };

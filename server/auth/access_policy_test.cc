@@ -30,7 +30,7 @@ const std::vector<Operation>& AllOperations() {
       Operation::kGetXattr,    Operation::kListXattr, Operation::kSetXattr,
       Operation::kRemoveXattr, Operation::kLock,      Operation::kFallocate,
       Operation::kSeek,        Operation::kCopyRange, Operation::kKeepAlive,
-      Operation::kWatch,       Operation::kExchange};
+      Operation::kStatus,      Operation::kWatch,     Operation::kExchange};
   return *all;
 }
 
@@ -98,6 +98,7 @@ std::unique_ptr<TokenAuthenticator> Authenticator() {
 TEST(AccessPolicyTest, OperationNamesAreTheProtoMethodNames) {
   EXPECT_EQ(OperationName(Operation::kLookup), "Lookup");
   EXPECT_EQ(OperationName(Operation::kKeepAlive), "KeepAlive");
+  EXPECT_EQ(OperationName(Operation::kStatus), "Status");
   std::set<absl::string_view> names;
   for (Operation op : AllOperations()) {
     EXPECT_NE(OperationName(op), "unknown");

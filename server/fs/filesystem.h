@@ -191,9 +191,11 @@ class Filesystem {
                              const OpenHandle& handle = {});
   // Drops an opener; releasing a tracked handle that is not open is a no-op.
   absl::Status Release(InodeRef id, const OpenHandle& handle = {});
-  // Renews `session` and forgets its calls numbered below `answered_below`.
+  // Renews `session` (whose renewals come from `peer`, for Status) and
+  // forgets its calls numbered below `answered_below`.
   absl::StatusOr<KeepAliveResult> KeepAlive(uint64_t session,
-                                            uint64_t answered_below);
+                                            uint64_t answered_below,
+                                            absl::string_view peer = "");
   // Appends up to `length` bytes at `offset` to *out; fewer only at EOF.
   // When the read moved the atime (relatime) and `moved` is given, *moved
   // is the inode as the read left it.
@@ -263,6 +265,12 @@ class Filesystem {
     return committer_->commit_latency();
   }
   SessionTable::Counts SessionCounts() const { return sessions_.Count(); }
+  std::vector<SessionTable::Info> Sessions() const { return sessions_.List(); }
+  absl::Duration lease() const { return sessions_.lease(); }
+  // The time by the filesystem's clock (a seam tests control).
+  absl::Time Now() const { return clock_->Now(); }
+  // The first commit failure; OK while commits succeed.
+  absl::Status CommitFailure() const { return committer_->failure(); }
 
   // Calls `listener` once, from the committing thread, if a commit fails
   // (Committer::SetFailureListener); null stops that.
@@ -290,7 +298,7 @@ class Filesystem {
              absl::Duration commit_interval, absl::Duration lease,
              const Clock* clock, absl::Time grace_end);
 
-  int64_t NowNs() const { return absl::ToUnixNanos(clock_->Now()); }
+  int64_t NowNs() const { return absl::ToUnixNanos(Now()); }
 
   // Namespace (filesystem.cc).
   absl::StatusOr<meta::InodeRecord> Load(InodeRef id) const;

@@ -89,10 +89,11 @@ bool Filesystem::IsOpen(uint64_t ino) {
 }
 
 absl::StatusOr<KeepAliveResult> Filesystem::KeepAlive(uint64_t session,
-                                                      uint64_t answered_below) {
+                                                      uint64_t answered_below,
+                                                      absl::string_view peer) {
   if (session == 0) return ErrnoError(EINVAL, "session 0");
   KeepAliveResult result;
-  result.known = sessions_.Renew(session, clock_->Now());
+  result.known = sessions_.Renew(session, clock_->Now(), peer);
   result.lease = sessions_.lease();
   if (answered_below > 1) {
     if (absl::Status s = calls_.ForgetBelow(session, answered_below); !s.ok()) {

@@ -1,13 +1,18 @@
 #include "server/fs/session_table.h"
 
+#include <algorithm>
+#include <string>
+
 namespace rbfs {
 
-bool SessionTable::Renew(uint64_t session, absl::Time now) {
+bool SessionTable::Renew(uint64_t session, absl::Time now,
+                         absl::string_view peer) {
   absl::MutexLock lock(&mu_);
   auto [it, created] = sessions_.try_emplace(session);
   const bool known = !created && it->second.confirmed;
   it->second.renewed = now;
   it->second.confirmed = true;
+  if (!peer.empty()) it->second.peer = std::string(peer);
   return known;
 }
 
@@ -68,6 +73,21 @@ SessionTable::Counts SessionTable::Count() const {
     counts.handles += session.handles.size();
   }
   return counts;
+}
+
+std::vector<SessionTable::Info> SessionTable::List() const {
+  std::vector<Info> list;
+  {
+    absl::MutexLock lock(&mu_);
+    list.reserve(sessions_.size());
+    for (const auto& [id, session] : sessions_) {
+      list.push_back(Info{id, session.peer, session.handles.size(),
+                          session.renewed, session.confirmed});
+    }
+  }
+  std::sort(list.begin(), list.end(),
+            [](const Info& a, const Info& b) { return a.session < b.session; });
+  return list;
 }
 
 }  // namespace rbfs

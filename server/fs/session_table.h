@@ -14,10 +14,12 @@
 
 #include <cstdint>
 #include <optional>
+#include <string>
 #include <vector>
 
 #include "absl/base/thread_annotations.h"
 #include "absl/container/flat_hash_map.h"
+#include "absl/strings/string_view.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
 
@@ -32,10 +34,10 @@ class SessionTable {
 
   absl::Duration lease() const { return lease_; }
 
-  // KeepAlive: renews `session` (creating it) and confirms it. Returns
-  // whether it already existed confirmed, i.e. holds every handle the
-  // mount registered.
-  bool Renew(uint64_t session, absl::Time now);
+  // KeepAlive: renews `session` (creating it) and confirms it; `peer` is
+  // where the renewal came from (for Status). Returns whether it already
+  // existed confirmed, i.e. holds every handle the mount registered.
+  bool Renew(uint64_t session, absl::Time now, absl::string_view peer = "");
 
   // Registers `handle` of `session` on inode `ino`, creating an unconfirmed
   // session if needed. False if it was registered already.
@@ -60,10 +62,22 @@ class SessionTable {
   };
   Counts Count() const;
 
+  // One session as Status reports it.
+  struct Info {
+    uint64_t session = 0;
+    std::string peer;
+    size_t handles = 0;
+    absl::Time renewed;
+    bool confirmed = false;
+  };
+  // Every session, in id order.
+  std::vector<Info> List() const;
+
  private:
   struct Session {
     absl::Time renewed;
     bool confirmed = false;
+    std::string peer;
     absl::flat_hash_map<uint64_t, uint64_t> handles;  // handle -> inode
   };
 

@@ -31,6 +31,29 @@ TEST(SessionTableTest, RenewTellsWhetherTheSessionWasConfirmed) {
   EXPECT_TRUE(table.Renew(9, kStart));
 }
 
+TEST(SessionTableTest, ListsEverySessionWithWhereItsRenewalsComeFrom) {
+  SessionTable table(kLease);
+  table.Renew(9, kStart, "ipv4:10.0.0.9:4000");
+  table.AddHandle(9, 1, 100, kStart + absl::Seconds(1));
+  table.AddHandle(9, 2, 100, kStart + absl::Seconds(1));
+  // Brought back by an open after a restart, not yet renewed.
+  table.AddHandle(3, 1, 200, kStart);
+  const std::vector<SessionTable::Info> list = table.List();
+  ASSERT_EQ(list.size(), 2u);
+  EXPECT_EQ(list[0].session, 3u);
+  EXPECT_FALSE(list[0].confirmed);
+  EXPECT_EQ(list[0].peer, "");
+  EXPECT_EQ(list[0].handles, 1u);
+  EXPECT_EQ(list[1].session, 9u);
+  EXPECT_TRUE(list[1].confirmed);
+  EXPECT_EQ(list[1].peer, "ipv4:10.0.0.9:4000");
+  EXPECT_EQ(list[1].handles, 2u);
+  EXPECT_EQ(list[1].renewed, kStart + absl::Seconds(1));
+  // A renewal without a peer keeps the one known.
+  table.Renew(9, kStart + absl::Seconds(2));
+  EXPECT_EQ(table.List()[1].peer, "ipv4:10.0.0.9:4000");
+}
+
 TEST(SessionTableTest, UnrenewedSessionsExpireWithTheirHandles) {
   SessionTable table(kLease);
   table.Renew(1, kStart);

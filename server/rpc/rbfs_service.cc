@@ -164,7 +164,7 @@ ChangeHub::Options RbfsService::DefaultHubOptions() {
 
 RbfsService::RbfsService(Filesystem* fs, AccessOptions access,
                          ChangeHub::Options hub)
-    : fs_(fs), policy_(access), hub_(hub) {
+    : fs_(fs), started_(fs->Now()), policy_(access), hub_(hub) {
   // A failed commit may lose writes already answered: the mounts hear of it
   // on their Watch streams at once, to report it at close.
   fs_->SetCommitFailureListener([this](const absl::Status& failure) {
@@ -478,10 +478,39 @@ grpc::Status RbfsService::KeepAliveFor(const grpc::ServerContextBase* ctx,
   const AccessDecision access =
       policy_.Decide(GrpcCredentials(ctx), Asks(Operation::kKeepAlive));
   if (!access.runs()) return Refused(access, reply);
-  absl::StatusOr<KeepAliveResult> result =
-      fs_->KeepAlive(req->session(), req->answered_below());
+  absl::StatusOr<KeepAliveResult> result = fs_->KeepAlive(
+      req->session(), req->answered_below(), ctx != nullptr ? ctx->peer() : "");
   if (!result.ok()) return Answer(result.status(), reply);
   FillKeepAlive(*result, reply);
+  return grpc::Status::OK;
+}
+
+grpc::Status RbfsService::StatusFor(const grpc::ServerContextBase* ctx,
+                                    const StatusRequest*, StatusReply* reply) {
+  const AccessDecision access =
+      policy_.Decide(GrpcCredentials(ctx), Asks(Operation::kStatus));
+  if (!access.runs()) return Refused(access, reply);
+  const absl::Time now = fs_->Now();
+  FillStatFs(fs_->StatFs(), reply->mutable_usage());
+  for (const SessionTable::Info& info : fs_->Sessions()) {
+    SessionStatus* session = reply->add_sessions();
+    session->set_session(info.session);
+    session->set_peer(info.peer);
+    session->set_open_handles(info.handles);
+    session->set_renewed_ms_ago(absl::ToInt64Milliseconds(
+        std::max(now - info.renewed, absl::ZeroDuration())));
+    session->set_confirmed(info.confirmed);
+  }
+  reply->set_lease_ms(absl::ToInt64Milliseconds(fs_->lease()));
+  const Histogram& commits = fs_->commit_latency();
+  uint64_t count = 0;
+  for (uint64_t in_bucket : commits.BucketCounts()) count += in_bucket;
+  reply->set_commits(count);
+  reply->set_commit_seconds(commits.sum());
+  if (absl::Status failure = fs_->CommitFailure(); !failure.ok()) {
+    reply->set_commit_failure(failure.ToString());
+  }
+  reply->set_uptime_ms(absl::ToInt64Milliseconds(now - started_));
   return grpc::Status::OK;
 }
 

@@ -174,6 +174,10 @@ class RbfsService final
                          KeepAliveReply* reply) override {
     return Measured("KeepAlive", &RbfsService::KeepAliveFor, ctx, req, reply);
   }
+  grpc::Status Status(grpc::ServerContext* ctx, const StatusRequest* req,
+                      StatusReply* reply) override {
+    return Measured("Status", &RbfsService::StatusFor, ctx, req, reply);
+  }
   grpc::ServerBidiReactor<WatchRequest, WatchReply>* Watch(
       grpc::CallbackServerContext* ctx) override;
   grpc::ServerBidiReactor<RequestBatch, ReplyBatch>* Exchange(
@@ -258,6 +262,8 @@ class RbfsService final
                        const LockRequest* req, LockReply* reply);
   grpc::Status KeepAliveFor(const grpc::ServerContextBase* ctx,
                             const KeepAliveRequest* req, KeepAliveReply* reply);
+  grpc::Status StatusFor(const grpc::ServerContextBase* ctx,
+                         const StatusRequest* req, StatusReply* reply);
   // A successful Open's reply gets the file's contents if the request asked
   // for them and the file is small enough (OpenRequest.data_up_to).
   void AddOpenData(const OpenRequest& req, AttrReply* reply);
@@ -287,6 +293,8 @@ class RbfsService final
                       uint64_t child);
 
   Filesystem* const fs_;
+  // When the service was made, by fs_'s clock (Status' uptime).
+  const absl::Time started_;
   // Whether fs_ calls this service when a commit fails.
   bool hears_commits_ = true;
   const AccessPolicy policy_;

@@ -444,6 +444,46 @@ TEST_F(RbfsServiceTest, ExtendedAttributesTravelWithTheirErrno) {
 // Locks over the wire: owners are (session, owner), F_GETLK's answer
 // names the holder, flock and POSIX locks are apart, an unknown type is
 // EINVAL.
+TEST_F(RbfsServiceTest, StatusNamesTheSessionsTheUsageAndTheCommits) {
+  KeepAliveRequest keep;
+  keep.set_session(5);
+  KeepAliveReply kept;
+  ASSERT_TRUE(service_->KeepAlive(nullptr, &keep, &kept).ok());
+  WriteReply written;
+  const InodeId f =
+      WriteNewFile("f", std::string(10000, 'x'), &written).attr().id();
+  OpenRequest open;
+  *open.mutable_id() = f;
+  open.set_flags(O_RDONLY);
+  open.set_session(5);
+  open.set_handle(1);
+  AttrReply opened;
+  ASSERT_TRUE(service_->Open(nullptr, &open, &opened).ok());
+  ASSERT_EQ(opened.err(), 0);
+  FsyncRequest fsync;
+  *fsync.mutable_id() = f;
+  ErrReply synced;
+  ASSERT_TRUE(service_->Fsync(nullptr, &fsync, &synced).ok());
+  ASSERT_EQ(synced.err(), 0);
+
+  StatusReply status;
+  ASSERT_TRUE(service_->Status(nullptr, nullptr, &status).ok());
+  EXPECT_EQ(status.err(), 0);
+  ASSERT_EQ(status.sessions_size(), 1);
+  EXPECT_EQ(status.sessions(0).session(), 5u);
+  EXPECT_EQ(status.sessions(0).open_handles(), 1u);
+  EXPECT_TRUE(status.sessions(0).confirmed());
+  EXPECT_LT(status.sessions(0).renewed_ms_ago(), status.lease_ms());
+  EXPECT_EQ(status.lease_ms(), absl::ToInt64Milliseconds(fs_->lease()));
+  EXPECT_GE(status.commits(), 1u);
+  EXPECT_GE(status.commit_seconds(), 0);
+  EXPECT_EQ(status.commit_failure(), "");
+  const FsStats stats = fs_->StatFs();
+  EXPECT_EQ(status.usage().total_blocks(), stats.total_blocks);
+  EXPECT_EQ(status.usage().free_blocks(), stats.free_blocks);
+  EXPECT_LT(status.usage().free_blocks(), status.usage().total_blocks());
+}
+
 TEST_F(RbfsServiceTest, LocksAreArbitratedBetweenSessions) {
   const InodeId f = NewFile("f").attr().id();
   LockRequest lock;

@@ -10,10 +10,14 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <cstring>
 #include <fstream>
 #include <string>
+#include <vector>
 
 #include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
+#include "absl/time/time.h"
 #include "common/file_contents.h"
 #include "gtest/gtest.h"
 #include "testing/mount_fixture.h"
@@ -93,6 +97,54 @@ TEST_F(MountSecurityTest, MutualTlsAndTokenMountReadsAndWrites) {
   absl::StatusOr<std::string> read_back = ReadFileContents(path);
   ASSERT_TRUE(read_back.ok()) << read_back.status();
   EXPECT_EQ(*read_back, content);
+}
+
+// `rbfs status` asks with the files a mount uses: it names the mount's
+// session and its open file; without the token it is refused.
+TEST_F(MountSecurityTest, TheStatusToolAsksWithTheMountsCredentials) {
+  auto cluster = RbfsCluster::Start(
+      Secured(absl::StrCat(ClientTls(), ",token_file=", *token_file_)));
+  ASSERT_TRUE(cluster.ok()) << cluster.status();
+  const std::string path = (*cluster)->Path("held");
+  const int fd = open(path.c_str(), O_CREAT | O_RDWR, 0644);
+  ASSERT_GE(fd, 0) << strerror(errno);
+  ASSERT_EQ(write(fd, "data", 4), 4);
+  const std::vector<std::string> status = {
+      RunfilePath("client/rbfs"), "status", "--tls-ca=" + pki_->ca_cert,
+      "--tls-cert=" + pki_->client_cert, "--tls-key=" + pki_->client_key};
+  std::vector<std::string> with_token = status;
+  with_token.push_back("--token-file=" + *token_file_);
+  with_token.push_back((*cluster)->ServerAddress());
+  // The mount's session is listed once its first renewal is in: it renews
+  // at once when it starts.
+  testing::ProgramResult asked;
+  for (const absl::Time deadline = absl::Now() + absl::Seconds(30);
+       absl::Now() < deadline; absl::SleepFor(absl::Milliseconds(50))) {
+    asked = RunProgram(with_token, absl::Seconds(30));
+    if (asked.output.find("1 open file ") != std::string::npos) break;
+  }
+  EXPECT_EQ(asked.exit_code, 0) << asked.output;
+  EXPECT_NE(asked.output.find(absl::StrCat(
+                "rbfs-server ", (*cluster)->ServerAddress(), ": up ")),
+            std::string::npos)
+      << asked.output;
+  EXPECT_NE(asked.output.find("commits ok"), std::string::npos) << asked.output;
+  EXPECT_NE(asked.output.find("sessions: 1 (lease"), std::string::npos)
+      << asked.output;
+  EXPECT_NE(asked.output.find("ipv4:127.0.0.1:"), std::string::npos)
+      << asked.output;
+  EXPECT_NE(asked.output.find("1 open file "), std::string::npos)
+      << asked.output;
+  EXPECT_NE(asked.output.find("volume: "), std::string::npos) << asked.output;
+  ASSERT_EQ(close(fd), 0);
+
+  std::vector<std::string> without_token = status;
+  without_token.push_back((*cluster)->ServerAddress());
+  const testing::ProgramResult refused =
+      RunProgram(without_token, absl::Seconds(30));
+  EXPECT_EQ(refused.exit_code, 1) << refused.output;
+  EXPECT_NE(refused.output.find("refused"), std::string::npos)
+      << refused.output;
 }
 
 TEST_F(MountSecurityTest, WrongCredentialsFailTheMountClearly) {

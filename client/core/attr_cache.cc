@@ -26,7 +26,10 @@ void AttrCache::Put(const Attr& attr, absl::Time now, uint64_t ticket) {
     cleared_ = ++erasures_;
     return;
   }
-  auto [it, inserted] = kept_.try_emplace(attr.id().ino(), Kept{attr, now});
+  const uint64_t without_xattrs =
+      attr.has_xattrs() ? 0 : attr.id().generation();
+  auto [it, inserted] =
+      kept_.try_emplace(attr.id().ino(), Kept{attr, now, 0, without_xattrs});
   if (inserted) return;
   Kept& kept = it->second;
   if (!kept.attr.has_value()) {
@@ -36,7 +39,7 @@ void AttrCache::Put(const Attr& attr, absl::Time now, uint64_t ticket) {
     // Same generation (else the inode was replaced) and an older change.
     return;
   }
-  kept = Kept{attr, now};
+  kept = Kept{attr, now, 0, without_xattrs};
 }
 
 std::optional<Attr> AttrCache::Take(uint64_t ino, absl::Time now) {
@@ -66,6 +69,21 @@ void AttrCache::Erase(uint64_t ino) {
   Kept& kept = kept_[ino];
   kept.attr.reset();
   kept.erased = ++erasures_;
+  kept.without_xattrs = 0;
+}
+
+void AttrCache::EraseWritten(uint64_t ino) {
+  absl::MutexLock lock(&mu_);
+  Kept& kept = kept_[ino];
+  kept.attr.reset();
+  kept.erased = ++erasures_;
+}
+
+bool AttrCache::KnownWithoutXattrs(uint64_t ino, uint64_t generation) const {
+  absl::MutexLock lock(&mu_);
+  auto it = kept_.find(ino);
+  return it != kept_.end() && generation != 0 &&
+         it->second.without_xattrs == generation;
 }
 
 void AttrCache::Forget(uint64_t ino) {

@@ -16,7 +16,10 @@
 // Put() takes the Ticket() drawn before the call and keeps nothing if the
 // inode was erased (or everything cleared) since; an erased inode leaves a
 // tombstone saying when, until Forget(). Of two replies for one inode the
-// later ctime wins, whatever order they arrive in.
+// later ctime wins, whatever order they arrive in. Whether an inode has
+// extended attributes outlives the mount's own writes (EraseWritten), so
+// the kernel's security.capability probe before each write(2) is answered
+// here even while other writes to the file are in flight.
 //
 // Thread safety: every method may be called from any thread; mu_ guards
 // everything below it.
@@ -54,6 +57,14 @@ class AttrCache {
   std::optional<Attr> Get(uint64_t ino) const;
   // Forgets `ino` (its attributes changed or may have).
   void Erase(uint64_t ino);
+  // Forgets `ino`'s attributes after the mount's own write, truncation or
+  // copy into it, which changed its data, size and times but not its
+  // extended attributes: whether it has any stays known.
+  void EraseWritten(uint64_t ino);
+  // Whether `ino` of `generation` is known to have no extended attributes:
+  // the last attributes kept said so, and only EraseWritten or a moved atime
+  // erased them since.
+  bool KnownWithoutXattrs(uint64_t ino, uint64_t generation) const;
   // Forgets `ino` and its tombstone (the kernel forgot the inode).
   void Forget(uint64_t ino);
   // Forgets `ino` if reading it moves its atime (relatime: the atime is
@@ -70,6 +81,9 @@ class AttrCache {
     absl::Time arrived;
     // The erasure that made it a tombstone.
     uint64_t erased = 0;
+    // The generation of the inode the last attributes kept said had no
+    // extended attributes; 0: not known.
+    uint64_t without_xattrs = 0;
   };
 
   // Beyond this many entries the expired ones are swept; beyond the second

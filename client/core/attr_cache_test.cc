@@ -104,6 +104,35 @@ TEST(AttrCacheTest, AReplyReadBeforeAnErasureIsNotKept) {
   EXPECT_FALSE(cache.Get(5).has_value());
 }
 
+// The mount's own writes erase the attributes but not the knowledge that
+// the inode has no extended attributes; any other erasure does, and so do
+// attributes that say it has some.
+TEST(AttrCacheTest, HavingNoXattrsOutlivesTheMountsOwnWrites) {
+  AttrCache cache(absl::Seconds(1));
+  EXPECT_FALSE(cache.KnownWithoutXattrs(5, 1));
+  cache.Put(Dir(5, 10), kT0, cache.Ticket());
+  EXPECT_TRUE(cache.KnownWithoutXattrs(5, 1));
+  // Another generation is another file.
+  EXPECT_FALSE(cache.KnownWithoutXattrs(5, 2));
+  cache.EraseWritten(5);
+  EXPECT_FALSE(cache.Get(5).has_value());
+  EXPECT_TRUE(cache.KnownWithoutXattrs(5, 1));
+  cache.EraseIfAtimeMoves(5);
+  EXPECT_TRUE(cache.KnownWithoutXattrs(5, 1));
+  cache.Erase(5);
+  EXPECT_FALSE(cache.KnownWithoutXattrs(5, 1));
+
+  Attr with = Dir(5, 11);
+  with.set_has_xattrs(true);
+  cache.Put(Dir(5, 10), kT0, cache.Ticket());
+  cache.Put(with, kT0, cache.Ticket());
+  EXPECT_FALSE(cache.KnownWithoutXattrs(5, 1));
+  cache.Clear();
+  cache.Put(Dir(6, 10), kT0, cache.Ticket());
+  cache.Forget(6);
+  EXPECT_FALSE(cache.KnownWithoutXattrs(6, 1));
+}
+
 TEST(AttrCacheTest, ForgetDropsTheTombstone) {
   AttrCache cache(absl::Seconds(1));
   const uint64_t ticket = cache.Ticket();

@@ -384,7 +384,7 @@ absl::StatusOr<OpenedFile> MountCore::Open(uint64_t ino, uint32_t flags,
   OpenedFile file;
   file.id = request.id();
   file.handle = handle;
-  if ((flags & O_TRUNC) != 0) attrs_.Erase(ino);
+  if ((flags & O_TRUNC) != 0) attrs_.EraseWritten(ino);
   const std::optional<Attr> known = attrs_.Get(ino);
   // A small file read through the page cache comes whole with the reply,
   // unless the kernel still has its pages (open_data_cache.h).
@@ -591,7 +591,7 @@ absl::StatusOr<size_t> MountCore::CopyRange(uint64_t in, uint64_t in_offset,
   request.set_in_offset(in_offset);
   request.set_out_offset(out_offset);
   request.set_length(length);
-  attrs_.Erase(out);
+  attrs_.EraseWritten(out);
   // The source's atime may move, as a read's would.
   attrs_.EraseIfAtimeMoves(in);
   const uint64_t ticket = attrs_.Ticket();
@@ -696,7 +696,7 @@ absl::Status MountCore::Write(uint64_t ino, uint64_t offset, const char* data,
   absl::StatusOr<InodeId> id = inodes_.Id(ino);
   if (!id.ok()) return id.status();
   BeginRequest();
-  attrs_.Erase(ino);
+  attrs_.EraseWritten(ino);
   auto written = std::make_shared<ReplyAttrs>();
   // Drawn before the chunks go: an invalidation that arrives while they
   // travel keeps their attributes out.
@@ -732,7 +732,7 @@ absl::Status MountCore::Write(uint64_t ino, uint64_t offset, const char* data,
         if (std::optional<Attr> after = written->Latest(); after.has_value()) {
           attrs_.Put(*after, absl::Now(), ticket);
         } else {
-          attrs_.Erase(ino);
+          attrs_.EraseWritten(ino);
         }
         done(context, std::move(result));
       },

@@ -909,6 +909,20 @@ TEST_F(MountCoreTest, XattrProbesOfAnInodeWithoutAnyNeedNoCall) {
   EXPECT_EQ(core_->cache_answers().xattr_hits.value(), 2u);
   EXPECT_EQ(core_->cache_answers().xattr_misses.value(), 0u);
 
+  // A write (whose reply carries no attributes here) erases what the mount
+  // knew of the file's size and times, not that it has no attributes: the
+  // kernel's probe before the next write(2) is still answered here.
+  stub_->set_write_handler([](const WriteRequest& request, WriteReply* reply) {
+    reply->set_written(request.data().size());
+    reply->set_size(100);
+    return Ok();
+  });
+  ASSERT_TRUE(Transfer(true, 5, 0, "x").result.ok());
+  EXPECT_EQ(StatusToErrno(core_->GetXattr(5, "security.capability").status()),
+            ENODATA);
+  EXPECT_EQ(core_->cache_answers().xattr_hits.value(), 3u);
+  testing::Mock::VerifyAndClearExpectations(stub_);
+
   core_->coherence().OnLost();
   XattrReply value;
   value.set_value("v");

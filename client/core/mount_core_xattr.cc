@@ -11,10 +11,8 @@
 namespace rbfs {
 
 bool MountCore::KnownWithoutXattrs(uint64_t ino, const InodeId& id) {
-  std::optional<Attr> known;
-  if (coherence_.synced()) known = attrs_.Get(ino);
-  const bool none = known && known->id().generation() == id.generation() &&
-                    !known->has_xattrs();
+  const bool none =
+      coherence_.synced() && attrs_.KnownWithoutXattrs(ino, id.generation());
   (none ? answers_.xattr_hits : answers_.xattr_misses).Add();
   return none;
 }

@@ -95,6 +95,7 @@ class FakeRbfsStub : public MockRbfsStub {
     RBFS_FAKE_UNIMPLEMENTED(Seek, SeekRequest, SeekReply)
     RBFS_FAKE_UNIMPLEMENTED(CopyRange, CopyRangeRequest, WriteReply)
     RBFS_FAKE_UNIMPLEMENTED(KeepAlive, KeepAliveRequest, KeepAliveReply)
+    RBFS_FAKE_UNIMPLEMENTED(Status, StatusRequest, StatusReply)
 #undef RBFS_FAKE_UNIMPLEMENTED
 
     void Read(grpc::ClientContext*, const ReadRequest*, ReadReply*,

@@ -1,6 +1,7 @@
 #include "common/metrics/metrics_http_server.h"
 
 #include <httplib.h>
+#include <sys/socket.h>
 
 #include <utility>
 
@@ -16,6 +17,14 @@ constexpr const char* kContentType = "text/plain; version=0.0.4; charset=utf-8";
 absl::StatusOr<std::unique_ptr<MetricsHttpServer>> MetricsHttpServer::Start(
     const std::string& host, int port, const MetricsRegistry* registry) {
   auto http = std::make_unique<httplib::Server>();
+  // cpp-httplib's default sets SO_REUSEPORT, with which a second process
+  // given the same port shares it silently and scrapes reach either one at
+  // random; SO_REUSEADDR alone still allows a restart while old connections
+  // linger, and a taken port fails the start.
+  http->set_socket_options([](socket_t sock) {
+    int yes = 1;
+    setsockopt(sock, SOL_SOCKET, SO_REUSEADDR, &yes, sizeof(yes));
+  });
   http->Get("/metrics",
             [registry](const httplib::Request&, httplib::Response& response) {
               response.set_content(registry->Exposition(), kContentType);

@@ -111,5 +111,18 @@ TEST(MetricsTest, ServesTheExpositionOverHttp) {
   EXPECT_EQ(client.Get("/other")->status, 404);
 }
 
+// Two mounts given the same port: the second is told, instead of sharing
+// the port so that scrapes reach either at random.
+TEST(MetricsTest, APortInUseFailsTheStart) {
+  MetricsRegistry registry;
+  absl::StatusOr<std::unique_ptr<MetricsHttpServer>> first =
+      MetricsHttpServer::Start("127.0.0.1", 0, &registry);
+  ASSERT_TRUE(first.ok()) << first.status();
+  absl::StatusOr<std::unique_ptr<MetricsHttpServer>> second =
+      MetricsHttpServer::Start("127.0.0.1", (*first)->port(), &registry);
+  EXPECT_FALSE(second.ok());
+  EXPECT_TRUE(absl::IsUnavailable(second.status())) << second.status();
+}
+
 }  // namespace
 }  // namespace rbfs

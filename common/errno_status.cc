@@ -98,4 +98,9 @@ int StatusToErrno(const absl::Status& status) {
   return ErrnoForCode(status.code());
 }
 
+std::string ErrnoName(int err) {
+  const char* name = strerrorname_np(err);
+  return name != nullptr ? name : absl::StrCat("errno_", err);
+}
+
 }  // namespace rbfs

@@ -7,6 +7,8 @@
 #ifndef RBFS_COMMON_ERRNO_STATUS_H_
 #define RBFS_COMMON_ERRNO_STATUS_H_
 
+#include <string>
+
 #include "absl/status/status.h"
 #include "absl/strings/string_view.h"
 
@@ -18,6 +20,10 @@ absl::Status ErrnoError(int err, absl::string_view message = "");
 // The errno a status stands for: its payload if it has one, else a mapping of
 // its canonical code; 0 for OK.
 int StatusToErrno(const absl::Status& status);
+
+// The errno's symbolic name ("ENOENT"), for logs and metrics; "errno_N"
+// for a number Linux does not name.
+std::string ErrnoName(int err);
 
 }  // namespace rbfs
 

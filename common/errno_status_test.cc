@@ -16,6 +16,12 @@ TEST(ErrnoStatusTest, ExactErrnoSurvivesTheRoundTrip) {
   }
 }
 
+TEST(ErrnoStatusTest, ErrnosAreNamedAsTheHeadersNameThem) {
+  EXPECT_EQ(ErrnoName(ENOENT), "ENOENT");
+  EXPECT_EQ(ErrnoName(ENOSPC), "ENOSPC");
+  EXPECT_EQ(ErrnoName(4000), "errno_4000");
+}
+
 TEST(ErrnoStatusTest, PlainStatusesMapByCode) {
   EXPECT_EQ(StatusToErrno(absl::OkStatus()), 0);
   EXPECT_EQ(StatusToErrno(absl::NotFoundError("x")), ENOENT);

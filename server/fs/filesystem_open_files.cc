@@ -15,6 +15,15 @@
 #include "server/fs/filesystem.h"
 
 namespace rbfs {
+namespace {
+
+// A session's peer for the log: gRPC's name of it, or a word when none is
+// known (the session was brought back by a call other than KeepAlive).
+std::string PeerOrUnknown(absl::string_view peer) {
+  return peer.empty() ? std::string("an unknown peer") : std::string(peer);
+}
+
+}  // namespace
 
 absl::StatusOr<Entry> Filesystem::Open(InodeRef id, uint32_t flags,
                                        const OpenHandle& handle) {
@@ -93,7 +102,17 @@ absl::StatusOr<KeepAliveResult> Filesystem::KeepAlive(uint64_t session,
                                                       absl::string_view peer) {
   if (session == 0) return ErrnoError(EINVAL, "session 0");
   KeepAliveResult result;
-  result.known = sessions_.Renew(session, clock_->Now(), peer);
+  const SessionTable::Renewed renewed =
+      sessions_.Renew(session, clock_->Now(), peer);
+  result.known = renewed == SessionTable::Renewed::kKnown;
+  if (renewed == SessionTable::Renewed::kNew) {
+    LogInfo("session %016x from %s began", session, PeerOrUnknown(peer));
+  } else if (renewed == SessionTable::Renewed::kUnconfirmed) {
+    LogInfo(
+        "session %016x from %s is back after the restart: it "
+        "re-registers its open files and locks",
+        session, PeerOrUnknown(peer));
+  }
   result.lease = sessions_.lease();
   if (answered_below > 1) {
     if (absl::Status s = calls_.ForgetBelow(session, answered_below); !s.ok()) {
@@ -152,23 +171,24 @@ absl::Status Filesystem::ReclaimOrphans() {
 
 void Filesystem::SweepNow() {
   absl::MutexLock sweep_lock(&sweep_run_mu_);
-  SessionTable::Expired expired = sessions_.Expire(clock_->Now());
+  const absl::Time now = clock_->Now();
+  SessionTable::Expired expired = sessions_.Expire(now);
   for (uint64_t ino : expired.inodes) {
     if (absl::Status s = DropOpen(ino); !s.ok()) {
-      LogWarning("release of inode %d of an expired session: %s", ino,
-                 s.ToString());
+      LogWarning("release of inode %d of an expired session: %s (%s)", ino,
+                 s.message(), ErrnoName(StatusToErrno(s)));
     }
   }
-  if (!expired.sessions.empty()) {
-    LogInfo("%d sessions expired: released their %d open handles",
-            expired.sessions.size(), expired.inodes.size());
-  }
-  for (uint64_t session : expired.sessions) {
-    if (const size_t files = file_locks_.DropSession(session); files > 0) {
-      LogInfo("an expired session held locks on %d files: released", files);
-    }
-    if (absl::Status s = calls_.ForgetSession(session); !s.ok()) {
-      LogWarning("cannot drop call records: %s", s.ToString());
+  for (const SessionTable::Info& session : expired.sessions) {
+    const size_t locked = file_locks_.DropSession(session.session);
+    LogInfo(
+        "session %016x from %s expired (no renewal for %s): released its %d "
+        "open files and its locks on %d files",
+        session.session, PeerOrUnknown(session.peer),
+        absl::FormatDuration(now - session.renewed), session.handles, locked);
+    if (absl::Status s = calls_.ForgetSession(session.session); !s.ok()) {
+      LogWarning("session %016x: cannot drop its call records: %s (%s)",
+                 session.session, s.message(), ErrnoName(StatusToErrno(s)));
     }
   }
   if (!grace_swept_ && clock_->Now() >= grace_end_) {

@@ -6,6 +6,7 @@
 #include <sys/xattr.h>
 
 #include <cerrno>
+#include <cstdio>
 #include <cstdlib>
 #include <filesystem>
 #include <functional>
@@ -19,6 +20,8 @@
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/mutex.h"
 #include "common/errno_status.h"
+#include "common/file_contents.h"
+#include "common/log.h"
 #include "gtest/gtest.h"
 #include "protos/rbfs.pb.h"
 #include "server/fs/posix_acl.h"
@@ -436,7 +439,10 @@ TEST_F(FilesystemTest, OpeningAReplacedFileIsStale) {
 }
 
 TEST_F(FilesystemTest, ExpiredSessionReleasesItsHandles) {
-  ASSERT_FALSE(fs_->KeepAlive(7, 0)->known);
+  const std::string log = ::testing::TempDir() + "/expired_session.log";
+  std::remove(log.c_str());
+  ASSERT_TRUE(SetLogDestination(log).ok());
+  ASSERT_FALSE(fs_->KeepAlive(7, 0, "ipv4:10.1.2.3:9")->known);
   EXPECT_TRUE(fs_->KeepAlive(7, 0)->known);
   const OpenHandle handle{/*session=*/7, /*handle=*/3};
   absl::StatusOr<Entry> f = fs_->MkNod(kRoot, "f", S_IFREG | 0644, 0, Creator{},
@@ -455,6 +461,17 @@ TEST_F(FilesystemTest, ExpiredSessionReleasesItsHandles) {
   clock_.Advance(absl::Seconds(1));
   fs_->SweepNow();
   EXPECT_EQ(Err(fs_->GetAttr(RefOf(*f))), ESTALE);
+  // One line per event, naming the session and where it came from.
+  ASSERT_TRUE(SetLogDestination("stderr").ok());
+  const std::string logged = ReadFileContents(log).value_or("");
+  EXPECT_NE(logged.find("session 0000000000000007 from ipv4:10.1.2.3:9 began"),
+            std::string::npos)
+      << logged;
+  EXPECT_NE(logged.find("session 0000000000000007 from ipv4:10.1.2.3:9 "
+                        "expired (no renewal for 30s): released its 1 open "
+                        "files and its locks on 0 files"),
+            std::string::npos)
+      << logged;
   EXPECT_FALSE(fs_->KeepAlive(7, 0)->known);
   EXPECT_TRUE(fs_->Release(RefOf(*f), handle).ok());  // a late repeat
   EXPECT_EQ(fs_->StatFs().free_blocks, fs_->StatFs().total_blocks);

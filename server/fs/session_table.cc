@@ -5,15 +5,17 @@
 
 namespace rbfs {
 
-bool SessionTable::Renew(uint64_t session, absl::Time now,
-                         absl::string_view peer) {
+SessionTable::Renewed SessionTable::Renew(uint64_t session, absl::Time now,
+                                          absl::string_view peer) {
   absl::MutexLock lock(&mu_);
   auto [it, created] = sessions_.try_emplace(session);
-  const bool known = !created && it->second.confirmed;
+  const Renewed renewed = created                ? Renewed::kNew
+                          : it->second.confirmed ? Renewed::kKnown
+                                                 : Renewed::kUnconfirmed;
   it->second.renewed = now;
   it->second.confirmed = true;
   if (!peer.empty()) it->second.peer = std::string(peer);
-  return known;
+  return renewed;
 }
 
 bool SessionTable::AddHandle(uint64_t session, uint64_t handle, uint64_t ino,
@@ -51,7 +53,9 @@ SessionTable::Expired SessionTable::Expire(absl::Time now) {
       ++it;
       continue;
     }
-    expired.sessions.push_back(it->first);
+    expired.sessions.push_back(Info{it->first, it->second.peer,
+                                    it->second.handles.size(),
+                                    it->second.renewed, it->second.confirmed});
     for (const auto& [handle, ino] : it->second.handles) {
       expired.inodes.push_back(ino);
     }

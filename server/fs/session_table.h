@@ -34,10 +34,15 @@ class SessionTable {
 
   absl::Duration lease() const { return lease_; }
 
+  // What a renewal found.
+  enum class Renewed {
+    kKnown,        // the session, confirmed: it holds every handle
+    kNew,          // no such session: created
+    kUnconfirmed,  // brought back by a call after a restart: confirmed now
+  };
   // KeepAlive: renews `session` (creating it) and confirms it; `peer` is
-  // where the renewal came from (for Status). Returns whether it already
-  // existed confirmed, i.e. holds every handle the mount registered.
-  bool Renew(uint64_t session, absl::Time now, absl::string_view peer = "");
+  // where the renewal came from (for Status and the log).
+  Renewed Renew(uint64_t session, absl::Time now, absl::string_view peer = "");
 
   // Registers `handle` of `session` on inode `ino`, creating an unconfirmed
   // session if needed. False if it was registered already.
@@ -47,8 +52,17 @@ class SessionTable {
   // Unregisters `handle`; its inode, or nothing if it was not registered.
   std::optional<uint64_t> RemoveHandle(uint64_t session, uint64_t handle);
 
+  // One session as Status reports it.
+  struct Info {
+    uint64_t session = 0;
+    std::string peer;
+    size_t handles = 0;
+    absl::Time renewed;
+    bool confirmed = false;
+  };
+
   struct Expired {
-    std::vector<uint64_t> sessions;
+    std::vector<Info> sessions;
     std::vector<uint64_t> inodes;  // one per handle the sessions held
   };
   // Removes every session not renewed within a lease before `now`.
@@ -62,14 +76,6 @@ class SessionTable {
   };
   Counts Count() const;
 
-  // One session as Status reports it.
-  struct Info {
-    uint64_t session = 0;
-    std::string peer;
-    size_t handles = 0;
-    absl::Time renewed;
-    bool confirmed = false;
-  };
   // Every session, in id order.
   std::vector<Info> List() const;
 

@@ -22,13 +22,14 @@ TEST(SessionTableTest, HandlesAreRegisteredOnce) {
 }
 
 TEST(SessionTableTest, RenewTellsWhetherTheSessionWasConfirmed) {
+  using Renewed = SessionTable::Renewed;
   SessionTable table(kLease);
-  EXPECT_FALSE(table.Renew(7, kStart));  // new
-  EXPECT_TRUE(table.Renew(7, kStart));
+  EXPECT_EQ(table.Renew(7, kStart), Renewed::kNew);
+  EXPECT_EQ(table.Renew(7, kStart), Renewed::kKnown);
   // Brought back by an open after a restart: the mount must reclaim.
   EXPECT_TRUE(table.AddHandle(9, 1, 100, kStart));
-  EXPECT_FALSE(table.Renew(9, kStart));
-  EXPECT_TRUE(table.Renew(9, kStart));
+  EXPECT_EQ(table.Renew(9, kStart), Renewed::kUnconfirmed);
+  EXPECT_EQ(table.Renew(9, kStart), Renewed::kKnown);
 }
 
 TEST(SessionTableTest, ListsEverySessionWithWhereItsRenewalsComeFrom) {
@@ -66,7 +67,10 @@ TEST(SessionTableTest, UnrenewedSessionsExpireWithTheirHandles) {
   EXPECT_TRUE(table.Expire(kStart + kLease / 2).sessions.empty());
   table.Renew(2, kStart + kLease / 2);
   SessionTable::Expired expired = table.Expire(kStart + kLease);
-  EXPECT_EQ(expired.sessions, std::vector<uint64_t>{1});
+  ASSERT_EQ(expired.sessions.size(), 1u);
+  EXPECT_EQ(expired.sessions[0].session, 1u);
+  EXPECT_EQ(expired.sessions[0].handles, 3u);
+  EXPECT_EQ(expired.sessions[0].renewed, kStart);
   std::sort(expired.inodes.begin(), expired.inodes.end());
   EXPECT_EQ(expired.inodes, (std::vector<uint64_t>{100, 100, 200}));
   EXPECT_FALSE(table.Live(1));
@@ -75,8 +79,9 @@ TEST(SessionTableTest, UnrenewedSessionsExpireWithTheirHandles) {
   // Calls renew implicitly.
   table.AddHandle(2, 2, 300, kStart + kLease);
   EXPECT_TRUE(table.Expire(kStart + kLease * 1.9).sessions.empty());
-  EXPECT_EQ(table.Expire(kStart + kLease * 2).sessions,
-            std::vector<uint64_t>{2});
+  expired = table.Expire(kStart + kLease * 2);
+  ASSERT_EQ(expired.sessions.size(), 1u);
+  EXPECT_EQ(expired.sessions[0].session, 2u);
 }
 
 }  // namespace

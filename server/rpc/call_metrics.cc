@@ -1,9 +1,9 @@
 #include "server/rpc/call_metrics.h"
 
 #include <google/protobuf/descriptor.h>
-#include <string.h>
 
 #include "absl/strings/str_cat.h"
+#include "common/errno_status.h"
 #include "common/log.h"
 #include "protos/rbfs.grpc.pb.h"
 
@@ -16,8 +16,7 @@ constexpr absl::string_view kCallsHelp =
 
 std::string ResultName(int err) {
   if (err == CallMetrics::kRefused) return "refused";
-  const char* name = strerrorname_np(err);
-  return name != nullptr ? name : absl::StrCat("errno_", err);
+  return ErrnoName(err);
 }
 
 }  // namespace

@@ -534,6 +534,13 @@ EOF
   sd_is_rbfs_mount "$unit_mnt" || fail "systemctl start mnt-rbfs.mount: $unit_mnt is no rbfs mount"
   log "systemctl start mnt-rbfs.mount: $unit_mnt mounted ($(since "$start")s)"
   sd_mount_fstab
+  # Daemonised, the mounts log to syslog: their lines are in the journal,
+  # and the server's name each one's session.
+  wait_for 10 "" sd sh -c "journalctl --no-pager -t rbfs-mount | grep -q 'mounted 127.0.0.1:7420 on $unit_mnt '" ||
+    { sd journalctl --no-pager -n 20 -t rbfs-mount || true; fail "the mount's log is not in the journal"; }
+  wait_for 10 "" sd sh -c "[ \$(journalctl --no-pager -u rbfs-server | grep -c 'session [0-9a-f]* from ipv4:127.0.0.1:[0-9]* began') -ge 2 ]" ||
+    { sd journalctl --no-pager -n 20 -u rbfs-server || true; fail "the server's journal does not name both sessions"; }
+  log "the journal has the mounts' lines and the server's session lines"
 
   # What one mount writes, the other reads: from the server, not a page cache.
   sd_write "$unit_mnt/a" "$mib"

@@ -427,6 +427,8 @@ TEST_F(MountCoreTest, UnavailableIsRetriedForIdempotentCalls) {
   absl::StatusOr<Attr> got = core_->GetAttr(1);
   ASSERT_TRUE(got.ok()) << got.status();
   EXPECT_EQ(got->mode(), S_IFDIR | 0755u);
+  // What rbfs_mount_rpc_retries_total reads.
+  EXPECT_EQ(rpc_->repeats().value(), 1u);
 }
 
 TEST_F(MountCoreTest, UnknownNodesAreStaleWithoutAskingTheServer) {

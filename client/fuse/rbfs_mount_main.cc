@@ -280,6 +280,7 @@ int Run(int argc, char** argv) {
   // instead of leaving it half made; the server goes first.
   MetricsRegistry metrics;
   std::unique_ptr<MetricsHttpServer> metrics_server;
+  std::string metrics_host;
   if (!options->metrics.empty()) {
     ops.metrics().Export(&metrics);
     ExportMountMetrics(&metrics, &core, &rpc, &client_session, &watch);
@@ -293,22 +294,27 @@ int Run(int argc, char** argv) {
       return 1;
     }
     metrics_server = *std::move(started);
-    LogInfo("metrics on http://%s:%d/metrics", at->host,
-            metrics_server->port());
+    metrics_host = at->host;
   }
   if (fuse_session_mount(session, cmdline.mountpoint) != 0) return 1;
   core.coherence().Connect(&ops, &watch);
   watch.Start();
   absl::Cleanup stop_watch = [&watch] { watch.Stop(); };
-  LogInfo("mounted %s on %s (block %d, chunk %d, %s, %s, session %x)",
-          options->server, cmdline.mountpoint, statfs.block_size(), chunk_size,
-          options->cache_auto ? "cache=auto" : "cache=none",
-          options->hard ? "hard" : "soft", client_session.id());
   if (report_fd >= 0) {
     FinishDaemon(report_fd);
     // Its stderr is /dev/null now.
     if (options->log.empty()) SetLogDestination("syslog").IgnoreError();
   }
+  // Logged where the daemon logs from now on (syslog by default), so that
+  // the journal names the mount's session and metrics endpoint.
+  if (metrics_server != nullptr) {
+    LogInfo("metrics on http://%s:%d/metrics", metrics_host,
+            metrics_server->port());
+  }
+  LogInfo("mounted %s on %s (block %d, chunk %d, %s, %s, session %016x)",
+          options->server, cmdline.mountpoint, statfs.block_size(), chunk_size,
+          options->cache_auto ? "cache=auto" : "cache=none",
+          options->hard ? "hard" : "soft", client_session.id());
   // Once the kernel has ended the connection nobody waits for a reply: the
   // calls still in flight (a release, say, with the server gone) get one
   // more deadline, then fail, so the daemon exits even on a hard mount.

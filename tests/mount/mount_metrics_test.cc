@@ -13,7 +13,6 @@
 #include <memory>
 #include <sstream>
 #include <string>
-#include <thread>
 #include <vector>
 
 #include "absl/strings/str_cat.h"
@@ -49,9 +48,13 @@ class MountMetricsTest : public ::testing::Test {
         RbfsCluster::Start(options);
     ASSERT_TRUE(cluster.ok()) << cluster.status();
     cluster_ = *std::move(cluster);
-    // Logged before the mount was made, so there by now.
-    mount_port_ =
-        testing::MetricsPortInLog(ReadFileContents(log_).value_or(""));
+    // Logged once the mount is made (beside "mounted ... session").
+    for (const absl::Time deadline = absl::Now() + absl::Seconds(30);
+         mount_port_ <= 0 && absl::Now() < deadline;
+         absl::SleepFor(absl::Milliseconds(10))) {
+      mount_port_ =
+          testing::MetricsPortInLog(ReadFileContents(log_).value_or(""));
+    }
     ASSERT_GT(mount_port_, 0) << ReadFileContents(log_).value_or("");
   }
 
@@ -173,21 +176,14 @@ TEST_F(MountMetricsTest, EveryMetricIsExposedAndMovesWithWhatItCounts) {
                   "result=\"hit\"}"),
             1);
 
-  // The server restarts under an open file: a call made meanwhile is
-  // repeated until it is back, the change stream reconnects and the
-  // session is re-registered.
+  // The server restarts under an open file: the change stream reconnects
+  // and the session is re-registered. (A call's repeats are counted where
+  // a broken connection can be made certain: //client/core:mount_core_test
+  // UnavailableIsRetriedForIdempotentCalls.)
   const int held = open(path.c_str(), O_RDONLY);
   ASSERT_GE(held, 0);
   ASSERT_TRUE(cluster_->StopServer(SIGKILL).ok());
-  std::thread waiting([this] {
-    struct stat st;
-    EXPECT_EQ(stat(cluster_->Path("made-while-away").c_str(), &st), -1);
-    EXPECT_EQ(errno, ENOENT);
-  });
-  const bool retried = MountReaches("rbfs_mount_rpc_retries_total", 1);
   ASSERT_TRUE(cluster_->StartServer().ok());
-  waiting.join();
-  EXPECT_TRUE(retried);
   EXPECT_TRUE(MountReaches("rbfs_mount_reconnects_total{what=\"watch\"}", 1));
   EXPECT_TRUE(MountReaches("rbfs_mount_reconnects_total{what=\"session\"}", 1));
   EXPECT_TRUE(MountReaches("rbfs_mount_synced", 1));

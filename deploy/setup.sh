@@ -9,6 +9,8 @@ PACKAGES=(
   # Libraries linked into rbfs.
   libgrpc++-dev protobuf-compiler-grpc libprotobuf-dev protobuf-compiler
   libabsl-dev librocksdb-dev libfuse3-dev libssl-dev libcpp-httplib-dev
+  # The volume in a Ceph RBD image (server/store/rbd_volume.h; issue 17).
+  librbd-dev librados-dev
   # Tests and benchmarks.
   libgtest-dev libgmock-dev libbenchmark-dev libaio-dev liburing-dev
   fuse3 fio clang-format openssl
@@ -19,6 +21,9 @@ PACKAGES=(
   clang libclang-rt-14-dev
   # tools/bench/run.sh: the peers rbfs is measured against, and the chart.
   sshfs openssh-server openssh-client gnuplot-nox jq
+  # The loopback Ceph cluster the RBD tests start (deploy/ceph-dev.sh): a
+  # monitor and OSDs, no manager.
+  ceph-mon ceph-osd ceph-common
   # tools/docs/deps_graph.sh: the dependency picture (docs/deps.svg).
   graphviz
 )

@@ -36,6 +36,7 @@
 #include "server/store/block_store.h"
 #include "server/store/checker.h"
 #include "server/store/local_stores.h"
+#include "server/store/rbd_volume.h"
 #include "server/store/stores.h"
 
 ABSL_FLAG(std::string, listen, "127.0.0.1:7420",
@@ -51,6 +52,20 @@ ABSL_FLAG(uint64_t, volume_size, rbfs::BlockStore::kDefaultVolumeSize,
           "size in bytes of a volume file created on first start (sparse)");
 ABSL_FLAG(uint32_t, block_size, rbfs::BlockStore::kDefaultBlockSize,
           "block size in bytes for a new volume: a power of two, 4 KiB..4 MiB");
+ABSL_FLAG(std::string, ceph_conf, "",
+          "keep the volume in a Ceph RBD image instead of a file: the "
+          "cluster's ceph.conf (monitors, auth, keyring); with --ceph-pool. "
+          "The metadata stays in --data");
+ABSL_FLAG(std::string, ceph_pool, "",
+          "the RADOS pool of the volume's RBD image (with --ceph-conf)");
+ABSL_FLAG(std::string, ceph_image, "rbfs",
+          "the RBD image holding the volume; created (sparse, --volume-size) "
+          "when missing");
+ABSL_FLAG(std::string, ceph_client, "admin",
+          "the Ceph client to connect as (client.NAME)");
+ABSL_FLAG(absl::Duration, ceph_op_timeout, absl::Seconds(20),
+          "limit on every Ceph operation: an unreachable or stuck cluster "
+          "makes calls fail with EIO after it, never hang");
 ABSL_FLAG(int, threads, 0, "maximum threads serving calls (0: gRPC's default)");
 ABSL_FLAG(bool, check, false,
           "check the consistency of --data and exit: 0 when clean, 1 when "
@@ -181,6 +196,21 @@ int Serve(const VolumeWrapper& wrap_volume) {
   if (!stores.ok()) {
     LogError("cannot open the volume: %s", stores.status().message());
     return 1;
+  }
+  if (std::string conf = absl::GetFlag(FLAGS_ceph_conf); !conf.empty()) {
+    if (absl::GetFlag(FLAGS_ceph_pool).empty() || !local.volume_path.empty()) {
+      LogError("--ceph-conf needs --ceph-pool, and rules out --volume");
+      return 2;
+    }
+    RbdOptions rbd;
+    rbd.conf_path = conf;
+    rbd.client_id = absl::GetFlag(FLAGS_ceph_client);
+    rbd.pool = absl::GetFlag(FLAGS_ceph_pool);
+    rbd.image = absl::GetFlag(FLAGS_ceph_image);
+    rbd.block_size = local.block_size;
+    rbd.volume_size = local.volume_size;
+    rbd.op_timeout = absl::GetFlag(FLAGS_ceph_op_timeout);
+    stores->volume = std::make_shared<RbdVolumeFactory>(std::move(rbd));
   }
   options.stores = *std::move(stores);
   absl::StatusOr<std::unique_ptr<Filesystem>> fs = Filesystem::Open(options);

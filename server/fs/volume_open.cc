@@ -152,7 +152,7 @@ absl::StatusOr<std::unique_ptr<Filesystem>> Filesystem::Open(
   allocator->StartSearchAt(sb->high_water() == 0 ? 1 : sb->high_water());
   // Blocks written but never mapped (a crash between the data and its
   // batch) are free already: free space is derived from the block maps.
-  LogInfo("volume: %d of %d data blocks in use", used_blocks,
+  LogInfo("volume %s: %d of %d data blocks in use", volume_path, used_blocks,
           allocator->data_blocks());
   // A new volume has no mounts from a previous run to wait for.
   const absl::Time grace_end =

@@ -9,26 +9,15 @@
 #include <cerrno>
 #include <cstring>
 #include <filesystem>
-#include <random>
+#include <optional>
+#include <string>
 
 #include "absl/strings/str_cat.h"
 #include "common/errno_status.h"
+#include "server/store/volume_header.h"
 
 namespace rbfs {
 namespace {
-
-constexpr char kMagic[8] = {'R', 'B', 'F', 'S', 'V', 'O', 'L', '1'};
-constexpr uint32_t kMinBlockSize = 4096;
-constexpr uint32_t kMaxBlockSize = 4u << 20;
-
-// The on-volume header in block 0; fields little-endian, as on x86.
-struct VolumeHeader {
-  char magic[8];
-  uint32_t block_size;
-  uint32_t reserved;
-  uint64_t block_count;
-  uint64_t volume_id;
-};
 
 absl::Status PosixError(int err, absl::string_view what,
                         absl::string_view path) {
@@ -70,33 +59,26 @@ absl::StatusOr<std::unique_ptr<BlockStore>> BlockStore::Open(
   absl::StatusOr<uint64_t> size = DeviceSize(fd, path, &mode);
   if (!size.ok()) return fail(size.status());
 
-  VolumeHeader header;
-  std::memset(&header, 0, sizeof(header));
-  if (*size >= sizeof(header)) {
-    ssize_t n = pread(fd, &header, sizeof(header), 0);
-    if (n != sizeof(header)) return fail(PosixError(EIO, "read header", path));
-  }
-  if (std::memcmp(header.magic, kMagic, sizeof(kMagic)) == 0) {
-    if (header.block_size < kMinBlockSize ||
-        header.block_size > kMaxBlockSize ||
-        (header.block_size & (header.block_size - 1)) != 0 ||
-        header.block_count < 2 ||
-        header.block_count > *size / header.block_size) {
-      return fail(ErrnoError(
-          EINVAL, absl::StrCat("volume header of ", path, " is corrupt")));
+  std::string header(kVolumeHeaderBytes, '\0');
+  if (*size >= header.size()) {
+    ssize_t n = pread(fd, header.data(), header.size(), 0);
+    if (n != static_cast<ssize_t>(header.size())) {
+      return fail(PosixError(EIO, "read header", path));
     }
-    return std::unique_ptr<BlockStore>(new BlockStore(
-        fd, header.block_size, header.block_count, header.volume_id,
-        /*formatted=*/false, /*zeroed=*/false));
+  }
+  absl::StatusOr<std::optional<VolumeGeometry>> found =
+      ParseVolumeHeader(header, *size, path);
+  if (!found.ok()) return fail(found.status());
+  if (found->has_value()) {
+    const VolumeGeometry& g = **found;
+    return std::unique_ptr<BlockStore>(
+        new BlockStore(fd, g.block_size, g.block_count, g.volume_id,
+                       /*formatted=*/false, /*zeroed=*/false));
   }
 
   // No header: format, if allowed.
   const uint32_t bs = options.block_size;
-  if (bs < kMinBlockSize || bs > kMaxBlockSize || (bs & (bs - 1)) != 0) {
-    return fail(ErrnoError(
-        EINVAL, absl::StrCat("block size ", bs,
-                             " must be a power of two in [4 KiB, 4 MiB]")));
-  }
+  if (absl::Status s = ValidateBlockSize(bs); !s.ok()) return fail(s);
   if (*size != 0 && !may_format) {
     return fail(ErrnoError(
         EINVAL, absl::StrCat(path,
@@ -111,26 +93,22 @@ absl::StatusOr<std::unique_ptr<BlockStore>> BlockStore::Open(
       return fail(PosixError(errno, "size", path));
     }
   }
-  std::memcpy(header.magic, kMagic, sizeof(kMagic));
-  header.block_size = bs;
-  header.block_count = bytes / bs;
-  if (header.block_count < 2) {
-    return fail(ErrnoError(
-        EINVAL, absl::StrCat("volume ", path, " holds fewer than 2 blocks")));
-  }
+  absl::StatusOr<VolumeGeometry> geometry = NewVolumeGeometry(bs, bytes, path);
+  if (!geometry.ok()) return fail(geometry.status());
   if (!zeroed && S_ISREG(mode)) {
     // Old content of a reused file must not show through as file data.
-    zeroed = fallocate(fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, bs,
-                       static_cast<off_t>(header.block_count * bs - bs)) == 0;
+    zeroed =
+        fallocate(fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, bs,
+                  static_cast<off_t>(geometry->block_count * bs - bs)) == 0;
   }
-  header.volume_id = std::random_device()() |
-                     (static_cast<uint64_t>(std::random_device()()) << 32);
-  if (pwrite(fd, &header, sizeof(header), 0) != sizeof(header) ||
+  header = EncodeVolumeHeader(*geometry);
+  if (pwrite(fd, header.data(), header.size(), 0) !=
+          static_cast<ssize_t>(header.size()) ||
       fdatasync(fd) != 0) {
     return fail(PosixError(errno ? errno : EIO, "write header", path));
   }
   return std::unique_ptr<BlockStore>(
-      new BlockStore(fd, bs, header.block_count, header.volume_id,
+      new BlockStore(fd, bs, geometry->block_count, geometry->volume_id,
                      /*formatted=*/true, zeroed));
 }
 

@@ -32,12 +32,18 @@ _LIBS = {
     "benchmark": ["benchmark"],
     "benchmark_main": ["benchmark"],
     "aio": [],
+    # Ceph's client libraries (issue 17); Debian ships no .pc files for them.
+    "rbd": [],
     "uring": ["liburing"],
     "crypto": ["libcrypto"],
 }
 
 _EXTRA_LINKOPTS = {
     "aio": ["-laio"],
+    "rbd": [
+        "-lrbd",
+        "-lrados",
+    ],
     "benchmark_main": ["-lbenchmark_main"],
 }
 

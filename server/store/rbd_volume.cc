@@ -1,0 +1,264 @@
+#include "server/store/rbd_volume.h"
+
+#include <cerrno>
+#include <cstring>
+#include <optional>
+#include <utility>
+
+#include "absl/strings/str_cat.h"
+#include "common/errno_status.h"
+#include "common/log.h"
+#include "server/store/volume_header.h"
+
+namespace rbfs {
+namespace {
+
+// A librados/librbd result (-errno) as a status naming what failed.
+absl::Status CephError(int result, absl::string_view what) {
+  const int err = -result;
+  return ErrnoError(err, absl::StrCat(what, ": ", strerror(err)));
+}
+
+// A failed read, write or flush as the filesystem reports it: a full
+// cluster or pool is ENOSPC; anything else (a timeout, a lost connection,
+// this client fenced off) is EIO, with Ceph's own error in the message.
+absl::Status IoError(int result, absl::string_view what) {
+  const int err = -result;
+  const int reported = err == ENOSPC || err == EDQUOT ? ENOSPC : EIO;
+  return ErrnoError(reported, absl::StrCat(what, ": ", strerror(err)));
+}
+
+// Takes the image's exclusive lock, first breaking a previous owner's:
+// Ceph then blocklists that client, so a crashed server's lock does not
+// hold this one up for the watch timeout (30 s), and a stale server still
+// running can write nothing more to the volume.
+absl::Status TakeOver(rbd_image_t image, absl::string_view where) {
+  rbd_lock_mode_t mode;
+  char* owners[4];
+  size_t count = 4;
+  int r = rbd_lock_get_owners(image, &mode, owners, &count);
+  if (r == -ENOENT) {
+    count = 0;  // nobody holds it
+  } else if (r < 0) {
+    return CephError(r, absl::StrCat("lock owners of ", where));
+  }
+  for (size_t i = 0; i < count; ++i) {
+    LogWarning("%s: breaking the exclusive lock of %s (a previous server)",
+               where, owners[i]);
+    r = rbd_lock_break(image, RBD_LOCK_MODE_EXCLUSIVE, owners[i]);
+    if (r < 0 && r != -ENOENT) {
+      rbd_lock_get_owners_cleanup(owners, count);
+      return CephError(r, absl::StrCat("breaking the lock of ", where));
+    }
+  }
+  if (count > 0) rbd_lock_get_owners_cleanup(owners, count);
+  if (r = rbd_lock_acquire(image, RBD_LOCK_MODE_EXCLUSIVE); r < 0) {
+    return CephError(r, absl::StrCat("locking ", where));
+  }
+  return absl::OkStatus();
+}
+
+// The cluster handle and pool context of one open, released unless handed
+// to an RbdVolume.
+struct Connection {
+  rados_t cluster = nullptr;
+  rados_ioctx_t io = nullptr;
+
+  Connection() = default;
+  Connection(const Connection&) = delete;
+  Connection& operator=(const Connection&) = delete;
+  ~Connection() {
+    if (io != nullptr) rados_ioctx_destroy(io);
+    if (cluster != nullptr) rados_shutdown(cluster);
+  }
+};
+
+absl::Status Connect(const RbdOptions& options, Connection* c) {
+  if (int r = rados_create(&c->cluster, options.client_id.c_str()); r < 0) {
+    c->cluster = nullptr;
+    return CephError(r, "rados_create");
+  }
+  if (int r = rados_conf_read_file(c->cluster, options.conf_path.c_str());
+      r < 0) {
+    return CephError(r, absl::StrCat("reading ", options.conf_path));
+  }
+  // Bounded everywhere: connecting, monitor and OSD operations.
+  const std::string timeout =
+      absl::StrCat(absl::ToInt64Seconds(options.op_timeout));
+  for (const char* option : {"rados_osd_op_timeout", "rados_mon_op_timeout",
+                             "client_mount_timeout"}) {
+    if (int r = rados_conf_set(c->cluster, option, timeout.c_str()); r < 0) {
+      return CephError(r, absl::StrCat("setting ", option));
+    }
+  }
+  if (int r = rados_connect(c->cluster); r < 0) {
+    return CephError(r, absl::StrCat("connecting to the Ceph cluster of ",
+                                     options.conf_path));
+  }
+  if (int r = rados_ioctx_create(c->cluster, options.pool.c_str(), &c->io);
+      r < 0) {
+    c->io = nullptr;
+    return CephError(r, absl::StrCat("opening pool ", options.pool));
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace
+
+RbdVolume::~RbdVolume() {
+  rbd_close(image_);
+  rados_ioctx_destroy(io_);
+  rados_shutdown(cluster_);
+}
+
+absl::Status RbdVolume::CheckRange(uint64_t block, uint32_t offset,
+                                   uint64_t length) const {
+  if (block == 0 || block >= block_count_ || offset > block_size_ ||
+      length > block_size_ - offset) {
+    return ErrnoError(EIO,
+                      absl::StrCat("block range out of volume: block ", block,
+                                   " offset ", offset, " length ", length));
+  }
+  return absl::OkStatus();
+}
+
+absl::Status RbdVolume::Read(uint64_t block, uint32_t offset, char* data,
+                             uint32_t length) const {
+  if (absl::Status s = CheckRange(block, offset, length); !s.ok()) return s;
+  const ssize_t n =
+      rbd_read2(image_, block * block_size_ + offset, length, data, 0);
+  if (n < 0) return IoError(static_cast<int>(n), "volume read failed");
+  // Within the image librbd reads every byte (zeros where never written).
+  if (static_cast<uint32_t>(n) != length) {
+    return ErrnoError(EIO, "volume read came back short");
+  }
+  return absl::OkStatus();
+}
+
+absl::Status RbdVolume::Write(uint64_t block, uint32_t offset,
+                              absl::string_view data) const {
+  if (absl::Status s = CheckRange(block, offset, data.size()); !s.ok()) {
+    return s;
+  }
+  const ssize_t n = rbd_write2(image_, block * block_size_ + offset,
+                               data.size(), data.data(), 0);
+  if (n < 0) return IoError(static_cast<int>(n), "volume write failed");
+  if (static_cast<size_t>(n) != data.size()) {
+    return ErrnoError(EIO, "volume write went short");
+  }
+  return absl::OkStatus();
+}
+
+absl::Status RbdVolume::Sync() const {
+  if (int r = rbd_flush(image_); r < 0) {
+    return IoError(r, "volume sync failed");
+  }
+  return absl::OkStatus();
+}
+
+bool RbdVolumeFactory::Exists() const {
+  Connection c;
+  if (!Connect(options_, &c).ok()) return false;
+  rbd_image_t image;
+  if (rbd_open(c.io, options_.image.c_str(), &image, nullptr) < 0) {
+    return false;
+  }
+  rbd_close(image);
+  return true;
+}
+
+std::string RbdVolumeFactory::location() const {
+  return absl::StrCat("rbd:", options_.pool, "/", options_.image);
+}
+
+absl::StatusOr<OpenedVolume> RbdVolumeFactory::Open(bool may_format) const {
+  const std::string where = location();
+  auto c = std::make_unique<Connection>();
+  if (absl::Status s = Connect(options_, c.get()); !s.ok()) return s;
+  bool created = false;
+  rbd_image_t image = nullptr;
+  int r = rbd_open(c->io, options_.image.c_str(), &image, nullptr);
+  if (r == -ENOENT) {
+    // Objects of 4 MiB (order 22), RBD's default: a block never spans two
+    // objects for block sizes up to 4 MiB.
+    int order = 22;
+    r = rbd_create(c->io, options_.image.c_str(), options_.volume_size, &order);
+    if (r < 0) return CephError(r, absl::StrCat("creating ", where));
+    created = true;
+    r = rbd_open(c->io, options_.image.c_str(), &image, nullptr);
+  }
+  if (r < 0) return CephError(r, absl::StrCat("opening ", where));
+  auto close_image = [&image] {
+    if (image != nullptr) rbd_close(image);
+  };
+  if (absl::Status s = TakeOver(image, where); !s.ok()) {
+    close_image();
+    return s;
+  }
+  uint64_t bytes = 0;
+  if (r = rbd_get_size(image, &bytes); r < 0) {
+    close_image();
+    return CephError(r, absl::StrCat("size of ", where));
+  }
+  std::string header(kVolumeHeaderBytes, '\0');
+  if (bytes >= header.size()) {
+    const ssize_t n = rbd_read2(image, 0, header.size(), header.data(), 0);
+    if (n != static_cast<ssize_t>(header.size())) {
+      close_image();
+      return n < 0 ? CephError(static_cast<int>(n),
+                               absl::StrCat("reading the header of ", where))
+                   : ErrnoError(EIO, absl::StrCat("short header of ", where));
+    }
+  }
+  absl::StatusOr<std::optional<VolumeGeometry>> found =
+      ParseVolumeHeader(header, bytes, where);
+  if (!found.ok()) {
+    close_image();
+    return found.status();
+  }
+  OpenedVolume volume;
+  VolumeGeometry geometry;
+  if (found->has_value()) {
+    geometry = **found;
+  } else {
+    // An image that exists but holds no header: it may hold someone's data.
+    if (!created && !may_format) {
+      close_image();
+      return ErrnoError(EINVAL, absl::StrCat(where,
+                                             " has no rbfs volume header; "
+                                             "refusing to format it"));
+    }
+    absl::StatusOr<VolumeGeometry> made =
+        NewVolumeGeometry(options_.block_size, bytes, where);
+    if (!made.ok()) {
+      close_image();
+      return made.status();
+    }
+    geometry = *made;
+    bool zeroed = created;
+    if (!created) {
+      // Old content must not show through as file data: discarded blocks
+      // of an RBD image read as zeros.
+      zeroed =
+          rbd_discard(image, geometry.block_size,
+                      (geometry.block_count - 1) * geometry.block_size) >= 0;
+    }
+    header = EncodeVolumeHeader(geometry);
+    const ssize_t n = rbd_write2(image, 0, header.size(), header.data(), 0);
+    if (n != static_cast<ssize_t>(header.size()) || rbd_flush(image) < 0) {
+      close_image();
+      return ErrnoError(EIO, absl::StrCat("writing the header of ", where));
+    }
+    volume.formatted = true;
+    volume.zeroed = zeroed;
+  }
+  volume.volume_id = geometry.volume_id;
+  volume.device = std::unique_ptr<RbdVolume>(new RbdVolume(
+      c->cluster, c->io, image, geometry.block_size, geometry.block_count));
+  // The volume owns the handles now.
+  c->cluster = nullptr;
+  c->io = nullptr;
+  return volume;
+}
+
+}  // namespace rbfs

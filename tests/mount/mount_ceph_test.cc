@@ -1,0 +1,119 @@
+// rbfs-mount on an rbfs-server whose volume is an RBD image of a real Ceph
+// cluster on loopback (deploy/ceph-dev.sh; issue 17), through the kernel:
+// fio writes and verifies, data outlives a server kill, and a cluster gone
+// under a soft mount gives EIO within the deadlines instead of a hang.
+#include <fcntl.h>
+#include <signal.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+#include <memory>
+#include <string>
+
+#include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
+#include "absl/time/time.h"
+#include "common/file_contents.h"
+#include "gtest/gtest.h"
+#include "testing/ceph_cluster.h"
+#include "testing/mount_fixture.h"
+#include "testing/process.h"
+#include "testing/test_data.h"
+
+namespace rbfs {
+namespace {
+
+class MountCephTest : public ::testing::Test {
+ protected:
+  static void SetUpTestSuite() {
+    absl::StatusOr<std::unique_ptr<testing::CephCluster>> started =
+        testing::CephCluster::Start();
+    ASSERT_TRUE(started.ok()) << started.status();
+    ceph_ = started->release();
+  }
+  static void TearDownTestSuite() {
+    delete ceph_;
+    ceph_ = nullptr;
+  }
+
+  // A server on an image of its own (named after the test) and a mount.
+  void StartCluster(const std::string& mount_options,
+                    const std::string& op_timeout = "20s") {
+    ASSERT_NE(ceph_, nullptr);
+    RbfsCluster::Options options;
+    options.mount_options = mount_options;
+    options.volume_bytes = uint64_t{1} << 30;
+    options.server_args = {
+        "--ceph-conf=" + ceph_->conf(), "--ceph-pool=" + ceph_->pool(),
+        absl::StrCat(
+            "--ceph-image=",
+            ::testing::UnitTest::GetInstance()->current_test_info()->name()),
+        "--ceph-op-timeout=" + op_timeout};
+    absl::StatusOr<std::unique_ptr<RbfsCluster>> cluster =
+        RbfsCluster::Start(options);
+    ASSERT_TRUE(cluster.ok()) << cluster.status();
+    cluster_ = *std::move(cluster);
+  }
+
+  static inline testing::CephCluster* ceph_ = nullptr;
+  std::unique_ptr<RbfsCluster> cluster_;
+};
+
+TEST_F(MountCephTest, FioWritesAndVerifiesOnAnRbdVolume) {
+  StartCluster("deadline=30");
+  EXPECT_NE(cluster_->ServerLog().find("rbd:" + ceph_->pool() + "/"),
+            std::string::npos)
+      << cluster_->ServerLog();
+  const testing::ProgramResult fio = testing::RunProgram(
+      {"fio", "--name=verify", "--directory=" + cluster_->mountpoint(),
+       "--rw=randwrite", "--bs=64k", "--size=64M", "--ioengine=libaio",
+       "--iodepth=8", "--direct=1", "--verify=crc32c", "--do_verify=1",
+       "--verify_fatal=1"},
+      absl::Minutes(5));
+  EXPECT_EQ(fio.exit_code, 0) << fio.output;
+  EXPECT_EQ(fio.output.find("verify: bad"), std::string::npos) << fio.output;
+}
+
+TEST_F(MountCephTest, WhatWasSyncedOutlivesAServerKill) {
+  StartCluster("deadline=30");
+  std::string data(8 << 20, '\0');
+  PatternFill(11, 0, data.data(), data.size());
+  const std::string path = cluster_->Path("kept");
+  const int fd = open(path.c_str(), O_CREAT | O_WRONLY | O_TRUNC, 0644);
+  ASSERT_GE(fd, 0) << strerror(errno);
+  ASSERT_EQ(write(fd, data.data(), data.size()),
+            static_cast<ssize_t>(data.size()));
+  ASSERT_EQ(fsync(fd), 0) << strerror(errno);
+  ASSERT_EQ(close(fd), 0);
+  ASSERT_TRUE(cluster_->StopServer(SIGKILL).ok());
+  ASSERT_TRUE(cluster_->StartServer().ok());
+  absl::StatusOr<std::string> back = ReadFileContents(path);
+  ASSERT_TRUE(back.ok()) << back.status();
+  EXPECT_TRUE(*back == data);
+}
+
+// Last: it stops the shared cluster.
+TEST_F(MountCephTest, AClusterGoneGivesEioWithinTheDeadlines) {
+  StartCluster("deadline=10", "3s");
+  const std::string path = cluster_->Path("late");
+  const int fd = open(path.c_str(), O_CREAT | O_WRONLY | O_TRUNC, 0644);
+  ASSERT_GE(fd, 0) << strerror(errno);
+  ASSERT_EQ(write(fd, "x", 1), 1);
+  ASSERT_TRUE(ceph_->Stop().ok());
+  const absl::Time began = absl::Now();
+  std::string block(1 << 20, 'y');
+  const bool failed =
+      pwrite(fd, block.data(), block.size(), 0) < 0 || fsync(fd) != 0;
+  const int err = errno;
+  const absl::Duration took = absl::Now() - began;
+  EXPECT_TRUE(failed);
+  EXPECT_EQ(err, EIO) << strerror(err);
+  // The server's 3 s per Ceph operation, the mount's 10 s deadline, and
+  // slack for a loaded machine: an answer, not a hang.
+  EXPECT_LT(took, absl::Seconds(40));
+  close(fd);
+}
+
+}  // namespace
+}  // namespace rbfs

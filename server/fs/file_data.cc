@@ -5,7 +5,9 @@
 #include <algorithm>
 #include <cerrno>
 #include <cstring>
+#include <string>
 #include <utility>
+#include <vector>
 
 #include "common/errno_status.h"
 #include "protos/rbfs.pb.h"
@@ -166,6 +168,8 @@ absl::Status Filesystem::Read(InodeRef id, uint64_t offset, uint32_t length,
     const size_t base = out->size();
     out->resize(base + (end - offset));
     char* dst = out->data() + base;
+    // The mapped blocks are read all at once (BlockDevice::ReadMany).
+    std::vector<BlockDevice::ReadPiece> pieces;
     for (uint64_t pos = offset; pos < end;) {
       const uint64_t index = pos / bs;
       const uint32_t within = pos % bs;
@@ -174,13 +178,13 @@ absl::Status Filesystem::Read(InodeRef id, uint64_t offset, uint32_t length,
       if (!block.ok()) return block.status();
       if (*block == 0) {
         std::memset(dst, 0, n);
-      } else if (absl::Status s = blocks_->Read(*block, within, dst, n);
-                 !s.ok()) {
-        return s;
+      } else {
+        pieces.push_back({*block, within, dst, n});
       }
       dst += n;
       pos += n;
     }
+    if (absl::Status s = blocks_->ReadMany(pieces); !s.ok()) return s;
   }
   // relatime: update atime only when it is behind mtime/ctime or stale.
   const int64_t now = NowNs();
@@ -271,24 +275,27 @@ absl::StatusOr<uint64_t> Filesystem::Write(InodeRef id, uint64_t offset,
       absl::StatusOr<bool> reused = AllocateFresh(holes.size(), &fresh);
       if (!reused.ok()) return reused.status();
       std::unique_ptr<MetaBatch> batch = meta_->NewBatch();
-      std::string buffer;
+      // At most the two edge blocks are partly covered.
+      std::vector<std::string> padded;
+      padded.reserve(2);
+      std::vector<BlockDevice::WritePiece> pieces;
+      pieces.reserve(holes.size());
       for (size_t k = 0; k < holes.size(); ++k) {
         const uint64_t i = holes[k];
         const uint64_t block = fresh.blocks()[k];
         auto [within, bytes] = piece(i);
-        absl::Status s;
         if (bytes.size() == bs) {
-          s = blocks_->Write(block, 0, bytes);
+          pieces.push_back({block, 0, bytes});
         } else {
-          buffer.assign(bs, '\0');
+          std::string& buffer = padded.emplace_back(bs, '\0');
           std::memcpy(buffer.data() + within, bytes.data(), bytes.size());
-          s = blocks_->Write(block, 0, buffer);
+          pieces.push_back({block, 0, buffer});
         }
-        if (!s.ok()) return s;
         physical[i - first] = block;
         is_fresh[i - first] = true;
         batch->PutBlock(id.ino, i, block);
       }
+      if (absl::Status s = blocks_->WriteMany(pieces); !s.ok()) return s;
       // Blocks below the high-water mark may still hold a deleted file's
       // bytes: their new data must be durable before the map that exposes
       // them, or a power cut could leave the map without the data.
@@ -305,14 +312,14 @@ absl::StatusOr<uint64_t> Filesystem::Write(InodeRef id, uint64_t offset,
       fresh.Mapped();
     }
   }
+  std::vector<BlockDevice::WritePiece> overwrites;
   for (uint64_t i = first; i <= last; ++i) {
     if (is_fresh[i - first]) continue;
     auto [within, bytes] = piece(i);
-    if (absl::Status s = blocks_->Write(physical[i - first], within, bytes);
-        !s.ok()) {
-      return s;
-    }
+    overwrites.push_back(
+        {physical[i - first], static_cast<uint32_t>(within), bytes});
   }
+  if (absl::Status s = blocks_->WriteMany(overwrites); !s.ok()) return s;
   absl::MutexLock meta_lock(&lock->meta);
   std::unique_ptr<MetaBatch> batch = meta_->NewBatch();
   return finish(batch.get());

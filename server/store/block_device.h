@@ -20,6 +20,7 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
+#include "absl/types/span.h"
 
 namespace rbfs {
 
@@ -39,6 +40,24 @@ class BlockDevice {
                              absl::string_view data) const = 0;
   // Makes every completed Write durable.
   virtual absl::Status Sync() const = 0;
+
+  // Several reads or writes of distinct ranges at once, as one request's
+  // blocks are: a backend whose every call is a network round trip (RBD)
+  // puts them all in flight together. The default does them one by one;
+  // the first failure is returned, after every piece was tried.
+  struct ReadPiece {
+    uint64_t block;
+    uint32_t offset;
+    char* data;
+    uint32_t length;
+  };
+  struct WritePiece {
+    uint64_t block;
+    uint32_t offset;
+    absl::string_view data;
+  };
+  virtual absl::Status ReadMany(absl::Span<const ReadPiece> pieces) const;
+  virtual absl::Status WriteMany(absl::Span<const WritePiece> pieces) const;
 };
 
 // Puts a layer (a fault injector in tests) over an opened volume.

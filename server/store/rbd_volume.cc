@@ -4,6 +4,7 @@
 #include <cstring>
 #include <optional>
 #include <utility>
+#include <vector>
 
 #include "absl/strings/str_cat.h"
 #include "common/errno_status.h"
@@ -147,6 +148,79 @@ absl::Status RbdVolume::Write(uint64_t block, uint32_t offset,
     return ErrnoError(EIO, "volume write went short");
   }
   return absl::OkStatus();
+}
+
+template <typename Start>
+absl::Status RbdVolume::InFlight(size_t count, const Start& start,
+                                 absl::Span<const uint64_t> lengths,
+                                 absl::string_view what) const {
+  std::vector<rbd_completion_t> started;
+  started.reserve(count);
+  absl::Status first;
+  for (size_t i = 0; i < count; ++i) {
+    rbd_completion_t completion;
+    if (int r = rbd_aio_create_completion(nullptr, nullptr, &completion);
+        r < 0) {
+      first.Update(IoError(r, what));
+      break;
+    }
+    if (int r = start(i, completion); r < 0) {
+      rbd_aio_release(completion);
+      first.Update(IoError(r, what));
+      break;
+    }
+    started.push_back(completion);
+  }
+  // Every piece started is waited for, failed or not: its buffer is the
+  // caller's.
+  for (size_t i = 0; i < started.size(); ++i) {
+    rbd_aio_wait_for_complete(started[i]);
+    const ssize_t n = rbd_aio_get_return_value(started[i]);
+    rbd_aio_release(started[i]);
+    if (n < 0) {
+      first.Update(IoError(static_cast<int>(n), what));
+    } else if (!lengths.empty() && static_cast<uint64_t>(n) != lengths[i]) {
+      first.Update(ErrnoError(EIO, absl::StrCat(what, ": came back short")));
+    }
+  }
+  return first;
+}
+
+absl::Status RbdVolume::ReadMany(absl::Span<const ReadPiece> pieces) const {
+  std::vector<uint64_t> lengths;
+  lengths.reserve(pieces.size());
+  for (const ReadPiece& p : pieces) {
+    if (absl::Status s = CheckRange(p.block, p.offset, p.length); !s.ok()) {
+      return s;
+    }
+    lengths.push_back(p.length);
+  }
+  return InFlight(
+      pieces.size(),
+      [&](size_t i, rbd_completion_t completion) {
+        const ReadPiece& p = pieces[i];
+        return rbd_aio_read2(image_, p.block * block_size_ + p.offset, p.length,
+                             p.data, completion, 0);
+      },
+      lengths, "volume read failed");
+}
+
+absl::Status RbdVolume::WriteMany(absl::Span<const WritePiece> pieces) const {
+  for (const WritePiece& p : pieces) {
+    if (absl::Status s = CheckRange(p.block, p.offset, p.data.size());
+        !s.ok()) {
+      return s;
+    }
+  }
+  // A completed asynchronous write answers 0, not its length.
+  return InFlight(
+      pieces.size(),
+      [&](size_t i, rbd_completion_t completion) {
+        const WritePiece& p = pieces[i];
+        return rbd_aio_write2(image_, p.block * block_size_ + p.offset,
+                              p.data.size(), p.data.data(), completion, 0);
+      },
+      {}, "volume write failed");
 }
 
 absl::Status RbdVolume::Sync() const {

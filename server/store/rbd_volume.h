@@ -30,6 +30,7 @@
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
 #include "absl/time/time.h"
+#include "absl/types/span.h"
 #include "server/store/block_device.h"
 #include "server/store/block_store.h"
 
@@ -63,6 +64,9 @@ class RbdVolume final : public BlockDevice {
   absl::Status Write(uint64_t block, uint32_t offset,
                      absl::string_view data) const override;
   absl::Status Sync() const override;
+  // All pieces in flight at once (librbd's asynchronous calls).
+  absl::Status ReadMany(absl::Span<const ReadPiece> pieces) const override;
+  absl::Status WriteMany(absl::Span<const WritePiece> pieces) const override;
 
  private:
   friend class RbdVolumeFactory;
@@ -77,6 +81,13 @@ class RbdVolume final : public BlockDevice {
 
   absl::Status CheckRange(uint64_t block, uint32_t offset,
                           uint64_t length) const;
+  // Starts `start(i, completion)` for each of `count` pieces, waits for
+  // them all, and checks that each answered `lengths[i]` (bytes read; no
+  // lengths: a write, which answers 0).
+  template <typename Start>
+  absl::Status InFlight(size_t count, const Start& start,
+                        absl::Span<const uint64_t> lengths,
+                        absl::string_view what) const;
 
   const rados_t cluster_;
   const rados_ioctx_t io_;

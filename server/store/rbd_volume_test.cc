@@ -7,6 +7,7 @@
 #include <cerrno>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "absl/time/clock.h"
 #include "common/errno_status.h"
@@ -98,6 +99,36 @@ TEST_F(RbdVolumeTest, ANewImageIsFormattedAndKeepsWhatIsWritten) {
   std::string last(65536, '\0');
   ASSERT_TRUE(again->device->Read(4095, 0, last.data(), last.size()).ok());
   EXPECT_EQ(last, std::string(65536, 'b'));
+}
+
+// One request's blocks go out together and read back in place.
+TEST_F(RbdVolumeTest, ManyPiecesAtOnceLandWhereTheyBelong) {
+  absl::StatusOr<OpenedVolume> opened =
+      RbdVolumeFactory(Options("many")).Open(false);
+  ASSERT_TRUE(opened.ok()) << opened.status();
+  std::vector<std::string> data;
+  std::vector<BlockDevice::WritePiece> writes;
+  for (int i = 0; i < 32; ++i) {
+    data.push_back(std::string(65536 - i, static_cast<char>('a' + i % 26)));
+  }
+  for (int i = 0; i < 32; ++i) {
+    writes.push_back({static_cast<uint64_t>(100 + 3 * i),
+                      static_cast<uint32_t>(i), data[i]});
+  }
+  ASSERT_TRUE(opened->device->WriteMany(writes).ok());
+  std::vector<std::string> back(32);
+  std::vector<BlockDevice::ReadPiece> reads;
+  for (int i = 0; i < 32; ++i) {
+    back[i].resize(data[i].size());
+    reads.push_back({static_cast<uint64_t>(100 + 3 * i),
+                     static_cast<uint32_t>(i), back[i].data(),
+                     static_cast<uint32_t>(back[i].size())});
+  }
+  ASSERT_TRUE(opened->device->ReadMany(reads).ok());
+  for (int i = 0; i < 32; ++i) EXPECT_TRUE(back[i] == data[i]) << i;
+  // A piece outside the volume fails the call before anything starts.
+  std::vector<BlockDevice::WritePiece> bad = {{5, 0, "x"}, {4096, 0, "y"}};
+  EXPECT_EQ(StatusToErrno(opened->device->WriteMany(bad)), EIO);
 }
 
 TEST_F(RbdVolumeTest, BlocksOutsideTheVolumeAreRefused) {

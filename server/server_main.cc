@@ -2,8 +2,10 @@
 
 #include <signal.h>
 
+#include <cerrno>
 #include <cstdio>
 #include <memory>
+#include <optional>
 #include <string>
 #include <thread>
 #include <vector>
@@ -18,6 +20,7 @@
 #include "absl/time/time.h"
 #include "common/address.h"
 #include "common/dashed_flags.h"
+#include "common/errno_status.h"
 #include "common/log.h"
 #include "common/malloc_tuning.h"
 #include "common/metrics/metrics.h"
@@ -121,9 +124,38 @@ ABSL_FLAG(absl::Duration, probe_timeout, absl::Seconds(5),
 namespace rbfs {
 namespace {
 
+// The RBD volume the --ceph-* flags name; nullopt without --ceph-conf,
+// EINVAL when they contradict the others.
+absl::StatusOr<std::optional<RbdOptions>> CephVolumeFromFlags() {
+  const std::string conf = absl::GetFlag(FLAGS_ceph_conf);
+  if (conf.empty()) return std::nullopt;
+  if (absl::GetFlag(FLAGS_ceph_pool).empty() ||
+      !absl::GetFlag(FLAGS_volume).empty()) {
+    return ErrnoError(EINVAL,
+                      "--ceph-conf needs --ceph-pool, and rules out --volume");
+  }
+  RbdOptions rbd;
+  rbd.conf_path = conf;
+  rbd.client_id = absl::GetFlag(FLAGS_ceph_client);
+  rbd.pool = absl::GetFlag(FLAGS_ceph_pool);
+  rbd.image = absl::GetFlag(FLAGS_ceph_image);
+  rbd.block_size = absl::GetFlag(FLAGS_block_size);
+  rbd.volume_size = absl::GetFlag(FLAGS_volume_size);
+  rbd.op_timeout = absl::GetFlag(FLAGS_ceph_op_timeout);
+  return rbd;
+}
+
 int RunCheck() {
+  absl::StatusOr<std::optional<RbdOptions>> ceph = CephVolumeFromFlags();
+  if (!ceph.ok()) {
+    LogError("%s", ceph.status().message());
+    return 2;
+  }
   absl::StatusOr<CheckReport> report =
-      CheckDataDir(absl::GetFlag(FLAGS_data), absl::GetFlag(FLAGS_volume));
+      ceph->has_value()
+          ? CheckVolume(absl::GetFlag(FLAGS_data), RbdVolumeFactory(**ceph))
+          : CheckDataDir(absl::GetFlag(FLAGS_data),
+                         absl::GetFlag(FLAGS_volume));
   if (!report.ok()) {
     LogError("check failed: %s", report.status().message());
     return 2;
@@ -197,20 +229,13 @@ int Serve(const VolumeWrapper& wrap_volume) {
     LogError("cannot open the volume: %s", stores.status().message());
     return 1;
   }
-  if (std::string conf = absl::GetFlag(FLAGS_ceph_conf); !conf.empty()) {
-    if (absl::GetFlag(FLAGS_ceph_pool).empty() || !local.volume_path.empty()) {
-      LogError("--ceph-conf needs --ceph-pool, and rules out --volume");
-      return 2;
-    }
-    RbdOptions rbd;
-    rbd.conf_path = conf;
-    rbd.client_id = absl::GetFlag(FLAGS_ceph_client);
-    rbd.pool = absl::GetFlag(FLAGS_ceph_pool);
-    rbd.image = absl::GetFlag(FLAGS_ceph_image);
-    rbd.block_size = local.block_size;
-    rbd.volume_size = local.volume_size;
-    rbd.op_timeout = absl::GetFlag(FLAGS_ceph_op_timeout);
-    stores->volume = std::make_shared<RbdVolumeFactory>(std::move(rbd));
+  absl::StatusOr<std::optional<RbdOptions>> ceph = CephVolumeFromFlags();
+  if (!ceph.ok()) {
+    LogError("%s", ceph.status().message());
+    return 2;
+  }
+  if (ceph->has_value()) {
+    stores->volume = std::make_shared<RbdVolumeFactory>(**std::move(ceph));
   }
   options.stores = *std::move(stores);
   absl::StatusOr<std::unique_ptr<Filesystem>> fs = Filesystem::Open(options);

@@ -31,19 +31,27 @@ struct InodeFacts {
 
 absl::StatusOr<CheckReport> CheckDataDir(const std::string& data_dir,
                                          const std::string& volume_path) {
+  return CheckVolume(data_dir,
+                     BlockStoreFactory(LocalVolumePath(data_dir, volume_path),
+                                       BlockStore::Options()));
+}
+
+absl::StatusOr<CheckReport> CheckVolume(const std::string& data_dir,
+                                        const BlockDeviceFactory& volume) {
   const std::string meta_path = LocalMetaPath(data_dir);
   if (!RocksMetaStore::Exists(meta_path)) {
     return ErrnoError(ENOENT,
                       absl::StrCat("no rbfs metadata store in ", data_dir));
   }
-  absl::StatusOr<std::unique_ptr<BlockStore>> blocks =
-      BlockStore::Open(LocalVolumePath(data_dir, volume_path),
-                       BlockStore::Options(), /*may_format=*/false);
-  if (!blocks.ok()) return blocks.status();
+  // The metadata first: its lock refuses the open while a server runs, and
+  // opening an RBD volume would fence that server off its image.
   absl::StatusOr<std::unique_ptr<RocksMetaStore>> meta =
       RocksMetaStore::Open(meta_path, nullptr);
   if (!meta.ok()) return meta.status();
   RocksMetaStore& store = **meta;
+  absl::StatusOr<OpenedVolume> opened = volume.Open(/*may_format=*/false);
+  if (!opened.ok()) return opened.status();
+  const BlockDevice* blocks = opened->device.get();
 
   CheckReport report;
   auto problem = [&](std::string text) {
@@ -51,8 +59,8 @@ absl::StatusOr<CheckReport> CheckDataDir(const std::string& data_dir,
   };
   absl::StatusOr<meta::Superblock> sb = store.GetSuperblock();
   if (!sb.ok()) return sb.status();
-  if (sb->volume_id() != (*blocks)->volume_id() ||
-      sb->block_count() != (*blocks)->block_count()) {
+  if (sb->volume_id() != opened->volume_id ||
+      sb->block_count() != blocks->block_count()) {
     problem("superblock does not match the volume header");
   }
 
@@ -144,10 +152,10 @@ absl::StatusOr<CheckReport> CheckDataDir(const std::string& data_dir,
 
   // Block maps.
   absl::flat_hash_map<uint64_t, uint64_t> owner;  // block -> inode
-  const uint32_t bs = (*blocks)->block_size();
+  const uint32_t bs = blocks->block_size();
   scan = store.ForEachBlock([&](uint64_t ino, uint64_t index, uint64_t block) {
     ++report.blocks;
-    if (block == 0 || block >= (*blocks)->block_count()) {
+    if (block == 0 || block >= blocks->block_count()) {
       problem(absl::StrCat("inode ", ino, " block ", index, " maps to ", block,
                            ", outside the volume"));
     } else if (block >= high_water) {

@@ -19,6 +19,7 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
+#include "server/store/block_device.h"
 
 namespace rbfs {
 
@@ -35,6 +36,9 @@ struct CheckReport {
 // <data_dir>/volume when empty). The server must not be running on it.
 absl::StatusOr<CheckReport> CheckDataDir(const std::string& data_dir,
                                          const std::string& volume_path);
+// The same with the volume wherever `volume` keeps it (an RBD image).
+absl::StatusOr<CheckReport> CheckVolume(const std::string& data_dir,
+                                        const BlockDeviceFactory& volume);
 
 }  // namespace rbfs
 

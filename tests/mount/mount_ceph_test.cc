@@ -91,6 +91,15 @@ TEST_F(MountCephTest, WhatWasSyncedOutlivesAServerKill) {
   absl::StatusOr<std::string> back = ReadFileContents(path);
   ASSERT_TRUE(back.ok()) << back.status();
   EXPECT_TRUE(*back == data);
+  // The offline check reads the metadata against the image.
+  ASSERT_TRUE(cluster_->StopServer(SIGTERM).ok());
+  const testing::ProgramResult check = testing::RunProgram(
+      {testing::RunfilePath("server/rbfs-server"), "--check",
+       "--data=" + cluster_->data_dir(), "--ceph-conf=" + ceph_->conf(),
+       "--ceph-pool=" + ceph_->pool(),
+       "--ceph-image=WhatWasSyncedOutlivesAServerKill"});
+  EXPECT_EQ(check.exit_code, 0) << check.output;
+  EXPECT_NE(check.output.find("clean: "), std::string::npos) << check.output;
 }
 
 // Last: it stops the shared cluster.

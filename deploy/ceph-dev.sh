@@ -288,6 +288,12 @@ paxos propose interval = 0.1
 client mount timeout = 30
 rados mon op timeout = 30
 rados osd op timeout = 30
+# A killed OSD is marked down within seconds (defaults: 6 s heartbeats,
+# 20 s grace, two reporters), so that I/O of the PGs it served moves to the
+# other replicas well within a mount's deadline.
+osd heartbeat interval = 1
+osd heartbeat grace = 4
+mon osd min down reporters = 1
 
 [mon]
 mon data = $DIR/mon

@@ -1,14 +1,19 @@
 #include "testing/ceph_cluster.h"
 
+#include <signal.h>
+
+#include <cerrno>
 #include <filesystem>
 #include <string_view>
 #include <system_error>
 #include <vector>
 
 #include "absl/strings/match.h"
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 #include "absl/time/time.h"
+#include "common/file_contents.h"
 #include "testing/process.h"
 
 namespace rbfs::testing {
@@ -53,6 +58,23 @@ absl::Status CephCluster::Stop() {
   }
   stopped_ = true;
   return absl::OkStatus();
+}
+
+absl::Status CephCluster::Signal(const std::string& name, int signal) {
+  absl::StatusOr<std::string> pids = ReadFileContents(dir_ + "/pids");
+  if (!pids.ok()) return pids.status();
+  for (absl::string_view line : absl::StrSplit(*pids, '\n')) {
+    std::vector<std::string> fields = absl::StrSplit(line, ' ');
+    int pid = 0;
+    if (fields.size() >= 2 && fields[0] == name &&
+        absl::SimpleAtoi(fields[1], &pid) && pid > 0) {
+      if (kill(pid, signal) != 0) {
+        return absl::InternalError(absl::StrCat("kill ", name, ": ", errno));
+      }
+      return absl::OkStatus();
+    }
+  }
+  return absl::NotFoundError(absl::StrCat("no daemon ", name, " in ", dir_));
 }
 
 CephCluster::~CephCluster() {

@@ -30,6 +30,10 @@ class CephCluster {
   // destructor then has nothing left to stop.
   absl::Status Stop();
 
+  // Sends `signal` to daemon `name` ("osd.1", "mon.a"), found by the pid
+  // deploy/ceph-dev.sh recorded.
+  absl::Status Signal(const std::string& name, int signal);
+
  private:
   CephCluster(std::string dir, std::string conf, std::string pool)
       : dir_(std::move(dir)), conf_(std::move(conf)), pool_(std::move(pool)) {}

@@ -4,12 +4,14 @@
 // under a soft mount gives EIO within the deadlines instead of a hang.
 #include <fcntl.h>
 #include <signal.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <cerrno>
 #include <cstring>
 #include <memory>
 #include <string>
+#include <thread>
 
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
@@ -102,6 +104,45 @@ TEST_F(MountCephTest, WhatWasSyncedOutlivesAServerKill) {
   EXPECT_NE(check.output.find("clean: "), std::string::npos) << check.output;
 }
 
+// The whole cluster frozen (SIGSTOP: unreachable, as behind a partition)
+// under a soft mount: the write fails with EIO within the deadlines; thawed,
+// the same mount and server go on without a restart.
+TEST_F(MountCephTest, AFrozenClusterGivesEioAndTheMountGoesOnWhenItIsBack) {
+  StartCluster("deadline=10", "3s");
+  const std::string path = cluster_->Path("paused");
+  const int fd = open(path.c_str(), O_CREAT | O_RDWR | O_TRUNC, 0644);
+  ASSERT_GE(fd, 0) << strerror(errno);
+  ASSERT_EQ(pwrite(fd, "before", 6, 0), 6);
+  ASSERT_EQ(fsync(fd), 0);
+  for (const char* daemon : {"osd.0", "mon.a"}) {
+    ASSERT_TRUE(ceph_->Signal(daemon, SIGSTOP).ok()) << daemon;
+  }
+  const absl::Time began = absl::Now();
+  const std::string block(1 << 20, 'z');
+  const bool failed =
+      pwrite(fd, block.data(), block.size(), 4096) < 0 || fsync(fd) != 0;
+  const int err = errno;
+  const absl::Duration took = absl::Now() - began;
+  for (const char* daemon : {"mon.a", "osd.0"}) {
+    ASSERT_TRUE(ceph_->Signal(daemon, SIGCONT).ok()) << daemon;
+  }
+  EXPECT_TRUE(failed);
+  EXPECT_EQ(err, EIO) << strerror(err);
+  EXPECT_LT(took, absl::Seconds(40));
+  // Back: new writes land and read back through the same descriptor.
+  bool wrote = false;
+  for (const absl::Time deadline = absl::Now() + absl::Seconds(60);
+       !wrote && absl::Now() < deadline;
+       absl::SleepFor(absl::Milliseconds(100))) {
+    wrote = pwrite(fd, "after", 5, 0) == 5 && fsync(fd) == 0;
+  }
+  EXPECT_TRUE(wrote);
+  char back[5];
+  ASSERT_EQ(pread(fd, back, sizeof(back), 0), 5);
+  EXPECT_EQ(std::string(back, 5), "after");
+  close(fd);
+}
+
 // Last: it stops the shared cluster.
 TEST_F(MountCephTest, AClusterGoneGivesEioWithinTheDeadlines) {
   StartCluster("deadline=10", "3s");
@@ -122,6 +163,43 @@ TEST_F(MountCephTest, AClusterGoneGivesEioWithinTheDeadlines) {
   // slack for a loaded machine: an answer, not a hang.
   EXPECT_LT(took, absl::Seconds(40));
   close(fd);
+}
+
+// A pool of size 3: an OSD killed under fio verify costs nothing but a
+// pause while Ceph marks it down (seconds, deploy/ceph-dev.sh's heartbeat
+// settings); every write is there to read back.
+TEST(MountCephReplicatedTest, AnOsdKilledUnderFioLosesNothing) {
+  absl::StatusOr<std::unique_ptr<testing::CephCluster>> ceph =
+      testing::CephCluster::Start(/*osds=*/3);
+  ASSERT_TRUE(ceph.ok()) << ceph.status();
+  RbfsCluster::Options options;
+  options.mount_options = "deadline=30";
+  options.volume_bytes = uint64_t{1} << 30;
+  options.server_args = {"--ceph-conf=" + (*ceph)->conf(),
+                         "--ceph-pool=" + (*ceph)->pool()};
+  absl::StatusOr<std::unique_ptr<RbfsCluster>> cluster =
+      RbfsCluster::Start(options);
+  ASSERT_TRUE(cluster.ok()) << cluster.status();
+  testing::ProgramResult fio;
+  std::thread writer([&] {
+    fio = testing::RunProgram(
+        {"fio", "--name=verify", "--directory=" + (*cluster)->mountpoint(),
+         "--rw=randwrite", "--bs=64k", "--size=96M", "--ioengine=libaio",
+         "--iodepth=8", "--direct=1", "--verify=crc32c", "--do_verify=1",
+         "--verify_fatal=1", "--verify_backlog=64"},
+        absl::Minutes(5));
+  });
+  // Once fio has laid its file out and is writing: kill an OSD.
+  const std::string file = (*cluster)->mountpoint() + "/verify.0.0";
+  for (const absl::Time deadline = absl::Now() + absl::Seconds(60);
+       absl::Now() < deadline; absl::SleepFor(absl::Milliseconds(20))) {
+    struct stat st;
+    if (stat(file.c_str(), &st) == 0 && st.st_size == 96 << 20) break;
+  }
+  EXPECT_TRUE((*ceph)->Signal("osd.1", SIGKILL).ok());
+  writer.join();
+  EXPECT_EQ(fio.exit_code, 0) << fio.output;
+  EXPECT_EQ(fio.output.find("verify: bad"), std::string::npos) << fio.output;
 }
 
 }  // namespace

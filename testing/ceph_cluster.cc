@@ -60,6 +60,17 @@ absl::Status CephCluster::Stop() {
   return absl::OkStatus();
 }
 
+absl::Status CephCluster::RemoveImage(const std::string& image) {
+  const ProgramResult rm = RunProgram(
+      {"rbd", "-c", conf_, "rm", "--no-progress", pool_ + "/" + image},
+      absl::Minutes(1));
+  if (rm.exit_code != 0 &&
+      rm.output.find("No such file") == std::string::npos) {
+    return absl::InternalError(absl::StrCat("rbd rm ", image, ": ", rm.output));
+  }
+  return absl::OkStatus();
+}
+
 absl::Status CephCluster::Signal(const std::string& name, int signal) {
   absl::StatusOr<std::string> pids = ReadFileContents(dir_ + "/pids");
   if (!pids.ok()) return pids.status();

@@ -30,6 +30,9 @@ class CephCluster {
   // destructor then has nothing left to stop.
   absl::Status Stop();
 
+  // Removes RBD image `image` of the pool, if there is one.
+  absl::Status RemoveImage(const std::string& image);
+
   // Sends `signal` to daemon `name` ("osd.1", "mon.a"), found by the pid
   // deploy/ceph-dev.sh recorded.
   absl::Status Signal(const std::string& name, int signal);

@@ -29,6 +29,10 @@
 #include "server/store/local_stores.h"
 #include "server/store/rocks_meta_store.h"
 #include "server/testing/acl_xattr.h"
+#ifdef RBFS_FILESYSTEM_TEST_ON_CEPH
+#include "server/store/rbd_volume.h"
+#include "testing/ceph_cluster.h"
+#endif
 #include "testing/fake_clock.h"
 
 namespace rbfs {
@@ -48,23 +52,97 @@ int Err(const absl::StatusOr<T>& s) {
 }
 int Err(const absl::Status& s) { return StatusToErrno(s); }
 
+#ifdef RBFS_FILESYSTEM_TEST_ON_CEPH
+// The _ceph variant: one loopback cluster for the whole run (started by the
+// first test that needs it, stopped when the run ends), an image per test.
+class CephEnvironment : public ::testing::Environment {
+ public:
+  void TearDown() override { cluster_.reset(); }
+  testing::CephCluster* cluster() {
+    if (cluster_ == nullptr) {
+      absl::StatusOr<std::unique_ptr<testing::CephCluster>> started =
+          testing::CephCluster::Start();
+      if (!started.ok()) {
+        ADD_FAILURE() << started.status();
+        return nullptr;
+      }
+      cluster_ = *std::move(started);
+    }
+    return cluster_.get();
+  }
+
+ private:
+  std::unique_ptr<testing::CephCluster> cluster_;
+};
+
+CephEnvironment* const ceph_environment = static_cast<CephEnvironment*>(
+    ::testing::AddGlobalTestEnvironment(new CephEnvironment));
+
+testing::CephCluster* SharedCeph() { return ceph_environment->cluster(); }
+#endif
+
 class FilesystemTest : public ::testing::Test {
  protected:
   void SetUp() override {
     const char* tmp = std::getenv("TEST_TMPDIR");
     dir_ = std::string(tmp ? tmp : "/tmp") + "/fs_" +
            ::testing::UnitTest::GetInstance()->current_test_info()->name();
-    std::filesystem::remove_all(dir_);
+    Wipe();
     Reopen();
   }
 
-  void Reopen(uint64_t volume_size = 64 << 20, absl::Duration lease = kLease) {
+  // Removes the data directory (and the test's RBD image): the next
+  // Reopen() makes a new filesystem.
+  void Wipe() {
     fs_.reset();
+    std::filesystem::remove_all(dir_);
+#ifdef RBFS_FILESYSTEM_TEST_ON_CEPH
+    ASSERT_NE(SharedCeph(), nullptr);
+    ASSERT_TRUE(
+        SharedCeph()
+            ->RemoveImage(
+                ::testing::UnitTest::GetInstance()->current_test_info()->name())
+            .ok());
+#endif
+  }
+
+  // The stores of dir_: the local pair, or with the volume in an RBD image
+  // of this test's name (the _ceph variant of this test).
+  absl::StatusOr<Stores> TestStores(uint64_t volume_size = 64 << 20) const {
     LocalStoreOptions local;
     local.data_dir = dir_;
     local.block_size = kBlock;
     local.volume_size = volume_size;
     absl::StatusOr<Stores> stores = MakeLocalStores(local);
+    if (stores.ok() && on_ceph_) stores->volume = CephVolume(volume_size);
+    return stores;
+  }
+
+  std::shared_ptr<const BlockDeviceFactory> CephVolume(
+      uint64_t volume_size) const {
+#ifdef RBFS_FILESYSTEM_TEST_ON_CEPH
+    RbdOptions rbd;
+    rbd.conf_path = SharedCeph()->conf();
+    rbd.pool = SharedCeph()->pool();
+    rbd.image = ::testing::UnitTest::GetInstance()->current_test_info()->name();
+    rbd.block_size = kBlock;
+    rbd.volume_size = volume_size;
+    return std::make_shared<RbdVolumeFactory>(rbd);
+#else
+    (void)volume_size;
+    return nullptr;
+#endif
+  }
+
+  // The offline checker on dir_ and its volume.
+  absl::StatusOr<CheckReport> CheckNow() const {
+    if (!on_ceph_) return CheckDataDir(dir_, "");
+    return CheckVolume(dir_, *CephVolume(64 << 20));
+  }
+
+  void Reopen(uint64_t volume_size = 64 << 20, absl::Duration lease = kLease) {
+    fs_.reset();
+    absl::StatusOr<Stores> stores = TestStores(volume_size);
     ASSERT_TRUE(stores.ok()) << stores.status();
     Filesystem::Options options;
     options.stores = *stores;
@@ -78,7 +156,7 @@ class FilesystemTest : public ::testing::Test {
   // Closes the filesystem and runs the offline checker on it.
   void ExpectClean() {
     fs_.reset();
-    absl::StatusOr<CheckReport> report = CheckDataDir(dir_, "");
+    absl::StatusOr<CheckReport> report = CheckNow();
     ASSERT_TRUE(report.ok()) << report.status();
     for (const std::string& p : report->problems) ADD_FAILURE() << p;
   }
@@ -113,6 +191,11 @@ class FilesystemTest : public ::testing::Test {
   std::string dir_;
   FakeClock clock_;
   std::unique_ptr<Filesystem> fs_;
+#ifdef RBFS_FILESYSTEM_TEST_ON_CEPH
+  static constexpr bool on_ceph_ = true;
+#else
+  static constexpr bool on_ceph_ = false;
+#endif
 };
 
 TEST_F(FilesystemTest, RootIsADirectoryWithTwoLinks) {
@@ -509,8 +592,7 @@ TEST_F(FilesystemTest, RepeatedNumberedCallsGetTheFirstResult) {
 }
 
 TEST_F(FilesystemTest, VolumeFullIsEnospcWithNothingHalfApplied) {
-  fs_.reset();
-  std::filesystem::remove_all(dir_);
+  Wipe();
   Reopen(/*volume_size=*/64 * kBlock);  // 63 data blocks
   InodeRef f = RefOf(Create(kRoot, "f"));
   Write(f, 0, std::string(60 * kBlock, 'a'));
@@ -680,7 +762,7 @@ TEST_F(FilesystemTest, CheckerReportsDamage) {
     ASSERT_TRUE((*meta)->Commit(batch.get()).ok());
     ASSERT_TRUE((*meta)->Sync().ok());
   }
-  absl::StatusOr<CheckReport> report = CheckDataDir(dir_, "");
+  absl::StatusOr<CheckReport> report = CheckNow();
   ASSERT_TRUE(report.ok()) << report.status();
   EXPECT_FALSE(report->clean());
   std::string all;
@@ -689,9 +771,7 @@ TEST_F(FilesystemTest, CheckerReportsDamage) {
   EXPECT_NE(all.find("owned twice"), std::string::npos) << all;
   EXPECT_NE(all.find("entries, record says"), std::string::npos) << all;
   // The server refuses to serve a volume whose blocks are owned twice.
-  LocalStoreOptions local;
-  local.data_dir = dir_;
-  absl::StatusOr<Stores> stores = MakeLocalStores(local);
+  absl::StatusOr<Stores> stores = TestStores();
   ASSERT_TRUE(stores.ok()) << stores.status();
   Filesystem::Options options;
   options.stores = *stores;

@@ -1,6 +1,11 @@
 #include "common/dashed_flags.h"
 
 #include <cstring>
+#include <utility>
+
+#include "absl/flags/usage.h"
+#include "absl/flags/usage_config.h"
+#include "absl/strings/match.h"
 
 namespace rbfs {
 
@@ -15,6 +20,19 @@ std::vector<char*> UnderscoreFlagNames(int argc, char** argv) {
     }
   }
   return args;
+}
+
+std::function<bool(absl::string_view)> SetFlagsHelp(absl::string_view usage,
+                                                    std::string main_file) {
+  absl::SetProgramUsageMessage(usage);
+  absl::FlagsUsageConfig config;
+  config.contains_help_flags =
+      [main_file = std::move(main_file)](absl::string_view file) {
+        return absl::EndsWith(file, main_file);
+      };
+  config.contains_helpshort_flags = config.contains_help_flags;
+  absl::SetFlagsUsageConfig(config);
+  return config.contains_help_flags;
 }
 
 }  // namespace rbfs

@@ -124,6 +124,20 @@ ABSL_FLAG(absl::Duration, probe_timeout, absl::Seconds(5),
 namespace rbfs {
 namespace {
 
+constexpr char kUsage[] =
+    "serves an rbfs volume over gRPC.\n\n"
+    "  rbfs-server --data DIR [--listen HOST:PORT] [--volume PATH]\n"
+    "      [--volume-size BYTES] [--block-size BYTES] [--threads N]\n"
+    "      [--tls-cert F --tls-key F [--tls-client-ca F]]\n"
+    "      [--token-file F] [--read-only] [--squash-root]\n"
+    "      [--ceph-conf F --ceph-pool P [--ceph-image I]]\n"
+    "  rbfs-server --check --data DIR [--ceph-conf F --ceph-pool P ...]\n"
+    "  rbfs-server --probe HOST:PORT [--probe-timeout DURATION]\n\n"
+    "Without TLS only loopback addresses are served (--insecure allows\n"
+    "others). See docs/security.md.\n"
+    "Flag names take dashes or underscores (--volume-size = "
+    "--volume_size).\n";
+
 // The RBD volume the --ceph-* flags name; nullopt without --ceph-conf,
 // EINVAL when they contradict the others.
 absl::StatusOr<std::optional<RbdOptions>> CephVolumeFromFlags() {
@@ -379,28 +393,11 @@ int Serve(const VolumeWrapper& wrap_volume) {
 }  // namespace
 
 int RunServerMain(int argc, char** argv, const VolumeWrapper& wrap_volume) {
-  absl::SetProgramUsageMessage(absl::StrCat(
-      "serves an rbfs volume over gRPC.\n\n"
-      "  rbfs-server --data DIR [--listen HOST:PORT] [--volume PATH]\n"
-      "              [--volume-size BYTES] [--block-size BYTES] [--threads N]\n"
-      "              [--tls-cert F --tls-key F [--tls-client-ca F]]\n"
-      "              [--token-file F] [--read-only] [--squash-root]\n"
-      "  rbfs-server --check --data DIR\n"
-      "  rbfs-server --probe HOST:PORT [--probe-timeout DURATION]\n\n"
-      "Without TLS only loopback addresses are served (--insecure allows\n"
-      "others). See docs/security.md.\n"
-      "Flag names take dashes or underscores (--volume-size = "
-      "--volume_size).\n",
-      EnvironmentFlagsHelp("RBFS_")));
-  absl::FlagsUsageConfig usage;
-  usage.contains_help_flags = [](absl::string_view file) {
-    return absl::EndsWith(file, "server/server_main.cc");
-  };
-  usage.contains_helpshort_flags = usage.contains_help_flags;
-  absl::SetFlagsUsageConfig(usage);
+  const std::function<bool(absl::string_view)> own_flags =
+      SetFlagsHelp(absl::StrCat(kUsage, EnvironmentFlagsHelp("RBFS_")),
+                   "server/server_main.cc");
   SetLogProgramName("rbfs-server");
-  if (absl::Status env =
-          SetFlagsFromEnvironment("RBFS_", usage.contains_help_flags);
+  if (absl::Status env = SetFlagsFromEnvironment("RBFS_", own_flags);
       !env.ok()) {
     LogError("%s", env.message());
     return 2;

@@ -15,9 +15,6 @@
 
 #include "absl/flags/flag.h"
 #include "absl/flags/parse.h"
-#include "absl/flags/usage.h"
-#include "absl/flags/usage_config.h"
-#include "absl/strings/match.h"
 #include "absl/time/time.h"
 #include "client/cli/status_report.h"
 #include "client/rpc/channel_security.h"
@@ -96,13 +93,7 @@ int Status(const std::string& server) {
 }
 
 int Run(int argc, char** argv) {
-  absl::SetProgramUsageMessage(kUsage);
-  absl::FlagsUsageConfig usage;
-  usage.contains_help_flags = [](absl::string_view file) {
-    return absl::EndsWith(file, "client/cli/rbfs_main.cc");
-  };
-  usage.contains_helpshort_flags = usage.contains_help_flags;
-  absl::SetFlagsUsageConfig(usage);
+  SetFlagsHelp(kUsage, "client/cli/rbfs_main.cc");
   std::vector<char*> args = UnderscoreFlagNames(argc, argv);
   const std::vector<char*> words =
       absl::ParseCommandLine(static_cast<int>(args.size()), args.data());

@@ -1,6 +1,22 @@
 #include "server/store/block_device.h"
 
+#include <cerrno>
+
+#include "absl/strings/str_cat.h"
+#include "common/errno_status.h"
+
 namespace rbfs {
+
+absl::Status BlockDevice::CheckRange(uint64_t block, uint32_t offset,
+                                     uint64_t length) const {
+  if (block == 0 || block >= block_count() || offset > block_size() ||
+      length > block_size() - offset) {
+    return ErrnoError(EIO,
+                      absl::StrCat("block range out of volume: block ", block,
+                                   " offset ", offset, " length ", length));
+  }
+  return absl::OkStatus();
+}
 
 absl::Status BlockDevice::ReadMany(absl::Span<const ReadPiece> pieces) const {
   absl::Status first;

@@ -58,6 +58,12 @@ class BlockDevice {
   };
   virtual absl::Status ReadMany(absl::Span<const ReadPiece> pieces) const;
   virtual absl::Status WriteMany(absl::Span<const WritePiece> pieces) const;
+
+ protected:
+  // EIO unless [offset, offset + length) lies within data block `block`
+  // (1..block_count-1): the bound every implementation checks first.
+  absl::Status CheckRange(uint64_t block, uint32_t offset,
+                          uint64_t length) const;
 };
 
 // Puts a layer (a fault injector in tests) over an opened volume.

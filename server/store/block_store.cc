@@ -114,17 +114,6 @@ absl::StatusOr<std::unique_ptr<BlockStore>> BlockStore::Open(
 
 BlockStore::~BlockStore() { close(fd_); }
 
-absl::Status BlockStore::CheckRange(uint64_t block, uint32_t offset,
-                                    uint64_t length) const {
-  if (block == 0 || block >= block_count_ || offset > block_size_ ||
-      length > block_size_ - offset) {
-    return ErrnoError(EIO,
-                      absl::StrCat("block range out of volume: block ", block,
-                                   " offset ", offset, " length ", length));
-  }
-  return absl::OkStatus();
-}
-
 absl::Status BlockStore::Read(uint64_t block, uint32_t offset, char* data,
                               uint32_t length) const {
   if (absl::Status s = CheckRange(block, offset, length); !s.ok()) return s;

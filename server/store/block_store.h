@@ -71,9 +71,6 @@ class BlockStore final : public BlockDevice {
         formatted_(formatted),
         zeroed_(zeroed) {}
 
-  absl::Status CheckRange(uint64_t block, uint32_t offset,
-                          uint64_t length) const;
-
   const int fd_;
   const uint32_t block_size_;
   const uint64_t block_count_;

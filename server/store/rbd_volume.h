@@ -79,8 +79,6 @@ class RbdVolume final : public BlockDevice {
         block_size_(block_size),
         block_count_(block_count) {}
 
-  absl::Status CheckRange(uint64_t block, uint32_t offset,
-                          uint64_t length) const;
   // Starts `start(i, completion)` for each of `count` pieces, waits for
   // them all, and checks that each answered `lengths[i]` (bytes read; no
   // lengths: a write, which answers 0).

@@ -168,13 +168,17 @@ void RunScenario(bool write, uint64_t offset, size_t size, uint32_t chunk_size,
   ASSERT_EQ(result.ok(), expected.ok()) << result.status();
   if (expected.ok()) {
     EXPECT_EQ(*result, *expected);
-    if (!write) EXPECT_EQ(read_back, PatternData(offset, *expected));
+    if (!write) {
+      EXPECT_EQ(read_back, PatternData(offset, *expected));
+    }
   } else {
     EXPECT_EQ(StatusToErrno(result.status()), StatusToErrno(expected.status()));
   }
   const bool should_raise = write && expected.ok() && *expected > 0;
   EXPECT_EQ(raised, should_raise ? 1 : 0);
-  if (should_raise) EXPECT_EQ(raised_to, offset + *expected);
+  if (should_raise) {
+    EXPECT_EQ(raised_to, offset + *expected);
+  }
 
   sender.pending().clear();
   context.reset();

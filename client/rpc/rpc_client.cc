@@ -85,11 +85,12 @@ RpcClient::RpcClient(const RpcOptions& options) : RpcClient(options, {}) {
     if (!options.tls_server_name.empty()) {
       args.SetSslTargetNameOverride(options.tls_server_name);
     }
-    stubs_.push_back(Rbfs::NewStub(grpc::CreateCustomChannel(
+    channels_.push_back(grpc::CreateCustomChannel(
         options.target,
         options.credentials ? options.credentials
                             : grpc::InsecureChannelCredentials(),
-        args)));
+        args));
+    stubs_.push_back(Rbfs::NewStub(channels_.back()));
   }
   if (options.exchange_streams) {
     std::vector<Rbfs::StubInterface*> stubs;
@@ -157,6 +158,16 @@ absl::Status RpcClient::ProbeStreams(absl::Time deadline) {
   return FromGrpcStatus(status);
 }
 
+void RpcClient::AwaitNextChannelUntil(absl::Time until) {
+  if (channels_.empty()) {
+    absl::SleepFor(until - absl::Now());
+    return;
+  }
+  // The next attempt's channel, as NextStub() will pick it.
+  channels_[next_.load() % channels_.size()]->WaitForConnected(
+      absl::ToChronoTime(until));
+}
+
 absl::Status RpcClient::Handshake(StatFsReply* reply) {
   RetryPolicy::Attempts attempts = retry_policy_.BeginProbe(absl::Now());
   for (;;) {
@@ -182,7 +193,7 @@ absl::Status RpcClient::Handshake(StatFsReply* reply) {
     std::optional<RetryPolicy::Retry> retry =
         attempts.OnFailure(status, absl::Now());
     if (retry) {
-      absl::SleepFor(retry->at - absl::Now());
+      AwaitNextChannelUntil(retry->at);
       continue;
     }
     if (status.error_code() != grpc::StatusCode::UNAVAILABLE) {

@@ -49,7 +49,20 @@ absl::StatusOr<std::unique_ptr<RbfsCluster>> RbfsCluster::Start(
   if (mkdtemp(root_template.data()) == nullptr) {
     return absl::InternalError("mkdtemp failed");
   }
-  std::unique_ptr<RbfsCluster> cluster(new RbfsCluster(options, root_template));
+  std::unique_ptr<testing::CephCluster> ceph;
+  Options with_volume = options;
+  if (const char* on = getenv("RBFS_TEST_VOLUME_ON_CEPH");
+      on != nullptr && *on != '\0') {
+    absl::StatusOr<std::unique_ptr<testing::CephCluster>> started =
+        testing::CephCluster::Start();
+    if (!started.ok()) return started.status();
+    ceph = *std::move(started);
+    with_volume.server_args.push_back("--ceph-conf=" + ceph->conf());
+    with_volume.server_args.push_back("--ceph-pool=" + ceph->pool());
+  }
+  std::unique_ptr<RbfsCluster> cluster(
+      new RbfsCluster(with_volume, root_template));
+  cluster->ceph_ = std::move(ceph);
   mkdir((cluster->root_ + "/data").c_str(), 0755);
   mkdir(cluster->mountpoint_.c_str(), 0755);
   absl::Status status = cluster->StartServer();

@@ -6,7 +6,10 @@
 // "ready on". The mount runs in the foreground (-f) as a second child;
 // StartMount() returns once the kernel lists the mount in
 // /proc/self/mountinfo. Every wait is bounded. The destructor unmounts and
-// stops both processes.
+// stops both processes. With RBFS_TEST_VOLUME_ON_CEPH set in the
+// environment (the _ceph variants of the mount tests, issue 17) the server
+// keeps its volume in an RBD image of a private Ceph cluster of the
+// cluster's own (deploy/ceph-dev.sh, about 2 s), stopped last.
 #ifndef RBFS_TESTING_MOUNT_FIXTURE_H_
 #define RBFS_TESTING_MOUNT_FIXTURE_H_
 
@@ -22,6 +25,7 @@
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
 #include "gtest/gtest.h"
+#include "testing/ceph_cluster.h"
 #include "testing/process.h"
 #include "testing/server_process.h"
 
@@ -96,6 +100,9 @@ class RbfsCluster {
                                    const std::string& options,
                                    const std::string& server_address);
 
+  // The Ceph cluster of the volume, when on Ceph; stopped after the
+  // server (the destructor's body stops that first).
+  std::unique_ptr<testing::CephCluster> ceph_;
   const Options options_;
   const std::string root_;
   const std::string mountpoint_;

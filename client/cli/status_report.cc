@@ -44,16 +44,13 @@ std::string FormatStatus(const StatusReply& status, absl::string_view server) {
           : absl::StrFormat("%d commit%s, %.1f ms each on average",
                             status.commits(), status.commits() == 1 ? "" : "s",
                             status.commit_seconds() * 1000 / status.commits());
-  if (status.commit_failure().empty()) {
-    absl::StrAppend(&out, "rbfs-server ", server, ": up ",
-                    ReadableDuration(absl::Milliseconds(status.uptime_ms())),
-                    ", commits ok (", commits, ")\n");
-  } else {
-    absl::StrAppend(&out, "rbfs-server ", server, ": up ",
-                    ReadableDuration(absl::Milliseconds(status.uptime_ms())),
-                    ", COMMITS FAILING since: ", status.commit_failure(), " (",
-                    commits, ")\n");
-  }
+  const std::string health =
+      status.commit_failure().empty()
+          ? std::string("commits ok")
+          : absl::StrCat("COMMITS FAILING since: ", status.commit_failure());
+  absl::StrAppend(&out, "rbfs-server ", server, ": up ",
+                  ReadableDuration(absl::Milliseconds(status.uptime_ms())),
+                  ", ", health, " (", commits, ")\n");
 
   const StatFsReply& usage = status.usage();
   const uint64_t block = usage.block_size();

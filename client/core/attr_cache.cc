@@ -64,19 +64,21 @@ std::optional<Attr> AttrCache::Get(uint64_t ino) const {
   return it->second.attr;
 }
 
+void AttrCache::TombstoneLocked(Kept& kept) {
+  kept.attr.reset();
+  kept.erased = ++erasures_;
+}
+
 void AttrCache::Erase(uint64_t ino) {
   absl::MutexLock lock(&mu_);
   Kept& kept = kept_[ino];
-  kept.attr.reset();
-  kept.erased = ++erasures_;
+  TombstoneLocked(kept);
   kept.without_xattrs = 0;
 }
 
 void AttrCache::EraseWritten(uint64_t ino) {
   absl::MutexLock lock(&mu_);
-  Kept& kept = kept_[ino];
-  kept.attr.reset();
-  kept.erased = ++erasures_;
+  TombstoneLocked(kept_[ino]);
 }
 
 bool AttrCache::KnownWithoutXattrs(uint64_t ino, uint64_t generation) const {
@@ -99,8 +101,7 @@ void AttrCache::EraseIfAtimeMoves(uint64_t ino) {
   if (Older(attr.mtime(), attr.atime()) && Older(attr.ctime(), attr.atime())) {
     return;
   }
-  it->second.attr.reset();
-  it->second.erased = ++erasures_;
+  TombstoneLocked(it->second);
 }
 
 void AttrCache::Clear() {

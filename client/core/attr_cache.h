@@ -92,6 +92,10 @@ class AttrCache {
   static constexpr size_t kSweepAbove = 1024;
   static constexpr size_t kMaxEntries = size_t{1} << 20;
 
+  // Makes `kept` a tombstone of a new erasure (what it knew of extended
+  // attributes stays).
+  void TombstoneLocked(Kept& kept) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+
   const absl::Duration ttl_;
   mutable absl::Mutex mu_;
   absl::flat_hash_map<uint64_t, Kept> kept_ ABSL_GUARDED_BY(mu_);

@@ -5,10 +5,6 @@
 namespace rbfs {
 namespace {
 
-std::function<double()> ValueOf(const Counter* counter) {
-  return [counter] { return static_cast<double>(counter->value()); };
-}
-
 std::function<double()> ValueOf(const std::atomic<uint64_t>* counter) {
   return [counter] { return static_cast<double>(counter->load()); };
 }
@@ -34,12 +30,11 @@ void ExportMountMetrics(MetricsRegistry* registry, MountCore* core,
       {"xattr", &answers.xattr_hits, &answers.xattr_misses},
   };
   for (const auto& kind : kinds) {
-    registry->AddCounterFn("rbfs_mount_cache_answers_total", kAnswersHelp,
-                           ValueOf(kind.hits),
-                           {{"kind", kind.kind}, {"result", "hit"}});
-    registry->AddCounterFn("rbfs_mount_cache_answers_total", kAnswersHelp,
-                           ValueOf(kind.misses),
-                           {{"kind", kind.kind}, {"result", "miss"}});
+    registry->AddCounter("rbfs_mount_cache_answers_total", kAnswersHelp,
+                         kind.hits, {{"kind", kind.kind}, {"result", "hit"}});
+    registry->AddCounter("rbfs_mount_cache_answers_total", kAnswersHelp,
+                         kind.misses,
+                         {{"kind", kind.kind}, {"result", "miss"}});
   }
 
   const InflightLimiter* limiter = &core->limiter();
@@ -51,12 +46,12 @@ void ExportMountMetrics(MetricsRegistry* registry, MountCore* core,
       "Chunk transfers waiting for a slot (-o max_inflight).",
       [limiter] { return static_cast<double>(limiter->queued()); });
 
-  registry->AddCounterFn(
+  registry->AddCounter(
       "rbfs_mount_rpc_retries_total",
       "Repeats of call attempts that failed (the connection broke, the "
       "server refused before running the call, or a hard mount's attempt "
       "ran out of time).",
-      ValueOf(&rpc->repeats()));
+      &rpc->repeats());
 
   const char* kReconnectsHelp =
       "watch: the change stream synced again after it was lost; session: "

@@ -42,10 +42,8 @@ void FuseMetrics::Export(MetricsRegistry* registry) const {
       {"data", &data_invalidations_},
   };
   for (const auto& [kind, counter] : kinds) {
-    registry->AddCounterFn(
-        "rbfs_mount_kernel_invalidations_total", kInvalidationsHelp,
-        [counter = counter] { return static_cast<double>(counter->value()); },
-        {{"kind", kind}});
+    registry->AddCounter("rbfs_mount_kernel_invalidations_total",
+                         kInvalidationsHelp, counter, {{"kind", kind}});
   }
 }
 

@@ -308,13 +308,14 @@ absl::StatusOr<MountOptions> ParseMountOptions(fuse_args* args) {
       raw.transport ? raw.transport
                     : (options.exchange_streams ? "stream" : "unary");
   if (raw.server) options.server = raw.server;
+  std::string metrics;
   for (auto [from, to] : {std::pair{raw.tls_ca, &options.tls_ca},
                           {raw.tls_cert, &options.tls_cert},
                           {raw.tls_key, &options.tls_key},
                           {raw.tls_server_name, &options.tls_server_name},
                           {raw.token_file, &options.token_file},
                           {raw.log, &options.log},
-                          {raw.metrics, &options.metrics}}) {
+                          {raw.metrics, &metrics}}) {
     if (from != nullptr) *to = std::string(absl::StripPrefix(from, "="));
     free(from);
   }
@@ -361,14 +362,15 @@ absl::StatusOr<MountOptions> ParseMountOptions(fuse_args* args) {
   if (!options.tls_cert.empty() && options.tls_ca.empty()) {
     return ErrnoError(EINVAL, "tls_cert (mutual TLS) needs tls_ca");
   }
-  if (!options.metrics.empty()) {
-    if (!SplitHostPort(options.metrics).has_value()) {
-      return ErrnoError(EINVAL, absl::StrCat("metrics=", options.metrics,
-                                             ": expected HOST:PORT"));
-    }
-    if (!IsLoopbackAddress(options.metrics)) {
+  if (!metrics.empty()) {
+    options.metrics = SplitHostPort(metrics);
+    if (!options.metrics.has_value()) {
       return ErrnoError(
-          EINVAL, absl::StrCat("metrics=", options.metrics,
+          EINVAL, absl::StrCat("metrics=", metrics, ": expected HOST:PORT"));
+    }
+    if (!IsLoopbackAddress(metrics)) {
+      return ErrnoError(
+          EINVAL, absl::StrCat("metrics=", metrics,
                                " is not a loopback address: the metrics are "
                                "served without TLS or token"));
     }

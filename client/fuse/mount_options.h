@@ -15,10 +15,12 @@
 #include <fuse3/fuse_lowlevel.h>
 
 #include <cstdint>
+#include <optional>
 #include <string>
 
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
+#include "common/address.h"
 #include "common/wire_limits.h"
 
 namespace rbfs {
@@ -61,9 +63,9 @@ struct MountOptions {
   // -o log: "syslog", "stderr" or a file's path; empty: stderr in the
   // foreground, syslog once daemonised.
   std::string log;
-  // -o metrics: HOST:PORT (a loopback address) serving the mount's
-  // Prometheus metrics at /metrics; empty: none.
-  std::string metrics;
+  // -o metrics: where (a loopback address) the mount serves its
+  // Prometheus metrics at /metrics; none when not given.
+  std::optional<HostPort> metrics;
   // The mount point as given (it stays in the arguments for libfuse).
   std::string mountpoint;
 };

@@ -41,7 +41,6 @@
 #include "client/rpc/client_session.h"
 #include "client/rpc/rpc_client.h"
 #include "client/rpc/watch_stream.h"
-#include "common/address.h"
 #include "common/errno_status.h"
 #include "common/log.h"
 #include "common/malloc_tuning.h"
@@ -280,21 +279,16 @@ int Run(int argc, char** argv) {
   // instead of leaving it half made; the server goes first.
   MetricsRegistry metrics;
   std::unique_ptr<MetricsHttpServer> metrics_server;
-  std::string metrics_host;
-  if (!options->metrics.empty()) {
+  if (const std::optional<HostPort>& at = options->metrics; at.has_value()) {
     ops.metrics().Export(&metrics);
     ExportMountMetrics(&metrics, &core, &rpc, &client_session, &watch);
-    // ParseMountOptions checked the address.
-    const std::optional<HostPort> at = SplitHostPort(options->metrics);
     absl::StatusOr<std::unique_ptr<MetricsHttpServer>> started =
         MetricsHttpServer::Start(at->host, at->port, &metrics);
     if (!started.ok()) {
-      LogError("-o metrics=%s: %s", options->metrics,
-               started.status().message());
+      LogError("-o metrics: %s", started.status().message());
       return 1;
     }
     metrics_server = *std::move(started);
-    metrics_host = at->host;
   }
   if (fuse_session_mount(session, cmdline.mountpoint) != 0) return 1;
   core.coherence().Connect(&ops, &watch);
@@ -308,7 +302,7 @@ int Run(int argc, char** argv) {
   // Logged where the daemon logs from now on (syslog by default), so that
   // the journal names the mount's session and metrics endpoint.
   if (metrics_server != nullptr) {
-    LogInfo("metrics on http://%s:%d/metrics", metrics_host,
+    LogInfo("metrics on http://%s:%d/metrics", options->metrics->host,
             metrics_server->port());
   }
   LogInfo("mounted %s on %s (block %d, chunk %d, %s, %s, session %016x)",

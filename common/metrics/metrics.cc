@@ -131,6 +131,12 @@ std::vector<uint64_t> Histogram::BucketCounts() const {
   return counts;
 }
 
+uint64_t Histogram::count() const {
+  uint64_t total = 0;
+  for (uint64_t in_bucket : BucketCounts()) total += in_bucket;
+  return total;
+}
+
 double Histogram::sum() const {
   const uint64_t bits = sum_bits_.load(std::memory_order_relaxed);
   double sum;
@@ -198,6 +204,14 @@ void MetricsRegistry::AddGauge(absl::string_view name, absl::string_view help,
                                std::function<double()> read,
                                const MetricLabels& labels) {
   AddRead(name, help, Type::kGauge, std::move(read), labels);
+}
+
+void MetricsRegistry::AddCounter(absl::string_view name, absl::string_view help,
+                                 const Counter* counter,
+                                 const MetricLabels& labels) {
+  AddCounterFn(
+      name, help, [counter] { return static_cast<double>(counter->value()); },
+      labels);
 }
 
 void MetricsRegistry::AddCounterFn(absl::string_view name,

@@ -55,6 +55,8 @@ class Histogram {
   const std::vector<double>& bounds() const { return bounds_; }
   // Per bucket (not cumulative), the last one +Inf's.
   std::vector<uint64_t> BucketCounts() const;
+  // The observations made: the buckets' total.
+  uint64_t count() const;
   double sum() const;
 
  private:
@@ -86,7 +88,11 @@ class MetricsRegistry {
   void AddGauge(absl::string_view name, absl::string_view help,
                 std::function<double()> read, const MetricLabels& labels = {})
       ABSL_LOCKS_EXCLUDED(mu_);
-  // The same for a counter kept elsewhere (it must only grow).
+  // A counter kept elsewhere (it must outlive the registry).
+  void AddCounter(absl::string_view name, absl::string_view help,
+                  const Counter* counter, const MetricLabels& labels = {})
+      ABSL_LOCKS_EXCLUDED(mu_);
+  // A counter read by a callback (its value must only grow).
   void AddCounterFn(absl::string_view name, absl::string_view help,
                     std::function<double()> read,
                     const MetricLabels& labels = {}) ABSL_LOCKS_EXCLUDED(mu_);

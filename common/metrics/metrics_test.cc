@@ -58,6 +58,25 @@ TEST(MetricsTest, NumbersAreWrittenAsPrometheusWritesThem) {
   EXPECT_NE(text.find("rbfs_s_sum 1e-06\n"), std::string::npos) << text;
 }
 
+// Series kept by their owners are read at each scrape.
+TEST(MetricsTest, CountersAndHistogramsKeptElsewhereAreReadAtTheScrape) {
+  Counter kept;
+  Histogram latency({0.1});
+  MetricsRegistry registry;
+  registry.AddCounter("rbfs_kept_total", "Kept.", &kept, {{"kind", "a"}});
+  registry.AddHistogram("rbfs_kept_seconds", "Kept.", &latency);
+  kept.Add(4);
+  latency.Observe(0.05);
+  latency.Observe(2);
+  EXPECT_EQ(latency.count(), 2u);
+  absl::StatusOr<testing::Exposition> parsed =
+      testing::ParseExposition(registry.Exposition());
+  ASSERT_TRUE(parsed.ok()) << parsed.status();
+  EXPECT_EQ(parsed->types.at("rbfs_kept_total"), "counter");
+  EXPECT_EQ(parsed->Value("rbfs_kept_total{kind=\"a\"}"), 4);
+  EXPECT_EQ(parsed->Value("rbfs_kept_seconds_count"), 2);
+}
+
 TEST(MetricsTest, TheParserAcceptsWhatTheRegistryWritesAndRefusesDamage) {
   MetricsRegistry registry;
   registry

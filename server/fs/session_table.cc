@@ -53,9 +53,7 @@ SessionTable::Expired SessionTable::Expire(absl::Time now) {
       ++it;
       continue;
     }
-    expired.sessions.push_back(Info{it->first, it->second.peer,
-                                    it->second.handles.size(),
-                                    it->second.renewed, it->second.confirmed});
+    expired.sessions.push_back(InfoOf(it->first, it->second));
     for (const auto& [handle, ino] : it->second.handles) {
       expired.inodes.push_back(ino);
     }
@@ -79,14 +77,18 @@ SessionTable::Counts SessionTable::Count() const {
   return counts;
 }
 
+SessionTable::Info SessionTable::InfoOf(uint64_t id, const Session& session) {
+  return Info{id, session.peer, session.handles.size(), session.renewed,
+              session.confirmed};
+}
+
 std::vector<SessionTable::Info> SessionTable::List() const {
   std::vector<Info> list;
   {
     absl::MutexLock lock(&mu_);
     list.reserve(sessions_.size());
     for (const auto& [id, session] : sessions_) {
-      list.push_back(Info{id, session.peer, session.handles.size(),
-                          session.renewed, session.confirmed});
+      list.push_back(InfoOf(id, session));
     }
   }
   std::sort(list.begin(), list.end(),

@@ -86,6 +86,7 @@ class SessionTable {
     std::string peer;
     absl::flat_hash_map<uint64_t, uint64_t> handles;  // handle -> inode
   };
+  static Info InfoOf(uint64_t id, const Session& session);
 
   const absl::Duration lease_;
   mutable absl::Mutex mu_;

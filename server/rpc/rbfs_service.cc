@@ -503,9 +503,7 @@ grpc::Status RbfsService::StatusFor(const grpc::ServerContextBase* ctx,
   }
   reply->set_lease_ms(absl::ToInt64Milliseconds(fs_->lease()));
   const Histogram& commits = fs_->commit_latency();
-  uint64_t count = 0;
-  for (uint64_t in_bucket : commits.BucketCounts()) count += in_bucket;
-  reply->set_commits(count);
+  reply->set_commits(commits.count());
   reply->set_commit_seconds(commits.sum());
   if (absl::Status failure = fs_->CommitFailure(); !failure.ok()) {
     reply->set_commit_failure(failure.ToString());

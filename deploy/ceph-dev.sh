@@ -250,6 +250,15 @@ show_logs() {
   done
 }
 
+# A PG's read lease is a multiple of the heartbeat grace (0.8: 3.2 s here),
+# short so that replicas hand over soon after an OSD dies. A lone OSD has no
+# replica to hand over to, and one paused longer than its lease (SIGSTOP, a
+# frozen VM) can come back with a PG "laggy" and its writes queued forever
+# (ceph/ceph-container#1682); a lease of 120 s keeps such a pause harmless.
+single_osd_lease() {
+  if ((OSDS == 1)); then echo "osd pool default read lease ratio = 30"; fi
+}
+
 write_conf() {
   local port=$1
   cat >"$CONF" <<EOF
@@ -294,6 +303,7 @@ rados osd op timeout = 30
 osd heartbeat interval = 1
 osd heartbeat grace = 4
 mon osd min down reporters = 1
+$(single_osd_lease)
 
 [mon]
 mon data = $DIR/mon

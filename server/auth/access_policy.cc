@@ -8,13 +8,6 @@
 #include "common/log.h"
 
 namespace rbfs {
-namespace {
-
-// Refusals logged within this long of the last logged one are only counted.
-constexpr absl::Duration kRefusalLogInterval = absl::Seconds(1);
-
-}  // namespace
-
 absl::string_view OperationName(Operation op) {
   switch (op) {
     case Operation::kLookup:
@@ -159,20 +152,10 @@ PosixIds AccessPolicy::OwnerOf(PosixIds caller) const {
 
 void AccessPolicy::LogRefusal(Operation op, const CallCredentials& credentials,
                               absl::string_view reason) const {
-  uint64_t unlogged;
-  {
-    absl::MutexLock lock(&log_mu_);
-    const absl::Time now = clock_->Now();
-    if (now - last_refusal_log_ < kRefusalLogInterval) {
-      ++unlogged_refusals_;
-      return;
-    }
-    last_refusal_log_ = now;
-    unlogged = unlogged_refusals_;
-    unlogged_refusals_ = 0;
-  }
+  const std::optional<uint64_t> unlogged = refusal_log_.Admit();
+  if (!unlogged) return;
   LogWarning("refused %s from %s: %s (%d more refused calls not logged)",
-             OperationName(op), credentials.Peer(), reason, unlogged);
+             OperationName(op), credentials.Peer(), reason, *unlogged);
 }
 
 }  // namespace rbfs

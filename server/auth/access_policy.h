@@ -16,8 +16,8 @@
 //     root-owned (setuid) files; and the objects a call creates belong to
 //     the caller's ids with 0 replaced by the squash ids.
 //
-// Thread-safe: the options are fixed at construction; the refusal log's
-// state is guarded by log_mu_. Without an authenticator the call's
+// Thread-safe: the options are fixed at construction; the refusal log is
+// paced by a LogPacer. Without an authenticator the call's
 // credentials are never looked at, so an open server pays nothing for them.
 #ifndef RBFS_SERVER_AUTH_ACCESS_POLICY_H_
 #define RBFS_SERVER_AUTH_ACCESS_POLICY_H_
@@ -27,11 +27,10 @@
 #include <string>
 #include <utility>
 
-#include "absl/base/thread_annotations.h"
 #include "absl/strings/string_view.h"
-#include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
 #include "common/clock.h"
+#include "common/log_pacer.h"
 #include "server/auth/token_authenticator.h"
 
 namespace rbfs {
@@ -156,11 +155,10 @@ class AccessPolicy {
   // `clock` paces the refusal log; it must outlive the policy.
   explicit AccessPolicy(AccessOptions options,
                         const Clock* clock = Clock::Real())
-      : options_(options), clock_(clock) {}
+      : options_(options), refusal_log_(kRefusalLogInterval, clock) {}
 
   AccessDecision Decide(const CallCredentials& credentials,
-                        const AccessRequest& request) const
-      ABSL_LOCKS_EXCLUDED(log_mu_);
+                        const AccessRequest& request) const;
 
   // Whether `request` would change the volume (rule 2).
   static bool Changes(const AccessRequest& request);
@@ -170,15 +168,13 @@ class AccessPolicy {
   PosixIds OwnerOf(PosixIds caller) const;
   // Logs a refused caller, at most once a second, counting the rest.
   void LogRefusal(Operation op, const CallCredentials& credentials,
-                  absl::string_view reason) const ABSL_LOCKS_EXCLUDED(log_mu_);
+                  absl::string_view reason) const;
+
+  // Refusals within this long of the last one logged are only counted.
+  static constexpr absl::Duration kRefusalLogInterval = absl::Seconds(1);
 
   const AccessOptions options_;
-  const Clock* const clock_;
-
-  mutable absl::Mutex log_mu_;
-  mutable absl::Time last_refusal_log_ ABSL_GUARDED_BY(log_mu_) =
-      absl::InfinitePast();
-  mutable uint64_t unlogged_refusals_ ABSL_GUARDED_BY(log_mu_) = 0;
+  mutable LogPacer refusal_log_;
 };
 
 }  // namespace rbfs

@@ -20,14 +20,9 @@ absl::Status CephError(int result, absl::string_view what) {
   return ErrnoError(err, absl::StrCat(what, ": ", strerror(err)));
 }
 
-// A failed read, write or flush as the filesystem reports it: a full
-// cluster or pool is ENOSPC; anything else (a timeout, a lost connection,
-// this client fenced off) is EIO, with Ceph's own error in the message.
-absl::Status IoError(int result, absl::string_view what) {
-  const int err = -result;
-  const int reported = err == ENOSPC || err == EDQUOT ? ENOSPC : EIO;
-  return ErrnoError(reported, absl::StrCat(what, ": ", strerror(err)));
-}
+// Volume failures within this long of the last one logged are only
+// counted.
+constexpr absl::Duration kFailureLogInterval = absl::Seconds(1);
 
 // Takes the image's exclusive lock, first breaking a previous owner's:
 // Ceph then blocklists that client, so a crashed server's lock does not
@@ -106,37 +101,51 @@ absl::Status Connect(const RbdOptions& options, Connection* c) {
 
 }  // namespace
 
+RbdVolume::RbdVolume(rados_t cluster, rados_ioctx_t io, rbd_image_t image,
+                     std::string location, uint32_t block_size,
+                     uint64_t block_count)
+    : cluster_(cluster),
+      io_(io),
+      image_(image),
+      location_(std::move(location)),
+      block_size_(block_size),
+      block_count_(block_count),
+      failure_log_(kFailureLogInterval) {}
+
 RbdVolume::~RbdVolume() {
   rbd_close(image_);
   rados_ioctx_destroy(io_);
   rados_shutdown(cluster_);
 }
 
+// One piece is a batch of one: the same checks, calls and error mapping.
 absl::Status RbdVolume::Read(uint64_t block, uint32_t offset, char* data,
                              uint32_t length) const {
-  if (absl::Status s = CheckRange(block, offset, length); !s.ok()) return s;
-  const ssize_t n =
-      rbd_read2(image_, block * block_size_ + offset, length, data, 0);
-  if (n < 0) return IoError(static_cast<int>(n), "volume read failed");
-  // Within the image librbd reads every byte (zeros where never written).
-  if (static_cast<uint32_t>(n) != length) {
-    return ErrnoError(EIO, "volume read came back short");
-  }
-  return absl::OkStatus();
+  const ReadPiece piece{block, offset, data, length};
+  return ReadMany(absl::MakeConstSpan(&piece, 1));
 }
 
 absl::Status RbdVolume::Write(uint64_t block, uint32_t offset,
                               absl::string_view data) const {
-  if (absl::Status s = CheckRange(block, offset, data.size()); !s.ok()) {
-    return s;
+  const WritePiece piece{block, offset, data};
+  return WriteMany(absl::MakeConstSpan(&piece, 1));
+}
+
+absl::Status RbdVolume::Failed(int result, absl::string_view what) const {
+  const int err = -result;
+  if (const std::optional<uint64_t> unlogged = failure_log_.Admit()) {
+    // Whether the lock is still this server's tells a cluster that stopped
+    // answering from one that fenced this server off.
+    int owner = 0;
+    const bool known = rbd_is_exclusive_lock_owner(image_, &owner) == 0;
+    LogWarning(
+        "%s: %s: %s (holding the image's exclusive lock: %s; %d more volume "
+        "failures not logged)",
+        location_, what, strerror(err), known ? (owner ? "yes" : "no") : "?",
+        *unlogged);
   }
-  const ssize_t n = rbd_write2(image_, block * block_size_ + offset,
-                               data.size(), data.data(), 0);
-  if (n < 0) return IoError(static_cast<int>(n), "volume write failed");
-  if (static_cast<size_t>(n) != data.size()) {
-    return ErrnoError(EIO, "volume write went short");
-  }
-  return absl::OkStatus();
+  const int reported = err == ENOSPC || err == EDQUOT ? ENOSPC : EIO;
+  return ErrnoError(reported, absl::StrCat(what, ": ", strerror(err)));
 }
 
 template <typename Start>
@@ -150,12 +159,12 @@ absl::Status RbdVolume::InFlight(size_t count, const Start& start,
     rbd_completion_t completion;
     if (int r = rbd_aio_create_completion(nullptr, nullptr, &completion);
         r < 0) {
-      first.Update(IoError(r, what));
+      first.Update(Failed(r, what));
       break;
     }
     if (int r = start(i, completion); r < 0) {
       rbd_aio_release(completion);
-      first.Update(IoError(r, what));
+      first.Update(Failed(r, what));
       break;
     }
     started.push_back(completion);
@@ -167,7 +176,7 @@ absl::Status RbdVolume::InFlight(size_t count, const Start& start,
     const ssize_t n = rbd_aio_get_return_value(started[i]);
     rbd_aio_release(started[i]);
     if (n < 0) {
-      first.Update(IoError(static_cast<int>(n), what));
+      first.Update(Failed(static_cast<int>(n), what));
     } else if (!lengths.empty() && static_cast<uint64_t>(n) != lengths[i]) {
       first.Update(ErrnoError(EIO, absl::StrCat(what, ": came back short")));
     }
@@ -214,7 +223,7 @@ absl::Status RbdVolume::WriteMany(absl::Span<const WritePiece> pieces) const {
 
 absl::Status RbdVolume::Sync() const {
   if (int r = rbd_flush(image_); r < 0) {
-    return IoError(r, "volume sync failed");
+    return Failed(r, "volume sync failed");
   }
   return absl::OkStatus();
 }
@@ -316,8 +325,9 @@ absl::StatusOr<OpenedVolume> RbdVolumeFactory::Open(bool may_format) const {
     volume.zeroed = zeroed;
   }
   volume.volume_id = geometry.volume_id;
-  volume.device = std::unique_ptr<RbdVolume>(new RbdVolume(
-      c->cluster, c->io, image, geometry.block_size, geometry.block_count));
+  volume.device = std::unique_ptr<RbdVolume>(
+      new RbdVolume(c->cluster, c->io, image, where, geometry.block_size,
+                    geometry.block_count));
   // The volume owns the handles now.
   c->cluster = nullptr;
   c->io = nullptr;

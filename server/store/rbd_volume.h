@@ -31,6 +31,7 @@
 #include "absl/strings/string_view.h"
 #include "absl/time/time.h"
 #include "absl/types/span.h"
+#include "common/log_pacer.h"
 #include "server/store/block_device.h"
 #include "server/store/block_store.h"
 
@@ -70,14 +71,16 @@ class RbdVolume final : public BlockDevice {
 
  private:
   friend class RbdVolumeFactory;
-  // The handles are the volume's from here on.
+  // The handles are the volume's from here on; `location` names it in the
+  // log.
   RbdVolume(rados_t cluster, rados_ioctx_t io, rbd_image_t image,
-            uint32_t block_size, uint64_t block_count)
-      : cluster_(cluster),
-        io_(io),
-        image_(image),
-        block_size_(block_size),
-        block_count_(block_count) {}
+            std::string location, uint32_t block_size, uint64_t block_count);
+
+  // A failed read, write or flush (-errno `result`) as the filesystem
+  // reports it: a full cluster or pool is ENOSPC; anything else (a timeout,
+  // a lost connection, this client fenced off) is EIO, with Ceph's own
+  // error in the message. Logged, paced by failure_log_.
+  absl::Status Failed(int result, absl::string_view what) const;
 
   // Starts `start(i, completion)` for each of `count` pieces, waits for
   // them all, and checks that each answered `lengths[i]` (bytes read; no
@@ -90,8 +93,10 @@ class RbdVolume final : public BlockDevice {
   const rados_t cluster_;
   const rados_ioctx_t io_;
   const rbd_image_t image_;
+  const std::string location_;
   const uint32_t block_size_;
   const uint64_t block_count_;
+  mutable LogPacer failure_log_;
 };
 
 class RbdVolumeFactory : public BlockDeviceFactory {

@@ -8,17 +8,20 @@
 #include <sys/mount.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include <cerrno>
 #include <cstdlib>
 #include <cstring>
+#include <filesystem>
 #include <fstream>
 #include <string>
 #include <vector>
 
 #include "absl/strings/match.h"
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
 
@@ -185,9 +188,29 @@ absl::Status RbfsCluster::KillMount() {
   return absl::OkStatus();
 }
 
-absl::StatusOr<int> RbfsCluster::StopMount(int signal) {
+absl::StatusOr<int> RbfsCluster::StopMount(int signal, SignalTo to) {
   if (mount_pid_ <= 0) return absl::FailedPreconditionError("not mounted");
-  kill(mount_pid_, signal);
+  if (to == SignalTo::kProcess) {
+    kill(mount_pid_, signal);
+  } else {
+    std::error_code error;
+    pid_t helper = -1;
+    for (const auto& task : std::filesystem::directory_iterator(
+             absl::StrCat("/proc/", mount_pid_, "/task"), error)) {
+      pid_t tid;
+      if (absl::SimpleAtoi(task.path().filename().string(), &tid) &&
+          tid != mount_pid_) {
+        helper = tid;
+        break;
+      }
+    }
+    if (helper < 0) {
+      return absl::FailedPreconditionError("rbfs-mount has one thread");
+    }
+    if (syscall(SYS_tgkill, mount_pid_, helper, signal) != 0) {
+      return absl::InternalError(absl::StrCat("tgkill: ", strerror(errno)));
+    }
+  }
   absl::StatusOr<int> status = WaitForExit(mount_pid_, absl::Seconds(30));
   if (!status.ok()) return status;
   mount_pid_ = -1;

@@ -57,9 +57,14 @@ class RbfsCluster {
   absl::Status StopServer(int signal);
 
   absl::Status StartMount();
+  // Which of rbfs-mount's threads a signal is sent to.
+  enum class SignalTo {
+    kProcess,  // kill(2): the kernel picks a thread that does not block it
+    kHelper,   // tgkill(2) to a thread other than the main one (gRPC's...)
+  };
   // Sends `signal` to rbfs-mount, waits for it to exit and for the mount to
   // disappear; returns the exit status seen by waitpid.
-  absl::StatusOr<int> StopMount(int signal);
+  absl::StatusOr<int> StopMount(int signal, SignalTo to = SignalTo::kProcess);
   // Unmounts as a user would (fusermount3 -u: the kernel ends the FUSE
   // connection, the daemon gets no signal), then waits up to `timeout` for
   // rbfs-mount to exit; returns the exit status seen by waitpid.

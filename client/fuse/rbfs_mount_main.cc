@@ -10,6 +10,7 @@
 // point left behind by a killed rbfs-mount ("Transport endpoint is not
 // connected") is detached before mounting on it again.
 #include <fcntl.h>
+#include <pthread.h>
 #include <signal.h>
 #include <spawn.h>
 #include <sys/stat.h>
@@ -20,6 +21,7 @@
 #include <climits>
 #include <cstdio>
 #include <cstring>
+#include <iterator>
 #include <memory>
 #include <optional>
 #include <string>
@@ -106,6 +108,50 @@ bool DetachDeadMount(const std::string& dir) {
   while (waitpid(pid, &status, 0) < 0 && errno == EINTR) {
   }
   return stat(dir.c_str(), &st) == 0;
+}
+
+// libfuse's handlers for SIGTERM, SIGINT and SIGHUP mark the session ended,
+// which the loop only notices when the signal interrupts one of its own
+// waits; a signal the kernel hands to a gRPC or watch thread instead leaves
+// the loop asleep until the next FUSE request (seen: SIGTERM ignored for
+// 30 s). These handlers call libfuse's and pass the signal on to the loop's
+// thread. Set once, before the loop; the loop's thread never changes.
+struct SignalForwarding {
+  pthread_t loop_thread;
+  struct sigaction fuse_handlers[3];
+};
+SignalForwarding signal_forwarding;
+constexpr int kSessionSignals[] = {SIGTERM, SIGINT, SIGHUP};
+
+void ForwardSessionSignal(int sig) {
+  for (size_t i = 0; i < std::size(kSessionSignals); ++i) {
+    if (kSessionSignals[i] == sig) {
+      signal_forwarding.fuse_handlers[i].sa_handler(sig);
+    }
+  }
+  // From the loop's thread too, so that its wait returns (EINTR).
+  if (!pthread_equal(pthread_self(), signal_forwarding.loop_thread)) {
+    pthread_kill(signal_forwarding.loop_thread, sig);
+  }
+}
+
+// After fuse_set_signal_handlers, from the thread that runs the loop. A
+// signal libfuse left alone (ignored when rbfs-mount started, as under
+// nohup) stays as it was.
+bool ForwardSessionSignalsToThisThread() {
+  signal_forwarding.loop_thread = pthread_self();
+  for (size_t i = 0; i < std::size(kSessionSignals); ++i) {
+    struct sigaction& fuse = signal_forwarding.fuse_handlers[i];
+    if (sigaction(kSessionSignals[i], nullptr, &fuse) != 0) return false;
+    if ((fuse.sa_flags & SA_SIGINFO) != 0 || fuse.sa_handler == SIG_DFL ||
+        fuse.sa_handler == SIG_IGN) {
+      continue;
+    }
+    struct sigaction forward = fuse;
+    forward.sa_handler = ForwardSessionSignal;
+    if (sigaction(kSessionSignals[i], &forward, nullptr) != 0) return false;
+  }
+  return true;
 }
 
 // Forks. The parent exits once the child reports (0 = mounted) or dies; the
@@ -266,6 +312,10 @@ int Run(int argc, char** argv) {
   ops.set_session(session);
   ops.set_server_keeps_acls(statfs.keeps_acls());
   if (fuse_set_signal_handlers(session) != 0) return 1;
+  if (!ForwardSessionSignalsToThisThread()) {
+    LogError("cannot install the signal handlers: %s", strerror(errno));
+    return 1;
+  }
   absl::Cleanup remove_handlers = [session] {
     fuse_remove_signal_handlers(session);
   };

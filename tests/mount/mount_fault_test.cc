@@ -252,6 +252,18 @@ TEST(MountFaultTest, DaemonIsMountedWhenTheCommandReturns) {
   EXPECT_FALSE(cluster->Mounted());
 }
 
+// SIGTERM ends the mount whichever of its threads the kernel hands it to:
+// one landing on a gRPC thread must still wake the FUSE loop.
+TEST(MountFaultTest, SigtermOnAHelperThreadEndsTheMount) {
+  std::unique_ptr<RbfsCluster> cluster = StartCluster();
+  ASSERT_NE(cluster, nullptr);
+  WriteAndCheck(cluster->Path("before"), 1);
+  absl::StatusOr<int> stopped =
+      cluster->StopMount(SIGTERM, RbfsCluster::SignalTo::kHelper);
+  ASSERT_TRUE(stopped.ok()) << stopped.status();
+  EXPECT_TRUE(WIFEXITED(*stopped) && WEXITSTATUS(*stopped) == 0) << *stopped;
+}
+
 // A daemonised mount's stderr is /dev/null: -o log=FILE keeps its records
 // (one line each) from the mount to the unmount.
 TEST(MountFaultTest, ADaemonLogsToTheFileItIsGiven) {

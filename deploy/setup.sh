@@ -24,6 +24,8 @@ PACKAGES=(
   # The loopback Ceph cluster the RBD tests start (deploy/ceph-dev.sh): a
   # monitor and OSDs, no manager.
   ceph-mon ceph-osd ceph-common
+  # The loopback etcd of deploy/etcd-dev.sh (issue 18), and etcdctl.
+  etcd-server etcd-client
   # tools/docs/deps_graph.sh: the dependency picture (docs/deps.svg).
   graphviz
 )
@@ -44,6 +46,12 @@ if ((${#missing[@]})); then
   echo "setup: installing ${missing[*]}"
   $SUDO apt-get update -qq
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}"
+  # The package enables and starts a system etcd on 127.0.0.1:2379; rbfs
+  # only uses private ones (deploy/etcd-dev.sh), so one installed here is
+  # switched off again.
+  if [[ " ${missing[*]} " == *" etcd-server "* && -d /run/systemd/system ]]; then
+    $SUDO systemctl disable --now etcd.service || true
+  fi
 else
   echo "setup: all packages present"
 fi

@@ -1,7 +1,7 @@
 # shellcheck shell=bash
 # tools/lib/proc.sh: processes, ports, mounts and bounded waits, for the bash
 # scripts that start daemons and FUSE mounts and must tear them down again
-# (tools/bench/run.sh, deploy/test-container.sh).
+# (tools/bench/run.sh, deploy/test-container.sh, deploy/etcd-dev.sh).
 #
 #   source "$ROOT/tools/lib/proc.sh"
 #

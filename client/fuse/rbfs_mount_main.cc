@@ -21,7 +21,6 @@
 #include <climits>
 #include <cstdio>
 #include <cstring>
-#include <iterator>
 #include <memory>
 #include <optional>
 #include <string>
@@ -118,17 +117,13 @@ bool DetachDeadMount(const std::string& dir) {
 // thread. Set once, before the loop; the loop's thread never changes.
 struct SignalForwarding {
   pthread_t loop_thread;
-  struct sigaction fuse_handlers[3];
+  // libfuse's handler of each signal forwarded, by signal number.
+  void (*fuse_handler[NSIG])(int);
 };
 SignalForwarding signal_forwarding;
-constexpr int kSessionSignals[] = {SIGTERM, SIGINT, SIGHUP};
 
 void ForwardSessionSignal(int sig) {
-  for (size_t i = 0; i < std::size(kSessionSignals); ++i) {
-    if (kSessionSignals[i] == sig) {
-      signal_forwarding.fuse_handlers[i].sa_handler(sig);
-    }
-  }
+  signal_forwarding.fuse_handler[sig](sig);
   // From the loop's thread too, so that its wait returns (EINTR).
   if (!pthread_equal(pthread_self(), signal_forwarding.loop_thread)) {
     pthread_kill(signal_forwarding.loop_thread, sig);
@@ -140,16 +135,17 @@ void ForwardSessionSignal(int sig) {
 // nohup) stays as it was.
 bool ForwardSessionSignalsToThisThread() {
   signal_forwarding.loop_thread = pthread_self();
-  for (size_t i = 0; i < std::size(kSessionSignals); ++i) {
-    struct sigaction& fuse = signal_forwarding.fuse_handlers[i];
-    if (sigaction(kSessionSignals[i], nullptr, &fuse) != 0) return false;
+  for (const int sig : {SIGTERM, SIGINT, SIGHUP}) {
+    struct sigaction fuse;
+    if (sigaction(sig, nullptr, &fuse) != 0) return false;
     if ((fuse.sa_flags & SA_SIGINFO) != 0 || fuse.sa_handler == SIG_DFL ||
         fuse.sa_handler == SIG_IGN) {
       continue;
     }
+    signal_forwarding.fuse_handler[sig] = fuse.sa_handler;
     struct sigaction forward = fuse;
     forward.sa_handler = ForwardSessionSignal;
-    if (sigaction(kSessionSignals[i], &forward, nullptr) != 0) return false;
+    if (sigaction(sig, &forward, nullptr) != 0) return false;
   }
   return true;
 }

@@ -8,6 +8,7 @@
 #include "common/log.h"
 
 namespace rbfs {
+
 absl::string_view OperationName(Operation op) {
   switch (op) {
     case Operation::kLookup:

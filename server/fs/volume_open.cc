@@ -53,7 +53,9 @@ absl::StatusOr<std::unique_ptr<Filesystem>> Filesystem::Open(
     return ErrnoError(EINVAL, "no volume or metadata store to open");
   }
   const std::string meta_path = stores.meta->location();
-  const bool fresh = !stores.meta->Exists();
+  absl::StatusOr<bool> meta_exists = stores.meta->Exists();
+  if (!meta_exists.ok()) return meta_exists.status();
+  const bool fresh = !*meta_exists;
   const std::string volume_path = stores.volume->location();
   if (!fresh && !stores.volume->Exists()) {
     return ErrnoError(ENOENT, absl::StrCat("volume ", volume_path,

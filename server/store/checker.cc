@@ -9,6 +9,7 @@
 #include "common/errno_status.h"
 #include "server/store/block_store.h"
 #include "server/store/local_stores.h"
+#include "server/store/meta_keys.h"
 #include "server/store/rocks_meta_store.h"
 
 namespace rbfs {
@@ -38,17 +39,22 @@ absl::StatusOr<CheckReport> CheckDataDir(const std::string& data_dir,
 
 absl::StatusOr<CheckReport> CheckVolume(const std::string& data_dir,
                                         const BlockDeviceFactory& volume) {
-  const std::string meta_path = LocalMetaPath(data_dir);
-  if (!RocksMetaStore::Exists(meta_path)) {
-    return ErrnoError(ENOENT,
-                      absl::StrCat("no rbfs metadata store in ", data_dir));
+  return CheckStores(RocksMetaStoreFactory(LocalMetaPath(data_dir)), volume);
+}
+
+absl::StatusOr<CheckReport> CheckStores(const MetaStoreFactory& meta_factory,
+                                        const BlockDeviceFactory& volume) {
+  absl::StatusOr<bool> exists = meta_factory.Exists();
+  if (!exists.ok()) return exists.status();
+  if (!*exists) {
+    return ErrnoError(ENOENT, absl::StrCat("no rbfs metadata store in ",
+                                           meta_factory.location()));
   }
-  // The metadata first: its lock refuses the open while a server runs, and
-  // opening an RBD volume would fence that server off its image.
-  absl::StatusOr<std::unique_ptr<RocksMetaStore>> meta =
-      RocksMetaStore::Open(meta_path, nullptr);
+  // The metadata first: RocksDB's lock refuses the open while a server
+  // runs, and opening an RBD volume would fence that server off its image.
+  absl::StatusOr<std::unique_ptr<MetaStore>> meta = meta_factory.Open(nullptr);
   if (!meta.ok()) return meta.status();
-  RocksMetaStore& store = **meta;
+  const MetaStore& store = **meta;
   absl::StatusOr<OpenedVolume> opened = volume.Open(/*may_format=*/false);
   if (!opened.ok()) return opened.status();
   const BlockDevice* blocks = opened->device.get();
@@ -68,10 +74,11 @@ absl::StatusOr<CheckReport> CheckVolume(const std::string& data_dir,
       sb->high_water() == 0 ? sb->block_count() : sb->high_water();
 
   absl::flat_hash_map<uint64_t, InodeFacts> inodes;
-  absl::Status scan =
-      store.Scan("I", "I", [&](absl::string_view key, absl::string_view v) {
+  absl::Status scan = store.Scan(
+      meta_keys::kInodes, meta_keys::kInodes,
+      [&](absl::string_view key, absl::string_view v) {
         InodeFacts facts;
-        uint64_t ino = RocksMetaStore::DecodeU64(key);
+        uint64_t ino = meta_keys::DecodeU64(key);
         if (!facts.record.ParseFromArray(v.data(), v.size())) {
           problem(absl::StrCat("inode ", ino, ": unreadable record"));
         }
@@ -97,57 +104,67 @@ absl::StatusOr<CheckReport> CheckVolume(const std::string& data_dir,
 
   // By-name entries.
   absl::flat_hash_set<std::pair<uint64_t, uint64_t>> cookies_by_name;
-  scan = store.Scan("D", "D", [&](absl::string_view key, absl::string_view v) {
-    ++report.entries;
-    uint64_t parent = RocksMetaStore::DecodeU64(key);
-    std::string name(key.substr(8));
-    meta::DirentRecord d;
-    if (!d.ParseFromArray(v.data(), v.size())) {
-      problem(absl::StrCat("entry ", parent, "/", name, ": unreadable"));
-      return true;
-    }
-    auto dir = inodes.find(parent);
-    if (dir == inodes.end() || !S_ISDIR(dir->second.record.mode())) {
-      problem(absl::StrCat("entry ", parent, "/", name,
-                           ": parent is not a live directory"));
-    } else {
-      ++dir->second.entries_seen;
-      if (d.type() == S_IFDIR) ++dir->second.subdirs;
-    }
-    auto child = inodes.find(d.ino());
-    if (child == inodes.end()) {
-      problem(absl::StrCat("entry ", parent, "/", name, ": dangling, inode ",
-                           d.ino(), " does not exist"));
-    } else {
-      ++child->second.links_seen;
-      if ((child->second.record.mode() & S_IFMT) != d.type()) {
-        problem(absl::StrCat("entry ", parent, "/", name,
-                             ": type differs from its inode"));
-      }
-      if (d.type() == S_IFDIR && child->second.record.parent() != parent) {
-        problem(absl::StrCat("directory ", d.ino(),
-                             ": parent pointer disagrees with its entry"));
-      }
-    }
-    cookies_by_name.insert({parent, d.cookie()});
-    absl::StatusOr<meta::DirentRecord> c =
-        store.GetCookieRecord(parent, d.cookie());
-    if (!c.ok() || c->name() != name || c->ino() != d.ino()) {
-      problem(absl::StrCat("entry ", parent, "/", name,
-                           ": readdir record missing or different"));
-    }
-    return true;
-  });
+  scan = store.Scan(
+      meta_keys::kDirents, meta_keys::kDirents,
+      [&](absl::string_view key, absl::string_view v) {
+        ++report.entries;
+        uint64_t parent = meta_keys::DecodeU64(key);
+        std::string name(key.substr(8));
+        meta::DirentRecord d;
+        if (!d.ParseFromArray(v.data(), v.size())) {
+          problem(absl::StrCat("entry ", parent, "/", name, ": unreadable"));
+          return true;
+        }
+        auto dir = inodes.find(parent);
+        if (dir == inodes.end() || !S_ISDIR(dir->second.record.mode())) {
+          problem(absl::StrCat("entry ", parent, "/", name,
+                               ": parent is not a live directory"));
+        } else {
+          ++dir->second.entries_seen;
+          if (d.type() == S_IFDIR) ++dir->second.subdirs;
+        }
+        auto child = inodes.find(d.ino());
+        if (child == inodes.end()) {
+          problem(absl::StrCat("entry ", parent, "/", name,
+                               ": dangling, inode ", d.ino(),
+                               " does not exist"));
+        } else {
+          ++child->second.links_seen;
+          if ((child->second.record.mode() & S_IFMT) != d.type()) {
+            problem(absl::StrCat("entry ", parent, "/", name,
+                                 ": type differs from its inode"));
+          }
+          if (d.type() == S_IFDIR && child->second.record.parent() != parent) {
+            problem(absl::StrCat("directory ", d.ino(),
+                                 ": parent pointer disagrees with its entry"));
+          }
+        }
+        cookies_by_name.insert({parent, d.cookie()});
+        // The readdir record: the first entry from this cookie on.
+        bool readdir_record_matches = false;
+        absl::Status listed = store.ForEachDirent(
+            parent, d.cookie(), [&](const meta::DirentRecord& c) {
+              readdir_record_matches = c.cookie() == d.cookie() &&
+                                       c.name() == name && c.ino() == d.ino();
+              return false;
+            });
+        if (!listed.ok() || !readdir_record_matches) {
+          problem(absl::StrCat("entry ", parent, "/", name,
+                               ": readdir record missing or different"));
+        }
+        return true;
+      });
   if (!scan.ok()) return scan;
-  scan = store.Scan("C", "C", [&](absl::string_view key, absl::string_view) {
-    uint64_t parent = RocksMetaStore::DecodeU64(key);
-    uint64_t cookie = RocksMetaStore::DecodeU64(key.substr(8));
-    if (!cookies_by_name.contains({parent, cookie})) {
-      problem(absl::StrCat("readdir record ", parent, "#", cookie,
-                           " has no entry"));
-    }
-    return true;
-  });
+  scan = store.Scan(meta_keys::kCookies, meta_keys::kCookies,
+                    [&](absl::string_view key, absl::string_view) {
+                      uint64_t parent = meta_keys::DecodeU64(key);
+                      uint64_t cookie = meta_keys::DecodeU64(key.substr(8));
+                      if (!cookies_by_name.contains({parent, cookie})) {
+                        problem(absl::StrCat("readdir record ", parent, "#",
+                                             cookie, " has no entry"));
+                      }
+                      return true;
+                    });
   if (!scan.ok()) return scan;
 
   // Block maps.

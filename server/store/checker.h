@@ -7,10 +7,10 @@
 // owned once; per-inode block counts match the block maps. Free space is
 // derived from the block maps at start, so a block can be leaked only
 // through an inode no entry reaches, which is reported too (orphans of a
-// crashed run are listed; the next start reclaims them). It reads the
-// RocksDB store (rocks_meta_store.h): through the MetaStore interface where
-// that has the records, through raw scans where it checks RocksDB's own
-// layout (each entry's two records) or records too broken to decode.
+// crashed run are listed; the next start reclaims them). It reads any
+// MetaStore: through the interface where that has the records, through raw
+// scans where it checks the key schema itself (meta_keys.h: each entry's
+// two records) or records too broken to decode.
 #ifndef RBFS_SERVER_STORE_CHECKER_H_
 #define RBFS_SERVER_STORE_CHECKER_H_
 
@@ -20,6 +20,7 @@
 
 #include "absl/status/statusor.h"
 #include "server/store/block_device.h"
+#include "server/store/meta_store.h"
 
 namespace rbfs {
 
@@ -38,6 +39,9 @@ absl::StatusOr<CheckReport> CheckDataDir(const std::string& data_dir,
                                          const std::string& volume_path);
 // The same with the volume wherever `volume` keeps it (an RBD image).
 absl::StatusOr<CheckReport> CheckVolume(const std::string& data_dir,
+                                        const BlockDeviceFactory& volume);
+// The metadata store wherever `meta` keeps it (etcd) and the volume.
+absl::StatusOr<CheckReport> CheckStores(const MetaStoreFactory& meta,
                                         const BlockDeviceFactory& volume);
 
 }  // namespace rbfs

@@ -73,6 +73,11 @@ class MockMetaStore : public MetaStore {
               ((const std::function<bool(uint64_t, absl::string_view,
                                          absl::string_view)>& fn)),
               (const, override));
+  MOCK_METHOD(
+      absl::Status, Scan,
+      (absl::string_view prefix, absl::string_view start,
+       (const std::function<bool(absl::string_view, absl::string_view)>& fn)),
+      (const, override));
   MOCK_METHOD(std::unique_ptr<MetaBatch>, NewBatch, (), (override));
   MOCK_METHOD(absl::Status, Commit, (MetaBatch * batch), (override));
   MOCK_METHOD(absl::Status, Sync, (), (override));

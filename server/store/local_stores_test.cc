@@ -37,7 +37,7 @@ TEST(LocalStoresTest, CreatesTheDataDirectoryAndNamesBothStoresInIt) {
   EXPECT_EQ(stores->volume->location(), dir + "/volume");
   EXPECT_EQ(stores->meta->location(), dir + "/meta");
   EXPECT_FALSE(stores->volume->Exists());
-  EXPECT_FALSE(stores->meta->Exists());
+  EXPECT_EQ(stores->meta->Exists().value_or(true), false);
 
   absl::StatusOr<OpenedVolume> volume = stores->volume->Open(false);
   ASSERT_TRUE(volume.ok()) << volume.status();
@@ -46,7 +46,7 @@ TEST(LocalStoresTest, CreatesTheDataDirectoryAndNamesBothStoresInIt) {
   absl::StatusOr<std::unique_ptr<MetaStore>> meta = stores->meta->Open(nullptr);
   ASSERT_TRUE(meta.ok()) << meta.status();
   EXPECT_TRUE(stores->volume->Exists());
-  EXPECT_TRUE(stores->meta->Exists());
+  EXPECT_EQ(stores->meta->Exists().value_or(false), true);
 }
 
 TEST(LocalStoresTest, VolumePathOverridesTheDefault) {

@@ -1,6 +1,6 @@
 // MetaStore: the interface of the server's crash-safe metadata store, the
-// seam between the filesystem and a backend (RocksDB today, in
-// rocks_meta_store.h).
+// seam between the filesystem and a backend (RocksDB in rocks_meta_store.h,
+// etcd in etcd_meta_store.h), both keeping the key schema of meta_keys.h.
 //
 // The store holds the superblock, inodes, directory entries (by name and by
 // cookie), block maps, the orphan list, the call records and extended
@@ -107,6 +107,15 @@ class MetaStore {
       const std::function<bool(uint64_t ino, absl::string_view name,
                                absl::string_view value)>& fn) const = 0;
 
+  // The raw records whose keys (meta_keys.h) start with `prefix`, from key
+  // `start` on, in key order: fn(key without the prefix, value) until it
+  // returns false. For the offline checker, which verifies that layout
+  // itself (each entry's two records) and records too broken to decode.
+  virtual absl::Status Scan(
+      absl::string_view prefix, absl::string_view start,
+      const std::function<bool(absl::string_view suffix,
+                               absl::string_view value)>& fn) const = 0;
+
   virtual std::unique_ptr<MetaBatch> NewBatch() = 0;
   // Applies `batch` (made by this store's NewBatch) atomically.
   virtual absl::Status Commit(MetaBatch* batch) = 0;
@@ -120,7 +129,8 @@ class MetaStoreFactory {
   virtual ~MetaStoreFactory() = default;
 
   // Whether a store was created there already; if not, Open creates one.
-  virtual bool Exists() const = 0;
+  // An error when that cannot be told (a store out of reach).
+  virtual absl::StatusOr<bool> Exists() const = 0;
   // Opens (creating if missing) the store. `before_flush` runs before the
   // store persists committed batches on its own initiative, so that the
   // volume's data reaches disk before metadata that points to it.

@@ -11,15 +11,30 @@
 #include "rocksdb/options.h"
 #include "rocksdb/table.h"
 #include "rocksdb/write_batch.h"
+#include "server/store/meta_keys.h"
 
 namespace rbfs {
-namespace {
 
-void AppendU64(std::string* out, uint64_t v) {
-  for (int shift = 56; shift >= 0; shift -= 8) {
-    out->push_back(static_cast<char>((v >> shift) & 0xff));
-  }
-}
+using meta_keys::BlockKey;
+using meta_keys::BlockPrefix;
+using meta_keys::CallKey;
+using meta_keys::CallPrefix;
+using meta_keys::CookieKey;
+using meta_keys::CookiePrefix;
+using meta_keys::DecodeU64;
+using meta_keys::DirentKey;
+using meta_keys::InodeKey;
+using meta_keys::kBlocks;
+using meta_keys::kCalls;
+using meta_keys::kInodes;
+using meta_keys::kOrphans;
+using meta_keys::kSuperblock;
+using meta_keys::kXattrs;
+using meta_keys::PrefixEnd;
+using meta_keys::XattrKey;
+using meta_keys::XattrPrefix;
+
+namespace {
 
 absl::Status FromRocks(const rocksdb::Status& s) {
   if (s.ok()) return absl::OkStatus();
@@ -52,68 +67,17 @@ absl::StatusOr<Proto> GetProto(rocksdb::DB* db, const std::string& key) {
   return proto;
 }
 
-class RocksMetaBatch : public MetaBatch {
+class RocksMetaBatch : public meta_keys::KeyValueMetaBatch {
  public:
-  void PutSuperblock(const meta::Superblock& sb) override {
-    Put("S", sb.SerializeAsString());
-  }
-  void PutInode(uint64_t ino, const meta::InodeRecord& inode) override {
-    Put(RocksMetaStore::InodeKey(ino), inode.SerializeAsString());
-  }
-  void DeleteInode(uint64_t ino) override {
-    Delete(RocksMetaStore::InodeKey(ino));
-  }
-  void PutDirent(uint64_t parent, absl::string_view name,
-                 const meta::DirentRecord& d) override {
-    meta::DirentRecord by_name = d;
-    by_name.clear_name();
-    Put(RocksMetaStore::DirentKey(parent, name), by_name.SerializeAsString());
-    meta::DirentRecord by_cookie = d;
-    by_cookie.set_name(std::string(name));
-    Put(RocksMetaStore::CookieKey(parent, d.cookie()),
-        by_cookie.SerializeAsString());
-  }
-  void DeleteDirent(uint64_t parent, absl::string_view name,
-                    uint64_t cookie) override {
-    Delete(RocksMetaStore::DirentKey(parent, name));
-    Delete(RocksMetaStore::CookieKey(parent, cookie));
-  }
-  void PutBlock(uint64_t ino, uint64_t index, uint64_t block) override {
-    Put(RocksMetaStore::BlockKey(ino, index), RocksMetaStore::EncodeU64(block));
-  }
-  void DeleteBlock(uint64_t ino, uint64_t index) override {
-    Delete(RocksMetaStore::BlockKey(ino, index));
-  }
-  void PutOrphan(uint64_t ino) override {
-    Put(RocksMetaStore::OrphanKey(ino), "");
-  }
-  void DeleteOrphan(uint64_t ino) override {
-    Delete(RocksMetaStore::OrphanKey(ino));
-  }
-  void PutCall(uint64_t session, uint64_t seq,
-               const meta::CallRecord& record) override {
-    Put(RocksMetaStore::CallKey(session, seq), record.SerializeAsString());
-  }
-  void DeleteCall(uint64_t session, uint64_t seq) override {
-    Delete(RocksMetaStore::CallKey(session, seq));
-  }
-  void PutXattr(uint64_t ino, absl::string_view name,
-                absl::string_view value) override {
-    Put(RocksMetaStore::XattrKey(ino, name), std::string(value));
-  }
-  void DeleteXattr(uint64_t ino, absl::string_view name) override {
-    Delete(RocksMetaStore::XattrKey(ino, name));
-  }
-
   rocksdb::WriteBatch* rep() { return &rep_; }
 
  private:
   // A WriteBatch only fails on a corrupt batch or a size past 4 GiB, which
   // one filesystem operation never makes; Commit reports either.
-  void Put(const std::string& key, const std::string& value) {
+  void Put(std::string key, std::string value) override {
     rep_.Put(key, value).PermitUncheckedError();
   }
-  void Delete(const std::string& key) {
+  void Delete(std::string key) override {
     rep_.Delete(key).PermitUncheckedError();
   }
 
@@ -161,89 +125,8 @@ RocksMetaStore::~RocksMetaStore() {
   delete db_;
 }
 
-std::string RocksMetaStore::InodeKey(uint64_t ino) {
-  std::string key = "I";
-  AppendU64(&key, ino);
-  return key;
-}
-
-std::string RocksMetaStore::DirentKey(uint64_t parent, absl::string_view name) {
-  std::string key = "D";
-  AppendU64(&key, parent);
-  key.append(name.data(), name.size());
-  return key;
-}
-
-std::string RocksMetaStore::CookiePrefix(uint64_t parent) {
-  std::string key = "C";
-  AppendU64(&key, parent);
-  return key;
-}
-
-std::string RocksMetaStore::CookieKey(uint64_t parent, uint64_t cookie) {
-  std::string key = CookiePrefix(parent);
-  AppendU64(&key, cookie);
-  return key;
-}
-
-std::string RocksMetaStore::BlockPrefix(uint64_t ino) {
-  std::string key = "B";
-  AppendU64(&key, ino);
-  return key;
-}
-
-std::string RocksMetaStore::BlockKey(uint64_t ino, uint64_t index) {
-  std::string key = BlockPrefix(ino);
-  AppendU64(&key, index);
-  return key;
-}
-
-std::string RocksMetaStore::OrphanKey(uint64_t ino) {
-  std::string key = "O";
-  AppendU64(&key, ino);
-  return key;
-}
-
-std::string RocksMetaStore::CallPrefix(uint64_t session) {
-  std::string key = "R";
-  AppendU64(&key, session);
-  return key;
-}
-
-std::string RocksMetaStore::CallKey(uint64_t session, uint64_t seq) {
-  std::string key = CallPrefix(session);
-  AppendU64(&key, seq);
-  return key;
-}
-
-std::string RocksMetaStore::XattrPrefix(uint64_t ino) {
-  std::string key = "X";
-  AppendU64(&key, ino);
-  return key;
-}
-
-std::string RocksMetaStore::XattrKey(uint64_t ino, absl::string_view name) {
-  std::string key = XattrPrefix(ino);
-  key.append(name.data(), name.size());
-  return key;
-}
-
-std::string RocksMetaStore::EncodeU64(uint64_t v) {
-  std::string out;
-  AppendU64(&out, v);
-  return out;
-}
-
-uint64_t RocksMetaStore::DecodeU64(absl::string_view bytes) {
-  uint64_t v = 0;
-  for (size_t i = 0; i < 8 && i < bytes.size(); ++i) {
-    v = (v << 8) | static_cast<uint8_t>(bytes[i]);
-  }
-  return v;
-}
-
 absl::StatusOr<meta::Superblock> RocksMetaStore::GetSuperblock() const {
-  return GetProto<meta::Superblock>(db_, "S");
+  return GetProto<meta::Superblock>(db_, std::string(kSuperblock));
 }
 
 absl::StatusOr<meta::InodeRecord> RocksMetaStore::GetInode(uint64_t ino) const {
@@ -253,11 +136,6 @@ absl::StatusOr<meta::InodeRecord> RocksMetaStore::GetInode(uint64_t ino) const {
 absl::StatusOr<meta::DirentRecord> RocksMetaStore::GetDirent(
     uint64_t parent, absl::string_view name) const {
   return GetProto<meta::DirentRecord>(db_, DirentKey(parent, name));
-}
-
-absl::StatusOr<meta::DirentRecord> RocksMetaStore::GetCookieRecord(
-    uint64_t parent, uint64_t cookie) const {
-  return GetProto<meta::DirentRecord>(db_, CookieKey(parent, cookie));
 }
 
 absl::StatusOr<uint64_t> RocksMetaStore::GetBlock(uint64_t ino,
@@ -286,24 +164,26 @@ absl::StatusOr<meta::CallRecord> RocksMetaStore::GetCall(uint64_t session,
 
 absl::Status RocksMetaStore::ForEachInode(
     const std::function<bool(uint64_t ino)>& fn) const {
-  return Scan("I", "I", [&](absl::string_view key, absl::string_view) {
+  return Scan(kInodes, kInodes, [&](absl::string_view key, absl::string_view) {
     return fn(DecodeU64(key));
   });
 }
 
 absl::Status RocksMetaStore::ForEachOrphan(
     const std::function<bool(uint64_t ino)>& fn) const {
-  return Scan("O", "O", [&](absl::string_view key, absl::string_view) {
-    return fn(DecodeU64(key));
-  });
+  return Scan(kOrphans, kOrphans,
+              [&](absl::string_view key, absl::string_view) {
+                return fn(DecodeU64(key));
+              });
 }
 
 absl::Status RocksMetaStore::ForEachBlock(
     const std::function<bool(uint64_t ino, uint64_t index, uint64_t block)>& fn)
     const {
-  return Scan("B", "B", [&](absl::string_view key, absl::string_view value) {
-    return fn(DecodeU64(key), DecodeU64(key.substr(8)), DecodeU64(value));
-  });
+  return Scan(
+      kBlocks, kBlocks, [&](absl::string_view key, absl::string_view value) {
+        return fn(DecodeU64(key), DecodeU64(key.substr(8)), DecodeU64(value));
+      });
 }
 
 absl::Status RocksMetaStore::ForEachBlockOf(
@@ -334,7 +214,7 @@ absl::Status RocksMetaStore::ForEachDirent(
 
 absl::Status RocksMetaStore::ForEachCall(
     const std::function<bool(uint64_t session, uint64_t seq)>& fn) const {
-  return Scan("R", "R", [&](absl::string_view key, absl::string_view) {
+  return Scan(kCalls, kCalls, [&](absl::string_view key, absl::string_view) {
     return fn(DecodeU64(key), DecodeU64(key.substr(8)));
   });
 }
@@ -358,9 +238,10 @@ absl::Status RocksMetaStore::ForEachXattrOf(
 absl::Status RocksMetaStore::ForEachXattr(
     const std::function<bool(uint64_t ino, absl::string_view name,
                              absl::string_view value)>& fn) const {
-  return Scan("X", "X", [&](absl::string_view key, absl::string_view value) {
-    return fn(DecodeU64(key), key.substr(8), value);
-  });
+  return Scan(kXattrs, kXattrs,
+              [&](absl::string_view key, absl::string_view value) {
+                return fn(DecodeU64(key), key.substr(8), value);
+              });
 }
 
 std::unique_ptr<MetaBatch> RocksMetaStore::NewBatch() {
@@ -380,17 +261,10 @@ absl::Status RocksMetaStore::Scan(
   // Bounding the iterator to the prefix matters: without it, a seek that
   // finds no live key in the prefix walks every deletion tombstone after
   // it (every unlinked entry's records), which made unlink O(deletions).
-  std::string upper(prefix);
-  while (!upper.empty() && static_cast<uint8_t>(upper.back()) == 0xff) {
-    upper.pop_back();
-  }
-  rocksdb::Slice upper_slice;
+  const std::string upper = PrefixEnd(prefix);
+  rocksdb::Slice upper_slice(upper);
   rocksdb::ReadOptions read_options;
-  if (!upper.empty()) {
-    upper.back() = static_cast<char>(static_cast<uint8_t>(upper.back()) + 1);
-    upper_slice = rocksdb::Slice(upper);
-    read_options.iterate_upper_bound = &upper_slice;
-  }
+  if (!upper.empty()) read_options.iterate_upper_bound = &upper_slice;
   std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(read_options));
   for (it->Seek(rocksdb::Slice(start.data(), start.size())); it->Valid();
        it->Next()) {
@@ -404,7 +278,7 @@ absl::Status RocksMetaStore::Scan(
   return FromRocks(it->status());
 }
 
-bool RocksMetaStoreFactory::Exists() const {
+absl::StatusOr<bool> RocksMetaStoreFactory::Exists() const {
   return RocksMetaStore::Exists(path_);
 }
 

@@ -1,11 +1,10 @@
 // RocksMetaStore: the MetaStore (meta_store.h) in an embedded RocksDB.
 //
-// One RocksDB key per record, in the schema of meta.proto; a MetaBatch is
+// One RocksDB key per record, in the schema of meta_keys.h; a MetaBatch is
 // a rocksdb::WriteBatch, written through to the OS at Commit (a crash of
 // the process loses nothing acknowledged); Sync() fsyncs the WAL. Before
 // RocksDB flushes a memtable on its own, `before_flush` runs (the server
-// syncs the volume there). The key helpers and the raw Scan serve the
-// offline checker, which verifies this layout (both records of an entry).
+// syncs the volume there).
 // RocksDB types are only declared here, so that users of the store do not
 // compile against RocksDB's headers.
 #ifndef RBFS_SERVER_STORE_ROCKS_META_STORE_H_
@@ -41,23 +40,6 @@ class RocksMetaStore : public MetaStore {
       rocksdb::Env* env = nullptr);
   ~RocksMetaStore() override;
 
-  // Keys.
-  static std::string InodeKey(uint64_t ino);
-  static std::string DirentKey(uint64_t parent, absl::string_view name);
-  static std::string CookieKey(uint64_t parent, uint64_t cookie);
-  static std::string BlockKey(uint64_t ino, uint64_t index);
-  static std::string OrphanKey(uint64_t ino);
-  static std::string CallKey(uint64_t session, uint64_t seq);
-  static std::string XattrKey(uint64_t ino, absl::string_view name);
-  // Prefixes of all "B" keys of one inode, all "C" keys of one directory,
-  // all "R" keys of one session and all "X" keys of one inode.
-  static std::string BlockPrefix(uint64_t ino);
-  static std::string CookiePrefix(uint64_t parent);
-  static std::string CallPrefix(uint64_t session);
-  static std::string XattrPrefix(uint64_t ino);
-  static std::string EncodeU64(uint64_t v);
-  static uint64_t DecodeU64(absl::string_view bytes);
-
   absl::StatusOr<meta::Superblock> GetSuperblock() const override;
   absl::StatusOr<meta::InodeRecord> GetInode(uint64_t ino) const override;
   absl::StatusOr<meta::DirentRecord> GetDirent(
@@ -68,9 +50,6 @@ class RocksMetaStore : public MetaStore {
                                     uint64_t index) const override;
   absl::StatusOr<std::string> GetXattr(uint64_t ino,
                                        absl::string_view name) const override;
-  // The readdir record of entry `cookie` in `parent`.
-  absl::StatusOr<meta::DirentRecord> GetCookieRecord(uint64_t parent,
-                                                     uint64_t cookie) const;
 
   absl::Status ForEachInode(
       const std::function<bool(uint64_t ino)>& fn) const override;
@@ -101,16 +80,14 @@ class RocksMetaStore : public MetaStore {
       const std::function<bool(uint64_t ino, absl::string_view name,
                                absl::string_view value)>& fn) const override;
 
-  std::unique_ptr<MetaBatch> NewBatch() override;
-  absl::Status Commit(MetaBatch* batch) override;
-  absl::Status Sync() override;
-
-  // Calls fn(key_suffix, value) for each key starting with `prefix` at or
-  // after `start` (a full key), in order, until fn returns false.
   absl::Status Scan(
       absl::string_view prefix, absl::string_view start,
       const std::function<bool(absl::string_view suffix,
-                               absl::string_view value)>& fn) const;
+                               absl::string_view value)>& fn) const override;
+
+  std::unique_ptr<MetaBatch> NewBatch() override;
+  absl::Status Commit(MetaBatch* batch) override;
+  absl::Status Sync() override;
 
  private:
   RocksMetaStore(rocksdb::DB* db,
@@ -126,7 +103,7 @@ class RocksMetaStoreFactory : public MetaStoreFactory {
   explicit RocksMetaStoreFactory(std::string path, rocksdb::Env* env = nullptr)
       : path_(std::move(path)), env_(env) {}
 
-  bool Exists() const override;
+  absl::StatusOr<bool> Exists() const override;
   absl::StatusOr<std::unique_ptr<MetaStore>> Open(
       std::function<void()> before_flush) const override;
   std::string location() const override { return path_; }

@@ -55,3 +55,11 @@ if ((${#missing[@]})); then
 else
   echo "setup: all packages present"
 fi
+
+# etcd's v3 API definitions for the build (the metadata store on etcd):
+# six .proto files out of three Go source packages.
+if [[ $(id -u) -ne 0 ]]; then
+  sudo bash "$(dirname "$0")/etcd-protos.sh"
+else
+  bash "$(dirname "$0")/etcd-protos.sh"
+fi

@@ -33,6 +33,10 @@
 #include "server/store/rbd_volume.h"
 #include "testing/ceph_cluster.h"
 #endif
+#ifdef RBFS_FILESYSTEM_TEST_ON_ETCD
+#include "server/store/etcd_meta_store.h"
+#include "testing/etcd_server.h"
+#endif
 #include "testing/fake_clock.h"
 
 namespace rbfs {
@@ -81,33 +85,66 @@ CephEnvironment* const ceph_environment = static_cast<CephEnvironment*>(
 testing::CephCluster* SharedCeph() { return ceph_environment->cluster(); }
 #endif
 
+#ifdef RBFS_FILESYSTEM_TEST_ON_ETCD
+// The _etcd variant: one loopback etcd for the whole run, a key prefix per
+// test.
+class EtcdEnvironment : public ::testing::Environment {
+ public:
+  void TearDown() override { etcd_.reset(); }
+  testing::EtcdServer* etcd() {
+    if (etcd_ == nullptr) {
+      absl::StatusOr<std::unique_ptr<testing::EtcdServer>> started =
+          testing::EtcdServer::Start();
+      if (!started.ok()) {
+        ADD_FAILURE() << started.status();
+        return nullptr;
+      }
+      etcd_ = *std::move(started);
+    }
+    return etcd_.get();
+  }
+
+ private:
+  std::unique_ptr<testing::EtcdServer> etcd_;
+};
+
+EtcdEnvironment* const etcd_environment = static_cast<EtcdEnvironment*>(
+    ::testing::AddGlobalTestEnvironment(new EtcdEnvironment));
+
+testing::EtcdServer* SharedEtcd() { return etcd_environment->etcd(); }
+#endif
+
+std::string TestName() {
+  return ::testing::UnitTest::GetInstance()->current_test_info()->name();
+}
+
 class FilesystemTest : public ::testing::Test {
  protected:
   void SetUp() override {
     const char* tmp = std::getenv("TEST_TMPDIR");
-    dir_ = std::string(tmp ? tmp : "/tmp") + "/fs_" +
-           ::testing::UnitTest::GetInstance()->current_test_info()->name();
+    dir_ = std::string(tmp ? tmp : "/tmp") + "/fs_" + TestName();
     Wipe();
     Reopen();
   }
 
-  // Removes the data directory (and the test's RBD image): the next
-  // Reopen() makes a new filesystem.
+  // Removes the data directory (and the test's RBD image or etcd keys):
+  // the next Reopen() makes a new filesystem.
   void Wipe() {
     fs_.reset();
     std::filesystem::remove_all(dir_);
 #ifdef RBFS_FILESYSTEM_TEST_ON_CEPH
     ASSERT_NE(SharedCeph(), nullptr);
-    ASSERT_TRUE(
-        SharedCeph()
-            ->RemoveImage(
-                ::testing::UnitTest::GetInstance()->current_test_info()->name())
-            .ok());
+    ASSERT_TRUE(SharedCeph()->RemoveImage(TestName()).ok());
+#endif
+#ifdef RBFS_FILESYSTEM_TEST_ON_ETCD
+    ASSERT_NE(SharedEtcd(), nullptr);
+    ASSERT_TRUE(SharedEtcd()->DeletePrefix(EtcdPrefix()).ok());
 #endif
   }
 
   // The stores of dir_: the local pair, or with the volume in an RBD image
-  // of this test's name (the _ceph variant of this test).
+  // of this test's name (the _ceph variant of this test), or with the
+  // metadata in etcd under a prefix of this test's name (the _etcd one).
   absl::StatusOr<Stores> TestStores(uint64_t volume_size = 64 << 20) const {
     LocalStoreOptions local;
     local.data_dir = dir_;
@@ -115,7 +152,19 @@ class FilesystemTest : public ::testing::Test {
     local.volume_size = volume_size;
     absl::StatusOr<Stores> stores = MakeLocalStores(local);
     if (stores.ok() && on_ceph_) stores->volume = CephVolume(volume_size);
+#ifdef RBFS_FILESYSTEM_TEST_ON_ETCD
+    if (stores.ok()) {
+      EtcdOptions etcd;
+      etcd.endpoints = {SharedEtcd()->endpoint()};
+      etcd.prefix = EtcdPrefix();
+      stores->meta = std::make_shared<EtcdMetaStoreFactory>(etcd);
+    }
+#endif
     return stores;
+  }
+
+  static std::string EtcdPrefix() {
+    return "/rbfs-fs-test/" + TestName() + "/";
   }
 
   std::shared_ptr<const BlockDeviceFactory> CephVolume(
@@ -124,7 +173,7 @@ class FilesystemTest : public ::testing::Test {
     RbdOptions rbd;
     rbd.conf_path = SharedCeph()->conf();
     rbd.pool = SharedCeph()->pool();
-    rbd.image = ::testing::UnitTest::GetInstance()->current_test_info()->name();
+    rbd.image = TestName();
     rbd.block_size = kBlock;
     rbd.volume_size = volume_size;
     return std::make_shared<RbdVolumeFactory>(rbd);
@@ -134,10 +183,11 @@ class FilesystemTest : public ::testing::Test {
 #endif
   }
 
-  // The offline checker on dir_ and its volume.
+  // The offline checker on the test's stores.
   absl::StatusOr<CheckReport> CheckNow() const {
-    if (!on_ceph_) return CheckDataDir(dir_, "");
-    return CheckVolume(dir_, *CephVolume(64 << 20));
+    absl::StatusOr<Stores> stores = TestStores();
+    if (!stores.ok()) return stores.status();
+    return CheckStores(*stores->meta, *stores->volume);
   }
 
   void Reopen(uint64_t volume_size = 64 << 20, absl::Duration lease = kLease) {
@@ -734,9 +784,11 @@ TEST_F(FilesystemTest, CheckerReportsDamage) {
   Dir(kRoot, "d");
   fs_.reset();
   {
-    absl::StatusOr<std::unique_ptr<RocksMetaStore>> meta =
-        RocksMetaStore::Open(LocalMetaPath(dir_), nullptr);
-    ASSERT_TRUE(meta.ok());
+    absl::StatusOr<Stores> stores = TestStores();
+    ASSERT_TRUE(stores.ok()) << stores.status();
+    absl::StatusOr<std::unique_ptr<MetaStore>> meta =
+        stores->meta->Open(nullptr);
+    ASSERT_TRUE(meta.ok()) << meta.status();
     std::unique_ptr<MetaBatch> batch = (*meta)->NewBatch();
     meta::DirentRecord dangling;
     dangling.set_ino(999);
@@ -846,8 +898,7 @@ class FilesystemOpenTest : public ::testing::Test {
   void SetUp() override {
     const char* tmp = std::getenv("TEST_TMPDIR");
     const std::string dir =
-        std::string(tmp ? tmp : "/tmp") + "/fs_open_" +
-        ::testing::UnitTest::GetInstance()->current_test_info()->name();
+        std::string(tmp ? tmp : "/tmp") + "/fs_open_" + TestName();
     std::filesystem::remove_all(dir);
     meta_path_ = LocalMetaPath(dir);
     std::filesystem::create_directories(dir);

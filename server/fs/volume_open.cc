@@ -81,12 +81,7 @@ absl::StatusOr<std::unique_ptr<Filesystem>> Filesystem::Open(
   if (options.wrap_volume) device = options.wrap_volume(std::move(device));
   BlockDevice* block_device = device.get();
   absl::StatusOr<std::unique_ptr<MetaStore>> meta =
-      stores.meta->Open([block_device] {
-        if (absl::Status s = block_device->Sync(); !s.ok()) {
-          LogError("volume sync before metadata flush failed: %s",
-                   s.ToString());
-        }
-      });
+      stores.meta->Open([block_device] { return block_device->Sync(); });
   if (!meta.ok()) return meta.status();
 
   absl::StatusOr<meta::Superblock> sb = (*meta)->GetSuperblock();

@@ -132,10 +132,12 @@ class MetaStoreFactory {
   // An error when that cannot be told (a store out of reach).
   virtual absl::StatusOr<bool> Exists() const = 0;
   // Opens (creating if missing) the store. `before_flush` runs before the
-  // store persists committed batches on its own initiative, so that the
-  // volume's data reaches disk before metadata that points to it.
+  // store persists committed batches that may map blocks, so that the
+  // volume's data reaches disk before metadata that points to it: before
+  // RocksDB flushes on its own initiative, before each such etcd commit
+  // (which its error then fails).
   virtual absl::StatusOr<std::unique_ptr<MetaStore>> Open(
-      std::function<void()> before_flush) const = 0;
+      std::function<absl::Status()> before_flush) const = 0;
   // For messages: where the store is.
   virtual std::string location() const = 0;
 };

@@ -6,6 +6,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "common/errno_status.h"
+#include "common/log.h"
 #include "rocksdb/db.h"
 #include "rocksdb/listener.h"
 #include "rocksdb/options.h"
@@ -45,14 +46,20 @@ absl::Status FromRocks(const rocksdb::Status& s) {
 
 class FlushOrdering : public rocksdb::EventListener {
  public:
-  explicit FlushOrdering(std::function<void()> before_flush)
+  explicit FlushOrdering(std::function<absl::Status()> before_flush)
       : before_flush_(std::move(before_flush)) {}
+  // RocksDB cannot be told to hold the flush back, so a failure is only
+  // logged here; the committer's next sync reports it (its volume sync
+  // fails the same way).
   void OnFlushBegin(rocksdb::DB*, const rocksdb::FlushJobInfo&) override {
-    if (before_flush_) before_flush_();
+    if (!before_flush_) return;
+    if (absl::Status s = before_flush_(); !s.ok()) {
+      LogError("volume sync before metadata flush failed: %s", s.ToString());
+    }
   }
 
  private:
-  std::function<void()> before_flush_;
+  std::function<absl::Status()> before_flush_;
 };
 
 template <typename Proto>
@@ -95,7 +102,7 @@ RocksMetaStore::RocksMetaStore(rocksdb::DB* db,
     : db_(db), listener_(std::move(listener)) {}
 
 absl::StatusOr<std::unique_ptr<RocksMetaStore>> RocksMetaStore::Open(
-    const std::string& path, std::function<void()> before_flush,
+    const std::string& path, std::function<absl::Status()> before_flush,
     rocksdb::Env* env) {
   rocksdb::Options options;
   options.create_if_missing = true;
@@ -283,7 +290,7 @@ absl::StatusOr<bool> RocksMetaStoreFactory::Exists() const {
 }
 
 absl::StatusOr<std::unique_ptr<MetaStore>> RocksMetaStoreFactory::Open(
-    std::function<void()> before_flush) const {
+    std::function<absl::Status()> before_flush) const {
   absl::StatusOr<std::unique_ptr<RocksMetaStore>> store =
       RocksMetaStore::Open(path_, std::move(before_flush), env_);
   if (!store.ok()) return store.status();

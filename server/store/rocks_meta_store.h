@@ -36,7 +36,7 @@ class RocksMetaStore : public MetaStore {
   // Opens (creating if missing) the store in directory `path`. `env`
   // (tests: fault injection) replaces RocksDB's default environment.
   static absl::StatusOr<std::unique_ptr<RocksMetaStore>> Open(
-      const std::string& path, std::function<void()> before_flush,
+      const std::string& path, std::function<absl::Status()> before_flush,
       rocksdb::Env* env = nullptr);
   ~RocksMetaStore() override;
 
@@ -105,7 +105,7 @@ class RocksMetaStoreFactory : public MetaStoreFactory {
 
   absl::StatusOr<bool> Exists() const override;
   absl::StatusOr<std::unique_ptr<MetaStore>> Open(
-      std::function<void()> before_flush) const override;
+      std::function<absl::Status()> before_flush) const override;
   std::string location() const override { return path_; }
 
  private:

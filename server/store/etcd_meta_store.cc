@@ -1,0 +1,447 @@
+#include "server/store/etcd_meta_store.h"
+
+#include <grpcpp/grpcpp.h>
+
+#include <cerrno>
+#include <map>
+#include <optional>
+#include <utility>
+
+#include "absl/strings/ascii.h"
+#include "absl/strings/match.h"
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "absl/strings/str_split.h"
+#include "common/errno_status.h"
+#include "etcd/etcdserver/etcdserverpb/rpc.grpc.pb.h"
+#include "server/store/meta_keys.h"
+
+namespace rbfs {
+
+using meta_keys::BlockKey;
+using meta_keys::BlockPrefix;
+using meta_keys::CallKey;
+using meta_keys::CallPrefix;
+using meta_keys::CookieKey;
+using meta_keys::CookiePrefix;
+using meta_keys::DecodeU64;
+using meta_keys::DirentKey;
+using meta_keys::InodeKey;
+using meta_keys::PrefixEnd;
+using meta_keys::XattrKey;
+using meta_keys::XattrPrefix;
+
+struct EtcdMetaStore::Client {
+  std::unique_ptr<etcdserverpb::KV::Stub> kv;
+};
+
+namespace {
+
+// Range pages and values are far below this; gRPC's default of 4 MiB could
+// cut a page of large extended attributes.
+constexpr int kMaxReceiveBytes = 64 << 20;
+
+absl::Status FromGrpc(const grpc::Status& s, absl::string_view what) {
+  if (s.ok()) return absl::OkStatus();
+  const std::string text =
+      absl::StrCat("etcd ", what, ": ", s.error_message(), " (",
+                   static_cast<int>(s.error_code()), ")");
+  // etcd's space quota ("mvcc: database space exceeded").
+  if (s.error_code() == grpc::StatusCode::RESOURCE_EXHAUSTED) {
+    return ErrnoError(ENOSPC, text);
+  }
+  return ErrnoError(EIO, text);
+}
+
+// The gRPC target for the endpoints: one as given (a DNS name may have
+// several addresses), several as a list of IPv4 addresses.
+absl::StatusOr<std::string> ChannelTarget(
+    const std::vector<std::string>& endpoints) {
+  std::vector<std::string> hosts;
+  for (std::string e : endpoints) {
+    absl::string_view view = absl::StripAsciiWhitespace(e);
+    if (absl::StartsWith(view, "https://")) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "etcd endpoint ", view, ": TLS to etcd is not supported yet"));
+    }
+    absl::ConsumePrefix(&view, "http://");
+    if (view.empty()) continue;
+    hosts.emplace_back(view);
+  }
+  if (hosts.empty()) {
+    return absl::InvalidArgumentError("no etcd endpoint given");
+  }
+  if (hosts.size() == 1) return hosts[0];
+  for (const std::string& h : hosts) {
+    std::vector<absl::string_view> parts = absl::StrSplit(h, ':');
+    uint32_t port = 0;
+    bool ipv4 = parts.size() == 2 && absl::SimpleAtoi(parts[1], &port);
+    std::vector<absl::string_view> octets = absl::StrSplit(parts[0], '.');
+    uint32_t octet = 0;
+    ipv4 = ipv4 && octets.size() == 4;
+    for (absl::string_view o : octets) {
+      ipv4 = ipv4 && absl::SimpleAtoi(o, &octet) && octet < 256;
+    }
+    if (!ipv4) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "etcd endpoint ", h,
+          ": several endpoints must be IPv4 address:port (or give one DNS "
+          "name that resolves to every member)"));
+    }
+  }
+  return absl::StrCat("ipv4:", absl::StrJoin(hosts, ","));
+}
+
+std::string NormalizedPrefix(std::string prefix) {
+  if (prefix.empty() || prefix.back() != '/') prefix.push_back('/');
+  return prefix;
+}
+
+template <typename Proto>
+absl::StatusOr<Proto> Parse(const absl::StatusOr<std::string>& value) {
+  if (!value.ok()) return value.status();
+  Proto proto;
+  if (!proto.ParseFromString(*value)) {
+    return ErrnoError(EIO, "corrupt metadata record");
+  }
+  return proto;
+}
+
+// The batch: the last change of each key, in key order, so that the Txn
+// names every key once and runs of block deletes are adjacent.
+class EtcdMetaBatch : public meta_keys::KeyValueMetaBatch {
+ public:
+  // nullopt: delete.
+  const std::map<std::string, std::optional<std::string>>& changes() const {
+    return changes_;
+  }
+
+ private:
+  void Put(std::string key, std::string value) override {
+    changes_[std::move(key)] = std::move(value);
+  }
+  void Delete(std::string key) override {
+    changes_[std::move(key)] = std::nullopt;
+  }
+
+  std::map<std::string, std::optional<std::string>> changes_;
+};
+
+// Whether `key` is a block map key; its inode and index if so.
+bool IsBlockKey(absl::string_view key, uint64_t* ino, uint64_t* index) {
+  if (key.size() != 17 || !absl::StartsWith(key, meta_keys::kBlocks)) {
+    return false;
+  }
+  *ino = DecodeU64(key.substr(1));
+  *index = DecodeU64(key.substr(9));
+  return true;
+}
+
+}  // namespace
+
+EtcdMetaStore::EtcdMetaStore(const EtcdOptions& options,
+                             std::unique_ptr<Client> client,
+                             std::function<absl::Status()> before_flush)
+    : prefix_(NormalizedPrefix(options.prefix)),
+      op_timeout_(options.op_timeout),
+      page_keys_(options.page_keys > 0 ? options.page_keys
+                                       : EtcdOptions::kDefaultPageKeys),
+      client_(std::move(client)),
+      before_flush_(std::move(before_flush)) {}
+
+EtcdMetaStore::~EtcdMetaStore() = default;
+
+absl::StatusOr<std::unique_ptr<EtcdMetaStore>> EtcdMetaStore::Open(
+    const EtcdOptions& options, std::function<absl::Status()> before_flush) {
+  absl::StatusOr<std::string> target = ChannelTarget(options.endpoints);
+  if (!target.ok()) return target.status();
+  grpc::ChannelArguments args;
+  args.SetMaxReceiveMessageSize(kMaxReceiveBytes);
+  auto client = std::make_unique<Client>();
+  client->kv = etcdserverpb::KV::NewStub(grpc::CreateCustomChannel(
+      *target, grpc::InsecureChannelCredentials(), args));
+  return std::unique_ptr<EtcdMetaStore>(
+      new EtcdMetaStore(options, std::move(client), std::move(before_flush)));
+}
+
+namespace {
+
+// A call's context: its deadline, and waiting for a connection until then
+// rather than failing at once while etcd restarts.
+std::unique_ptr<grpc::ClientContext> CallContext(absl::Duration timeout) {
+  auto context = std::make_unique<grpc::ClientContext>();
+  context->set_deadline(absl::ToChronoTime(absl::Now() + timeout));
+  context->set_wait_for_ready(true);
+  return context;
+}
+
+}  // namespace
+
+absl::StatusOr<std::string> EtcdMetaStore::Get(const std::string& key) const {
+  etcdserverpb::RangeRequest request;
+  request.set_key(prefix_ + key);
+  etcdserverpb::RangeResponse response;
+  std::unique_ptr<grpc::ClientContext> context = CallContext(op_timeout_);
+  if (absl::Status s = FromGrpc(
+          client_->kv->Range(context.get(), request, &response), "range");
+      !s.ok()) {
+    return s;
+  }
+  if (response.kvs_size() == 0) {
+    return absl::NotFoundError("no such metadata record");
+  }
+  return std::move(*response.mutable_kvs(0)->mutable_value());
+}
+
+absl::StatusOr<bool> EtcdMetaStore::HasSuperblock() const {
+  absl::StatusOr<std::string> sb = Get(std::string(meta_keys::kSuperblock));
+  if (absl::IsNotFound(sb.status())) return false;
+  if (!sb.ok()) return sb.status();
+  return true;
+}
+
+absl::StatusOr<meta::Superblock> EtcdMetaStore::GetSuperblock() const {
+  return Parse<meta::Superblock>(Get(std::string(meta_keys::kSuperblock)));
+}
+
+absl::StatusOr<meta::InodeRecord> EtcdMetaStore::GetInode(uint64_t ino) const {
+  return Parse<meta::InodeRecord>(Get(InodeKey(ino)));
+}
+
+absl::StatusOr<meta::DirentRecord> EtcdMetaStore::GetDirent(
+    uint64_t parent, absl::string_view name) const {
+  return Parse<meta::DirentRecord>(Get(DirentKey(parent, name)));
+}
+
+absl::StatusOr<meta::CallRecord> EtcdMetaStore::GetCall(uint64_t session,
+                                                        uint64_t seq) const {
+  return Parse<meta::CallRecord>(Get(CallKey(session, seq)));
+}
+
+absl::StatusOr<uint64_t> EtcdMetaStore::GetBlock(uint64_t ino,
+                                                 uint64_t index) const {
+  absl::StatusOr<std::string> value = Get(BlockKey(ino, index));
+  if (absl::IsNotFound(value.status())) return 0;
+  if (!value.ok()) return value.status();
+  return DecodeU64(*value);
+}
+
+absl::StatusOr<std::string> EtcdMetaStore::GetXattr(
+    uint64_t ino, absl::string_view name) const {
+  return Get(XattrKey(ino, name));
+}
+
+absl::Status EtcdMetaStore::Scan(
+    absl::string_view prefix, absl::string_view start,
+    const std::function<bool(absl::string_view, absl::string_view)>& fn) const {
+  const std::string full_prefix = absl::StrCat(prefix_, prefix);
+  std::string end = PrefixEnd(full_prefix);
+  std::string from = absl::StrCat(prefix_, start);
+  int64_t revision = 0;  // of the first page, for every later one
+  for (;;) {
+    etcdserverpb::RangeRequest request;
+    request.set_key(from);
+    request.set_range_end(end);
+    request.set_limit(page_keys_);
+    request.set_revision(revision);
+    etcdserverpb::RangeResponse response;
+    std::unique_ptr<grpc::ClientContext> context = CallContext(op_timeout_);
+    if (absl::Status s = FromGrpc(
+            client_->kv->Range(context.get(), request, &response), "range");
+        !s.ok()) {
+      return s;
+    }
+    if (revision == 0) revision = response.header().revision();
+    for (const mvccpb::KeyValue& kv : response.kvs()) {
+      absl::string_view key = kv.key();
+      if (!absl::ConsumePrefix(&key, full_prefix)) continue;
+      if (!fn(key, kv.value())) return absl::OkStatus();
+    }
+    if (!response.more() || response.kvs_size() == 0) return absl::OkStatus();
+    from = response.kvs(response.kvs_size() - 1).key();
+    from.push_back('\0');
+  }
+}
+
+absl::Status EtcdMetaStore::ForEachInode(
+    const std::function<bool(uint64_t ino)>& fn) const {
+  return Scan(meta_keys::kInodes, meta_keys::kInodes,
+              [&](absl::string_view key, absl::string_view) {
+                return fn(DecodeU64(key));
+              });
+}
+
+absl::Status EtcdMetaStore::ForEachOrphan(
+    const std::function<bool(uint64_t ino)>& fn) const {
+  return Scan(meta_keys::kOrphans, meta_keys::kOrphans,
+              [&](absl::string_view key, absl::string_view) {
+                return fn(DecodeU64(key));
+              });
+}
+
+absl::Status EtcdMetaStore::ForEachBlock(
+    const std::function<bool(uint64_t ino, uint64_t index, uint64_t block)>& fn)
+    const {
+  return Scan(meta_keys::kBlocks, meta_keys::kBlocks,
+              [&](absl::string_view key, absl::string_view value) {
+                return fn(DecodeU64(key), DecodeU64(key.substr(8)),
+                          DecodeU64(value));
+              });
+}
+
+absl::Status EtcdMetaStore::ForEachBlockOf(
+    uint64_t ino, uint64_t first,
+    const std::function<bool(uint64_t index, uint64_t block)>& fn) const {
+  return Scan(BlockPrefix(ino), BlockKey(ino, first),
+              [&](absl::string_view key, absl::string_view value) {
+                return fn(DecodeU64(key), DecodeU64(value));
+              });
+}
+
+absl::Status EtcdMetaStore::ForEachDirent(
+    uint64_t parent, uint64_t first,
+    const std::function<bool(const meta::DirentRecord& d)>& fn) const {
+  absl::Status corrupt;
+  absl::Status scan =
+      Scan(CookiePrefix(parent), CookieKey(parent, first),
+           [&](absl::string_view, absl::string_view value) {
+             meta::DirentRecord d;
+             if (!d.ParseFromArray(value.data(), value.size())) {
+               corrupt = ErrnoError(EIO, "corrupt directory entry");
+               return false;
+             }
+             return fn(d);
+           });
+  return scan.ok() ? corrupt : scan;
+}
+
+absl::Status EtcdMetaStore::ForEachCall(
+    const std::function<bool(uint64_t session, uint64_t seq)>& fn) const {
+  return Scan(meta_keys::kCalls, meta_keys::kCalls,
+              [&](absl::string_view key, absl::string_view) {
+                return fn(DecodeU64(key), DecodeU64(key.substr(8)));
+              });
+}
+
+absl::Status EtcdMetaStore::ForEachCallOf(
+    uint64_t session, const std::function<bool(uint64_t seq)>& fn) const {
+  const std::string prefix = CallPrefix(session);
+  return Scan(prefix, prefix, [&](absl::string_view key, absl::string_view) {
+    return fn(DecodeU64(key));
+  });
+}
+
+absl::Status EtcdMetaStore::ForEachXattrOf(
+    uint64_t ino,
+    const std::function<bool(absl::string_view name, absl::string_view value)>&
+        fn) const {
+  const std::string prefix = XattrPrefix(ino);
+  return Scan(prefix, prefix, fn);
+}
+
+absl::Status EtcdMetaStore::ForEachXattr(
+    const std::function<bool(uint64_t ino, absl::string_view name,
+                             absl::string_view value)>& fn) const {
+  return Scan(meta_keys::kXattrs, meta_keys::kXattrs,
+              [&](absl::string_view key, absl::string_view value) {
+                return fn(DecodeU64(key), key.substr(8), value);
+              });
+}
+
+std::unique_ptr<MetaBatch> EtcdMetaStore::NewBatch() {
+  return std::make_unique<EtcdMetaBatch>();
+}
+
+absl::Status EtcdMetaStore::Commit(MetaBatch* batch) {
+  const auto& changes = static_cast<EtcdMetaBatch*>(batch)->changes();
+  if (changes.empty()) return absl::OkStatus();
+  etcdserverpb::TxnRequest txn;
+  bool maps_blocks = false;
+  // A run of deleted block map entries of one inode at consecutive indexes,
+  // from run_key to run_last: one DeleteRange when it ends.
+  std::string run_key;
+  uint64_t run_ino = 0;
+  uint64_t run_last = 0;
+  auto end_run = [&] {
+    if (run_key.empty()) return;
+    etcdserverpb::DeleteRangeRequest* del =
+        txn.add_success()->mutable_request_delete_range();
+    del->set_key(prefix_ + run_key);
+    // Block keys have one length, so nothing lies between the last one and
+    // it with a zero byte appended.
+    std::string last_key = prefix_ + BlockKey(run_ino, run_last);
+    if (last_key != del->key()) {
+      last_key.push_back('\0');
+      del->set_range_end(std::move(last_key));
+    }
+    run_key.clear();
+  };
+  for (const auto& [key, value] : changes) {
+    uint64_t ino = 0;
+    uint64_t index = 0;
+    const bool block = IsBlockKey(key, &ino, &index);
+    if (value.has_value()) {
+      end_run();
+      maps_blocks = maps_blocks || block;
+      etcdserverpb::PutRequest* put = txn.add_success()->mutable_request_put();
+      put->set_key(prefix_ + key);
+      put->set_value(*value);
+      continue;
+    }
+    if (block) {
+      if (!run_key.empty() && ino == run_ino && index == run_last + 1) {
+        run_last = index;
+        continue;
+      }
+      end_run();
+      run_key = key;
+      run_ino = ino;
+      run_last = index;
+      continue;
+    }
+    end_run();
+    txn.add_success()->mutable_request_delete_range()->set_key(prefix_ + key);
+  }
+  end_run();
+  if (maps_blocks && before_flush_) {
+    if (absl::Status s = before_flush_(); !s.ok()) return s;
+  }
+  etcdserverpb::TxnResponse response;
+  std::unique_ptr<grpc::ClientContext> context = CallContext(op_timeout_);
+  const grpc::Status status = client_->kv->Txn(context.get(), txn, &response);
+  if (status.error_code() == grpc::StatusCode::INVALID_ARGUMENT) {
+    return ErrnoError(
+        EIO,
+        absl::StrCat("etcd refused a metadata batch of ", txn.success_size(),
+                     " operations (", txn.ByteSizeLong(),
+                     " bytes): ", status.error_message(),
+                     "; see etcd's --max-txn-ops and "
+                     "--max-request-bytes in docs/operations.md"));
+  }
+  return FromGrpc(status, "txn");
+}
+
+absl::Status EtcdMetaStore::Sync() { return absl::OkStatus(); }
+
+absl::StatusOr<bool> EtcdMetaStoreFactory::Exists() const {
+  absl::StatusOr<std::unique_ptr<EtcdMetaStore>> store =
+      EtcdMetaStore::Open(options_, nullptr);
+  if (!store.ok()) return store.status();
+  return (*store)->HasSuperblock();
+}
+
+absl::StatusOr<std::unique_ptr<MetaStore>> EtcdMetaStoreFactory::Open(
+    std::function<absl::Status()> before_flush) const {
+  absl::StatusOr<std::unique_ptr<EtcdMetaStore>> store =
+      EtcdMetaStore::Open(options_, std::move(before_flush));
+  if (!store.ok()) return store.status();
+  return std::unique_ptr<MetaStore>(*std::move(store));
+}
+
+std::string EtcdMetaStoreFactory::location() const {
+  return absl::StrCat("etcd ", absl::StrJoin(options_.endpoints, ","), " ",
+                      NormalizedPrefix(options_.prefix));
+}
+
+}  // namespace rbfs

@@ -1,0 +1,157 @@
+// EtcdMetaStore: the MetaStore (meta_store.h) in etcd, through its v3 API
+// (gRPC), so that the metadata lives in a replicated store beside the
+// servers rather than on one server's disk (issue 18).
+//
+// The records keep the key schema of meta_keys.h under a prefix, one per
+// volume ("/rbfs/VOLUME/"). Reads are linearizable Range calls; a ForEach
+// pages through a key range, every page at the revision of the first, so
+// one listing is one snapshot. A MetaBatch becomes one Txn: later changes
+// to a key replace earlier ones in the batch (etcd refuses a key twice in a
+// Txn), and deletes of consecutive block map entries of an inode become one
+// DeleteRange (truncating or removing a file is one operation per run of
+// blocks, not per block).
+//
+// etcd answers a Txn once its log entry is fsynced on a quorum, so Commit is
+// durable and Sync has nothing left to do. That leaves no later moment for
+// the volume's data to reach its disk first, so Commit runs `before_flush`
+// (the server syncs the volume) before a batch that maps blocks, and fails
+// with its error.
+//
+// Limits (etcd's, by flag of the etcd server): a Txn of at most
+// --max-txn-ops operations (128 by default) and a request of at most
+// --max-request-bytes (1.5 MiB). A batch past either is refused whole
+// (EIO, the message says which); docs/operations.md gives the settings.
+//
+// Every call has a deadline (`op_timeout`) and waits for a connection until
+// then, so an etcd restart within it is ridden out and an unreachable one
+// is EIO after it, never a hang. Thread-safe: gRPC's stub is, and the store
+// keeps no other mutable state.
+#ifndef RBFS_SERVER_STORE_ETCD_META_STORE_H_
+#define RBFS_SERVER_STORE_ETCD_META_STORE_H_
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
+#include "absl/time/time.h"
+#include "server/store/meta.pb.h"
+#include "server/store/meta_store.h"
+
+namespace rbfs {
+
+struct EtcdOptions {
+  static constexpr absl::Duration kDefaultOpTimeout = absl::Seconds(20);
+  static constexpr int kDefaultPageKeys = 512;
+
+  // host:port of each etcd member (plain "http://" is accepted and
+  // dropped). Several must be IPv4 addresses; a DNS name with several
+  // addresses is one endpoint.
+  std::vector<std::string> endpoints;
+  // Every key of the volume starts with this; a "/" is appended if missing.
+  std::string prefix = "/rbfs/default/";
+  absl::Duration op_timeout = kDefaultOpTimeout;
+  // Keys per Range call of a ForEach.
+  int page_keys = kDefaultPageKeys;
+};
+
+class EtcdMetaStore : public MetaStore {
+ public:
+  // Connects (lazily: the first call waits for etcd up to op_timeout).
+  // InvalidArgument for endpoints it cannot use.
+  static absl::StatusOr<std::unique_ptr<EtcdMetaStore>> Open(
+      const EtcdOptions& options, std::function<absl::Status()> before_flush);
+  ~EtcdMetaStore() override;
+
+  absl::StatusOr<meta::Superblock> GetSuperblock() const override;
+  absl::StatusOr<meta::InodeRecord> GetInode(uint64_t ino) const override;
+  absl::StatusOr<meta::DirentRecord> GetDirent(
+      uint64_t parent, absl::string_view name) const override;
+  absl::StatusOr<meta::CallRecord> GetCall(uint64_t session,
+                                           uint64_t seq) const override;
+  absl::StatusOr<uint64_t> GetBlock(uint64_t ino,
+                                    uint64_t index) const override;
+  absl::StatusOr<std::string> GetXattr(uint64_t ino,
+                                       absl::string_view name) const override;
+
+  absl::Status ForEachInode(
+      const std::function<bool(uint64_t ino)>& fn) const override;
+  absl::Status ForEachOrphan(
+      const std::function<bool(uint64_t ino)>& fn) const override;
+  absl::Status ForEachBlock(
+      const std::function<bool(uint64_t ino, uint64_t index, uint64_t block)>&
+          fn) const override;
+  absl::Status ForEachBlockOf(
+      uint64_t ino, uint64_t first,
+      const std::function<bool(uint64_t index, uint64_t block)>& fn)
+      const override;
+  absl::Status ForEachDirent(
+      uint64_t parent, uint64_t first,
+      const std::function<bool(const meta::DirentRecord& d)>& fn)
+      const override;
+  absl::Status ForEachCall(
+      const std::function<bool(uint64_t session, uint64_t seq)>& fn)
+      const override;
+  absl::Status ForEachCallOf(
+      uint64_t session,
+      const std::function<bool(uint64_t seq)>& fn) const override;
+  absl::Status ForEachXattrOf(
+      uint64_t ino,
+      const std::function<bool(absl::string_view name,
+                               absl::string_view value)>& fn) const override;
+  absl::Status ForEachXattr(
+      const std::function<bool(uint64_t ino, absl::string_view name,
+                               absl::string_view value)>& fn) const override;
+  absl::Status Scan(
+      absl::string_view prefix, absl::string_view start,
+      const std::function<bool(absl::string_view suffix,
+                               absl::string_view value)>& fn) const override;
+
+  std::unique_ptr<MetaBatch> NewBatch() override;
+  absl::Status Commit(MetaBatch* batch) override;
+  // Nothing to do: every Commit is durable when it returns.
+  absl::Status Sync() override;
+
+  // Whether the superblock exists under the prefix.
+  absl::StatusOr<bool> HasSuperblock() const;
+
+ private:
+  // The gRPC stub of etcd's KV service; defined in the .cc, so that users
+  // of the store do not compile against etcd's generated headers.
+  struct Client;
+
+  EtcdMetaStore(const EtcdOptions& options, std::unique_ptr<Client> client,
+                std::function<absl::Status()> before_flush);
+
+  // The value of schema key `key`; NotFound if absent.
+  absl::StatusOr<std::string> Get(const std::string& key) const;
+
+  const std::string prefix_;
+  const absl::Duration op_timeout_;
+  const int page_keys_;
+  const std::unique_ptr<Client> client_;
+  const std::function<absl::Status()> before_flush_;
+};
+
+// Opens an EtcdMetaStore; location() names the endpoints and the prefix.
+class EtcdMetaStoreFactory : public MetaStoreFactory {
+ public:
+  explicit EtcdMetaStoreFactory(EtcdOptions options)
+      : options_(std::move(options)) {}
+
+  absl::StatusOr<bool> Exists() const override;
+  absl::StatusOr<std::unique_ptr<MetaStore>> Open(
+      std::function<absl::Status()> before_flush) const override;
+  std::string location() const override;
+
+ private:
+  const EtcdOptions options_;
+};
+
+}  // namespace rbfs
+
+#endif  // RBFS_SERVER_STORE_ETCD_META_STORE_H_

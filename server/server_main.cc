@@ -16,6 +16,7 @@
 #include "absl/flags/usage_config.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
 #include "common/address.h"
@@ -38,8 +39,10 @@
 #include "server/rpc/rbfs_service.h"
 #include "server/store/block_store.h"
 #include "server/store/checker.h"
+#include "server/store/etcd_meta_store.h"
 #include "server/store/local_stores.h"
 #include "server/store/rbd_volume.h"
+#include "server/store/rocks_meta_store.h"
 #include "server/store/stores.h"
 
 ABSL_FLAG(std::string, listen, "127.0.0.1:7420",
@@ -69,6 +72,16 @@ ABSL_FLAG(std::string, ceph_client, "admin",
 ABSL_FLAG(absl::Duration, ceph_op_timeout, absl::Seconds(20),
           "limit on every Ceph operation: an unreachable or stuck cluster "
           "makes calls fail with EIO after it, never hang");
+ABSL_FLAG(std::string, etcd_endpoints, "",
+          "keep the metadata in etcd instead of DATA/meta: its members' "
+          "HOST:PORT, comma-separated (several must be IPv4 addresses; one "
+          "DNS name may stand for all). The volume stays where --data, "
+          "--volume or --ceph-* put it");
+ABSL_FLAG(std::string, etcd_prefix, rbfs::EtcdOptions::kDefaultPrefix,
+          "the etcd key prefix of this volume's metadata (one per volume)");
+ABSL_FLAG(absl::Duration, etcd_timeout, rbfs::EtcdOptions::kDefaultOpTimeout,
+          "limit on every etcd call: an unreachable etcd makes calls fail "
+          "with EIO after it, never hang");
 ABSL_FLAG(int, threads, 0, "maximum threads serving calls (0: gRPC's default)");
 ABSL_FLAG(bool, check, false,
           "check the consistency of --data and exit: 0 when clean, 1 when "
@@ -131,7 +144,8 @@ constexpr char kUsage[] =
     "      [--tls-cert F --tls-key F [--tls-client-ca F]]\n"
     "      [--token-file F] [--read-only] [--squash-root]\n"
     "      [--ceph-conf F --ceph-pool P [--ceph-image I]]\n"
-    "  rbfs-server --check --data DIR [--ceph-conf F --ceph-pool P ...]\n"
+    "      [--etcd-endpoints HOST:PORT[,...] [--etcd-prefix /rbfs/VOLUME/]]\n"
+    "  rbfs-server --check --data DIR [--ceph-* ...] [--etcd-* ...]\n"
     "  rbfs-server --probe HOST:PORT [--probe-timeout DURATION]\n\n"
     "Without TLS only loopback addresses are served (--insecure allows\n"
     "others). See docs/security.md.\n"
@@ -159,17 +173,40 @@ absl::StatusOr<std::optional<RbdOptions>> CephVolumeFromFlags() {
   return rbd;
 }
 
+// The etcd metadata store the --etcd-* flags name; nullopt without
+// --etcd-endpoints.
+std::optional<EtcdOptions> EtcdMetaFromFlags() {
+  const std::string endpoints = absl::GetFlag(FLAGS_etcd_endpoints);
+  if (endpoints.empty()) return std::nullopt;
+  EtcdOptions etcd;
+  etcd.endpoints = absl::StrSplit(endpoints, ',', absl::SkipWhitespace());
+  etcd.prefix = absl::GetFlag(FLAGS_etcd_prefix);
+  etcd.op_timeout = absl::GetFlag(FLAGS_etcd_timeout);
+  return etcd;
+}
+
 int RunCheck() {
   absl::StatusOr<std::optional<RbdOptions>> ceph = CephVolumeFromFlags();
   if (!ceph.ok()) {
     LogError("%s", ceph.status().message());
     return 2;
   }
-  absl::StatusOr<CheckReport> report =
-      ceph->has_value()
-          ? CheckVolume(absl::GetFlag(FLAGS_data), RbdVolumeFactory(**ceph))
-          : CheckDataDir(absl::GetFlag(FLAGS_data),
-                         absl::GetFlag(FLAGS_volume));
+  const std::string data = absl::GetFlag(FLAGS_data);
+  std::unique_ptr<BlockDeviceFactory> volume;
+  if (ceph->has_value()) {
+    volume = std::make_unique<RbdVolumeFactory>(**ceph);
+  } else {
+    volume = std::make_unique<BlockStoreFactory>(
+        LocalVolumePath(data, absl::GetFlag(FLAGS_volume)),
+        BlockStore::Options());
+  }
+  std::unique_ptr<MetaStoreFactory> meta;
+  if (std::optional<EtcdOptions> etcd = EtcdMetaFromFlags()) {
+    meta = std::make_unique<EtcdMetaStoreFactory>(*std::move(etcd));
+  } else {
+    meta = std::make_unique<RocksMetaStoreFactory>(LocalMetaPath(data));
+  }
+  absl::StatusOr<CheckReport> report = CheckStores(*meta, *volume);
   if (!report.ok()) {
     LogError("check failed: %s", report.status().message());
     return 2;
@@ -250,6 +287,9 @@ int Serve(const VolumeWrapper& wrap_volume) {
   }
   if (ceph->has_value()) {
     stores->volume = std::make_shared<RbdVolumeFactory>(**std::move(ceph));
+  }
+  if (std::optional<EtcdOptions> etcd = EtcdMetaFromFlags()) {
+    stores->meta = std::make_shared<EtcdMetaStoreFactory>(*std::move(etcd));
   }
   options.stores = *std::move(stores);
   absl::StatusOr<std::unique_ptr<Filesystem>> fs = Filesystem::Open(options);

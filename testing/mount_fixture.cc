@@ -63,12 +63,30 @@ absl::StatusOr<std::unique_ptr<RbfsCluster>> RbfsCluster::Start(
     with_volume.server_args.push_back("--ceph-conf=" + ceph->conf());
     with_volume.server_args.push_back("--ceph-pool=" + ceph->pool());
   }
+  std::unique_ptr<testing::EtcdServer> etcd;
+  if (const char* on = getenv("RBFS_TEST_META_ON_ETCD");
+      on != nullptr && *on != '\0') {
+    absl::StatusOr<std::unique_ptr<testing::EtcdServer>> started =
+        testing::EtcdServer::Start();
+    if (!started.ok()) return started.status();
+    etcd = *std::move(started);
+    with_volume.server_args.push_back("--etcd-endpoints=" + etcd->endpoint());
+  }
   std::unique_ptr<RbfsCluster> cluster(
       new RbfsCluster(with_volume, root_template));
   cluster->ceph_ = std::move(ceph);
+  cluster->etcd_ = std::move(etcd);
   mkdir((cluster->root_ + "/data").c_str(), 0755);
   mkdir(cluster->mountpoint_.c_str(), 0755);
   absl::Status status = cluster->StartServer();
+  if (status.ok() && cluster->etcd_ != nullptr &&
+      cluster->ServerLog().find("metadata in etcd " +
+                                cluster->etcd_->endpoint()) ==
+          std::string::npos) {
+    status = absl::InternalError("the server does not keep its metadata in " +
+                                 cluster->etcd_->endpoint() + ": " +
+                                 cluster->ServerLog());
+  }
   if (status.ok()) status = cluster->StartMount();
   if (!status.ok()) return status;
   return cluster;

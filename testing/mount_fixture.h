@@ -9,7 +9,9 @@
 // stops both processes. With RBFS_TEST_VOLUME_ON_CEPH set in the
 // environment (the _ceph variants of the mount tests, issue 17) the server
 // keeps its volume in an RBD image of a private Ceph cluster of the
-// cluster's own (deploy/ceph-dev.sh, about 2 s), stopped last.
+// cluster's own (deploy/ceph-dev.sh, about 2 s), stopped last; with
+// RBFS_TEST_META_ON_ETCD set (the _etcd variants, issue 18) its metadata in
+// a private etcd of the cluster's own (deploy/etcd-dev.sh, about 0.5 s).
 #ifndef RBFS_TESTING_MOUNT_FIXTURE_H_
 #define RBFS_TESTING_MOUNT_FIXTURE_H_
 
@@ -26,6 +28,7 @@
 #include "absl/time/time.h"
 #include "gtest/gtest.h"
 #include "testing/ceph_cluster.h"
+#include "testing/etcd_server.h"
 #include "testing/process.h"
 #include "testing/server_process.h"
 
@@ -108,6 +111,8 @@ class RbfsCluster {
   // The Ceph cluster of the volume, when on Ceph; stopped after the
   // server (the destructor's body stops that first).
   std::unique_ptr<testing::CephCluster> ceph_;
+  // The etcd of the metadata, when in etcd; stopped after the server too.
+  std::unique_ptr<testing::EtcdServer> etcd_;
   const Options options_;
   const std::string root_;
   const std::string mountpoint_;

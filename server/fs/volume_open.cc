@@ -149,8 +149,8 @@ absl::StatusOr<std::unique_ptr<Filesystem>> Filesystem::Open(
   allocator->StartSearchAt(sb->high_water() == 0 ? 1 : sb->high_water());
   // Blocks written but never mapped (a crash between the data and its
   // batch) are free already: free space is derived from the block maps.
-  LogInfo("volume %s: %d of %d data blocks in use", volume_path, used_blocks,
-          allocator->data_blocks());
+  LogInfo("volume %s, metadata in %s: %d of %d data blocks in use", volume_path,
+          meta_path, used_blocks, allocator->data_blocks());
   // A new volume has no mounts from a previous run to wait for.
   const absl::Time grace_end =
       fresh ? absl::InfinitePast() : clock->Now() + options.lease_timeout;

@@ -47,13 +47,14 @@ namespace rbfs {
 struct EtcdOptions {
   static constexpr absl::Duration kDefaultOpTimeout = absl::Seconds(20);
   static constexpr int kDefaultPageKeys = 512;
+  static constexpr char kDefaultPrefix[] = "/rbfs/default/";
 
   // host:port of each etcd member (plain "http://" is accepted and
   // dropped). Several must be IPv4 addresses; a DNS name with several
   // addresses is one endpoint.
   std::vector<std::string> endpoints;
   // Every key of the volume starts with this; a "/" is appended if missing.
-  std::string prefix = "/rbfs/default/";
+  std::string prefix = kDefaultPrefix;
   absl::Duration op_timeout = kDefaultOpTimeout;
   // Keys per Range call of a ForEach.
   int page_keys = kDefaultPageKeys;

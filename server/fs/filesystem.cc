@@ -10,6 +10,9 @@
 #include <optional>
 #include <utility>
 
+#include "absl/random/random.h"
+#include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
 #include "common/errno_status.h"
 
 namespace rbfs {
@@ -67,7 +70,7 @@ class MetaLocks {
 
 absl::StatusOr<Entry> Filesystem::RunEntryOnce(
     const CallRef& call, const std::function<absl::StatusOr<Entry>()>& op) {
-  if (!call.numbered()) return op();
+  if (!call.numbered()) return RunEntryOptimistically(op);
   absl::StatusOr<std::optional<meta::CallRecord>> done = calls_.Begin(call);
   if (!done.ok()) return done.status();
   if (done->has_value()) {
@@ -79,20 +82,85 @@ absl::StatusOr<Entry> Filesystem::RunEntryOnce(
     }
     return Entry{record.ino(), record.inode()};
   }
-  absl::StatusOr<Entry> result = op();
+  absl::StatusOr<Entry> result = RunEntryOptimistically(op);
   calls_.End(call);
   return result;
 }
 
 absl::Status Filesystem::RunOnce(const CallRef& call,
                                  const std::function<absl::Status()>& op) {
-  if (!call.numbered()) return op();
+  if (!call.numbered()) return RunOptimistically(op);
   absl::StatusOr<std::optional<meta::CallRecord>> done = calls_.Begin(call);
   if (!done.ok()) return done.status();
   if (done->has_value()) return absl::OkStatus();
-  absl::Status result = op();
+  absl::Status result = RunOptimistically(op);
   calls_.End(call);
   return result;
+}
+
+namespace {
+
+// How often an operation is run again when another server changed what it
+// read before it could commit; the pause before attempt n is up to n ms.
+constexpr int kConflictAttempts = 20;
+
+const absl::Status& StatusOf(const absl::Status& s) { return s; }
+template <typename T>
+absl::Status StatusOf(const absl::StatusOr<T>& s) {
+  return s.status();
+}
+
+template <typename Result>
+Result Optimistically(MetaStore* meta, const std::function<Result()>& op) {
+  for (int attempt = 1;; ++attempt) {
+    Result result = [&] {
+      MetaReadScope reads(meta);
+      return op();
+    }();
+    absl::Status status = StatusOf(result);
+    if (!absl::IsAborted(status)) return result;
+    if (attempt == kConflictAttempts) {
+      return ErrnoError(EIO, absl::StrCat("gave up after ", attempt,
+                                          " conflicts with other servers: ",
+                                          status.message()));
+    }
+    thread_local absl::BitGen jitter;
+    absl::SleepFor(
+        absl::Microseconds(absl::Uniform(jitter, 0, attempt * 1000)));
+  }
+}
+
+}  // namespace
+
+absl::Status Filesystem::RunOptimistically(
+    const std::function<absl::Status()>& op) {
+  return Optimistically<absl::Status>(meta_.get(), op);
+}
+
+absl::StatusOr<Entry> Filesystem::RunEntryOptimistically(
+    const std::function<absl::StatusOr<Entry>()>& op) {
+  return Optimistically<absl::StatusOr<Entry>>(meta_.get(), op);
+}
+
+absl::StatusOr<uint64_t> Filesystem::NewInodeNumber() {
+  uint64_t floor;
+  {
+    absl::MutexLock lock(&ino_mu_);
+    if (next_ino_ < reserved_end_) return next_ino_++;
+    floor = reserved_end_;
+  }
+  // Not under ino_mu_: with several servers, reserving is a call to etcd.
+  absl::StatusOr<uint64_t> first =
+      meta_->ReserveInodes(floor, kInodesPerReservation);
+  if (!first.ok()) return first.status();
+  absl::MutexLock lock(&ino_mu_);
+  // Unless another thread installed a range meanwhile (this one is then
+  // skipped: numbers are plentiful).
+  if (next_ino_ >= reserved_end_) {
+    next_ino_ = *first;
+    reserved_end_ = *first + kInodesPerReservation;
+  }
+  return next_ino_++;
 }
 
 absl::Status Filesystem::Commit(MetaBatch* batch) {
@@ -176,7 +244,9 @@ absl::StatusOr<Entry> Filesystem::CreateNode(InodeRef parent,
   }
 
   const int64_t now = NowNs();
-  const uint64_t ino = next_ino_.fetch_add(1);
+  absl::StatusOr<uint64_t> new_ino = NewInodeNumber();
+  if (!new_ino.ok()) return new_ino.status();
+  const uint64_t ino = *new_ino;
   node.set_generation(superblock_.epoch());
   node.set_atime_ns(now);
   node.set_mtime_ns(now);
@@ -396,10 +466,11 @@ absl::Status Filesystem::RemoveEntry(InodeRef parent, absl::string_view name,
 
 absl::StatusOr<bool> Filesystem::IsAncestor(uint64_t ancestor,
                                             uint64_t ino) const {
-  // Directory depth is bounded by the inode count; the walk ends at root.
+  // Directory depth is bounded by the inode limit (another server's inodes
+  // are not in inode_count_); the walk ends at root.
   for (uint64_t cur = ino, steps = 0;; ++steps) {
     if (cur == ancestor) return true;
-    if (cur == kRootIno || steps > inode_count_.load() + 1) return false;
+    if (cur == kRootIno || steps > superblock_.max_inodes()) return false;
     absl::StatusOr<meta::InodeRecord> r = meta_->GetInode(cur);
     if (!r.ok()) return r.status();
     cur = r->parent();

@@ -329,10 +329,20 @@ class Filesystem {
   absl::Status RemoveEntry(InodeRef parent, absl::string_view name,
                            bool directory, const CallRef& call);
   // Runs `op` unless `call` already succeeded; then answers its record.
+  // `op` runs optimistically (below).
   absl::StatusOr<Entry> RunEntryOnce(
       const CallRef& call, const std::function<absl::StatusOr<Entry>()>& op);
   absl::Status RunOnce(const CallRef& call,
                        const std::function<absl::Status()>& op);
+  // Runs `op` inside a MetaReadScope, and again while its commit finds that
+  // another server changed a record it read (ABORTED), up to
+  // kConflictAttempts times with a short random pause between.
+  absl::Status RunOptimistically(const std::function<absl::Status()>& op);
+  absl::StatusOr<Entry> RunEntryOptimistically(
+      const std::function<absl::StatusOr<Entry>()>& op);
+  // An inode number nobody else has: from this server's range, reserved in
+  // the store kInodesPerReservation at a time.
+  absl::StatusOr<uint64_t> NewInodeNumber();
   // Removes the name `name` (of child `d`) from `dir` in `batch`, updating
   // both records; returns true if the child lost its last link.
   bool DropLink(MetaBatch* batch, uint64_t dir_ino, meta::InodeRecord* dir,
@@ -408,6 +418,8 @@ class Filesystem {
   // Frees an unlinked inode's blocks and record once nobody has it open;
   // during the grace period after a start, leaves it to the sweep.
   absl::Status ReclaimIfUnused(uint64_t ino);
+  // ReclaimIfUnused after the grace period, in one optimistic attempt.
+  absl::Status ReclaimUnused(uint64_t ino);
   absl::Status ReclaimOrphans();
   void SweepLoop();
 
@@ -418,7 +430,14 @@ class Filesystem {
   const meta::Superblock superblock_;
   HighWaterMark high_water_;
   LockTable locks_;
-  std::atomic<uint64_t> next_ino_;
+  static constexpr uint64_t kInodesPerReservation = 1024;
+  // The inode numbers this server may still hand out, [next_ino_,
+  // reserved_end_).
+  absl::Mutex ino_mu_;
+  uint64_t next_ino_ ABSL_GUARDED_BY(ino_mu_);
+  uint64_t reserved_end_ ABSL_GUARDED_BY(ino_mu_);
+  // The inodes this server knows of: all of them unless another server
+  // shares the store.
   std::atomic<uint64_t> inode_count_;
 
   // Serialises renames that move an entry between directories, so that the

@@ -125,6 +125,11 @@ absl::StatusOr<KeepAliveResult> Filesystem::KeepAlive(uint64_t session,
 absl::Status Filesystem::ReclaimIfUnused(uint64_t ino) {
   // Its "O" record keeps it for the sweep at the end of the grace period.
   if (clock_->Now() < grace_end_) return absl::OkStatus();
+  // Another server sharing the store may reclaim it at the same time.
+  return RunOptimistically([&] { return ReclaimUnused(ino); });
+}
+
+absl::Status Filesystem::ReclaimUnused(uint64_t ino) {
   std::shared_ptr<InodeLock> lock = locks_.Get(ino);
   absl::MutexLock data_lock(&lock->data);
   absl::MutexLock meta_lock(&lock->meta);
@@ -143,7 +148,10 @@ absl::Status Filesystem::ReclaimIfUnused(uint64_t ino) {
   if (absl::Status s = Commit(batch.get()); !s.ok()) return s;
   allocator_->Free(freed);
   file_locks_.DropFile(ino);
-  inode_count_.fetch_sub(1);
+  // Not below 0: another server sharing the store counted its creation.
+  uint64_t count = inode_count_.load();
+  while (count > 0 && !inode_count_.compare_exchange_weak(count, count - 1)) {
+  }
   return absl::OkStatus();
 }
 

@@ -2,11 +2,13 @@
 
 #include <grpcpp/grpcpp.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <map>
 #include <optional>
 #include <utility>
 
+#include "absl/container/flat_hash_map.h"
 #include "absl/strings/ascii.h"
 #include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
@@ -37,6 +39,20 @@ struct EtcdMetaStore::Client {
 };
 
 namespace {
+
+// The reads a thread made inside MetaReadScopes, per store.
+struct ThreadReads {
+  int depth = 0;  // open scopes
+  // Schema key -> its mod revision when first read (0: absent).
+  absl::flat_hash_map<std::string, int64_t> revisions;
+};
+thread_local absl::flat_hash_map<const EtcdMetaStore*, ThreadReads>
+    thread_reads;
+
+// Reserving inode numbers retries a lost compare-and-swap this often: each
+// loss means another server reserved meanwhile, so many in a row mean
+// something else is wrong.
+constexpr int kReserveAttempts = 100;
 
 // Range pages and values are far below this; gRPC's default of 4 MiB could
 // cut a page of large extended attributes.
@@ -178,7 +194,29 @@ std::unique_ptr<grpc::ClientContext> CallContext(absl::Duration timeout) {
 
 }  // namespace
 
+void EtcdMetaStore::BeginReads() { ++thread_reads[this].depth; }
+
+void EtcdMetaStore::EndReads() {
+  auto it = thread_reads.find(this);
+  if (it != thread_reads.end() && --it->second.depth <= 0) {
+    thread_reads.erase(it);
+  }
+}
+
 absl::StatusOr<std::string> EtcdMetaStore::Get(const std::string& key) const {
+  int64_t revision = 0;
+  absl::StatusOr<std::string> value = GetAt(key, &revision);
+  if (value.ok() || absl::IsNotFound(value.status())) {
+    if (auto it = thread_reads.find(this); it != thread_reads.end()) {
+      it->second.revisions.emplace(key, revision);
+    }
+  }
+  return value;
+}
+
+absl::StatusOr<std::string> EtcdMetaStore::GetAt(const std::string& key,
+                                                 int64_t* revision) const {
+  *revision = 0;
   etcdserverpb::RangeRequest request;
   request.set_key(prefix_ + key);
   etcdserverpb::RangeResponse response;
@@ -191,6 +229,7 @@ absl::StatusOr<std::string> EtcdMetaStore::Get(const std::string& key) const {
   if (response.kvs_size() == 0) {
     return absl::NotFoundError("no such metadata record");
   }
+  *revision = response.kvs(0).mod_revision();
   return std::move(*response.mutable_kvs(0)->mutable_value());
 }
 
@@ -355,8 +394,20 @@ std::unique_ptr<MetaBatch> EtcdMetaStore::NewBatch() {
 
 absl::Status EtcdMetaStore::Commit(MetaBatch* batch) {
   const auto& changes = static_cast<EtcdMetaBatch*>(batch)->changes();
-  if (changes.empty()) return absl::OkStatus();
   etcdserverpb::TxnRequest txn;
+  // The reads this commit stands on; the next commit of the operation
+  // stands on those made after this one.
+  if (auto it = thread_reads.find(this); it != thread_reads.end()) {
+    for (const auto& [key, revision] : it->second.revisions) {
+      etcdserverpb::Compare* unchanged = txn.add_compare();
+      unchanged->set_key(prefix_ + key);
+      unchanged->set_target(etcdserverpb::Compare::MOD);
+      unchanged->set_result(etcdserverpb::Compare::EQUAL);
+      unchanged->set_mod_revision(revision);
+    }
+    it->second.revisions.clear();
+  }
+  if (changes.empty()) return absl::OkStatus();
   bool maps_blocks = false;
   // A run of deleted block map entries of one inode at consecutive indexes,
   // from run_key to run_last: one DeleteRange when it ends.
@@ -419,7 +470,45 @@ absl::Status EtcdMetaStore::Commit(MetaBatch* batch) {
                      "; see etcd's --max-txn-ops and "
                      "--max-request-bytes in docs/operations.md"));
   }
-  return FromGrpc(status, "txn");
+  if (absl::Status s = FromGrpc(status, "txn"); !s.ok()) return s;
+  if (!response.succeeded()) {
+    return absl::AbortedError(
+        "a record this operation read was changed by another server");
+  }
+  return absl::OkStatus();
+}
+
+absl::StatusOr<uint64_t> EtcdMetaStore::ReserveInodes(uint64_t floor,
+                                                      uint64_t count) {
+  const std::string key(meta_keys::kInodeCounter);
+  for (int attempt = 0; attempt < kReserveAttempts; ++attempt) {
+    int64_t revision = 0;
+    absl::StatusOr<std::string> value = GetAt(key, &revision);
+    if (!value.ok() && !absl::IsNotFound(value.status())) {
+      return value.status();
+    }
+    const uint64_t first =
+        std::max(floor, value.ok() ? DecodeU64(*value) : uint64_t{0});
+    etcdserverpb::TxnRequest txn;
+    etcdserverpb::Compare* unchanged = txn.add_compare();
+    unchanged->set_key(prefix_ + key);
+    unchanged->set_target(etcdserverpb::Compare::MOD);
+    unchanged->set_result(etcdserverpb::Compare::EQUAL);
+    unchanged->set_mod_revision(revision);
+    etcdserverpb::PutRequest* put = txn.add_success()->mutable_request_put();
+    put->set_key(prefix_ + key);
+    put->set_value(meta_keys::EncodeU64(first + count));
+    etcdserverpb::TxnResponse response;
+    std::unique_ptr<grpc::ClientContext> context = CallContext(op_timeout_);
+    if (absl::Status s = FromGrpc(
+            client_->kv->Txn(context.get(), txn, &response), "reserve inodes");
+        !s.ok()) {
+      return s;
+    }
+    if (response.succeeded()) return first;
+  }
+  return ErrnoError(EIO, absl::StrCat("could not reserve inode numbers in ",
+                                      kReserveAttempts, " attempts"));
 }
 
 absl::Status EtcdMetaStore::Sync() { return absl::OkStatus(); }

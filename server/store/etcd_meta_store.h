@@ -11,6 +11,14 @@
 // DeleteRange (truncating or removing a file is one operation per run of
 // blocks, not per block).
 //
+// Optimistic concurrency (several servers on one prefix): inside a
+// MetaReadScope every record read on the thread is remembered with its
+// etcd mod revision (0: absent), and the next Commit's Txn runs only if each
+// still has it; otherwise it applies nothing and Commit returns ABORTED. A
+// listing (ForEach, Scan) is not remembered: an operation that depends on
+// one depends on a record that counts it too (a directory's entries, an
+// inode's blocks and attributes), which is.
+//
 // etcd answers a Txn once its log entry is fsynced on a quorum, so Commit is
 // durable and Sync has nothing left to do. That leaves no later moment for
 // the volume's data to reach its disk first, so Commit runs `before_flush`
@@ -116,6 +124,9 @@ class EtcdMetaStore : public MetaStore {
   absl::Status Commit(MetaBatch* batch) override;
   // Nothing to do: every Commit is durable when it returns.
   absl::Status Sync() override;
+  // From the "N" counter, advanced with a compare-and-swap Txn.
+  absl::StatusOr<uint64_t> ReserveInodes(uint64_t floor,
+                                         uint64_t count) override;
 
   // Whether the superblock exists under the prefix.
   absl::StatusOr<bool> HasSuperblock() const;
@@ -128,8 +139,15 @@ class EtcdMetaStore : public MetaStore {
   EtcdMetaStore(const EtcdOptions& options, std::unique_ptr<Client> client,
                 std::function<absl::Status()> before_flush);
 
-  // The value of schema key `key`; NotFound if absent.
+  void BeginReads() override;
+  void EndReads() override;
+
+  // The value of schema key `key`; NotFound if absent. Remembered with
+  // its revision when a MetaReadScope is open on this thread.
   absl::StatusOr<std::string> Get(const std::string& key) const;
+  // The same, not remembered; `revision`: its mod revision, 0 if absent.
+  absl::StatusOr<std::string> GetAt(const std::string& key,
+                                    int64_t* revision) const;
 
   const std::string prefix_;
   const absl::Duration op_timeout_;

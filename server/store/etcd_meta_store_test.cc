@@ -1,8 +1,10 @@
 #include "server/store/etcd_meta_store.h"
 
+#include <algorithm>
 #include <cerrno>
 #include <memory>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "absl/time/clock.h"
@@ -268,6 +270,116 @@ TEST_F(EtcdMetaStoreTest, EndpointsItCannotUseAreRefused) {
   ASSERT_NE(store, nullptr);
   EXPECT_TRUE(absl::IsNotFound(store->GetInode(1).status()))
       << "one member answering is enough";
+}
+
+meta::InodeRecord InodeOfSize(uint64_t size) {
+  meta::InodeRecord inode;
+  inode.set_size(size);
+  return inode;
+}
+
+absl::Status PutInode(MetaStore& store, uint64_t ino, uint64_t size) {
+  std::unique_ptr<MetaBatch> batch = store.NewBatch();
+  batch->PutInode(ino, InodeOfSize(size));
+  return store.Commit(batch.get());
+}
+
+// Two servers on one prefix: a and b.
+TEST_F(EtcdMetaStoreTest, ACommitWhoseReadsChangedMeanwhileAppliesNothing) {
+  std::unique_ptr<EtcdMetaStore> a = OpenStore(Options());
+  std::unique_ptr<EtcdMetaStore> b = OpenStore(Options());
+  ASSERT_TRUE(a && b);
+  ASSERT_TRUE(PutInode(*b, 5, 1).ok());
+  {
+    MetaReadScope reads(a.get());
+    ASSERT_EQ(a->GetInode(5)->size(), 1u);
+    ASSERT_TRUE(PutInode(*b, 5, 2).ok());
+    std::unique_ptr<MetaBatch> batch = a->NewBatch();
+    batch->PutInode(5, InodeOfSize(3));
+    batch->PutOrphan(5);
+    EXPECT_TRUE(absl::IsAborted(a->Commit(batch.get())));
+  }
+  EXPECT_EQ(a->GetInode(5)->size(), 2u) << "b's change stands";
+  bool orphan = false;
+  ASSERT_TRUE(a->ForEachOrphan([&](uint64_t) { return orphan = true; }).ok());
+  EXPECT_FALSE(orphan) << "nothing of the aborted batch was applied";
+  // Run again, it reads b's change and commits.
+  {
+    MetaReadScope reads(a.get());
+    ASSERT_EQ(a->GetInode(5)->size(), 2u);
+    EXPECT_TRUE(PutInode(*a, 5, 3).ok());
+  }
+  EXPECT_EQ(b->GetInode(5)->size(), 3u);
+}
+
+TEST_F(EtcdMetaStoreTest, ANameBothSawAbsentIsCreatedOnce) {
+  std::unique_ptr<EtcdMetaStore> a = OpenStore(Options());
+  std::unique_ptr<EtcdMetaStore> b = OpenStore(Options());
+  ASSERT_TRUE(a && b);
+  MetaReadScope a_reads(a.get());
+  MetaReadScope b_reads(b.get());
+  ASSERT_TRUE(absl::IsNotFound(a->GetDirent(1, "x").status()));
+  ASSERT_TRUE(absl::IsNotFound(b->GetDirent(1, "x").status()));
+  meta::DirentRecord d;
+  d.set_ino(10);
+  std::unique_ptr<MetaBatch> batch = a->NewBatch();
+  batch->PutDirent(1, "x", d);
+  ASSERT_TRUE(a->Commit(batch.get()).ok());
+  d.set_ino(11);
+  batch = b->NewBatch();
+  batch->PutDirent(1, "x", d);
+  EXPECT_TRUE(absl::IsAborted(b->Commit(batch.get())));
+  EXPECT_EQ(b->GetDirent(1, "x")->ino(), 10u);
+}
+
+TEST_F(EtcdMetaStoreTest, OnlyReadsInsideAScopeSinceTheLastCommitGuard) {
+  std::unique_ptr<EtcdMetaStore> a = OpenStore(Options());
+  std::unique_ptr<EtcdMetaStore> b = OpenStore(Options());
+  ASSERT_TRUE(a && b);
+  ASSERT_TRUE(PutInode(*a, 6, 1).ok());
+  // Outside a scope: the last writer wins.
+  ASSERT_TRUE(a->GetInode(6).ok());
+  ASSERT_TRUE(PutInode(*b, 6, 2).ok());
+  EXPECT_TRUE(PutInode(*a, 6, 3).ok());
+  // A read before the operation's previous commit guards only that one.
+  MetaReadScope reads(a.get());
+  ASSERT_TRUE(a->GetInode(6).ok());
+  EXPECT_TRUE(PutInode(*a, 7, 1).ok());
+  ASSERT_TRUE(PutInode(*b, 6, 4).ok());
+  EXPECT_TRUE(PutInode(*a, 8, 1).ok());
+}
+
+TEST_F(EtcdMetaStoreTest, ReservedInodeNumbersNeverOverlap) {
+  std::unique_ptr<EtcdMetaStore> a = OpenStore(Options());
+  std::unique_ptr<EtcdMetaStore> b = OpenStore(Options());
+  ASSERT_TRUE(a && b);
+  constexpr int kThreads = 4;
+  constexpr int kEach = 25;
+  constexpr uint64_t kCount = 10;
+  std::vector<std::vector<uint64_t>> firsts(kThreads);
+  std::vector<std::thread> threads;
+  for (int t = 0; t < kThreads; ++t) {
+    threads.emplace_back([&, t] {
+      EtcdMetaStore* store = t % 2 ? a.get() : b.get();
+      for (int i = 0; i < kEach; ++i) {
+        absl::StatusOr<uint64_t> first = store->ReserveInodes(100, kCount);
+        ASSERT_TRUE(first.ok()) << first.status();
+        firsts[t].push_back(*first);
+      }
+    });
+  }
+  for (std::thread& t : threads) t.join();
+  std::vector<uint64_t> all;
+  for (const auto& f : firsts) all.insert(all.end(), f.begin(), f.end());
+  ASSERT_EQ(all.size(), size_t{kThreads * kEach});
+  std::sort(all.begin(), all.end());
+  EXPECT_GE(all.front(), 100u);
+  for (size_t i = 1; i < all.size(); ++i) {
+    EXPECT_GE(all[i], all[i - 1] + kCount) << "ranges overlap at " << all[i];
+  }
+  // A floor above the counter moves it.
+  EXPECT_EQ(*a->ReserveInodes(1 << 20, kCount), uint64_t{1} << 20);
+  EXPECT_EQ(*b->ReserveInodes(0, kCount), (uint64_t{1} << 20) + kCount);
 }
 
 // Its own etcd, which it stops.

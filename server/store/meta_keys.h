@@ -12,6 +12,8 @@
 //   "O" ino              -> "" (orphan: unlinked, open)
 //   "R" session seq      -> CallRecord (result of a numbered call)
 //   "X" ino name         -> the value's bytes (extended attribute)
+//   "N"                  -> the first inode number nobody reserved yet
+//                           (8 bytes; kept by stores with several users)
 // KeyValueMetaBatch turns MetaBatch's records into these keys once, for the
 // stores to apply as puts and deletes.
 #ifndef RBFS_SERVER_STORE_META_KEYS_H_
@@ -34,6 +36,7 @@ inline constexpr absl::string_view kBlocks = "B";
 inline constexpr absl::string_view kOrphans = "O";
 inline constexpr absl::string_view kCalls = "R";
 inline constexpr absl::string_view kXattrs = "X";
+inline constexpr absl::string_view kInodeCounter = "N";
 
 std::string InodeKey(uint64_t ino);
 std::string DirentKey(uint64_t parent, absl::string_view name);

@@ -9,8 +9,15 @@
 // the store's medium before Commit returns, so that a crash of the server
 // process loses nothing acknowledged; Sync() makes committed batches
 // durable against a power cut. The server syncs the volume's data before
-// the metadata that points to it. Implementations are thread-safe; callers
-// serialise conflicting read-modify-writes.
+// the metadata that points to it. Implementations are thread-safe.
+//
+// Conflicting read-modify-writes: one server serialises its own (LockTable).
+// Several servers on one store (etcd) also rely on optimistic concurrency:
+// inside a MetaReadScope, Commit fails with ABORTED, applying nothing, when
+// a record read on this thread since the scope began (or since the thread's
+// previous Commit in it) has changed since it was read; the caller reruns
+// the whole operation. A store with one user (RocksDB, whose lock ensures
+// that) never fails so.
 #ifndef RBFS_SERVER_STORE_META_STORE_H_
 #define RBFS_SERVER_STORE_META_STORE_H_
 
@@ -117,10 +124,40 @@ class MetaStore {
                                absl::string_view value)>& fn) const = 0;
 
   virtual std::unique_ptr<MetaBatch> NewBatch() = 0;
-  // Applies `batch` (made by this store's NewBatch) atomically.
+  // Applies `batch` (made by this store's NewBatch) atomically. ABORTED:
+  // a conflict (see above), nothing applied.
   virtual absl::Status Commit(MetaBatch* batch) = 0;
   // Makes every committed batch durable.
   virtual absl::Status Sync() = 0;
+
+  // Reserves `count` consecutive inode numbers, none below `floor`, that no
+  // other user of the store was or will be given, and returns the first.
+  // Numbers reserved but never used are simply skipped.
+  virtual absl::StatusOr<uint64_t> ReserveInodes(uint64_t floor,
+                                                 uint64_t count) = 0;
+
+ protected:
+  friend class MetaReadScope;
+  // Start and end tracking this thread's reads (MetaReadScope; nested
+  // scopes count as the outermost). A store that cannot conflict ignores
+  // them.
+  virtual void BeginReads() {}
+  virtual void EndReads() {}
+};
+
+// The reads of one filesystem operation on the calling thread, which its
+// commits are guarded by (see MetaStore).
+class MetaReadScope {
+ public:
+  explicit MetaReadScope(MetaStore* store) : store_(store) {
+    store_->BeginReads();
+  }
+  ~MetaReadScope() { store_->EndReads(); }
+  MetaReadScope(const MetaReadScope&) = delete;
+  MetaReadScope& operator=(const MetaReadScope&) = delete;
+
+ private:
+  MetaStore* const store_;
 };
 
 // Where a metadata store lives and how to open it.

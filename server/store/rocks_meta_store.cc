@@ -1,5 +1,6 @@
 #include "server/store/rocks_meta_store.h"
 
+#include <algorithm>
 #include <cerrno>
 #include <filesystem>
 #include <utility>
@@ -261,6 +262,14 @@ absl::Status RocksMetaStore::Commit(MetaBatch* batch) {
 }
 
 absl::Status RocksMetaStore::Sync() { return FromRocks(db_->FlushWAL(true)); }
+
+absl::StatusOr<uint64_t> RocksMetaStore::ReserveInodes(uint64_t floor,
+                                                       uint64_t count) {
+  absl::MutexLock lock(&reserve_mu_);
+  const uint64_t first = std::max(floor, next_unreserved_);
+  next_unreserved_ = first + count;
+  return first;
+}
 
 absl::Status RocksMetaStore::Scan(
     absl::string_view prefix, absl::string_view start,

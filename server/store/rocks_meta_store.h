@@ -15,9 +15,11 @@
 #include <memory>
 #include <string>
 
+#include "absl/base/thread_annotations.h"
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
+#include "absl/synchronization/mutex.h"
 #include "server/store/meta.pb.h"
 #include "server/store/meta_store.h"
 
@@ -88,6 +90,10 @@ class RocksMetaStore : public MetaStore {
   std::unique_ptr<MetaBatch> NewBatch() override;
   absl::Status Commit(MetaBatch* batch) override;
   absl::Status Sync() override;
+  // From a counter in memory: the store has one user, and a restart starts
+  // above every inode it holds.
+  absl::StatusOr<uint64_t> ReserveInodes(uint64_t floor,
+                                         uint64_t count) override;
 
  private:
   RocksMetaStore(rocksdb::DB* db,
@@ -95,6 +101,9 @@ class RocksMetaStore : public MetaStore {
 
   rocksdb::DB* const db_;
   std::shared_ptr<rocksdb::EventListener> listener_;
+
+  absl::Mutex reserve_mu_;
+  uint64_t next_unreserved_ ABSL_GUARDED_BY(reserve_mu_) = 0;
 };
 
 // Opens a RocksMetaStore in a directory, optionally over another Env.

@@ -207,7 +207,7 @@ fail_target() {
   case $t in
     passthrough) logs=("$WORK/passthrough.log") ;;
     sshfs) logs=("$WORK/sshd.log" "$WORK/sshfs.log") ;;
-    rbfs) logs=("$WORK/rbfs-server.log" "$WORK/rbfs-mount.log") ;;
+    rbfs | rbfs-etcd) logs=("$WORK/$t-server.log" "$WORK/$t-mount.log") ;;
     *) logs=() ;;
   esac
   for f in ${logs[@]+"${logs[@]}"}; do

@@ -8,6 +8,8 @@
 #   passthrough  libfuse's passthrough_ll example (the FUSE ceiling)
 #   sshfs        Debian's sshfs against a private sshd on 127.0.0.1
 #   rbfs         rbfs-server (data dir on the backing dir) + rbfs-mount
+#   rbfs-etcd    the same with the metadata in a private etcd (not run unless
+#                named: --targets rbfs,rbfs-etcd)
 # Jobs: fio (direct=1, libaio) 1 MiB sequential and 4 KiB random I/O, and
 # tools/bench/metabench.c (create+1 KiB write, stat, readdir, unlink), and a
 # developer workload (git clone of a repository, git status twice, find +
@@ -53,7 +55,8 @@ source "$SCRIPT_DIR/report.sh"
 
 readonly SECTION_HEADING="## Peer comparison (tools/bench/run.sh)"
 readonly FUSE_EXAMPLES=/usr/share/doc/libfuse3-dev/examples
-readonly ALL_TARGETS=(raw passthrough sshfs rbfs)
+readonly ALL_TARGETS=(raw passthrough sshfs rbfs rbfs-etcd)
+readonly DEFAULT_TARGETS=(raw passthrough sshfs rbfs)
 # How long any daemon may take to come up before its target counts as failed.
 readonly STARTUP_TIMEOUT_S=30
 
@@ -127,7 +130,7 @@ parse_args() {
     shift
   done
   if ((${#TARGETS[@]} == 0)); then
-    read -r -a TARGETS <<<"${BENCH_TARGETS:-${ALL_TARGETS[*]}}"
+    read -r -a TARGETS <<<"${BENCH_TARGETS:-${DEFAULT_TARGETS[*]}}"
   fi
   local t
   for t in "${TARGETS[@]}"; do

@@ -23,7 +23,7 @@ build_tools() {
   gcc -O2 -Wall -I"$FUSE_EXAMPLES" -o "$WORK/bin/passthrough_ll" \
     "$WORK/passthrough_ll.c" $(pkg-config fuse3 --cflags --libs)
   gcc -O2 -Wall -Wextra -o "$WORK/bin/metabench" "$SCRIPT_DIR/metabench.c"
-  if [[ " ${TARGETS[*]} " == *" rbfs "* ]]; then
+  if [[ " ${TARGETS[*]} " == *" rbfs"* ]]; then
     # A broken build only fails the rbfs target: the peers are still worth
     # measuring, and setup_rbfs reports why.
     if [[ ${BENCH_NO_BUILD:-0} != 1 ]]; then
@@ -131,26 +131,45 @@ setup_sshfs() {
   note sshfs "sshfs $(sshfs --version 2>&1 | awk '/SSHFS version/ { print $3 }') -o dcache_timeout=1 over loopback ssh ($(ssh -V 2>&1 | cut -d, -f1)), one connection"
 }
 
-setup_rbfs() {
-  local data="$BASE/backing/rbfs-data" mnt="$BASE/mnt/rbfs" spid mpid addr
+# start_rbfs TARGET [SERVER_FLAG...]: rbfs-server (its data dir in the
+# backing dir) and an rbfs-mount over it, for target TARGET.
+start_rbfs() {
+  local t=$1 data="$BASE/backing/$1-data" mnt="$BASE/mnt/$1" spid mpid addr
+  shift
+  local slog="$WORK/$t-server.log" mlog="$WORK/$t-mount.log"
   [[ -z $RBFS_BUILD_ERROR ]] || die "$RBFS_BUILD_ERROR"
   mkdir -p "$data" "$mnt"
   # Port 0: the server picks a free port and logs it in its "ready on" line.
-  "$WORK/bin/rbfs-server" --listen 127.0.0.1:0 --data "$data" >"$WORK/rbfs-server.log" 2>&1 &
+  "$WORK/bin/rbfs-server" --listen 127.0.0.1:0 --data "$data" "$@" >"$slog" 2>&1 &
   spid=$!
-  track_pid rbfs rbfs-server "$spid"
-  wait_for "$STARTUP_TIMEOUT_S" "$spid" grep -q "ready on" "$WORK/rbfs-server.log" \
-    || { tail -5 "$WORK/rbfs-server.log" >&2; die "rbfs-server did not log 'ready on'"; }
-  addr=$(grep -o 'ready on [0-9.]*:[0-9]*' "$WORK/rbfs-server.log" | head -1 | awk '{ print $3 }')
+  track_pid "$t" rbfs-server "$spid"
+  wait_for "$STARTUP_TIMEOUT_S" "$spid" grep -q "ready on" "$slog" \
+    || { tail -5 "$slog" >&2; die "rbfs-server did not log 'ready on'"; }
+  addr=$(grep -o 'ready on [0-9.]*:[0-9]*' "$slog" | head -1 | awk '{ print $3 }')
   [[ $addr == 127.0.0.1:* ]] || die "cannot read the server's address from its log"
-  "$WORK/bin/rbfs-mount" -f "$addr" "$mnt" >"$WORK/rbfs-mount.log" 2>&1 &
+  "$WORK/bin/rbfs-mount" -f "$addr" "$mnt" >"$mlog" 2>&1 &
   mpid=$!
-  track_pid rbfs rbfs-mount "$mpid"
-  track_mount rbfs "$mnt"
+  track_pid "$t" rbfs-mount "$mpid"
+  track_mount "$t" "$mnt"
   wait_for "$STARTUP_TIMEOUT_S" "$mpid" is_fuse_mount "$mnt" \
-    || { tail -5 "$WORK/rbfs-mount.log" >&2; die "rbfs-mount did not mount"; }
-  echo "$mnt" >"$STATE/dir.rbfs"
-  printf '%s\n' "rbfs-mount $mpid $WORK/rbfs-mount.log" \
-    "rbfs-server $spid $WORK/rbfs-server.log" >"$STATE/watch.rbfs"
+    || { tail -5 "$mlog" >&2; die "rbfs-mount did not mount"; }
+  echo "$mnt" >"$STATE/dir.$t"
+  printf '%s\n' "rbfs-mount $mpid $mlog" "rbfs-server $spid $slog" >"$STATE/watch.$t"
+}
+
+setup_rbfs() {
+  start_rbfs rbfs
   note rbfs "rbfs-mount defaults (cache=auto: page cache, 60 s kernel caches kept coherent by the server's invalidations; chunk_size 1 MiB, max_inflight 64, 4 channels); rbfs-server defaults (64 KiB blocks, sparse 16 GiB volume in the backing dir)"
+}
+
+# rbfs with its metadata in a private etcd (deploy/etcd-dev.sh, its data in
+# the backing dir) instead of RocksDB; the volume as for rbfs.
+setup_rbfs-etcd() {
+  local dir="$BASE/backing/etcd" endpoint
+  endpoint=$("$REPO_ROOT/deploy/etcd-dev.sh" up "$dir" | sed -n 's/^ETCD_ENDPOINTS=//p')
+  [[ -n $endpoint ]] || die "deploy/etcd-dev.sh up printed no ETCD_ENDPOINTS"
+  track_pid rbfs-etcd etcd "$(cat "$dir/pid")"
+  start_rbfs rbfs-etcd --etcd-endpoints "$endpoint"
+  echo "etcd $(cat "$dir/pid") $dir/etcd.log" >>"$STATE/watch.rbfs-etcd"
+  note rbfs-etcd "as rbfs, with the metadata in $(etcd --version | awk '/etcd Version/ { print "etcd " $3 }') on loopback (deploy/etcd-dev.sh: one member, its data in the backing dir)"
 }

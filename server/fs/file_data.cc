@@ -168,18 +168,22 @@ absl::Status Filesystem::Read(InodeRef id, uint64_t offset, uint32_t length,
     const size_t base = out->size();
     out->resize(base + (end - offset));
     char* dst = out->data() + base;
-    // The mapped blocks are read all at once (BlockDevice::ReadMany).
+    // The range's block map in one read, its mapped blocks all at once
+    // (BlockDevice::ReadMany).
+    const uint64_t first = offset / bs;
+    absl::StatusOr<std::vector<uint64_t>> mapped =
+        meta_->GetBlocks(id.ino, first, (end - 1) / bs - first + 1);
+    if (!mapped.ok()) return mapped.status();
     std::vector<BlockDevice::ReadPiece> pieces;
     for (uint64_t pos = offset; pos < end;) {
       const uint64_t index = pos / bs;
       const uint32_t within = pos % bs;
       const uint32_t n = std::min<uint64_t>(bs - within, end - pos);
-      absl::StatusOr<uint64_t> block = meta_->GetBlock(id.ino, index);
-      if (!block.ok()) return block.status();
-      if (*block == 0) {
+      const uint64_t block = (*mapped)[index - first];
+      if (block == 0) {
         std::memset(dst, 0, n);
       } else {
-        pieces.push_back({*block, within, dst, n});
+        pieces.push_back({block, within, dst, n});
       }
       dst += n;
       pos += n;
@@ -264,12 +268,13 @@ absl::StatusOr<uint64_t> Filesystem::Write(InodeRef id, uint64_t offset,
   };
   {
     absl::MutexLock meta_lock(&lock->meta);
+    absl::StatusOr<std::vector<uint64_t>> mapped =
+        meta_->GetBlocks(id.ino, first, last - first + 1);
+    if (!mapped.ok()) return mapped.status();
+    physical = *std::move(mapped);
     std::vector<uint64_t> holes;
     for (uint64_t i = first; i <= last; ++i) {
-      absl::StatusOr<uint64_t> b = meta_->GetBlock(id.ino, i);
-      if (!b.ok()) return b.status();
-      physical[i - first] = *b;
-      if (*b == 0) holes.push_back(i);
+      if (physical[i - first] == 0) holes.push_back(i);
     }
     if (!holes.empty()) {
       absl::StatusOr<bool> reused = AllocateFresh(holes.size(), &fresh);

@@ -44,12 +44,10 @@ absl::StatusOr<Entry> Filesystem::Fallocate(InodeRef id, uint32_t mode,
   const uint64_t first = offset / bs;
   const uint64_t last = (end - 1) / bs;
   // The range's block map, read once: 0 for a hole (or a block punched).
-  std::vector<uint64_t> mapped(last - first + 1);
-  for (uint64_t i = first; i <= last; ++i) {
-    absl::StatusOr<uint64_t> block = meta_->GetBlock(id.ino, i);
-    if (!block.ok()) return block.status();
-    mapped[i - first] = *block;
-  }
+  absl::StatusOr<std::vector<uint64_t>> range =
+      meta_->GetBlocks(id.ino, first, last - first + 1);
+  if (!range.ok()) return range.status();
+  std::vector<uint64_t> mapped = *std::move(range);
   std::unique_ptr<MetaBatch> batch = meta_->NewBatch();
   std::vector<uint64_t> freed;
   // The covered parts of mapped edge blocks, zeroed only once the

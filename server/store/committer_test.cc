@@ -78,6 +78,9 @@ class MockMetaStore : public MetaStore {
       (absl::string_view prefix, absl::string_view start,
        (const std::function<bool(absl::string_view, absl::string_view)>& fn)),
       (const, override));
+  MOCK_METHOD(absl::StatusOr<std::vector<uint64_t>>, GetBlocks,
+              (uint64_t ino, uint64_t first, uint64_t count),
+              (const, override));
   MOCK_METHOD(absl::StatusOr<uint64_t>, ReserveInodes,
               (uint64_t floor, uint64_t count), (override));
   MOCK_METHOD(std::unique_ptr<MetaBatch>, NewBatch, (), (override));

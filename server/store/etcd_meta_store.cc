@@ -275,8 +275,13 @@ absl::Status EtcdMetaStore::Scan(
     absl::string_view prefix, absl::string_view start,
     const std::function<bool(absl::string_view, absl::string_view)>& fn) const {
   const std::string full_prefix = absl::StrCat(prefix_, prefix);
-  std::string end = PrefixEnd(full_prefix);
-  std::string from = absl::StrCat(prefix_, start);
+  return ScanRange(absl::StrCat(prefix_, start), PrefixEnd(full_prefix),
+                   full_prefix, fn);
+}
+
+absl::Status EtcdMetaStore::ScanRange(
+    std::string from, const std::string& end, absl::string_view strip,
+    const std::function<bool(absl::string_view, absl::string_view)>& fn) const {
   int64_t revision = 0;  // of the first page, for every later one
   for (;;) {
     etcdserverpb::RangeRequest request;
@@ -294,7 +299,7 @@ absl::Status EtcdMetaStore::Scan(
     if (revision == 0) revision = response.header().revision();
     for (const mvccpb::KeyValue& kv : response.kvs()) {
       absl::string_view key = kv.key();
-      if (!absl::ConsumePrefix(&key, full_prefix)) continue;
+      if (!absl::ConsumePrefix(&key, strip)) continue;
       if (!fn(key, kv.value())) return absl::OkStatus();
     }
     if (!response.more() || response.kvs_size() == 0) return absl::OkStatus();
@@ -336,6 +341,21 @@ absl::Status EtcdMetaStore::ForEachBlockOf(
               [&](absl::string_view key, absl::string_view value) {
                 return fn(DecodeU64(key), DecodeU64(value));
               });
+}
+
+absl::StatusOr<std::vector<uint64_t>> EtcdMetaStore::GetBlocks(
+    uint64_t ino, uint64_t first, uint64_t count) const {
+  std::vector<uint64_t> blocks(count, 0);
+  if (count == 0) return blocks;
+  const std::string strip = prefix_ + BlockPrefix(ino);
+  absl::Status scan = ScanRange(
+      prefix_ + BlockKey(ino, first), prefix_ + BlockKey(ino, first + count),
+      strip, [&](absl::string_view key, absl::string_view value) {
+        blocks[DecodeU64(key) - first] = DecodeU64(value);
+        return true;
+      });
+  if (!scan.ok()) return scan;
+  return blocks;
 }
 
 absl::Status EtcdMetaStore::ForEachDirent(

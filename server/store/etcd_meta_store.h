@@ -84,6 +84,8 @@ class EtcdMetaStore : public MetaStore {
                                            uint64_t seq) const override;
   absl::StatusOr<uint64_t> GetBlock(uint64_t ino,
                                     uint64_t index) const override;
+  absl::StatusOr<std::vector<uint64_t>> GetBlocks(
+      uint64_t ino, uint64_t first, uint64_t count) const override;
   absl::StatusOr<std::string> GetXattr(uint64_t ino,
                                        absl::string_view name) const override;
 
@@ -145,6 +147,11 @@ class EtcdMetaStore : public MetaStore {
   // The value of schema key `key`; NotFound if absent. Remembered with
   // its revision when a MetaReadScope is open on this thread.
   absl::StatusOr<std::string> Get(const std::string& key) const;
+  // The records in [from, end), their keys without `strip`, paged as Scan.
+  absl::Status ScanRange(
+      std::string from, const std::string& end, absl::string_view strip,
+      const std::function<bool(absl::string_view key, absl::string_view value)>&
+          fn) const;
   // The same, not remembered; `revision`: its mod revision, 0 if absent.
   absl::StatusOr<std::string> GetAt(const std::string& key,
                                     int64_t* revision) const;

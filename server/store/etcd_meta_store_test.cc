@@ -144,6 +144,10 @@ TEST_F(EtcdMetaStoreTest, DeletingRunsOfBlocksRemovesExactlyThoseBlocks) {
   ASSERT_TRUE(store->Commit(batch.get()).ok());
 
   EXPECT_EQ(BlocksOf(*store, 5), (std::vector<uint64_t>{1, 6, 8, 9}));
+  // A request's range, holes as 0; nothing of the next inode.
+  EXPECT_EQ(*store->GetBlocks(5, 5, 7),
+            (std::vector<uint64_t>{0, 106, 0, 108, 109, 0, 0}));
+  EXPECT_EQ(*store->GetBlocks(4, 9, 3), (std::vector<uint64_t>{0, 0, 0}));
   EXPECT_EQ(BlocksOf(*store, 6), (std::vector<uint64_t>{1}));
   EXPECT_EQ(*store->GetBlock(6, 1), 999u);
   EXPECT_TRUE(BlocksOf(*store, 4).empty());
@@ -265,11 +269,12 @@ TEST_F(EtcdMetaStoreTest, EndpointsItCannotUseAreRefused) {
         << endpoints.size();
   }
   EtcdOptions two = Options();
-  two.endpoints = {"http://" + etcd_->endpoint(), "127.0.0.1:1"};
+  // The first answers nothing (nothing listens on port 1).
+  two.endpoints = {"127.0.0.1:1", "http://" + etcd_->endpoint()};
   std::unique_ptr<EtcdMetaStore> store = OpenStore(two);
   ASSERT_NE(store, nullptr);
   EXPECT_TRUE(absl::IsNotFound(store->GetInode(1).status()))
-      << "one member answering is enough";
+      << "the member that answers is used";
 }
 
 meta::InodeRecord InodeOfSize(uint64_t size) {

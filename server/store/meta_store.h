@@ -25,6 +25,7 @@
 #include <functional>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
@@ -79,6 +80,10 @@ class MetaStore {
   // 0 if the block is a hole.
   virtual absl::StatusOr<uint64_t> GetBlock(uint64_t ino,
                                             uint64_t index) const = 0;
+  // Blocks [first, first + count) of `ino`, 0 for each hole: one range read
+  // for a request's blocks instead of one read each.
+  virtual absl::StatusOr<std::vector<uint64_t>> GetBlocks(
+      uint64_t ino, uint64_t first, uint64_t count) const = 0;
 
   // Each ForEach calls fn in key order (numeric, as listed) until it
   // returns false. Every inode number; every orphan.

@@ -156,6 +156,21 @@ absl::StatusOr<uint64_t> RocksMetaStore::GetBlock(uint64_t ino,
   return DecodeU64(value);
 }
 
+absl::StatusOr<std::vector<uint64_t>> RocksMetaStore::GetBlocks(
+    uint64_t ino, uint64_t first, uint64_t count) const {
+  std::vector<uint64_t> blocks(count, 0);
+  if (count == 0) return blocks;
+  absl::Status scan = Scan(BlockPrefix(ino), BlockKey(ino, first),
+                           [&](absl::string_view key, absl::string_view value) {
+                             const uint64_t index = DecodeU64(key);
+                             if (index - first >= count) return false;
+                             blocks[index - first] = DecodeU64(value);
+                             return true;
+                           });
+  if (!scan.ok()) return scan;
+  return blocks;
+}
+
 absl::StatusOr<std::string> RocksMetaStore::GetXattr(
     uint64_t ino, absl::string_view name) const {
   std::string value;

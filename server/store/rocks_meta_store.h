@@ -14,6 +14,7 @@
 #include <functional>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "absl/base/thread_annotations.h"
 #include "absl/status/status.h"
@@ -50,6 +51,8 @@ class RocksMetaStore : public MetaStore {
                                            uint64_t seq) const override;
   absl::StatusOr<uint64_t> GetBlock(uint64_t ino,
                                     uint64_t index) const override;
+  absl::StatusOr<std::vector<uint64_t>> GetBlocks(
+      uint64_t ino, uint64_t first, uint64_t count) const override;
   absl::StatusOr<std::string> GetXattr(uint64_t ino,
                                        absl::string_view name) const override;
 

@@ -61,6 +61,11 @@ TEST(RocksMetaStoreTest, BatchesAreAtomicAndSurviveReopen) {
   EXPECT_EQ(d->ino(), 7u);
   EXPECT_EQ(*(*store)->GetBlock(7, 0), 99u);
   EXPECT_EQ(*(*store)->GetBlock(7, 1), 0u) << "a hole";
+  EXPECT_EQ(*(*store)->GetBlocks(7, 0, 7),
+            (std::vector<uint64_t>{99, 0, 0, 0, 0, 100, 0}));
+  EXPECT_EQ(*(*store)->GetBlocks(7, 6, 2), (std::vector<uint64_t>{0, 0}))
+      << "nothing of inode 9";
+  EXPECT_EQ(*(*store)->GetBlocks(9, 0, 1), (std::vector<uint64_t>{101}));
   EXPECT_TRUE(absl::IsNotFound((*store)->GetInode(8).status()));
 
   EXPECT_EQ((*store)->GetCall(3, 1)->ino(), 7u);

@@ -29,5 +29,20 @@ TEST(AddressTest, SplitsHostAndPort) {
   EXPECT_FALSE(SplitHostPort("localhost:http").has_value());
 }
 
+TEST(AddressTest, AListOfServersIsOneGrpcTarget) {
+  EXPECT_EQ(*GrpcTargetOf("server.example:7420"), "server.example:7420");
+  EXPECT_EQ(*GrpcTargetOf(" 10.0.0.1:7420 ,10.0.0.2:7421,"),
+            "ipv4:10.0.0.1:7420,10.0.0.2:7421");
+  EXPECT_EQ(SplitAddressList("a:1,,b:2 "),
+            (std::vector<std::string>{"a:1", "b:2"}));
+  for (const char* bad :
+       {"", " , ", "a.example:1,b.example:2", "10.0.0.1:7420,10.0.0.2",
+        "10.0.0.1:1,10.0.0.2:70000"}) {
+    EXPECT_TRUE(absl::IsInvalidArgument(GrpcTargetOf(bad).status())) << bad;
+  }
+  EXPECT_TRUE(IsLoopbackAddress("127.0.0.1:1,localhost:2"));
+  EXPECT_FALSE(IsLoopbackAddress("127.0.0.1:1,10.0.0.1:2"));
+}
+
 }  // namespace
 }  // namespace rbfs

@@ -1,7 +1,9 @@
 #include "server/server_main.h"
 
 #include <signal.h>
+#include <unistd.h>
 
+#include <atomic>
 #include <cerrno>
 #include <cstdio>
 #include <memory>
@@ -40,6 +42,7 @@
 #include "server/store/block_store.h"
 #include "server/store/checker.h"
 #include "server/store/etcd_meta_store.h"
+#include "server/store/etcd_serving_lock.h"
 #include "server/store/local_stores.h"
 #include "server/store/rbd_volume.h"
 #include "server/store/rocks_meta_store.h"
@@ -82,6 +85,10 @@ ABSL_FLAG(std::string, etcd_prefix, rbfs::EtcdOptions::kDefaultPrefix,
 ABSL_FLAG(absl::Duration, etcd_timeout, rbfs::EtcdOptions::kDefaultOpTimeout,
           "limit on every etcd call: an unreachable etcd makes calls fail "
           "with EIO after it, never hang");
+ABSL_FLAG(absl::Duration, etcd_lease, rbfs::EtcdServingLock::kDefaultTtl,
+          "with --etcd-endpoints, one server serves a volume and others "
+          "started on it stand by: how long after the serving one died a "
+          "standby takes over (it stopping cleanly hands over at once)");
 ABSL_FLAG(int, threads, 0, "maximum threads serving calls (0: gRPC's default)");
 ABSL_FLAG(bool, check, false,
           "check the consistency of --data and exit: 0 when clean, 1 when "
@@ -144,7 +151,8 @@ constexpr char kUsage[] =
     "      [--tls-cert F --tls-key F [--tls-client-ca F]]\n"
     "      [--token-file F] [--read-only] [--squash-root]\n"
     "      [--ceph-conf F --ceph-pool P [--ceph-image I]]\n"
-    "      [--etcd-endpoints HOST:PORT[,...] [--etcd-prefix /rbfs/VOLUME/]]\n"
+    "      [--etcd-endpoints HOST:PORT[,...] [--etcd-prefix /rbfs/VOLUME/]\n"
+    "       [--etcd-lease DURATION]]\n"
     "  rbfs-server --check --data DIR [--ceph-* ...] [--etcd-* ...]\n"
     "  rbfs-server --probe HOST:PORT [--probe-timeout DURATION]\n\n"
     "Without TLS only loopback addresses are served (--insecure allows\n"
@@ -185,6 +193,17 @@ std::optional<EtcdOptions> EtcdMetaFromFlags() {
   return etcd;
 }
 
+// This server's name in the serving lock, for the standbys' log.
+std::string ServingLockHolder() {
+  char host[256] = {};
+  gethostname(host, sizeof(host) - 1);
+  return absl::StrCat(host, " ", absl::GetFlag(FLAGS_listen), " pid ",
+                      getpid());
+}
+
+// Set when the serving lock was lost: the server then stops, failing.
+std::atomic<bool> serving_lock_lost{false};
+
 int RunCheck() {
   absl::StatusOr<std::optional<RbdOptions>> ceph = CephVolumeFromFlags();
   if (!ceph.ok()) {
@@ -201,7 +220,25 @@ int RunCheck() {
         BlockStore::Options());
   }
   std::unique_ptr<MetaStoreFactory> meta;
+  std::unique_ptr<EtcdServingLock> serving;
   if (std::optional<EtcdOptions> etcd = EtcdMetaFromFlags()) {
+    // Taken, not waited for: checking beside a serving server is refused.
+    EtcdServingLock::Options lock;
+    lock.etcd = *etcd;
+    lock.ttl = absl::GetFlag(FLAGS_etcd_lease);
+    lock.holder = ServingLockHolder() + " (--check)";
+    absl::StatusOr<std::unique_ptr<EtcdServingLock>> taken =
+        EtcdServingLock::Acquire(
+            lock, [](absl::Duration) { return false; }, nullptr);
+    if (!taken.ok()) {
+      LogError("cannot check %s: %s", etcd->prefix,
+               absl::IsCancelled(taken.status())
+                   ? "a server serves it; stop it first"
+                   : taken.status().message());
+      return 2;
+    }
+    serving = *std::move(taken);
+    etcd->fence_revision = serving->revision();
     meta = std::make_unique<EtcdMetaStoreFactory>(*std::move(etcd));
   } else {
     meta = std::make_unique<RocksMetaStoreFactory>(LocalMetaPath(data));
@@ -288,7 +325,35 @@ int Serve(const VolumeWrapper& wrap_volume) {
   if (ceph->has_value()) {
     stores->volume = std::make_shared<RbdVolumeFactory>(**std::move(ceph));
   }
+  // Declared before the filesystem, whose last commits it must outlive.
+  std::unique_ptr<EtcdServingLock> serving;
   if (std::optional<EtcdOptions> etcd = EtcdMetaFromFlags()) {
+    EtcdServingLock::Options lock;
+    lock.etcd = *etcd;
+    lock.ttl = absl::GetFlag(FLAGS_etcd_lease);
+    lock.holder = ServingLockHolder();
+    // Standing by, SIGTERM or SIGINT ends the wait (SIGHUP does not).
+    auto wait = [&signals](absl::Duration d) {
+      const timespec timeout = absl::ToTimespec(d);
+      const int sig = sigtimedwait(&signals, nullptr, &timeout);
+      return sig < 0 || sig == SIGHUP;
+    };
+    absl::StatusOr<std::unique_ptr<EtcdServingLock>> taken =
+        EtcdServingLock::Acquire(lock, wait, [] {
+          serving_lock_lost = true;
+          kill(getpid(), SIGTERM);
+        });
+    if (!taken.ok()) {
+      if (absl::IsCancelled(taken.status())) {
+        LogInfo("stopped while standing by");
+        return 0;
+      }
+      LogError("cannot take the volume's serving lock: %s",
+               taken.status().message());
+      return 1;
+    }
+    serving = *std::move(taken);
+    etcd->fence_revision = serving->revision();
     stores->meta = std::make_shared<EtcdMetaStoreFactory>(*std::move(etcd));
   }
   options.stores = *std::move(stores);
@@ -407,6 +472,11 @@ int Serve(const VolumeWrapper& wrap_volume) {
       LogError("SIGHUP: keeping the previous token: %s", reloaded.message());
     }
   }
+  if (serving_lock_lost) {
+    LogError(
+        "stopping: another server may serve the volume now (this one's "
+        "commits are refused)");
+  }
   LogInfo("signal %d: finishing in-flight calls", sig);
   health.Shutdown();
   plain_health.Shutdown();
@@ -426,6 +496,7 @@ int Serve(const VolumeWrapper& wrap_volume) {
     LogError("final sync failed: %s", synced.message());
     return 1;
   }
+  if (serving_lock_lost) return 1;
   LogInfo("stopped cleanly");
   return 0;
 }

@@ -76,6 +76,9 @@ class RbfsCluster {
   // mount (ENOTCONN) until the next StartMount() detaches it.
   absl::Status KillMount();
 
+  // The etcd of the server's metadata (RBFS_TEST_META_ON_ETCD), or null.
+  const testing::EtcdServer* etcd() const { return etcd_.get(); }
+
   // Everything the server logged so far.
   std::string ServerLog() { return server_->Log(); }
 

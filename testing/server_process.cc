@@ -17,6 +17,11 @@ ServerProcess::~ServerProcess() {
 }
 
 absl::Status ServerProcess::Start(absl::Duration timeout) {
+  if (absl::Status s = Launch(); !s.ok()) return s;
+  return WaitForLog("ready on", timeout);
+}
+
+absl::Status ServerProcess::Launch() {
   if (port_ == 0) {
     absl::StatusOr<int> port = FreeLoopbackPort();
     if (!port.ok()) return port.status();
@@ -38,14 +43,20 @@ absl::Status ServerProcess::Start(absl::Duration timeout) {
   pid_ = Spawn(argv, fds[1]);
   close(fds[1]);
   reader_ = std::thread([this, fd = fds[0]] { ReadLog(fd); });
+  return absl::OkStatus();
+}
+
+absl::Status ServerProcess::WaitForLog(absl::string_view text,
+                                       absl::Duration timeout) {
+  const std::string wanted(text);
   absl::MutexLock lock(&mu_);
-  auto ready = [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
-    return log_closed_ || log_.find("ready on") != std::string::npos;
+  auto seen = [this, &wanted]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) -> bool {
+    return log_closed_ || log_.find(wanted) != std::string::npos;
   };
-  mu_.AwaitWithTimeout(absl::Condition(&ready), timeout);
-  if (log_.find("ready on") == std::string::npos) {
+  mu_.AwaitWithTimeout(absl::Condition(&seen), timeout);
+  if (log_.find(wanted) == std::string::npos) {
     return absl::UnavailableError(
-        absl::StrCat("server did not become ready; its log:\n", log_));
+        absl::StrCat("server did not log \"", text, "\"; its log:\n", log_));
   }
   return absl::OkStatus();
 }

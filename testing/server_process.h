@@ -17,6 +17,7 @@
 #include "absl/base/thread_annotations.h"
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
 #include "grpcpp/grpcpp.h"
@@ -42,6 +43,12 @@ class ServerProcess {
   // Starts the server (on the port of the previous run, if any).
   // `timeout` bounds the wait for its "ready" line.
   absl::Status Start(absl::Duration timeout = absl::Seconds(30));
+  // Starts it without waiting (a standby is ready only once it takes over);
+  // its port is known at once.
+  absl::Status Launch();
+  // Waits until it logged `text` ("ready on" for ready); UNAVAILABLE with
+  // its log if it did not within `timeout` or exited first.
+  absl::Status WaitForLog(absl::string_view text, absl::Duration timeout);
   // SIGTERM and wait; returns the exit status as from waitpid.
   absl::StatusOr<int> Stop(absl::Duration timeout = absl::Seconds(30));
   // SIGKILL and wait.

@@ -31,6 +31,7 @@
 #include "absl/cleanup/cleanup.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_replace.h"
 #include "absl/synchronization/mutex.h"
 #include "client/core/io_size.h"
 #include "client/core/mount_core.h"
@@ -42,6 +43,7 @@
 #include "client/rpc/client_session.h"
 #include "client/rpc/rpc_client.h"
 #include "client/rpc/watch_stream.h"
+#include "common/address.h"
 #include "common/errno_status.h"
 #include "common/log.h"
 #include "common/malloc_tuning.h"
@@ -54,7 +56,10 @@ namespace {
 
 constexpr unsigned kDefaultIdleThreads = 16;
 
-constexpr char kUsage[] = "usage: %s [options] HOST:PORT MOUNTPOINT\n\n";
+constexpr char kUsage[] =
+    "usage: %s [options] HOST:PORT[,HOST:PORT...] MOUNTPOINT\n\n"
+    "Several servers of one volume (metadata in etcd): the mount uses the "
+    "first\nthat answers and moves to another when it stops.\n\n";
 
 constexpr char kMountHelp[] = R"(
     -o ro                  read-only mount
@@ -206,7 +211,12 @@ int Run(int argc, char** argv) {
   }
   if (!HasOption(args, "subtype=")) fuse_opt_add_arg(&args, "-osubtype=rbfs");
   if (!HasOption(args, "fsname=") && !options->server.empty()) {
-    fuse_opt_add_arg(&args, absl::StrCat("-ofsname=", options->server).c_str());
+    // A list of servers keeps its commas: libfuse splits options at
+    // unescaped ones.
+    fuse_opt_add_arg(
+        &args, absl::StrCat("-ofsname=", absl::StrReplaceAll(options->server,
+                                                             {{",", "\\,"}}))
+                   .c_str());
   }
   // The server does not check permissions: the kernel enforces mode bits
   // for every caller, as on a local filesystem.
@@ -243,6 +253,13 @@ int Run(int argc, char** argv) {
     return 2;
   }
 
+  // HOST:PORT, or several for a mount that moves between servers.
+  absl::StatusOr<std::string> target = GrpcTargetOf(options->server);
+  if (!target.ok()) {
+    fprintf(stderr, "rbfs-mount: %s\n",
+            std::string(target.status().message()).c_str());
+    return 2;
+  }
   // A log file is opened here, before the daemon leaves the directory a
   // relative path names.
   if (!options->log.empty()) {
@@ -254,7 +271,7 @@ int Run(int argc, char** argv) {
   const int report_fd = cmdline.foreground ? -1 : ForkDaemon();
 
   RpcOptions rpc_options;
-  rpc_options.target = options->server;
+  rpc_options.target = *std::move(target);
   rpc_options.channels = static_cast<int>(options->channels);
   rpc_options.exchange_streams = options->exchange_streams;
   rpc_options.deadline = options->deadline;

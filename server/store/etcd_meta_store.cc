@@ -1,7 +1,5 @@
 #include "server/store/etcd_meta_store.h"
 
-#include <grpcpp/grpcpp.h>
-
 #include <algorithm>
 #include <cerrno>
 #include <map>
@@ -9,14 +7,12 @@
 #include <utility>
 
 #include "absl/container/flat_hash_map.h"
-#include "absl/strings/ascii.h"
 #include "absl/strings/match.h"
-#include "absl/strings/numbers.h"
+#include "absl/strings/strip.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
-#include "absl/strings/str_split.h"
 #include "common/errno_status.h"
-#include "etcd/etcdserver/etcdserverpb/rpc.grpc.pb.h"
+#include "server/store/etcd_client.h"
 #include "server/store/meta_keys.h"
 
 namespace rbfs {
@@ -53,66 +49,6 @@ thread_local absl::flat_hash_map<const EtcdMetaStore*, ThreadReads>
 // loss means another server reserved meanwhile, so many in a row mean
 // something else is wrong.
 constexpr int kReserveAttempts = 100;
-
-// Range pages and values are far below this; gRPC's default of 4 MiB could
-// cut a page of large extended attributes.
-constexpr int kMaxReceiveBytes = 64 << 20;
-
-absl::Status FromGrpc(const grpc::Status& s, absl::string_view what) {
-  if (s.ok()) return absl::OkStatus();
-  const std::string text =
-      absl::StrCat("etcd ", what, ": ", s.error_message(), " (",
-                   static_cast<int>(s.error_code()), ")");
-  // etcd's space quota ("mvcc: database space exceeded").
-  if (s.error_code() == grpc::StatusCode::RESOURCE_EXHAUSTED) {
-    return ErrnoError(ENOSPC, text);
-  }
-  return ErrnoError(EIO, text);
-}
-
-// The gRPC target for the endpoints: one as given (a DNS name may have
-// several addresses), several as a list of IPv4 addresses.
-absl::StatusOr<std::string> ChannelTarget(
-    const std::vector<std::string>& endpoints) {
-  std::vector<std::string> hosts;
-  for (std::string e : endpoints) {
-    absl::string_view view = absl::StripAsciiWhitespace(e);
-    if (absl::StartsWith(view, "https://")) {
-      return absl::InvalidArgumentError(absl::StrCat(
-          "etcd endpoint ", view, ": TLS to etcd is not supported yet"));
-    }
-    absl::ConsumePrefix(&view, "http://");
-    if (view.empty()) continue;
-    hosts.emplace_back(view);
-  }
-  if (hosts.empty()) {
-    return absl::InvalidArgumentError("no etcd endpoint given");
-  }
-  if (hosts.size() == 1) return hosts[0];
-  for (const std::string& h : hosts) {
-    std::vector<absl::string_view> parts = absl::StrSplit(h, ':');
-    uint32_t port = 0;
-    bool ipv4 = parts.size() == 2 && absl::SimpleAtoi(parts[1], &port);
-    std::vector<absl::string_view> octets = absl::StrSplit(parts[0], '.');
-    uint32_t octet = 0;
-    ipv4 = ipv4 && octets.size() == 4;
-    for (absl::string_view o : octets) {
-      ipv4 = ipv4 && absl::SimpleAtoi(o, &octet) && octet < 256;
-    }
-    if (!ipv4) {
-      return absl::InvalidArgumentError(absl::StrCat(
-          "etcd endpoint ", h,
-          ": several endpoints must be IPv4 address:port (or give one DNS "
-          "name that resolves to every member)"));
-    }
-  }
-  return absl::StrCat("ipv4:", absl::StrJoin(hosts, ","));
-}
-
-std::string NormalizedPrefix(std::string prefix) {
-  if (prefix.empty() || prefix.back() != '/') prefix.push_back('/');
-  return prefix;
-}
 
 template <typename Proto>
 absl::StatusOr<Proto> Parse(const absl::StatusOr<std::string>& value) {
@@ -159,7 +95,8 @@ bool IsBlockKey(absl::string_view key, uint64_t* ino, uint64_t* index) {
 EtcdMetaStore::EtcdMetaStore(const EtcdOptions& options,
                              std::unique_ptr<Client> client,
                              std::function<absl::Status()> before_flush)
-    : prefix_(NormalizedPrefix(options.prefix)),
+    : prefix_(EtcdKeyPrefix(options.prefix)),
+      fence_revision_(options.fence_revision),
       op_timeout_(options.op_timeout),
       page_keys_(options.page_keys > 0 ? options.page_keys
                                        : EtcdOptions::kDefaultPageKeys),
@@ -170,29 +107,13 @@ EtcdMetaStore::~EtcdMetaStore() = default;
 
 absl::StatusOr<std::unique_ptr<EtcdMetaStore>> EtcdMetaStore::Open(
     const EtcdOptions& options, std::function<absl::Status()> before_flush) {
-  absl::StatusOr<std::string> target = ChannelTarget(options.endpoints);
-  if (!target.ok()) return target.status();
-  grpc::ChannelArguments args;
-  args.SetMaxReceiveMessageSize(kMaxReceiveBytes);
+  absl::StatusOr<std::shared_ptr<grpc::Channel>> channel = EtcdChannel(options);
+  if (!channel.ok()) return channel.status();
   auto client = std::make_unique<Client>();
-  client->kv = etcdserverpb::KV::NewStub(grpc::CreateCustomChannel(
-      *target, grpc::InsecureChannelCredentials(), args));
+  client->kv = etcdserverpb::KV::NewStub(*channel);
   return std::unique_ptr<EtcdMetaStore>(
       new EtcdMetaStore(options, std::move(client), std::move(before_flush)));
 }
-
-namespace {
-
-// A call's context: its deadline, and waiting for a connection until then
-// rather than failing at once while etcd restarts.
-std::unique_ptr<grpc::ClientContext> CallContext(absl::Duration timeout) {
-  auto context = std::make_unique<grpc::ClientContext>();
-  context->set_deadline(absl::ToChronoTime(absl::Now() + timeout));
-  context->set_wait_for_ready(true);
-  return context;
-}
-
-}  // namespace
 
 void EtcdMetaStore::BeginReads() { ++thread_reads[this].depth; }
 
@@ -220,8 +141,8 @@ absl::StatusOr<std::string> EtcdMetaStore::GetAt(const std::string& key,
   etcdserverpb::RangeRequest request;
   request.set_key(prefix_ + key);
   etcdserverpb::RangeResponse response;
-  std::unique_ptr<grpc::ClientContext> context = CallContext(op_timeout_);
-  if (absl::Status s = FromGrpc(
+  std::unique_ptr<grpc::ClientContext> context = EtcdCallContext(op_timeout_);
+  if (absl::Status s = EtcdStatus(
           client_->kv->Range(context.get(), request, &response), "range");
       !s.ok()) {
     return s;
@@ -290,8 +211,8 @@ absl::Status EtcdMetaStore::ScanRange(
     request.set_limit(page_keys_);
     request.set_revision(revision);
     etcdserverpb::RangeResponse response;
-    std::unique_ptr<grpc::ClientContext> context = CallContext(op_timeout_);
-    if (absl::Status s = FromGrpc(
+    std::unique_ptr<grpc::ClientContext> context = EtcdCallContext(op_timeout_);
+    if (absl::Status s = EtcdStatus(
             client_->kv->Range(context.get(), request, &response), "range");
         !s.ok()) {
       return s;
@@ -428,6 +349,7 @@ absl::Status EtcdMetaStore::Commit(MetaBatch* batch) {
     it->second.revisions.clear();
   }
   if (changes.empty()) return absl::OkStatus();
+  AddServingFence(prefix_, fence_revision_, &txn);
   bool maps_blocks = false;
   // A run of deleted block map entries of one inode at consecutive indexes,
   // from run_key to run_last: one DeleteRange when it ends.
@@ -479,7 +401,7 @@ absl::Status EtcdMetaStore::Commit(MetaBatch* batch) {
     if (absl::Status s = before_flush_(); !s.ok()) return s;
   }
   etcdserverpb::TxnResponse response;
-  std::unique_ptr<grpc::ClientContext> context = CallContext(op_timeout_);
+  std::unique_ptr<grpc::ClientContext> context = EtcdCallContext(op_timeout_);
   const grpc::Status status = client_->kv->Txn(context.get(), txn, &response);
   if (status.error_code() == grpc::StatusCode::INVALID_ARGUMENT) {
     return ErrnoError(
@@ -490,12 +412,18 @@ absl::Status EtcdMetaStore::Commit(MetaBatch* batch) {
                      "; see etcd's --max-txn-ops and "
                      "--max-request-bytes in docs/operations.md"));
   }
-  if (absl::Status s = FromGrpc(status, "txn"); !s.ok()) return s;
+  if (absl::Status s = EtcdStatus(status, "txn"); !s.ok()) return s;
+  if (FailedOnServingFence(fence_revision_, response)) return Fenced();
   if (!response.succeeded()) {
     return absl::AbortedError(
         "a record this operation read was changed by another server");
   }
   return absl::OkStatus();
+}
+
+absl::Status EtcdMetaStore::Fenced() const {
+  return ErrnoError(EIO, absl::StrCat("this server no longer serves ", prefix_,
+                                      ": another server took it over"));
 }
 
 absl::StatusOr<uint64_t> EtcdMetaStore::ReserveInodes(uint64_t floor,
@@ -518,14 +446,16 @@ absl::StatusOr<uint64_t> EtcdMetaStore::ReserveInodes(uint64_t floor,
     etcdserverpb::PutRequest* put = txn.add_success()->mutable_request_put();
     put->set_key(prefix_ + key);
     put->set_value(meta_keys::EncodeU64(first + count));
+    AddServingFence(prefix_, fence_revision_, &txn);
     etcdserverpb::TxnResponse response;
-    std::unique_ptr<grpc::ClientContext> context = CallContext(op_timeout_);
-    if (absl::Status s = FromGrpc(
+    std::unique_ptr<grpc::ClientContext> context = EtcdCallContext(op_timeout_);
+    if (absl::Status s = EtcdStatus(
             client_->kv->Txn(context.get(), txn, &response), "reserve inodes");
         !s.ok()) {
       return s;
     }
     if (response.succeeded()) return first;
+    if (FailedOnServingFence(fence_revision_, response)) return Fenced();
   }
   return ErrnoError(EIO, absl::StrCat("could not reserve inode numbers in ",
                                       kReserveAttempts, " attempts"));
@@ -550,7 +480,7 @@ absl::StatusOr<std::unique_ptr<MetaStore>> EtcdMetaStoreFactory::Open(
 
 std::string EtcdMetaStoreFactory::location() const {
   return absl::StrCat("etcd ", absl::StrJoin(options_.endpoints, ","), " ",
-                      NormalizedPrefix(options_.prefix));
+                      EtcdKeyPrefix(options_.prefix));
 }
 
 }  // namespace rbfs

@@ -47,26 +47,11 @@
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
 #include "absl/time/time.h"
+#include "server/store/etcd_options.h"
 #include "server/store/meta.pb.h"
 #include "server/store/meta_store.h"
 
 namespace rbfs {
-
-struct EtcdOptions {
-  static constexpr absl::Duration kDefaultOpTimeout = absl::Seconds(20);
-  static constexpr int kDefaultPageKeys = 512;
-  static constexpr char kDefaultPrefix[] = "/rbfs/default/";
-
-  // host:port of each etcd member (plain "http://" is accepted and
-  // dropped). Several must be IPv4 addresses; a DNS name with several
-  // addresses is one endpoint.
-  std::vector<std::string> endpoints;
-  // Every key of the volume starts with this; a "/" is appended if missing.
-  std::string prefix = kDefaultPrefix;
-  absl::Duration op_timeout = kDefaultOpTimeout;
-  // Keys per Range call of a ForEach.
-  int page_keys = kDefaultPageKeys;
-};
 
 class EtcdMetaStore : public MetaStore {
  public:
@@ -156,7 +141,11 @@ class EtcdMetaStore : public MetaStore {
   absl::StatusOr<std::string> GetAt(const std::string& key,
                                     int64_t* revision) const;
 
+  // The error of a commit refused because another server took the volume.
+  absl::Status Fenced() const;
+
   const std::string prefix_;
+  const int64_t fence_revision_;
   const absl::Duration op_timeout_;
   const int page_keys_;
   const std::unique_ptr<Client> client_;

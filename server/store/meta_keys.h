@@ -14,6 +14,8 @@
 //   "X" ino name         -> the value's bytes (extended attribute)
 //   "N"                  -> the first inode number nobody reserved yet
 //                           (8 bytes; kept by stores with several users)
+//   "L"                  -> who serves the volume (etcd: the serving lock,
+//                           bound to its holder's lease)
 // KeyValueMetaBatch turns MetaBatch's records into these keys once, for the
 // stores to apply as puts and deletes.
 #ifndef RBFS_SERVER_STORE_META_KEYS_H_
@@ -37,6 +39,7 @@ inline constexpr absl::string_view kOrphans = "O";
 inline constexpr absl::string_view kCalls = "R";
 inline constexpr absl::string_view kXattrs = "X";
 inline constexpr absl::string_view kInodeCounter = "N";
+inline constexpr absl::string_view kServingLock = "L";
 
 std::string InodeKey(uint64_t ino);
 std::string DirentKey(uint64_t parent, absl::string_view name);

@@ -1,0 +1,184 @@
+#include "server/store/etcd_serving_lock.h"
+
+#include <algorithm>
+#include <cerrno>
+#include <utility>
+
+#include "absl/strings/str_cat.h"
+#include "common/errno_status.h"
+#include "common/log.h"
+#include "server/store/etcd_client.h"
+#include "server/store/meta_keys.h"
+
+namespace rbfs {
+
+struct EtcdServingLock::Client {
+  std::unique_ptr<etcdserverpb::KV::Stub> kv;
+  std::unique_ptr<etcdserverpb::Lease::Stub> lease;
+  absl::Duration op_timeout;
+};
+
+namespace {
+
+// The shortest lease etcd keeps reliably (it counts whole seconds).
+constexpr absl::Duration kMinTtl = absl::Seconds(2);
+
+absl::Duration PollInterval(absl::Duration ttl) {
+  return std::min(absl::Seconds(1), ttl / 4);
+}
+
+}  // namespace
+
+absl::StatusOr<std::unique_ptr<EtcdServingLock>> EtcdServingLock::Acquire(
+    const Options& options, const std::function<bool(absl::Duration)>& wait,
+    std::function<void()> on_lost) {
+  if (options.ttl < kMinTtl) {
+    return ErrnoError(
+        EINVAL,
+        absl::StrCat("serving lock lease ", absl::FormatDuration(options.ttl),
+                     " is shorter than ", absl::FormatDuration(kMinTtl)));
+  }
+  absl::StatusOr<std::shared_ptr<grpc::Channel>> channel =
+      EtcdChannel(options.etcd);
+  if (!channel.ok()) return channel.status();
+  auto client = std::make_unique<Client>();
+  client->kv = etcdserverpb::KV::NewStub(*channel);
+  client->lease = etcdserverpb::Lease::NewStub(*channel);
+  client->op_timeout = options.etcd.op_timeout;
+  const std::string key =
+      EtcdKeyPrefix(options.etcd.prefix) + std::string(meta_keys::kServingLock);
+  std::string logged_holder;
+  for (;;) {
+    etcdserverpb::LeaseGrantRequest grant;
+    grant.set_ttl(absl::ToInt64Seconds(options.ttl));
+    etcdserverpb::LeaseGrantResponse granted;
+    std::unique_ptr<grpc::ClientContext> context =
+        EtcdCallContext(client->op_timeout);
+    if (absl::Status s = EtcdStatus(
+            client->lease->LeaseGrant(context.get(), grant, &granted),
+            "lease grant");
+        !s.ok()) {
+      return s;
+    }
+    // Create the record if nobody holds it; read who does otherwise.
+    etcdserverpb::TxnRequest txn;
+    etcdserverpb::Compare* free = txn.add_compare();
+    free->set_key(key);
+    free->set_target(etcdserverpb::Compare::CREATE);
+    free->set_result(etcdserverpb::Compare::EQUAL);
+    free->set_create_revision(0);
+    etcdserverpb::PutRequest* put = txn.add_success()->mutable_request_put();
+    put->set_key(key);
+    put->set_value(options.holder);
+    put->set_lease(granted.id());
+    txn.add_failure()->mutable_request_range()->set_key(key);
+    etcdserverpb::TxnResponse response;
+    context = EtcdCallContext(client->op_timeout);
+    if (absl::Status s = EtcdStatus(
+            client->kv->Txn(context.get(), txn, &response), "serving lock");
+        !s.ok()) {
+      return s;
+    }
+    if (response.succeeded()) {
+      const int64_t revision = response.header().revision();
+      LogInfo("serving %s (lock revision %d, lease %s)",
+              EtcdKeyPrefix(options.etcd.prefix), revision,
+              absl::FormatDuration(options.ttl));
+      return std::unique_ptr<EtcdServingLock>(
+          new EtcdServingLock(std::move(client), options.ttl, granted.id(),
+                              revision, std::move(on_lost)));
+    }
+    // The unused lease expires by itself; revoking it is only tidier.
+    etcdserverpb::LeaseRevokeRequest revoke;
+    revoke.set_id(granted.id());
+    etcdserverpb::LeaseRevokeResponse revoked;
+    context = EtcdCallContext(client->op_timeout);
+    client->lease->LeaseRevoke(context.get(), revoke, &revoked).ok();
+    const etcdserverpb::RangeResponse& held =
+        response.responses(0).response_range();
+    const std::string holder =
+        held.kvs_size() > 0 ? held.kvs(0).value() : "(gone)";
+    if (holder != logged_holder) {
+      LogInfo(
+          "%s is served by %s; standing by to take over when it stops "
+          "(within %s of its end)",
+          EtcdKeyPrefix(options.etcd.prefix), holder,
+          absl::FormatDuration(options.ttl));
+      logged_holder = holder;
+    }
+    if (!wait(PollInterval(options.ttl))) {
+      return absl::CancelledError("stopped while standing by");
+    }
+  }
+}
+
+EtcdServingLock::EtcdServingLock(std::unique_ptr<Client> client,
+                                 absl::Duration ttl, int64_t lease,
+                                 int64_t revision,
+                                 std::function<void()> on_lost)
+    : client_(std::move(client)),
+      ttl_(ttl),
+      lease_(lease),
+      revision_(revision),
+      on_lost_(std::move(on_lost)),
+      renewer_([this] { RenewLoop(); }) {}
+
+EtcdServingLock::~EtcdServingLock() {
+  {
+    absl::MutexLock lock(&mu_);
+    stopping_ = true;
+  }
+  renewer_.join();
+  etcdserverpb::LeaseRevokeRequest revoke;
+  revoke.set_id(lease_);
+  etcdserverpb::LeaseRevokeResponse revoked;
+  std::unique_ptr<grpc::ClientContext> context =
+      EtcdCallContext(client_->op_timeout);
+  if (absl::Status s = EtcdStatus(
+          client_->lease->LeaseRevoke(context.get(), revoke, &revoked),
+          "lease revoke");
+      !s.ok()) {
+    LogWarning(
+        "releasing the serving lock: %s; a standby takes over once "
+        "its lease runs out",
+        s.message());
+  }
+}
+
+void EtcdServingLock::RenewLoop() {
+  absl::Time renewed = absl::Now();
+  for (;;) {
+    {
+      absl::MutexLock lock(&mu_);
+      mu_.AwaitWithTimeout(absl::Condition(&stopping_), ttl_ / 3);
+      if (stopping_) return;
+    }
+    // One renewal per stream, each bounded: a stuck etcd cannot hold this
+    // thread past the lease.
+    grpc::ClientContext context;
+    context.set_deadline(absl::ToChronoTime(absl::Now() + ttl_ / 3));
+    std::unique_ptr<
+        grpc::ClientReaderWriter<etcdserverpb::LeaseKeepAliveRequest,
+                                 etcdserverpb::LeaseKeepAliveResponse>>
+        stream = client_->lease->LeaseKeepAlive(&context);
+    etcdserverpb::LeaseKeepAliveRequest request;
+    request.set_id(lease_);
+    etcdserverpb::LeaseKeepAliveResponse response;
+    const bool answered = stream->Write(request) && stream->Read(&response);
+    stream->WritesDone();
+    context.TryCancel();
+    stream->Finish().ok();
+    if (answered && response.ttl() > 0) {
+      renewed = absl::Now();
+      continue;
+    }
+    if ((answered && response.ttl() <= 0) || absl::Now() - renewed >= ttl_) {
+      LogError("lost the serving lock: its lease %s",
+               answered ? "is gone" : "could not be renewed in time");
+      if (on_lost_) on_lost_();
+      return;
+    }
+  }
+}
+
+}  // namespace rbfs

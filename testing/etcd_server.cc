@@ -7,6 +7,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 #include "absl/time/time.h"
+#include "gtest/gtest.h"
 #include "testing/process.h"
 
 namespace rbfs::testing {
@@ -17,7 +18,33 @@ constexpr absl::Duration kTimeout = absl::Seconds(90);
 
 std::string Script() { return RunfilePath("deploy/etcd-dev.sh"); }
 
+// Stops the shared etcd once the program's tests have run.
+class SharedEtcdEnvironment : public ::testing::Environment {
+ public:
+  void TearDown() override { etcd_.reset(); }
+  EtcdServer* Get() {
+    if (etcd_ == nullptr) {
+      absl::StatusOr<std::unique_ptr<EtcdServer>> started = EtcdServer::Start();
+      if (!started.ok()) {
+        ADD_FAILURE() << started.status();
+        return nullptr;
+      }
+      etcd_ = *std::move(started);
+    }
+    return etcd_.get();
+  }
+
+ private:
+  std::unique_ptr<EtcdServer> etcd_;
+};
+
+SharedEtcdEnvironment* const shared_environment =
+    static_cast<SharedEtcdEnvironment*>(
+        ::testing::AddGlobalTestEnvironment(new SharedEtcdEnvironment));
+
 }  // namespace
+
+EtcdServer* SharedEtcdServer() { return shared_environment->Get(); }
 
 absl::StatusOr<std::unique_ptr<EtcdServer>> EtcdServer::Start() {
   const std::string dir = MakeTempDir("etcd");

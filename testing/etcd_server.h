@@ -39,6 +39,11 @@ class EtcdServer {
   bool stopped_ = false;
 };
 
+// One etcd for a whole test program, which its tests share (each under a
+// key prefix of its own): started by the first call, stopped when the
+// program's tests end. Null, with a test failure, if it cannot start.
+EtcdServer* SharedEtcdServer();
+
 }  // namespace rbfs::testing
 
 #endif  // RBFS_TESTING_ETCD_SERVER_H_

@@ -85,35 +85,6 @@ CephEnvironment* const ceph_environment = static_cast<CephEnvironment*>(
 testing::CephCluster* SharedCeph() { return ceph_environment->cluster(); }
 #endif
 
-#ifdef RBFS_FILESYSTEM_TEST_ON_ETCD
-// The _etcd variant: one loopback etcd for the whole run, a key prefix per
-// test.
-class EtcdEnvironment : public ::testing::Environment {
- public:
-  void TearDown() override { etcd_.reset(); }
-  testing::EtcdServer* etcd() {
-    if (etcd_ == nullptr) {
-      absl::StatusOr<std::unique_ptr<testing::EtcdServer>> started =
-          testing::EtcdServer::Start();
-      if (!started.ok()) {
-        ADD_FAILURE() << started.status();
-        return nullptr;
-      }
-      etcd_ = *std::move(started);
-    }
-    return etcd_.get();
-  }
-
- private:
-  std::unique_ptr<testing::EtcdServer> etcd_;
-};
-
-EtcdEnvironment* const etcd_environment = static_cast<EtcdEnvironment*>(
-    ::testing::AddGlobalTestEnvironment(new EtcdEnvironment));
-
-testing::EtcdServer* SharedEtcd() { return etcd_environment->etcd(); }
-#endif
-
 std::string TestName() {
   return ::testing::UnitTest::GetInstance()->current_test_info()->name();
 }
@@ -137,8 +108,8 @@ class FilesystemTest : public ::testing::Test {
     ASSERT_TRUE(SharedCeph()->RemoveImage(TestName()).ok());
 #endif
 #ifdef RBFS_FILESYSTEM_TEST_ON_ETCD
-    ASSERT_NE(SharedEtcd(), nullptr);
-    ASSERT_TRUE(SharedEtcd()->DeletePrefix(EtcdPrefix()).ok());
+    ASSERT_NE(testing::SharedEtcdServer(), nullptr);
+    ASSERT_TRUE(testing::SharedEtcdServer()->DeletePrefix(EtcdPrefix()).ok());
 #endif
   }
 
@@ -155,7 +126,7 @@ class FilesystemTest : public ::testing::Test {
 #ifdef RBFS_FILESYSTEM_TEST_ON_ETCD
     if (stores.ok()) {
       EtcdOptions etcd;
-      etcd.endpoints = {SharedEtcd()->endpoint()};
+      etcd.endpoints = {testing::SharedEtcdServer()->endpoint()};
       etcd.prefix = EtcdPrefix();
       stores->meta = std::make_shared<EtcdMetaStoreFactory>(etcd);
     }

@@ -41,25 +41,15 @@ int Err(const absl::StatusOr<T>& s) {
 
 class SharedNamespaceTest : public ::testing::Test {
  protected:
-  static void SetUpTestSuite() {
-    absl::StatusOr<std::unique_ptr<testing::EtcdServer>> etcd =
-        testing::EtcdServer::Start();
-    ASSERT_TRUE(etcd.ok()) << etcd.status();
-    etcd_ = etcd->release();
-  }
-  static void TearDownTestSuite() {
-    delete etcd_;
-    etcd_ = nullptr;
-  }
-
   void SetUp() override {
+    ASSERT_NE(testing::SharedEtcdServer(), nullptr);
     const std::string name =
         ::testing::UnitTest::GetInstance()->current_test_info()->name();
     const char* tmp = std::getenv("TEST_TMPDIR");
     dir_ = std::string(tmp ? tmp : "/tmp") + "/shared_" + name;
     std::filesystem::remove_all(dir_);
     prefix_ = "/rbfs-shared-test/" + name + "/";
-    ASSERT_TRUE(etcd_->DeletePrefix(prefix_).ok());
+    ASSERT_TRUE(testing::SharedEtcdServer()->DeletePrefix(prefix_).ok());
     absl::StatusOr<Stores> stores = TestStores();
     ASSERT_TRUE(stores.ok()) << stores.status();
     Filesystem::Options options;
@@ -83,7 +73,7 @@ class SharedNamespaceTest : public ::testing::Test {
     absl::StatusOr<Stores> stores = MakeLocalStores(local);
     if (!stores.ok()) return stores;
     EtcdOptions etcd;
-    etcd.endpoints = {etcd_->endpoint()};
+    etcd.endpoints = {testing::SharedEtcdServer()->endpoint()};
     etcd.prefix = prefix_;
     stores->meta = std::make_shared<EtcdMetaStoreFactory>(etcd);
     return stores;
@@ -114,14 +104,11 @@ class SharedNamespaceTest : public ::testing::Test {
     other.join();
   }
 
-  static testing::EtcdServer* etcd_;
   std::string dir_;
   std::string prefix_;
   std::unique_ptr<Filesystem> a_;
   std::unique_ptr<Filesystem> b_;
 };
-
-testing::EtcdServer* SharedNamespaceTest::etcd_ = nullptr;
 
 TEST_F(SharedNamespaceTest, OneNameCreatedByBothAtOnceExistsOnce) {
   constexpr int kRounds = 30;

@@ -5,9 +5,9 @@
 
 #include "absl/strings/ascii.h"
 #include "absl/strings/match.h"
-#include "absl/strings/strip.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "absl/strings/strip.h"
 #include "common/address.h"
 #include "common/errno_status.h"
 #include "server/store/meta_keys.h"
@@ -61,6 +61,23 @@ absl::Status EtcdStatus(const grpc::Status& s, absl::string_view what) {
     return ErrnoError(ENOSPC, text);
   }
   return ErrnoError(EIO, text);
+}
+
+absl::Status EtcdRange(etcdserverpb::KV::StubInterface& kv,
+                       absl::Duration timeout,
+                       const etcdserverpb::RangeRequest& request,
+                       etcdserverpb::RangeResponse* response) {
+  std::unique_ptr<grpc::ClientContext> context = EtcdCallContext(timeout);
+  return EtcdStatus(kv.Range(context.get(), request, response), "range");
+}
+
+absl::Status EtcdTxn(etcdserverpb::KV::StubInterface& kv,
+                     absl::Duration timeout,
+                     const etcdserverpb::TxnRequest& request,
+                     etcdserverpb::TxnResponse* response,
+                     absl::string_view what) {
+  std::unique_ptr<grpc::ClientContext> context = EtcdCallContext(timeout);
+  return EtcdStatus(kv.Txn(context.get(), request, response), what);
 }
 
 std::string EtcdKeyPrefix(std::string prefix) {

@@ -33,6 +33,17 @@ std::unique_ptr<grpc::ClientContext> EtcdCallContext(absl::Duration timeout);
 // otherwise; `what` names the call.
 absl::Status EtcdStatus(const grpc::Status& status, absl::string_view what);
 
+// One Range / Txn call with the conventions above; `what` names it.
+absl::Status EtcdRange(etcdserverpb::KV::StubInterface& kv,
+                       absl::Duration timeout,
+                       const etcdserverpb::RangeRequest& request,
+                       etcdserverpb::RangeResponse* response);
+absl::Status EtcdTxn(etcdserverpb::KV::StubInterface& kv,
+                     absl::Duration timeout,
+                     const etcdserverpb::TxnRequest& request,
+                     etcdserverpb::TxnResponse* response,
+                     absl::string_view what);
+
 // The key prefix of options.prefix: with a "/" at the end.
 std::string EtcdKeyPrefix(std::string prefix);
 

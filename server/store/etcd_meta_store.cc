@@ -8,9 +8,9 @@
 
 #include "absl/container/flat_hash_map.h"
 #include "absl/strings/match.h"
-#include "absl/strings/strip.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "absl/strings/strip.h"
 #include "common/errno_status.h"
 #include "server/store/etcd_client.h"
 #include "server/store/meta_keys.h"
@@ -19,16 +19,8 @@ namespace rbfs {
 
 using meta_keys::BlockKey;
 using meta_keys::BlockPrefix;
-using meta_keys::CallKey;
-using meta_keys::CallPrefix;
-using meta_keys::CookieKey;
-using meta_keys::CookiePrefix;
 using meta_keys::DecodeU64;
-using meta_keys::DirentKey;
-using meta_keys::InodeKey;
 using meta_keys::PrefixEnd;
-using meta_keys::XattrKey;
-using meta_keys::XattrPrefix;
 
 struct EtcdMetaStore::Client {
   std::unique_ptr<etcdserverpb::KV::Stub> kv;
@@ -50,16 +42,6 @@ thread_local absl::flat_hash_map<const EtcdMetaStore*, ThreadReads>
 // something else is wrong.
 constexpr int kReserveAttempts = 100;
 
-template <typename Proto>
-absl::StatusOr<Proto> Parse(const absl::StatusOr<std::string>& value) {
-  if (!value.ok()) return value.status();
-  Proto proto;
-  if (!proto.ParseFromString(*value)) {
-    return ErrnoError(EIO, "corrupt metadata record");
-  }
-  return proto;
-}
-
 // The batch: the last change of each key, in key order, so that the Txn
 // names every key once and runs of block deletes are adjacent.
 class EtcdMetaBatch : public meta_keys::KeyValueMetaBatch {
@@ -79,6 +61,17 @@ class EtcdMetaBatch : public meta_keys::KeyValueMetaBatch {
 
   std::map<std::string, std::optional<std::string>> changes_;
 };
+
+// Makes `txn` apply only if `key` still has mod revision `revision` (0: is
+// still absent).
+void RequireUnchanged(const std::string& key, int64_t revision,
+                      etcdserverpb::TxnRequest* txn) {
+  etcdserverpb::Compare* unchanged = txn->add_compare();
+  unchanged->set_key(key);
+  unchanged->set_target(etcdserverpb::Compare::MOD);
+  unchanged->set_result(etcdserverpb::Compare::EQUAL);
+  unchanged->set_mod_revision(revision);
+}
 
 // Whether `key` is a block map key; its inode and index if so.
 bool IsBlockKey(absl::string_view key, uint64_t* ino, uint64_t* index) {
@@ -141,9 +134,7 @@ absl::StatusOr<std::string> EtcdMetaStore::GetAt(const std::string& key,
   etcdserverpb::RangeRequest request;
   request.set_key(prefix_ + key);
   etcdserverpb::RangeResponse response;
-  std::unique_ptr<grpc::ClientContext> context = EtcdCallContext(op_timeout_);
-  if (absl::Status s = EtcdStatus(
-          client_->kv->Range(context.get(), request, &response), "range");
+  if (absl::Status s = EtcdRange(*client_->kv, op_timeout_, request, &response);
       !s.ok()) {
     return s;
   }
@@ -159,37 +150,6 @@ absl::StatusOr<bool> EtcdMetaStore::HasSuperblock() const {
   if (absl::IsNotFound(sb.status())) return false;
   if (!sb.ok()) return sb.status();
   return true;
-}
-
-absl::StatusOr<meta::Superblock> EtcdMetaStore::GetSuperblock() const {
-  return Parse<meta::Superblock>(Get(std::string(meta_keys::kSuperblock)));
-}
-
-absl::StatusOr<meta::InodeRecord> EtcdMetaStore::GetInode(uint64_t ino) const {
-  return Parse<meta::InodeRecord>(Get(InodeKey(ino)));
-}
-
-absl::StatusOr<meta::DirentRecord> EtcdMetaStore::GetDirent(
-    uint64_t parent, absl::string_view name) const {
-  return Parse<meta::DirentRecord>(Get(DirentKey(parent, name)));
-}
-
-absl::StatusOr<meta::CallRecord> EtcdMetaStore::GetCall(uint64_t session,
-                                                        uint64_t seq) const {
-  return Parse<meta::CallRecord>(Get(CallKey(session, seq)));
-}
-
-absl::StatusOr<uint64_t> EtcdMetaStore::GetBlock(uint64_t ino,
-                                                 uint64_t index) const {
-  absl::StatusOr<std::string> value = Get(BlockKey(ino, index));
-  if (absl::IsNotFound(value.status())) return 0;
-  if (!value.ok()) return value.status();
-  return DecodeU64(*value);
-}
-
-absl::StatusOr<std::string> EtcdMetaStore::GetXattr(
-    uint64_t ino, absl::string_view name) const {
-  return Get(XattrKey(ino, name));
 }
 
 absl::Status EtcdMetaStore::Scan(
@@ -211,9 +171,8 @@ absl::Status EtcdMetaStore::ScanRange(
     request.set_limit(page_keys_);
     request.set_revision(revision);
     etcdserverpb::RangeResponse response;
-    std::unique_ptr<grpc::ClientContext> context = EtcdCallContext(op_timeout_);
-    if (absl::Status s = EtcdStatus(
-            client_->kv->Range(context.get(), request, &response), "range");
+    if (absl::Status s =
+            EtcdRange(*client_->kv, op_timeout_, request, &response);
         !s.ok()) {
       return s;
     }
@@ -227,41 +186,6 @@ absl::Status EtcdMetaStore::ScanRange(
     from = response.kvs(response.kvs_size() - 1).key();
     from.push_back('\0');
   }
-}
-
-absl::Status EtcdMetaStore::ForEachInode(
-    const std::function<bool(uint64_t ino)>& fn) const {
-  return Scan(meta_keys::kInodes, meta_keys::kInodes,
-              [&](absl::string_view key, absl::string_view) {
-                return fn(DecodeU64(key));
-              });
-}
-
-absl::Status EtcdMetaStore::ForEachOrphan(
-    const std::function<bool(uint64_t ino)>& fn) const {
-  return Scan(meta_keys::kOrphans, meta_keys::kOrphans,
-              [&](absl::string_view key, absl::string_view) {
-                return fn(DecodeU64(key));
-              });
-}
-
-absl::Status EtcdMetaStore::ForEachBlock(
-    const std::function<bool(uint64_t ino, uint64_t index, uint64_t block)>& fn)
-    const {
-  return Scan(meta_keys::kBlocks, meta_keys::kBlocks,
-              [&](absl::string_view key, absl::string_view value) {
-                return fn(DecodeU64(key), DecodeU64(key.substr(8)),
-                          DecodeU64(value));
-              });
-}
-
-absl::Status EtcdMetaStore::ForEachBlockOf(
-    uint64_t ino, uint64_t first,
-    const std::function<bool(uint64_t index, uint64_t block)>& fn) const {
-  return Scan(BlockPrefix(ino), BlockKey(ino, first),
-              [&](absl::string_view key, absl::string_view value) {
-                return fn(DecodeU64(key), DecodeU64(value));
-              });
 }
 
 absl::StatusOr<std::vector<uint64_t>> EtcdMetaStore::GetBlocks(
@@ -279,56 +203,6 @@ absl::StatusOr<std::vector<uint64_t>> EtcdMetaStore::GetBlocks(
   return blocks;
 }
 
-absl::Status EtcdMetaStore::ForEachDirent(
-    uint64_t parent, uint64_t first,
-    const std::function<bool(const meta::DirentRecord& d)>& fn) const {
-  absl::Status corrupt;
-  absl::Status scan =
-      Scan(CookiePrefix(parent), CookieKey(parent, first),
-           [&](absl::string_view, absl::string_view value) {
-             meta::DirentRecord d;
-             if (!d.ParseFromArray(value.data(), value.size())) {
-               corrupt = ErrnoError(EIO, "corrupt directory entry");
-               return false;
-             }
-             return fn(d);
-           });
-  return scan.ok() ? corrupt : scan;
-}
-
-absl::Status EtcdMetaStore::ForEachCall(
-    const std::function<bool(uint64_t session, uint64_t seq)>& fn) const {
-  return Scan(meta_keys::kCalls, meta_keys::kCalls,
-              [&](absl::string_view key, absl::string_view) {
-                return fn(DecodeU64(key), DecodeU64(key.substr(8)));
-              });
-}
-
-absl::Status EtcdMetaStore::ForEachCallOf(
-    uint64_t session, const std::function<bool(uint64_t seq)>& fn) const {
-  const std::string prefix = CallPrefix(session);
-  return Scan(prefix, prefix, [&](absl::string_view key, absl::string_view) {
-    return fn(DecodeU64(key));
-  });
-}
-
-absl::Status EtcdMetaStore::ForEachXattrOf(
-    uint64_t ino,
-    const std::function<bool(absl::string_view name, absl::string_view value)>&
-        fn) const {
-  const std::string prefix = XattrPrefix(ino);
-  return Scan(prefix, prefix, fn);
-}
-
-absl::Status EtcdMetaStore::ForEachXattr(
-    const std::function<bool(uint64_t ino, absl::string_view name,
-                             absl::string_view value)>& fn) const {
-  return Scan(meta_keys::kXattrs, meta_keys::kXattrs,
-              [&](absl::string_view key, absl::string_view value) {
-                return fn(DecodeU64(key), key.substr(8), value);
-              });
-}
-
 std::unique_ptr<MetaBatch> EtcdMetaStore::NewBatch() {
   return std::make_unique<EtcdMetaBatch>();
 }
@@ -340,11 +214,7 @@ absl::Status EtcdMetaStore::Commit(MetaBatch* batch) {
   // stands on those made after this one.
   if (auto it = thread_reads.find(this); it != thread_reads.end()) {
     for (const auto& [key, revision] : it->second.revisions) {
-      etcdserverpb::Compare* unchanged = txn.add_compare();
-      unchanged->set_key(prefix_ + key);
-      unchanged->set_target(etcdserverpb::Compare::MOD);
-      unchanged->set_result(etcdserverpb::Compare::EQUAL);
-      unchanged->set_mod_revision(revision);
+      RequireUnchanged(prefix_ + key, revision, &txn);
     }
     it->second.revisions.clear();
   }
@@ -438,19 +308,14 @@ absl::StatusOr<uint64_t> EtcdMetaStore::ReserveInodes(uint64_t floor,
     const uint64_t first =
         std::max(floor, value.ok() ? DecodeU64(*value) : uint64_t{0});
     etcdserverpb::TxnRequest txn;
-    etcdserverpb::Compare* unchanged = txn.add_compare();
-    unchanged->set_key(prefix_ + key);
-    unchanged->set_target(etcdserverpb::Compare::MOD);
-    unchanged->set_result(etcdserverpb::Compare::EQUAL);
-    unchanged->set_mod_revision(revision);
+    RequireUnchanged(prefix_ + key, revision, &txn);
     etcdserverpb::PutRequest* put = txn.add_success()->mutable_request_put();
     put->set_key(prefix_ + key);
     put->set_value(meta_keys::EncodeU64(first + count));
     AddServingFence(prefix_, fence_revision_, &txn);
     etcdserverpb::TxnResponse response;
-    std::unique_ptr<grpc::ClientContext> context = EtcdCallContext(op_timeout_);
-    if (absl::Status s = EtcdStatus(
-            client_->kv->Txn(context.get(), txn, &response), "reserve inodes");
+    if (absl::Status s = EtcdTxn(*client_->kv, op_timeout_, txn, &response,
+                                 "reserve inodes");
         !s.ok()) {
       return s;
     }

@@ -48,12 +48,13 @@
 #include "absl/strings/string_view.h"
 #include "absl/time/time.h"
 #include "server/store/etcd_options.h"
+#include "server/store/key_value_meta_store.h"
 #include "server/store/meta.pb.h"
 #include "server/store/meta_store.h"
 
 namespace rbfs {
 
-class EtcdMetaStore : public MetaStore {
+class EtcdMetaStore : public KeyValueMetaStore {
  public:
   // Connects (lazily: the first call waits for etcd up to op_timeout).
   // InvalidArgument for endpoints it cannot use.
@@ -61,47 +62,8 @@ class EtcdMetaStore : public MetaStore {
       const EtcdOptions& options, std::function<absl::Status()> before_flush);
   ~EtcdMetaStore() override;
 
-  absl::StatusOr<meta::Superblock> GetSuperblock() const override;
-  absl::StatusOr<meta::InodeRecord> GetInode(uint64_t ino) const override;
-  absl::StatusOr<meta::DirentRecord> GetDirent(
-      uint64_t parent, absl::string_view name) const override;
-  absl::StatusOr<meta::CallRecord> GetCall(uint64_t session,
-                                           uint64_t seq) const override;
-  absl::StatusOr<uint64_t> GetBlock(uint64_t ino,
-                                    uint64_t index) const override;
   absl::StatusOr<std::vector<uint64_t>> GetBlocks(
       uint64_t ino, uint64_t first, uint64_t count) const override;
-  absl::StatusOr<std::string> GetXattr(uint64_t ino,
-                                       absl::string_view name) const override;
-
-  absl::Status ForEachInode(
-      const std::function<bool(uint64_t ino)>& fn) const override;
-  absl::Status ForEachOrphan(
-      const std::function<bool(uint64_t ino)>& fn) const override;
-  absl::Status ForEachBlock(
-      const std::function<bool(uint64_t ino, uint64_t index, uint64_t block)>&
-          fn) const override;
-  absl::Status ForEachBlockOf(
-      uint64_t ino, uint64_t first,
-      const std::function<bool(uint64_t index, uint64_t block)>& fn)
-      const override;
-  absl::Status ForEachDirent(
-      uint64_t parent, uint64_t first,
-      const std::function<bool(const meta::DirentRecord& d)>& fn)
-      const override;
-  absl::Status ForEachCall(
-      const std::function<bool(uint64_t session, uint64_t seq)>& fn)
-      const override;
-  absl::Status ForEachCallOf(
-      uint64_t session,
-      const std::function<bool(uint64_t seq)>& fn) const override;
-  absl::Status ForEachXattrOf(
-      uint64_t ino,
-      const std::function<bool(absl::string_view name,
-                               absl::string_view value)>& fn) const override;
-  absl::Status ForEachXattr(
-      const std::function<bool(uint64_t ino, absl::string_view name,
-                               absl::string_view value)>& fn) const override;
   absl::Status Scan(
       absl::string_view prefix, absl::string_view start,
       const std::function<bool(absl::string_view suffix,
@@ -129,9 +91,9 @@ class EtcdMetaStore : public MetaStore {
   void BeginReads() override;
   void EndReads() override;
 
-  // The value of schema key `key`; NotFound if absent. Remembered with
-  // its revision when a MetaReadScope is open on this thread.
-  absl::StatusOr<std::string> Get(const std::string& key) const;
+  // Remembered with its revision when a MetaReadScope is open on this
+  // thread.
+  absl::StatusOr<std::string> Get(const std::string& key) const override;
   // The records in [from, end), their keys without `strip`, paged as Scan.
   absl::Status ScanRange(
       std::string from, const std::string& end, absl::string_view strip,

@@ -17,21 +17,12 @@ namespace {
 
 class EtcdMetaStoreTest : public ::testing::Test {
  protected:
-  static void SetUpTestSuite() {
-    absl::StatusOr<std::unique_ptr<testing::EtcdServer>> etcd =
-        testing::EtcdServer::Start();
-    ASSERT_TRUE(etcd.ok()) << etcd.status();
-    etcd_ = etcd->release();
-  }
-  static void TearDownTestSuite() {
-    delete etcd_;
-    etcd_ = nullptr;
-  }
+  void SetUp() override { ASSERT_NE(testing::SharedEtcdServer(), nullptr); }
 
   // Options for a prefix of this test's own.
   EtcdOptions Options(const std::string& volume = "") const {
     EtcdOptions options;
-    options.endpoints = {etcd_->endpoint()};
+    options.endpoints = {testing::SharedEtcdServer()->endpoint()};
     options.prefix =
         "/rbfs-test/" +
         std::string(
@@ -60,11 +51,7 @@ class EtcdMetaStoreTest : public ::testing::Test {
                     .ok());
     return indexes;
   }
-
-  static testing::EtcdServer* etcd_;
 };
-
-testing::EtcdServer* EtcdMetaStoreTest::etcd_ = nullptr;
 
 TEST_F(EtcdMetaStoreTest, BatchesApplyWholeAndTheLastChangeOfARecordWins) {
   std::unique_ptr<EtcdMetaStore> store = OpenStore(Options());
@@ -270,7 +257,8 @@ TEST_F(EtcdMetaStoreTest, EndpointsItCannotUseAreRefused) {
   }
   EtcdOptions two = Options();
   // The first answers nothing (nothing listens on port 1).
-  two.endpoints = {"127.0.0.1:1", "http://" + etcd_->endpoint()};
+  two.endpoints = {"127.0.0.1:1",
+                   "http://" + testing::SharedEtcdServer()->endpoint()};
   std::unique_ptr<EtcdMetaStore> store = OpenStore(two);
   ASSERT_NE(store, nullptr);
   EXPECT_TRUE(absl::IsNotFound(store->GetInode(1).status()))

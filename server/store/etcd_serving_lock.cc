@@ -73,9 +73,8 @@ absl::StatusOr<std::unique_ptr<EtcdServingLock>> EtcdServingLock::Acquire(
     put->set_lease(granted.id());
     txn.add_failure()->mutable_request_range()->set_key(key);
     etcdserverpb::TxnResponse response;
-    context = EtcdCallContext(client->op_timeout);
-    if (absl::Status s = EtcdStatus(
-            client->kv->Txn(context.get(), txn, &response), "serving lock");
+    if (absl::Status s = EtcdTxn(*client->kv, client->op_timeout, txn,
+                                 &response, "serving lock");
         !s.ok()) {
       return s;
     }

@@ -17,20 +17,11 @@ namespace {
 
 class EtcdServingLockTest : public ::testing::Test {
  protected:
-  static void SetUpTestSuite() {
-    absl::StatusOr<std::unique_ptr<testing::EtcdServer>> etcd =
-        testing::EtcdServer::Start();
-    ASSERT_TRUE(etcd.ok()) << etcd.status();
-    etcd_ = etcd->release();
-  }
-  static void TearDownTestSuite() {
-    delete etcd_;
-    etcd_ = nullptr;
-  }
+  void SetUp() override { ASSERT_NE(testing::SharedEtcdServer(), nullptr); }
 
   EtcdServingLock::Options LockOptions(const std::string& holder) const {
     EtcdServingLock::Options options;
-    options.etcd.endpoints = {etcd_->endpoint()};
+    options.etcd.endpoints = {testing::SharedEtcdServer()->endpoint()};
     options.etcd.prefix =
         "/rbfs-lock-test/" +
         std::string(
@@ -39,11 +30,7 @@ class EtcdServingLockTest : public ::testing::Test {
     options.holder = holder;
     return options;
   }
-
-  static testing::EtcdServer* etcd_;
 };
-
-testing::EtcdServer* EtcdServingLockTest::etcd_ = nullptr;
 
 const auto kNeverWaits = [](absl::Duration) {
   ADD_FAILURE() << "waited for a free lock";

@@ -17,24 +17,7 @@
 
 namespace rbfs {
 
-using meta_keys::BlockKey;
-using meta_keys::BlockPrefix;
-using meta_keys::CallKey;
-using meta_keys::CallPrefix;
-using meta_keys::CookieKey;
-using meta_keys::CookiePrefix;
-using meta_keys::DecodeU64;
-using meta_keys::DirentKey;
-using meta_keys::InodeKey;
-using meta_keys::kBlocks;
-using meta_keys::kCalls;
-using meta_keys::kInodes;
-using meta_keys::kOrphans;
-using meta_keys::kSuperblock;
-using meta_keys::kXattrs;
 using meta_keys::PrefixEnd;
-using meta_keys::XattrKey;
-using meta_keys::XattrPrefix;
 
 namespace {
 
@@ -62,18 +45,6 @@ class FlushOrdering : public rocksdb::EventListener {
  private:
   std::function<absl::Status()> before_flush_;
 };
-
-template <typename Proto>
-absl::StatusOr<Proto> GetProto(rocksdb::DB* db, const std::string& key) {
-  std::string value;
-  rocksdb::Status s = db->Get(rocksdb::ReadOptions(), key, &value);
-  if (!s.ok()) return FromRocks(s);
-  Proto proto;
-  if (!proto.ParseFromString(value)) {
-    return ErrnoError(EIO, "corrupt metadata record");
-  }
-  return proto;
-}
 
 class RocksMetaBatch : public meta_keys::KeyValueMetaBatch {
  public:
@@ -133,138 +104,11 @@ RocksMetaStore::~RocksMetaStore() {
   delete db_;
 }
 
-absl::StatusOr<meta::Superblock> RocksMetaStore::GetSuperblock() const {
-  return GetProto<meta::Superblock>(db_, std::string(kSuperblock));
-}
-
-absl::StatusOr<meta::InodeRecord> RocksMetaStore::GetInode(uint64_t ino) const {
-  return GetProto<meta::InodeRecord>(db_, InodeKey(ino));
-}
-
-absl::StatusOr<meta::DirentRecord> RocksMetaStore::GetDirent(
-    uint64_t parent, absl::string_view name) const {
-  return GetProto<meta::DirentRecord>(db_, DirentKey(parent, name));
-}
-
-absl::StatusOr<uint64_t> RocksMetaStore::GetBlock(uint64_t ino,
-                                                  uint64_t index) const {
+absl::StatusOr<std::string> RocksMetaStore::Get(const std::string& key) const {
   std::string value;
-  rocksdb::Status s =
-      db_->Get(rocksdb::ReadOptions(), BlockKey(ino, index), &value);
-  if (s.IsNotFound()) return 0;
-  if (!s.ok()) return FromRocks(s);
-  return DecodeU64(value);
-}
-
-absl::StatusOr<std::vector<uint64_t>> RocksMetaStore::GetBlocks(
-    uint64_t ino, uint64_t first, uint64_t count) const {
-  std::vector<uint64_t> blocks(count, 0);
-  if (count == 0) return blocks;
-  absl::Status scan = Scan(BlockPrefix(ino), BlockKey(ino, first),
-                           [&](absl::string_view key, absl::string_view value) {
-                             const uint64_t index = DecodeU64(key);
-                             if (index - first >= count) return false;
-                             blocks[index - first] = DecodeU64(value);
-                             return true;
-                           });
-  if (!scan.ok()) return scan;
-  return blocks;
-}
-
-absl::StatusOr<std::string> RocksMetaStore::GetXattr(
-    uint64_t ino, absl::string_view name) const {
-  std::string value;
-  rocksdb::Status s =
-      db_->Get(rocksdb::ReadOptions(), XattrKey(ino, name), &value);
+  rocksdb::Status s = db_->Get(rocksdb::ReadOptions(), key, &value);
   if (!s.ok()) return FromRocks(s);
   return value;
-}
-
-absl::StatusOr<meta::CallRecord> RocksMetaStore::GetCall(uint64_t session,
-                                                         uint64_t seq) const {
-  return GetProto<meta::CallRecord>(db_, CallKey(session, seq));
-}
-
-absl::Status RocksMetaStore::ForEachInode(
-    const std::function<bool(uint64_t ino)>& fn) const {
-  return Scan(kInodes, kInodes, [&](absl::string_view key, absl::string_view) {
-    return fn(DecodeU64(key));
-  });
-}
-
-absl::Status RocksMetaStore::ForEachOrphan(
-    const std::function<bool(uint64_t ino)>& fn) const {
-  return Scan(kOrphans, kOrphans,
-              [&](absl::string_view key, absl::string_view) {
-                return fn(DecodeU64(key));
-              });
-}
-
-absl::Status RocksMetaStore::ForEachBlock(
-    const std::function<bool(uint64_t ino, uint64_t index, uint64_t block)>& fn)
-    const {
-  return Scan(
-      kBlocks, kBlocks, [&](absl::string_view key, absl::string_view value) {
-        return fn(DecodeU64(key), DecodeU64(key.substr(8)), DecodeU64(value));
-      });
-}
-
-absl::Status RocksMetaStore::ForEachBlockOf(
-    uint64_t ino, uint64_t first,
-    const std::function<bool(uint64_t index, uint64_t block)>& fn) const {
-  return Scan(BlockPrefix(ino), BlockKey(ino, first),
-              [&](absl::string_view key, absl::string_view value) {
-                return fn(DecodeU64(key), DecodeU64(value));
-              });
-}
-
-absl::Status RocksMetaStore::ForEachDirent(
-    uint64_t parent, uint64_t first,
-    const std::function<bool(const meta::DirentRecord& d)>& fn) const {
-  absl::Status corrupt;
-  absl::Status scan =
-      Scan(CookiePrefix(parent), CookieKey(parent, first),
-           [&](absl::string_view, absl::string_view value) {
-             meta::DirentRecord d;
-             if (!d.ParseFromArray(value.data(), value.size())) {
-               corrupt = ErrnoError(EIO, "corrupt directory entry");
-               return false;
-             }
-             return fn(d);
-           });
-  return scan.ok() ? corrupt : scan;
-}
-
-absl::Status RocksMetaStore::ForEachCall(
-    const std::function<bool(uint64_t session, uint64_t seq)>& fn) const {
-  return Scan(kCalls, kCalls, [&](absl::string_view key, absl::string_view) {
-    return fn(DecodeU64(key), DecodeU64(key.substr(8)));
-  });
-}
-
-absl::Status RocksMetaStore::ForEachCallOf(
-    uint64_t session, const std::function<bool(uint64_t seq)>& fn) const {
-  const std::string prefix = CallPrefix(session);
-  return Scan(prefix, prefix, [&](absl::string_view key, absl::string_view) {
-    return fn(DecodeU64(key));
-  });
-}
-
-absl::Status RocksMetaStore::ForEachXattrOf(
-    uint64_t ino,
-    const std::function<bool(absl::string_view name, absl::string_view value)>&
-        fn) const {
-  const std::string prefix = XattrPrefix(ino);
-  return Scan(prefix, prefix, fn);
-}
-
-absl::Status RocksMetaStore::ForEachXattr(
-    const std::function<bool(uint64_t ino, absl::string_view name,
-                             absl::string_view value)>& fn) const {
-  return Scan(kXattrs, kXattrs,
-              [&](absl::string_view key, absl::string_view value) {
-                return fn(DecodeU64(key), key.substr(8), value);
-              });
 }
 
 std::unique_ptr<MetaBatch> RocksMetaStore::NewBatch() {

@@ -21,6 +21,7 @@
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
 #include "absl/synchronization/mutex.h"
+#include "server/store/key_value_meta_store.h"
 #include "server/store/meta.pb.h"
 #include "server/store/meta_store.h"
 
@@ -32,7 +33,7 @@ class EventListener;
 
 namespace rbfs {
 
-class RocksMetaStore : public MetaStore {
+class RocksMetaStore : public KeyValueMetaStore {
  public:
   // Whether a store was created in `path`.
   static bool Exists(const std::string& path);
@@ -42,48 +43,6 @@ class RocksMetaStore : public MetaStore {
       const std::string& path, std::function<absl::Status()> before_flush,
       rocksdb::Env* env = nullptr);
   ~RocksMetaStore() override;
-
-  absl::StatusOr<meta::Superblock> GetSuperblock() const override;
-  absl::StatusOr<meta::InodeRecord> GetInode(uint64_t ino) const override;
-  absl::StatusOr<meta::DirentRecord> GetDirent(
-      uint64_t parent, absl::string_view name) const override;
-  absl::StatusOr<meta::CallRecord> GetCall(uint64_t session,
-                                           uint64_t seq) const override;
-  absl::StatusOr<uint64_t> GetBlock(uint64_t ino,
-                                    uint64_t index) const override;
-  absl::StatusOr<std::vector<uint64_t>> GetBlocks(
-      uint64_t ino, uint64_t first, uint64_t count) const override;
-  absl::StatusOr<std::string> GetXattr(uint64_t ino,
-                                       absl::string_view name) const override;
-
-  absl::Status ForEachInode(
-      const std::function<bool(uint64_t ino)>& fn) const override;
-  absl::Status ForEachOrphan(
-      const std::function<bool(uint64_t ino)>& fn) const override;
-  absl::Status ForEachBlock(
-      const std::function<bool(uint64_t ino, uint64_t index, uint64_t block)>&
-          fn) const override;
-  absl::Status ForEachBlockOf(
-      uint64_t ino, uint64_t first,
-      const std::function<bool(uint64_t index, uint64_t block)>& fn)
-      const override;
-  absl::Status ForEachDirent(
-      uint64_t parent, uint64_t first,
-      const std::function<bool(const meta::DirentRecord& d)>& fn)
-      const override;
-  absl::Status ForEachCall(
-      const std::function<bool(uint64_t session, uint64_t seq)>& fn)
-      const override;
-  absl::Status ForEachCallOf(
-      uint64_t session,
-      const std::function<bool(uint64_t seq)>& fn) const override;
-  absl::Status ForEachXattrOf(
-      uint64_t ino,
-      const std::function<bool(absl::string_view name,
-                               absl::string_view value)>& fn) const override;
-  absl::Status ForEachXattr(
-      const std::function<bool(uint64_t ino, absl::string_view name,
-                               absl::string_view value)>& fn) const override;
 
   absl::Status Scan(
       absl::string_view prefix, absl::string_view start,
@@ -99,6 +58,8 @@ class RocksMetaStore : public MetaStore {
                                          uint64_t count) override;
 
  private:
+  absl::StatusOr<std::string> Get(const std::string& key) const override;
+
   RocksMetaStore(rocksdb::DB* db,
                  std::shared_ptr<rocksdb::EventListener> listener);
 

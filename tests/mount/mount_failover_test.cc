@@ -114,8 +114,9 @@ TEST_F(MountFailoverTest, EveryAcknowledgedWriteOutlivesTheServingServer) {
   std::atomic<int> failed_errno{0};
   std::thread writer([&] {
     for (int i = 0; i < kRecords; ++i) {
-      PatternFill(7, uint64_t{i} * kRecord, record.get(), kRecord);
-      if (pwrite(fd, record.get(), kRecord, uint64_t{i} * kRecord) !=
+      PatternFill(7, static_cast<uint64_t>(i) * kRecord, record.get(), kRecord);
+      if (pwrite(fd, record.get(), kRecord,
+                 static_cast<uint64_t>(i) * kRecord) !=
           static_cast<ssize_t>(kRecord)) {
         failed_errno = errno;
         break;
@@ -133,10 +134,11 @@ TEST_F(MountFailoverTest, EveryAcknowledgedWriteOutlivesTheServingServer) {
   // Read back through the new server, record by record.
   std::string want(kRecord, '\0');
   for (int i = 0; i < kRecords; ++i) {
-    ASSERT_EQ(pread(fd, record.get(), kRecord, uint64_t{i} * kRecord),
-              static_cast<ssize_t>(kRecord))
+    ASSERT_EQ(
+        pread(fd, record.get(), kRecord, static_cast<uint64_t>(i) * kRecord),
+        static_cast<ssize_t>(kRecord))
         << "record " << i << ": " << strerror(errno);
-    PatternFill(7, uint64_t{i} * kRecord, want.data(), kRecord);
+    PatternFill(7, static_cast<uint64_t>(i) * kRecord, want.data(), kRecord);
     ASSERT_EQ(std::memcmp(record.get(), want.data(), kRecord), 0)
         << "record " << i;
   }

@@ -193,12 +193,18 @@ std::optional<EtcdOptions> EtcdMetaFromFlags() {
   return etcd;
 }
 
-// This server's name in the serving lock, for the standbys' log.
-std::string ServingLockHolder() {
+// The serving lock of the volume in `etcd`, held under this server's name
+// (for the standbys' log) followed by `role`.
+EtcdServingLock::Options ServingLockFromFlags(const EtcdOptions& etcd,
+                                              absl::string_view role) {
   char host[256] = {};
   gethostname(host, sizeof(host) - 1);
-  return absl::StrCat(host, " ", absl::GetFlag(FLAGS_listen), " pid ",
-                      getpid());
+  EtcdServingLock::Options lock;
+  lock.etcd = etcd;
+  lock.ttl = absl::GetFlag(FLAGS_etcd_lease);
+  lock.holder = absl::StrCat(host, " ", absl::GetFlag(FLAGS_listen), " pid ",
+                             getpid(), role);
+  return lock;
 }
 
 // Set when the serving lock was lost: the server then stops, failing.
@@ -223,13 +229,10 @@ int RunCheck() {
   std::unique_ptr<EtcdServingLock> serving;
   if (std::optional<EtcdOptions> etcd = EtcdMetaFromFlags()) {
     // Taken, not waited for: checking beside a serving server is refused.
-    EtcdServingLock::Options lock;
-    lock.etcd = *etcd;
-    lock.ttl = absl::GetFlag(FLAGS_etcd_lease);
-    lock.holder = ServingLockHolder() + " (--check)";
     absl::StatusOr<std::unique_ptr<EtcdServingLock>> taken =
         EtcdServingLock::Acquire(
-            lock, [](absl::Duration) { return false; }, nullptr);
+            ServingLockFromFlags(*etcd, " (--check)"),
+            [](absl::Duration) { return false; }, nullptr);
     if (!taken.ok()) {
       LogError("cannot check %s: %s", etcd->prefix,
                absl::IsCancelled(taken.status())
@@ -328,10 +331,6 @@ int Serve(const VolumeWrapper& wrap_volume) {
   // Declared before the filesystem, whose last commits it must outlive.
   std::unique_ptr<EtcdServingLock> serving;
   if (std::optional<EtcdOptions> etcd = EtcdMetaFromFlags()) {
-    EtcdServingLock::Options lock;
-    lock.etcd = *etcd;
-    lock.ttl = absl::GetFlag(FLAGS_etcd_lease);
-    lock.holder = ServingLockHolder();
     // Standing by, SIGTERM or SIGINT ends the wait (SIGHUP does not).
     auto wait = [&signals](absl::Duration d) {
       const timespec timeout = absl::ToTimespec(d);
@@ -339,7 +338,7 @@ int Serve(const VolumeWrapper& wrap_volume) {
       return sig < 0 || sig == SIGHUP;
     };
     absl::StatusOr<std::unique_ptr<EtcdServingLock>> taken =
-        EtcdServingLock::Acquire(lock, wait, [] {
+        EtcdServingLock::Acquire(ServingLockFromFlags(*etcd, ""), wait, [] {
           serving_lock_lost = true;
           kill(getpid(), SIGTERM);
         });

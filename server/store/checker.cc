@@ -32,14 +32,9 @@ struct InodeFacts {
 
 absl::StatusOr<CheckReport> CheckDataDir(const std::string& data_dir,
                                          const std::string& volume_path) {
-  return CheckVolume(data_dir,
+  return CheckStores(RocksMetaStoreFactory(LocalMetaPath(data_dir)),
                      BlockStoreFactory(LocalVolumePath(data_dir, volume_path),
                                        BlockStore::Options()));
-}
-
-absl::StatusOr<CheckReport> CheckVolume(const std::string& data_dir,
-                                        const BlockDeviceFactory& volume) {
-  return CheckStores(RocksMetaStoreFactory(LocalMetaPath(data_dir)), volume);
 }
 
 absl::StatusOr<CheckReport> CheckStores(const MetaStoreFactory& meta_factory,

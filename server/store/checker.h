@@ -37,10 +37,8 @@ struct CheckReport {
 // <data_dir>/volume when empty). The server must not be running on it.
 absl::StatusOr<CheckReport> CheckDataDir(const std::string& data_dir,
                                          const std::string& volume_path);
-// The same with the volume wherever `volume` keeps it (an RBD image).
-absl::StatusOr<CheckReport> CheckVolume(const std::string& data_dir,
-                                        const BlockDeviceFactory& volume);
-// The metadata store wherever `meta` keeps it (etcd) and the volume.
+// The metadata store and the volume wherever they are (etcd, an RBD
+// image).
 absl::StatusOr<CheckReport> CheckStores(const MetaStoreFactory& meta,
                                         const BlockDeviceFactory& volume);
 

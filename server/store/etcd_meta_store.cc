@@ -73,16 +73,6 @@ void RequireUnchanged(const std::string& key, int64_t revision,
   unchanged->set_mod_revision(revision);
 }
 
-// Whether `key` is a block map key; its inode and index if so.
-bool IsBlockKey(absl::string_view key, uint64_t* ino, uint64_t* index) {
-  if (key.size() != 17 || !absl::StartsWith(key, meta_keys::kBlocks)) {
-    return false;
-  }
-  *ino = DecodeU64(key.substr(1));
-  *index = DecodeU64(key.substr(9));
-  return true;
-}
-
 }  // namespace
 
 EtcdMetaStore::EtcdMetaStore(const EtcdOptions& options,
@@ -243,7 +233,7 @@ absl::Status EtcdMetaStore::Commit(MetaBatch* batch) {
   for (const auto& [key, value] : changes) {
     uint64_t ino = 0;
     uint64_t index = 0;
-    const bool block = IsBlockKey(key, &ino, &index);
+    const bool block = meta_keys::ParseBlockKey(key, &ino, &index);
     if (value.has_value()) {
       end_run();
       maps_blocks = maps_blocks || block;

@@ -29,6 +29,16 @@ absl::Duration PollInterval(absl::Duration ttl) {
 
 }  // namespace
 
+absl::Status EtcdServingLock::RevokeLease(Client& client, int64_t lease) {
+  etcdserverpb::LeaseRevokeRequest revoke;
+  revoke.set_id(lease);
+  etcdserverpb::LeaseRevokeResponse revoked;
+  std::unique_ptr<grpc::ClientContext> context =
+      EtcdCallContext(client.op_timeout);
+  return EtcdStatus(client.lease->LeaseRevoke(context.get(), revoke, &revoked),
+                    "lease revoke");
+}
+
 absl::StatusOr<std::unique_ptr<EtcdServingLock>> EtcdServingLock::Acquire(
     const Options& options, const std::function<bool(absl::Duration)>& wait,
     std::function<void()> on_lost) {
@@ -49,6 +59,29 @@ absl::StatusOr<std::unique_ptr<EtcdServingLock>> EtcdServingLock::Acquire(
       EtcdKeyPrefix(options.etcd.prefix) + std::string(meta_keys::kServingLock);
   std::string logged_holder;
   for (;;) {
+    // Who holds it, if anybody: a standby polls with this read alone.
+    etcdserverpb::RangeRequest read;
+    read.set_key(key);
+    etcdserverpb::RangeResponse held;
+    if (absl::Status s =
+            EtcdRange(*client->kv, client->op_timeout, read, &held);
+        !s.ok()) {
+      return s;
+    }
+    if (held.kvs_size() > 0) {
+      if (held.kvs(0).value() != logged_holder) {
+        logged_holder = held.kvs(0).value();
+        LogInfo(
+            "%s is served by %s; standing by to take over when it stops "
+            "(within %s of its end)",
+            EtcdKeyPrefix(options.etcd.prefix), logged_holder,
+            absl::FormatDuration(options.ttl));
+      }
+      if (!wait(PollInterval(options.ttl))) {
+        return absl::CancelledError("stopped while standing by");
+      }
+      continue;
+    }
     etcdserverpb::LeaseGrantRequest grant;
     grant.set_ttl(absl::ToInt64Seconds(options.ttl));
     etcdserverpb::LeaseGrantResponse granted;
@@ -60,7 +93,7 @@ absl::StatusOr<std::unique_ptr<EtcdServingLock>> EtcdServingLock::Acquire(
         !s.ok()) {
       return s;
     }
-    // Create the record if nobody holds it; read who does otherwise.
+    // Create the record unless another standby did since the read.
     etcdserverpb::TxnRequest txn;
     etcdserverpb::Compare* free = txn.add_compare();
     free->set_key(key);
@@ -71,7 +104,6 @@ absl::StatusOr<std::unique_ptr<EtcdServingLock>> EtcdServingLock::Acquire(
     put->set_key(key);
     put->set_value(options.holder);
     put->set_lease(granted.id());
-    txn.add_failure()->mutable_request_range()->set_key(key);
     etcdserverpb::TxnResponse response;
     if (absl::Status s = EtcdTxn(*client->kv, client->op_timeout, txn,
                                  &response, "serving lock");
@@ -87,27 +119,8 @@ absl::StatusOr<std::unique_ptr<EtcdServingLock>> EtcdServingLock::Acquire(
           new EtcdServingLock(std::move(client), options.ttl, granted.id(),
                               revision, std::move(on_lost)));
     }
-    // The unused lease expires by itself; revoking it is only tidier.
-    etcdserverpb::LeaseRevokeRequest revoke;
-    revoke.set_id(granted.id());
-    etcdserverpb::LeaseRevokeResponse revoked;
-    context = EtcdCallContext(client->op_timeout);
-    client->lease->LeaseRevoke(context.get(), revoke, &revoked).ok();
-    const etcdserverpb::RangeResponse& held =
-        response.responses(0).response_range();
-    const std::string holder =
-        held.kvs_size() > 0 ? held.kvs(0).value() : "(gone)";
-    if (holder != logged_holder) {
-      LogInfo(
-          "%s is served by %s; standing by to take over when it stops "
-          "(within %s of its end)",
-          EtcdKeyPrefix(options.etcd.prefix), holder,
-          absl::FormatDuration(options.ttl));
-      logged_holder = holder;
-    }
-    if (!wait(PollInterval(options.ttl))) {
-      return absl::CancelledError("stopped while standing by");
-    }
+    // The unused lease would expire by itself; revoking it is only tidier.
+    RevokeLease(*client, granted.id()).IgnoreError();
   }
 }
 
@@ -128,15 +141,7 @@ EtcdServingLock::~EtcdServingLock() {
     stopping_ = true;
   }
   renewer_.join();
-  etcdserverpb::LeaseRevokeRequest revoke;
-  revoke.set_id(lease_);
-  etcdserverpb::LeaseRevokeResponse revoked;
-  std::unique_ptr<grpc::ClientContext> context =
-      EtcdCallContext(client_->op_timeout);
-  if (absl::Status s = EtcdStatus(
-          client_->lease->LeaseRevoke(context.get(), revoke, &revoked),
-          "lease revoke");
-      !s.ok()) {
+  if (absl::Status s = RevokeLease(*client_, lease_); !s.ok()) {
     LogWarning(
         "releasing the serving lock: %s; a standby takes over once "
         "its lease runs out",

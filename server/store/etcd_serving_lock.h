@@ -65,6 +65,7 @@ class EtcdServingLock {
   EtcdServingLock(std::unique_ptr<Client> client, absl::Duration ttl,
                   int64_t lease, int64_t revision,
                   std::function<void()> on_lost);
+  static absl::Status RevokeLease(Client& client, int64_t lease);
   void RenewLoop();
 
   const std::unique_ptr<Client> client_;

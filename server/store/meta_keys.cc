@@ -41,6 +41,16 @@ std::string BlockKey(uint64_t ino, uint64_t index) {
   return key;
 }
 
+bool ParseBlockKey(absl::string_view key, uint64_t* ino, uint64_t* index) {
+  if (key.size() != kBlocks.size() + 16 ||
+      key.substr(0, kBlocks.size()) != kBlocks) {
+    return false;
+  }
+  *ino = DecodeU64(key.substr(kBlocks.size()));
+  *index = DecodeU64(key.substr(kBlocks.size() + 8));
+  return true;
+}
+
 std::string OrphanKey(uint64_t ino) { return KindAnd(kOrphans, ino); }
 
 std::string CallPrefix(uint64_t session) { return KindAnd(kCalls, session); }

@@ -55,6 +55,10 @@ std::string CookiePrefix(uint64_t parent);
 std::string CallPrefix(uint64_t session);
 std::string XattrPrefix(uint64_t ino);
 
+// Whether `key` is a whole block map key (BlockKey); its inode and index
+// if so.
+bool ParseBlockKey(absl::string_view key, uint64_t* ino, uint64_t* index);
+
 std::string EncodeU64(uint64_t v);
 // The number in the first 8 bytes of `bytes` (fewer: those).
 uint64_t DecodeU64(absl::string_view bytes);

@@ -18,6 +18,17 @@ TEST(MetaKeysTest, KeysSortNumerically) {
   EXPECT_EQ(DecodeU64(EncodeU64(0x0102030405060708)), 0x0102030405060708u);
 }
 
+TEST(MetaKeysTest, ABlockKeyParsesBackAndNothingElseDoes) {
+  uint64_t ino = 0;
+  uint64_t index = 0;
+  ASSERT_TRUE(ParseBlockKey(BlockKey(7, 1 << 20), &ino, &index));
+  EXPECT_EQ(ino, 7u);
+  EXPECT_EQ(index, uint64_t{1} << 20);
+  EXPECT_FALSE(ParseBlockKey(BlockPrefix(7), &ino, &index));
+  EXPECT_FALSE(ParseBlockKey(CookieKey(7, 1), &ino, &index));
+  EXPECT_FALSE(ParseBlockKey(BlockKey(7, 1) + "x", &ino, &index));
+}
+
 TEST(MetaKeysTest, PrefixEndBoundsExactlyThePrefix) {
   const std::string prefix = BlockPrefix(7);
   const std::string end = PrefixEnd(prefix);

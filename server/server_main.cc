@@ -12,6 +12,7 @@
 #include <thread>
 #include <vector>
 
+#include "absl/cleanup/cleanup.h"
 #include "absl/flags/flag.h"
 #include "absl/flags/parse.h"
 #include "absl/flags/usage.h"
@@ -39,10 +40,12 @@
 #include "server/rpc/health_probe.h"
 #include "server/rpc/health_service.h"
 #include "server/rpc/rbfs_service.h"
+#include "server/rpc/store_changes.h"
 #include "server/store/block_store.h"
 #include "server/store/checker.h"
 #include "server/store/etcd_meta_store.h"
 #include "server/store/etcd_serving_lock.h"
+#include "server/store/etcd_shared_volume.h"
 #include "server/store/local_stores.h"
 #include "server/store/rbd_volume.h"
 #include "server/store/rocks_meta_store.h"
@@ -89,6 +92,13 @@ ABSL_FLAG(absl::Duration, etcd_lease, rbfs::EtcdServingLock::kDefaultTtl,
           "with --etcd-endpoints, one server serves a volume and others "
           "started on it stand by: how long after the serving one died a "
           "standby takes over (it stopping cleanly hands over at once)");
+ABSL_FLAG(bool, etcd_shared, false,
+          "with --etcd-endpoints: serve the volume together with the other "
+          "servers started on the same prefix with --etcd-shared (each "
+          "allocates from its own groups of blocks and tells its mounts what "
+          "the others change), instead of one serving while the others "
+          "stand by; all of them must see one volume (an RBD image, or one "
+          "file). Byte-range locks are still each server's own");
 ABSL_FLAG(int, threads, 0, "maximum threads serving calls (0: gRPC's default)");
 ABSL_FLAG(bool, check, false,
           "check the consistency of --data and exit: 0 when clean, 1 when "
@@ -152,7 +162,7 @@ constexpr char kUsage[] =
     "      [--token-file F] [--read-only] [--squash-root]\n"
     "      [--ceph-conf F --ceph-pool P [--ceph-image I]]\n"
     "      [--etcd-endpoints HOST:PORT[,...] [--etcd-prefix /rbfs/VOLUME/]\n"
-    "       [--etcd-lease DURATION]]\n"
+    "       [--etcd-lease DURATION] [--etcd-shared]]\n"
     "  rbfs-server --check --data DIR [--ceph-* ...] [--etcd-* ...]\n"
     "  rbfs-server --probe HOST:PORT [--probe-timeout DURATION]\n\n"
     "Without TLS only loopback addresses are served (--insecure allows\n"
@@ -178,6 +188,8 @@ absl::StatusOr<std::optional<RbdOptions>> CephVolumeFromFlags() {
   rbd.block_size = absl::GetFlag(FLAGS_block_size);
   rbd.volume_size = absl::GetFlag(FLAGS_volume_size);
   rbd.op_timeout = absl::GetFlag(FLAGS_ceph_op_timeout);
+  rbd.shared = absl::GetFlag(FLAGS_etcd_shared) &&
+               !absl::GetFlag(FLAGS_etcd_endpoints).empty();
   return rbd;
 }
 
@@ -202,6 +214,7 @@ EtcdServingLock::Options ServingLockFromFlags(const EtcdOptions& etcd,
   EtcdServingLock::Options lock;
   lock.etcd = etcd;
   lock.ttl = absl::GetFlag(FLAGS_etcd_lease);
+  lock.shared = absl::GetFlag(FLAGS_etcd_shared);
   lock.holder = absl::StrCat(host, " ", absl::GetFlag(FLAGS_listen), " pid ",
                              getpid(), role);
   return lock;
@@ -228,11 +241,13 @@ int RunCheck() {
   std::unique_ptr<MetaStoreFactory> meta;
   std::unique_ptr<EtcdServingLock> serving;
   if (std::optional<EtcdOptions> etcd = EtcdMetaFromFlags()) {
-    // Taken, not waited for: checking beside a serving server is refused.
+    // Taken, not waited for: checking beside a serving server (or the
+    // servers sharing the volume) is refused.
+    EtcdServingLock::Options sole = ServingLockFromFlags(*etcd, " (--check)");
+    sole.shared = false;
     absl::StatusOr<std::unique_ptr<EtcdServingLock>> taken =
         EtcdServingLock::Acquire(
-            ServingLockFromFlags(*etcd, " (--check)"),
-            [](absl::Duration) { return false; }, nullptr);
+            sole, [](absl::Duration) { return false; }, nullptr);
     if (!taken.ok()) {
       LogError("cannot check %s: %s", etcd->prefix,
                absl::IsCancelled(taken.status())
@@ -241,6 +256,7 @@ int RunCheck() {
       return 2;
     }
     serving = *std::move(taken);
+    etcd->fence_key = serving->key();
     etcd->fence_revision = serving->revision();
     meta = std::make_unique<EtcdMetaStoreFactory>(*std::move(etcd));
   } else {
@@ -330,6 +346,14 @@ int Serve(const VolumeWrapper& wrap_volume) {
   }
   // Declared before the filesystem, whose last commits it must outlive.
   std::unique_ptr<EtcdServingLock> serving;
+  std::shared_ptr<SharedVolume> shared;
+  if (absl::GetFlag(FLAGS_etcd_shared) &&
+      absl::GetFlag(FLAGS_etcd_endpoints).empty()) {
+    LogError(
+        "--etcd-shared needs --etcd-endpoints: only a volume in etcd is "
+        "served by several servers");
+    return 2;
+  }
   if (std::optional<EtcdOptions> etcd = EtcdMetaFromFlags()) {
     // Standing by, SIGTERM or SIGINT ends the wait (SIGHUP does not).
     auto wait = [&signals](absl::Duration d) {
@@ -352,7 +376,26 @@ int Serve(const VolumeWrapper& wrap_volume) {
       return 1;
     }
     serving = *std::move(taken);
+    etcd->fence_key = serving->key();
     etcd->fence_revision = serving->revision();
+    if (absl::GetFlag(FLAGS_etcd_shared)) {
+      etcd->own_commits = std::make_shared<CommitRevisions>();
+      EtcdSharedVolume::Options volume;
+      volume.etcd = *etcd;
+      volume.lease = serving->lease();
+      volume.on_lost = [] {
+        serving_lock_lost = true;
+        kill(getpid(), SIGTERM);
+      };
+      absl::StatusOr<std::unique_ptr<EtcdSharedVolume>> opened =
+          EtcdSharedVolume::Open(std::move(volume));
+      if (!opened.ok()) {
+        LogError("cannot share the volume: %s", opened.status().message());
+        return 1;
+      }
+      shared = *std::move(opened);
+      options.shared = shared;
+    }
     stores->meta = std::make_shared<EtcdMetaStoreFactory>(*std::move(etcd));
   }
   options.stores = *std::move(stores);
@@ -379,6 +422,18 @@ int Serve(const VolumeWrapper& wrap_volume) {
                                   absl::GetFlag(FLAGS_squash_gid)};
   }
   RbfsService service(fs->get(), access);
+  if (shared != nullptr) {
+    // Other servers' changes reach this server's mounts as their own do.
+    shared->SetChangeListener([&service](const StoreChange& change) {
+      if (change.own) return;
+      const std::vector<Change> changes = ChangesOf(change);
+      if (!changes.empty()) service.hub()->Publish(0, changes);
+    });
+  }
+  // Before the service goes, on every path out.
+  absl::Cleanup stop_listening = [&shared] {
+    if (shared != nullptr) shared->SetChangeListener(nullptr);
+  };
   // Before the service serves: its calls are counted from the first.
   MetricsRegistry metrics;
   std::unique_ptr<MetricsHttpServer> metrics_server;

@@ -72,6 +72,10 @@ absl::StatusOr<std::unique_ptr<RbfsCluster>> RbfsCluster::Start(
     etcd = *std::move(started);
     with_volume.server_args.push_back("--etcd-endpoints=" + etcd->endpoint());
   }
+  const char* shared = getenv("RBFS_TEST_SHARED_SERVERS");
+  const bool two_servers = etcd != nullptr && ceph == nullptr &&
+                           shared != nullptr && *shared != '\0';
+  if (two_servers) with_volume.server_args.push_back("--etcd-shared");
   std::unique_ptr<RbfsCluster> cluster(
       new RbfsCluster(with_volume, root_template));
   cluster->ceph_ = std::move(ceph);
@@ -86,6 +90,19 @@ absl::StatusOr<std::unique_ptr<RbfsCluster>> RbfsCluster::Start(
     status = absl::InternalError("the server does not keep its metadata in " +
                                  cluster->etcd_->endpoint() + ": " +
                                  cluster->ServerLog());
+  }
+  if (status.ok() && two_servers) {
+    // The second server: the same volume file and etcd prefix, a data
+    // directory of its own (it keeps nothing there).
+    testing::ServerProcess::Options second;
+    second.data_dir = cluster->root_ + "/second";
+    mkdir(second.data_dir.c_str(), 0755);
+    second.binary = options.server_binary;
+    second.extra_args = with_volume.server_args;
+    second.extra_args.push_back("--volume=" + cluster->data_dir() + "/volume");
+    cluster->second_server_ =
+        std::make_unique<testing::ServerProcess>(std::move(second));
+    status = cluster->second_server_->Start(kStartTimeout);
   }
   if (status.ok()) status = cluster->StartMount();
   if (!status.ok()) return status;
@@ -110,6 +127,9 @@ RbfsCluster::~RbfsCluster() {
   }
   if (Mounted()) umount2(mountpoint_.c_str(), MNT_DETACH);
   if (server_->running()) StopServer(SIGTERM).IgnoreError();
+  if (second_server_ != nullptr && second_server_->running()) {
+    second_server_->Stop().IgnoreError();
+  }
 }
 
 absl::Status RbfsCluster::StartServer() {
@@ -183,7 +203,9 @@ absl::Status RbfsCluster::StartMount() {
 
 absl::StatusOr<std::string> RbfsCluster::AddClient(const std::string& name,
                                                    const std::string& options) {
-  return AddClientAt(name, options, ServerAddress());
+  return AddClientAt(
+      name, options,
+      second_server_ != nullptr ? second_server_->address() : ServerAddress());
 }
 
 absl::StatusOr<std::string> RbfsCluster::AddClientAt(

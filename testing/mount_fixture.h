@@ -78,6 +78,8 @@ class RbfsCluster {
 
   // The etcd of the server's metadata (RBFS_TEST_META_ON_ETCD), or null.
   const testing::EtcdServer* etcd() const { return etcd_.get(); }
+  // The second server (RBFS_TEST_SHARED_SERVERS), or null.
+  testing::ServerProcess* second_server() const { return second_server_.get(); }
 
   // Everything the server logged so far.
   std::string ServerLog() { return server_->Log(); }
@@ -91,9 +93,9 @@ class RbfsCluster {
   }
   bool Mounted() const;
 
-  // Mounts the same server again at a new directory named `name`, as a
-  // second client would; returns the directory. It is unmounted with the
-  // cluster.
+  // Mounts the same server (the second server, when there is one) again
+  // at a new directory named `name`, as a second client would; returns the
+  // directory. It is unmounted with the cluster.
   absl::StatusOr<std::string> AddClient(const std::string& name,
                                         const std::string& options);
   // The same, reaching the server at `server_address` ("HOST:PORT"), e.g.
@@ -120,6 +122,10 @@ class RbfsCluster {
   const std::string root_;
   const std::string mountpoint_;
   std::unique_ptr<testing::ServerProcess> server_;
+  // With RBFS_TEST_SHARED_SERVERS (and RBFS_TEST_META_ON_ETCD): a second
+  // server sharing the volume (--etcd-shared), which AddClient's mounts
+  // use, so that the second client of a suite is another server's.
+  std::unique_ptr<testing::ServerProcess> second_server_;
   pid_t mount_pid_ = -1;
   std::vector<std::pair<pid_t, std::string>> extra_mounts_;
 };

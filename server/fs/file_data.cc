@@ -38,10 +38,12 @@ absl::StatusOr<Entry> Filesystem::SetAttr(InodeRef id,
   // writers; other changes only touch the record.
   if (args.valid & SETATTR_SIZE) {
     absl::MutexLock data_lock(&lock->data);
-    return SetAttrLocked(id, args, lock.get());
+    return RunEntryOptimistically(
+        [&] { return SetAttrLocked(id, args, lock.get()); });
   }
   absl::ReaderMutexLock data_lock(&lock->data);
-  return SetAttrLocked(id, args, lock.get());
+  return RunEntryOptimistically(
+      [&] { return SetAttrLocked(id, args, lock.get()); });
 }
 
 absl::StatusOr<Entry> Filesystem::SetAttrLocked(InodeRef id,
@@ -134,6 +136,21 @@ absl::StatusOr<bool> Filesystem::AllocateFresh(size_t count,
     if (absl::Status s = committer_->Sync(); !s.ok()) return s;
     got = allocator_->Allocate(count);
   }
+  // Shared: the groups this server holds are full; claim more, the freest
+  // first, until the blocks fit or every group is held.
+  while (absl::IsResourceExhausted(got.status()) && shared_ != nullptr) {
+    const std::vector<uint64_t> candidates = allocator_->GroupsToClaim();
+    if (candidates.empty()) break;
+    absl::StatusOr<uint64_t> claimed = shared_->ClaimGroup(candidates);
+    if (absl::IsNotFound(claimed.status())) {
+      return ErrnoError(ENOSPC,
+                        "no allocation group left with room: the other "
+                        "servers hold the rest");
+    }
+    if (!claimed.ok()) return claimed.status();
+    allocator_->AllowGroup(*claimed);
+    got = allocator_->Allocate(count);
+  }
   if (!got.ok()) return got.status();
   fresh->Adopt(*std::move(got));
   return high_water_.PrepareForData(fresh->blocks());
@@ -195,14 +212,18 @@ absl::Status Filesystem::Read(InodeRef id, uint64_t offset, uint32_t length,
   if (r.atime_ns() <= r.mtime_ns() || r.atime_ns() <= r.ctime_ns() ||
       now - r.atime_ns() > kRelatimeNs) {
     absl::MutexLock meta_lock(&lock->meta);
-    absl::StatusOr<meta::InodeRecord> fresh = Load(id);
-    if (fresh.ok()) {
+    // Guarded like any change: another server's size or mode must not be
+    // undone by an atime.
+    return RunOptimistically([&] {
+      absl::StatusOr<meta::InodeRecord> fresh = Load(id);
+      if (!fresh.ok()) return absl::OkStatus();
       fresh->set_atime_ns(now);
       std::unique_ptr<MetaBatch> batch = meta_->NewBatch();
       batch->PutInode(id.ino, *fresh);
       if (absl::Status s = Commit(batch.get()); !s.ok()) return s;
       if (moved != nullptr) *moved = std::move(*fresh);
-    }
+      return absl::OkStatus();
+    });
   }
   return absl::OkStatus();
 }
@@ -240,9 +261,13 @@ absl::StatusOr<uint64_t> Filesystem::Write(InodeRef id, uint64_t offset,
   // decides who maps a hole, so a block is allocated once. A new block is
   // written whole (zeros around the data) and mapped under it; overwrites
   // of mapped blocks then go out without it, in parallel.
+  //
+  // Another server may map the same holes or change the size meanwhile, so
+  // each commit below stands on the inode as read under the meta lock
+  // before the block map (every change of the map changes the inode too),
+  // and its step runs again if it moved (RunOptimistically).
   std::vector<uint64_t> physical(last - first + 1);
   std::vector<bool> is_fresh(last - first + 1, false);
-  FreshBlocks fresh(allocator_.get());
   auto piece = [&](uint64_t i) {
     const uint64_t block_start = i * bs;
     const uint64_t from = std::max(offset, block_start);
@@ -250,33 +275,41 @@ absl::StatusOr<uint64_t> Filesystem::Write(InodeRef id, uint64_t offset,
     return std::make_pair(from - block_start,
                           data.substr(from - offset, to - from));
   };
-  // Commits `batch` with the file's new size and block count.
-  auto finish = [&](MetaBatch* batch) -> absl::StatusOr<uint64_t> {
+  uint64_t size = 0;
+  // Commits `batch` with the file's new size and `added` more blocks.
+  auto finish = [&](MetaBatch* batch, uint64_t added) -> absl::Status {
     absl::StatusOr<meta::InodeRecord> r = Load(id);
     if (!r.ok()) return r.status();
     const int64_t now = NowNs();
     r->set_size(std::max<uint64_t>(r->size(), offset + data.size()));
-    r->set_blocks_used(r->blocks_used() + fresh.blocks().size());
+    r->set_blocks_used(r->blocks_used() + added);
     r->set_mtime_ns(now);
     r->set_ctime_ns(now);
     if (kill_suidgid) r->set_mode(WithoutSetIds(r->mode()));
     batch->PutInode(id.ino, *r);
     if (absl::Status s = Commit(batch); !s.ok()) return s;
-    fresh.Mapped();
     if (after != nullptr) *after = *r;
-    return r->size();
+    size = r->size();
+    return absl::OkStatus();
   };
+  // Whether `finish` ran with the holes' batch (all blocks were holes).
+  bool finished = false;
   {
     absl::MutexLock meta_lock(&lock->meta);
-    absl::StatusOr<std::vector<uint64_t>> mapped =
-        meta_->GetBlocks(id.ino, first, last - first + 1);
-    if (!mapped.ok()) return mapped.status();
-    physical = *std::move(mapped);
-    std::vector<uint64_t> holes;
-    for (uint64_t i = first; i <= last; ++i) {
-      if (physical[i - first] == 0) holes.push_back(i);
-    }
-    if (!holes.empty()) {
+    absl::Status mapped_holes = RunOptimistically([&]() -> absl::Status {
+      std::fill(is_fresh.begin(), is_fresh.end(), false);
+      absl::StatusOr<meta::InodeRecord> before = Load(id);
+      if (!before.ok()) return before.status();
+      absl::StatusOr<std::vector<uint64_t>> mapped =
+          meta_->GetBlocks(id.ino, first, last - first + 1);
+      if (!mapped.ok()) return mapped.status();
+      physical = *std::move(mapped);
+      std::vector<uint64_t> holes;
+      for (uint64_t i = first; i <= last; ++i) {
+        if (physical[i - first] == 0) holes.push_back(i);
+      }
+      if (holes.empty()) return absl::OkStatus();
+      FreshBlocks fresh(allocator_.get());
       absl::StatusOr<bool> reused = AllocateFresh(holes.size(), &fresh);
       if (!reused.ok()) return reused.status();
       std::unique_ptr<MetaBatch> batch = meta_->NewBatch();
@@ -307,15 +340,23 @@ absl::StatusOr<uint64_t> Filesystem::Write(InodeRef id, uint64_t offset,
       if (*reused) {
         if (absl::Status s = blocks_->Sync(); !s.ok()) return s;
       }
-      if (holes.size() == physical.size()) return finish(batch.get());
+      if (holes.size() == physical.size()) {
+        if (absl::Status s = finish(batch.get(), holes.size()); !s.ok()) {
+          return s;
+        }
+        fresh.Mapped();
+        finished = true;
+        return absl::OkStatus();
+      }
       // Map the new blocks now so that a concurrent writer sees them.
-      absl::StatusOr<meta::InodeRecord> r = Load(id);
-      if (!r.ok()) return r.status();
-      r->set_blocks_used(r->blocks_used() + fresh.blocks().size());
-      batch->PutInode(id.ino, *r);
+      before->set_blocks_used(before->blocks_used() + holes.size());
+      batch->PutInode(id.ino, *before);
       if (absl::Status s = Commit(batch.get()); !s.ok()) return s;
       fresh.Mapped();
-    }
+      return absl::OkStatus();
+    });
+    if (!mapped_holes.ok()) return mapped_holes;
+    if (finished) return size;
   }
   std::vector<BlockDevice::WritePiece> overwrites;
   for (uint64_t i = first; i <= last; ++i) {
@@ -326,8 +367,12 @@ absl::StatusOr<uint64_t> Filesystem::Write(InodeRef id, uint64_t offset,
   }
   if (absl::Status s = blocks_->WriteMany(overwrites); !s.ok()) return s;
   absl::MutexLock meta_lock(&lock->meta);
-  std::unique_ptr<MetaBatch> batch = meta_->NewBatch();
-  return finish(batch.get());
+  absl::Status finished_write = RunOptimistically([&] {
+    std::unique_ptr<MetaBatch> batch = meta_->NewBatch();
+    return finish(batch.get(), 0);
+  });
+  if (!finished_write.ok()) return finished_write;
+  return size;
 }
 
 }  // namespace rbfs

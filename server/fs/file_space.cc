@@ -34,6 +34,15 @@ absl::StatusOr<Entry> Filesystem::Fallocate(InodeRef id, uint32_t mode,
   std::shared_ptr<InodeLock> lock = locks_.Get(id.ino);
   absl::MutexLock data_lock(&lock->data);
   absl::MutexLock meta_lock(&lock->meta);
+  // Its commit stands on the inode as read (see Write).
+  return RunEntryOptimistically(
+      [&] { return FallocateLocked(id, mode, offset, length); });
+}
+
+absl::StatusOr<Entry> Filesystem::FallocateLocked(InodeRef id, uint32_t mode,
+                                                  uint64_t offset,
+                                                  uint64_t length) {
+  const uint32_t kind = mode & ~uint32_t{FALLOC_FL_KEEP_SIZE};
   absl::StatusOr<meta::InodeRecord> r = Load(id);
   if (!r.ok()) return r.status();
   if (S_ISDIR(r->mode())) return ErrnoError(EISDIR);

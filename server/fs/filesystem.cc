@@ -412,7 +412,7 @@ bool Filesystem::DropLink(MetaBatch* batch, uint64_t dir_ino,
     child->set_nlink(child->nlink() - 1);
   }
   if (child->nlink() == 0) {
-    batch->PutOrphan(d.ino());
+    batch->PutOrphan(d.ino(), shared_ ? shared_->member() : "");
   }
   batch->PutInode(d.ino(), *child);
   return child->nlink() == 0;

@@ -45,6 +45,7 @@
 #include "server/store/committer.h"
 #include "server/store/meta.pb.h"
 #include "server/store/meta_store.h"
+#include "server/store/shared_volume.h"
 #include "server/store/stores.h"
 
 namespace rbfs {
@@ -142,6 +143,13 @@ class Filesystem {
     // The time of leases, the grace period and file timestamps; unset: the
     // real clock. Must outlive the filesystem.
     const Clock* clock = nullptr;
+    // Set when other servers serve the volume at the same time (etcd,
+    // --etcd-shared): blocks come from the allocation groups this server
+    // claims through it, the free-block bitmap follows its feed, and an
+    // orphan is kept by the server that made it (reclaimed by the others
+    // one lease after that server is gone). The filesystem stops the feed
+    // when it closes.
+    std::shared_ptr<SharedVolume> shared;
   };
 
   // Opens the volume and metadata store; when the store is new, formats
@@ -293,10 +301,19 @@ class Filesystem {
  private:
   Filesystem(std::unique_ptr<BlockDevice> blocks,
              std::unique_ptr<MetaStore> meta,
-             std::unique_ptr<BlockAllocator> allocator, meta::Superblock sb,
+             std::unique_ptr<BlockAllocator> allocator,
+             std::shared_ptr<SharedVolume> shared, meta::Superblock sb,
              uint64_t next_ino, uint64_t inode_count,
              absl::Duration commit_interval, absl::Duration lease,
              const Clock* clock, absl::Time grace_end);
+  // Bumps the superblock's epoch (formatting a new store first) in one
+  // batch guarded by what it read, so that servers starting together on
+  // one store do not undo each other's changes; `shared`: raises the
+  // high-water mark to the end for good.
+  static absl::StatusOr<meta::Superblock> StartEpoch(
+      MetaStore* meta, const BlockDevice& device, uint64_t volume_id,
+      bool zeroed, bool shared, const std::string& volume_path,
+      const std::string& meta_path, const Clock* clock);
 
   int64_t NowNs() const { return absl::ToUnixNanos(Now()); }
 
@@ -352,7 +369,11 @@ class Filesystem {
   absl::Status Commit(MetaBatch* batch);
 
   // File data (file_data.cc).
-  // SetAttr with the inode's data lock held (exclusively for a truncation).
+  // Fallocate with the inode's locks held, in one optimistic attempt.
+  absl::StatusOr<Entry> FallocateLocked(InodeRef id, uint32_t mode,
+                                        uint64_t offset, uint64_t length);
+  // SetAttr with the inode's data lock held (exclusively for a truncation),
+  // in one optimistic attempt.
   absl::StatusOr<Entry> SetAttrLocked(InodeRef id, const SetAttrArgs& args,
                                       InodeLock* lock);
   // Cuts the file `id` (record *r) to `size` in `batch`, adding the blocks
@@ -360,7 +381,8 @@ class Filesystem {
   absl::Status Truncate(InodeRef id, uint64_t size, meta::InodeRecord* r,
                         MetaBatch* batch, std::vector<uint64_t>* freed);
   // Allocates `count` blocks into *fresh (after a sync that makes freed
-  // blocks usable, if the first try finds too few) and raises the
+  // blocks usable, or claiming allocation groups when shared, if the first
+  // try finds too few) and raises the
   // high-water mark over them; returns whether any lay below it (so may
   // hold a deleted file's bytes).
   absl::StatusOr<bool> AllocateFresh(size_t count, FreshBlocks* fresh);
@@ -421,11 +443,16 @@ class Filesystem {
   // ReclaimIfUnused after the grace period, in one optimistic attempt.
   absl::Status ReclaimUnused(uint64_t ino);
   absl::Status ReclaimOrphans();
+  // Shared: reclaims the orphans whose keeper has been gone for a lease
+  // (its mounts had that long to re-open them here), unless open here.
+  absl::Status ReclaimDepartedOrphans()
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(sweep_run_mu_);
   void SweepLoop();
 
   std::unique_ptr<BlockDevice> blocks_;
   std::unique_ptr<MetaStore> meta_;
   std::unique_ptr<BlockAllocator> allocator_;
+  const std::shared_ptr<SharedVolume> shared_;
   std::unique_ptr<Committer> committer_;
   const meta::Superblock superblock_;
   HighWaterMark high_water_;
@@ -462,6 +489,9 @@ class Filesystem {
   absl::Mutex sweep_run_mu_ ABSL_ACQUIRED_BEFORE(open_mu_);
   // Whether the orphans left by the previous run were reclaimed.
   bool grace_swept_ ABSL_GUARDED_BY(sweep_run_mu_) = false;
+  // Shared: when each orphan was first seen with its keeper gone.
+  absl::flat_hash_map<uint64_t, absl::Time> departed_orphans_
+      ABSL_GUARDED_BY(sweep_run_mu_);
 
   absl::Mutex sweep_mu_;
   bool stopping_ ABSL_GUARDED_BY(sweep_mu_) = false;

@@ -8,6 +8,9 @@
 #include <algorithm>
 #include <cerrno>
 #include <optional>
+#include <string>
+#include <utility>
+#include <vector>
 
 #include "common/errno_status.h"
 #include "common/log.h"
@@ -57,6 +60,13 @@ absl::StatusOr<Entry> Filesystem::Open(InodeRef id, uint32_t flags,
   // which gives close-to-open consistency across such replacements.
   if (r->nlink() == 0 && !handle.reclaim && !repeat) {
     return ErrnoError(ESTALE, "opened by a name it no longer has");
+  }
+  if (r->nlink() == 0 && shared_ != nullptr && handle.reclaim) {
+    // A mount brought its handle here from another server: this one keeps
+    // the orphan now, and reclaims it at the last close.
+    std::unique_ptr<MetaBatch> batch = meta_->NewBatch();
+    batch->PutOrphan(id.ino, shared_->member());
+    if (absl::Status s = Commit(batch.get()); !s.ok()) return s;
   }
   CountOpen(id.ino, handle);
   return Entry{id.ino, *r};
@@ -157,10 +167,11 @@ absl::Status Filesystem::ReclaimUnused(uint64_t ino) {
 
 absl::Status Filesystem::ReclaimOrphans() {
   std::vector<uint64_t> orphans;
-  absl::Status scan = meta_->ForEachOrphan([&](uint64_t ino) {
-    orphans.push_back(ino);
-    return true;
-  });
+  absl::Status scan =
+      meta_->ForEachOrphan([&](uint64_t ino, absl::string_view) {
+        orphans.push_back(ino);
+        return true;
+      });
   if (!scan.ok()) return scan;
   const uint64_t free_before = allocator_->reclaimable_blocks();
   const size_t before = inode_count_.load();
@@ -174,6 +185,42 @@ absl::Status Filesystem::ReclaimOrphans() {
         before - inode_count_.load(), orphans.size(),
         allocator_->reclaimable_blocks() - free_before);
   }
+  return absl::OkStatus();
+}
+
+absl::Status Filesystem::ReclaimDepartedOrphans() {
+  std::vector<std::pair<uint64_t, std::string>> orphans;
+  absl::Status scan =
+      meta_->ForEachOrphan([&](uint64_t ino, absl::string_view holder) {
+        orphans.emplace_back(ino, std::string(holder));
+        return true;
+      });
+  if (!scan.ok()) return scan;
+  const absl::Time now = clock_->Now();
+  absl::flat_hash_map<std::string, bool> serving;
+  absl::flat_hash_map<uint64_t, absl::Time> departed;
+  for (const auto& [ino, holder] : orphans) {
+    if (holder == shared_->member()) continue;  // released here
+    auto known = serving.find(holder);
+    if (known == serving.end()) {
+      absl::StatusOr<bool> serves = holder.empty() ? absl::StatusOr<bool>(false)
+                                                   : shared_->Serves(holder);
+      if (!serves.ok()) return serves.status();
+      known = serving.emplace(holder, *serves).first;
+    }
+    if (known->second) continue;
+    auto seen = departed_orphans_.find(ino);
+    const absl::Time since =
+        seen == departed_orphans_.end() ? now : seen->second;
+    // Its keeper's mounts had a lease to re-open it on this server (which
+    // then keeps it: Open re-points the record).
+    if (now - since >= sessions_.lease()) {
+      if (absl::Status s = ReclaimIfUnused(ino); !s.ok()) return s;
+      continue;
+    }
+    departed.emplace(ino, since);
+  }
+  departed_orphans_ = std::move(departed);
   return absl::OkStatus();
 }
 
@@ -198,6 +245,16 @@ void Filesystem::SweepNow() {
       LogWarning("session %016x: cannot drop its call records: %s (%s)",
                  session.session, s.message(), ErrnoName(StatusToErrno(s)));
     }
+  }
+  if (shared_ != nullptr) {
+    // Others' orphans and call records are theirs: only those of servers
+    // that are gone are this one's to reclaim.
+    if (clock_->Now() < grace_end_) return;
+    if (absl::Status s = ReclaimDepartedOrphans(); !s.ok()) {
+      LogWarning("reclaiming the orphans of departed servers: %s",
+                 s.ToString());
+    }
+    return;
   }
   if (!grace_swept_ && clock_->Now() >= grace_end_) {
     absl::Status s = ReclaimOrphans();

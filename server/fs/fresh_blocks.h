@@ -18,7 +18,14 @@ class FreshBlocks {
   FreshBlocks(const FreshBlocks&) = delete;
   FreshBlocks& operator=(const FreshBlocks&) = delete;
   ~FreshBlocks() {
-    if (!blocks_.empty()) allocator_->Free(blocks_);
+    if (blocks_.empty()) return;
+    // Shared, a block only becomes free through the feed or here (see
+    // block_allocator.h); otherwise through the quarantine, as always.
+    if (allocator_->shared()) {
+      allocator_->Unallocate(blocks_);
+    } else {
+      allocator_->Free(blocks_);
+    }
   }
 
   void Adopt(std::vector<uint64_t> blocks) { blocks_ = std::move(blocks); }

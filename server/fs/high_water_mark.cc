@@ -5,9 +5,10 @@
 namespace rbfs {
 
 HighWaterMark::HighWaterMark(MetaStore* meta,
-                             const meta::Superblock& superblock)
+                             const meta::Superblock& superblock, bool shared)
     : meta_(meta),
       superblock_(superblock),
+      shared_(shared),
       mark_(superblock.high_water() == 0 ? superblock.block_count()
                                          : superblock.high_water()),
       maybe_used_below_(mark_.load()) {}
@@ -15,6 +16,7 @@ HighWaterMark::HighWaterMark(MetaStore* meta,
 absl::StatusOr<bool> HighWaterMark::PrepareForData(
     const std::vector<uint64_t>& blocks) {
   if (blocks.empty()) return false;
+  if (shared_) return true;
   bool reused = false;
   uint64_t top = 0;
   uint64_t used_below = maybe_used_below_.load();

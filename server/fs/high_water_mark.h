@@ -10,6 +10,10 @@
 // exposes them. That bound starts at the mark and grows to one past the
 // highest block allocated since. Thread-safe: the mark is raised under a
 // mutex and read without it.
+//
+// Shared (several servers serve the volume, shared_volume.h) the mark is
+// left as it is: each server raising it from its own view could lower
+// another's, so every block counts as one that may hold old data.
 #ifndef RBFS_SERVER_FS_HIGH_WATER_MARK_H_
 #define RBFS_SERVER_FS_HIGH_WATER_MARK_H_
 
@@ -29,7 +33,8 @@ class HighWaterMark {
  public:
   // `superblock` is the durable one at start; a mark of 0 (a store older
   // than the mark) counts as the whole volume.
-  HighWaterMark(MetaStore* meta, const meta::Superblock& superblock);
+  HighWaterMark(MetaStore* meta, const meta::Superblock& superblock,
+                bool shared);
 
   HighWaterMark(const HighWaterMark&) = delete;
   HighWaterMark& operator=(const HighWaterMark&) = delete;
@@ -48,6 +53,7 @@ class HighWaterMark {
 
   MetaStore* const meta_;
   const meta::Superblock superblock_;
+  const bool shared_;
   std::atomic<uint64_t> mark_;
   absl::Mutex raise_mu_;  // serialises raising mark_
   std::atomic<uint64_t> maybe_used_below_;

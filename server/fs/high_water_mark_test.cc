@@ -50,7 +50,7 @@ class HighWaterMarkTest : public ::testing::Test {
 };
 
 TEST_F(HighWaterMarkTest, BlocksBelowTheMarkNeedNoRaise) {
-  HighWaterMark mark(meta_.get(), Superblock(100));
+  HighWaterMark mark(meta_.get(), Superblock(100), /*shared=*/false);
   absl::StatusOr<bool> reused = mark.PrepareForData({10, 99});
   ASSERT_TRUE(reused.ok()) << reused.status();
   // Below the mark of the start, a block may hold a deleted file's bytes.
@@ -60,7 +60,7 @@ TEST_F(HighWaterMarkTest, BlocksBelowTheMarkNeedNoRaise) {
 }
 
 TEST_F(HighWaterMarkTest, RaisesDurablyInSteps) {
-  HighWaterMark mark(meta_.get(), Superblock(100));
+  HighWaterMark mark(meta_.get(), Superblock(100), /*shared=*/false);
   absl::StatusOr<bool> reused = mark.PrepareForData({100, 150});
   ASSERT_TRUE(reused.ok()) << reused.status();
   EXPECT_FALSE(*reused);  // never held data
@@ -77,7 +77,7 @@ TEST_F(HighWaterMarkTest, RaisesDurablyInSteps) {
 }
 
 TEST_F(HighWaterMarkTest, CoversAFarBlockAndStopsAtTheVolumeEnd) {
-  HighWaterMark mark(meta_.get(), Superblock(1));
+  HighWaterMark mark(meta_.get(), Superblock(1), /*shared=*/false);
   ASSERT_TRUE(mark.PrepareForData({50000}).ok());
   EXPECT_EQ(mark.mark(), 50001u);
   ASSERT_TRUE(mark.PrepareForData({kBlocks - 100}).ok());
@@ -89,11 +89,20 @@ TEST_F(HighWaterMarkTest, CoversAFarBlockAndStopsAtTheVolumeEnd) {
 }
 
 TEST_F(HighWaterMarkTest, AnOldStoreWithoutAMarkCountsTheWholeVolume) {
-  HighWaterMark mark(meta_.get(), Superblock(0));
+  HighWaterMark mark(meta_.get(), Superblock(0), /*shared=*/false);
   EXPECT_EQ(mark.mark(), kBlocks);
   absl::StatusOr<bool> reused = mark.PrepareForData({5});
   ASSERT_TRUE(reused.ok());
   EXPECT_TRUE(*reused);
+}
+
+TEST_F(HighWaterMarkTest, SharedItCountsEveryBlockAsUsedAndWritesNothing) {
+  HighWaterMark mark(meta_.get(), Superblock(1), /*shared=*/true);
+  absl::StatusOr<bool> reused = mark.PrepareForData({5, 50});
+  ASSERT_TRUE(reused.ok());
+  EXPECT_TRUE(*reused);
+  EXPECT_EQ(mark.mark(), 1u);
+  EXPECT_TRUE(absl::IsNotFound(meta_->GetSuperblock().status()));
 }
 
 }  // namespace

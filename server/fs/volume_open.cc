@@ -16,6 +16,7 @@ namespace rbfs {
 Filesystem::Filesystem(std::unique_ptr<BlockDevice> blocks,
                        std::unique_ptr<MetaStore> meta,
                        std::unique_ptr<BlockAllocator> allocator,
+                       std::shared_ptr<SharedVolume> shared,
                        meta::Superblock sb, uint64_t next_ino,
                        uint64_t inode_count, absl::Duration commit_interval,
                        absl::Duration lease, const Clock* clock,
@@ -23,10 +24,11 @@ Filesystem::Filesystem(std::unique_ptr<BlockDevice> blocks,
     : blocks_(std::move(blocks)),
       meta_(std::move(meta)),
       allocator_(std::move(allocator)),
+      shared_(std::move(shared)),
       committer_(std::make_unique<Committer>(
           blocks_.get(), meta_.get(), allocator_.get(), commit_interval)),
       superblock_(std::move(sb)),
-      high_water_(meta_.get(), superblock_),
+      high_water_(meta_.get(), superblock_, shared_ != nullptr),
       next_ino_(next_ino),
       reserved_end_(next_ino),
       inode_count_(inode_count),
@@ -43,6 +45,62 @@ Filesystem::~Filesystem() {
   }
   sweeper_.join();
   committer_.reset();  // final commit before the stores close
+  // The feed writes into the allocator.
+  if (shared_ != nullptr) shared_->Stop();
+}
+
+absl::StatusOr<meta::Superblock> Filesystem::StartEpoch(
+    MetaStore* meta, const BlockDevice& device, uint64_t volume_id, bool zeroed,
+    bool shared, const std::string& volume_path, const std::string& meta_path,
+    const Clock* clock) {
+  constexpr int kAttempts = 10;
+  for (int attempt = 0;; ++attempt) {
+    MetaReadScope reads(meta);
+    absl::StatusOr<meta::Superblock> sb = meta->GetSuperblock();
+    std::unique_ptr<MetaBatch> batch = meta->NewBatch();
+    if (absl::IsNotFound(sb.status())) {
+      sb = meta::Superblock();
+      sb->set_block_size(device.block_size());
+      sb->set_block_count(device.block_count());
+      sb->set_volume_id(volume_id);
+      sb->set_epoch(1);
+      sb->set_max_inodes(
+          std::max<uint64_t>(device.block_count() * 4, uint64_t{1} << 20));
+      // A volume whose old content stayed (a raw device) has no block that
+      // is known to hold nothing.
+      sb->set_high_water(zeroed ? 1 : device.block_count());
+      meta::InodeRecord root;
+      const int64_t now = absl::ToUnixNanos(clock->Now());
+      root.set_generation(kRootGeneration);
+      root.set_mode(S_IFDIR | 0755);
+      root.set_nlink(2);
+      root.set_atime_ns(now);
+      root.set_mtime_ns(now);
+      root.set_ctime_ns(now);
+      root.set_parent(kRootIno);
+      root.set_next_cookie(3);
+      batch->PutInode(kRootIno, root);
+    } else if (!sb.ok()) {
+      return sb.status();
+    } else if (sb->volume_id() != volume_id ||
+               sb->block_size() != device.block_size()) {
+      return ErrnoError(EINVAL, absl::StrCat("volume ", volume_path,
+                                             " does not belong to the "
+                                             "metadata store in ",
+                                             meta_path));
+    }
+    // Shared, nobody raises the mark (high_water_mark.h): it says once
+    // that any block may hold data, which stays true.
+    if (shared) sb->set_high_water(sb->block_count());
+    sb->set_epoch(sb->epoch() + 1);
+    batch->PutSuperblock(*sb);
+    absl::Status s = meta->Commit(batch.get());
+    // Another server started (or raised the mark) meanwhile: read again.
+    if (absl::IsAborted(s) && attempt + 1 < kAttempts) continue;
+    if (!s.ok()) return s;
+    if (s = meta->Sync(); !s.ok()) return s;
+    return sb;
+  }
 }
 
 absl::StatusOr<std::unique_ptr<Filesystem>> Filesystem::Open(
@@ -85,46 +143,15 @@ absl::StatusOr<std::unique_ptr<Filesystem>> Filesystem::Open(
       stores.meta->Open([block_device] { return block_device->Sync(); });
   if (!meta.ok()) return meta.status();
 
-  absl::StatusOr<meta::Superblock> sb = (*meta)->GetSuperblock();
-  std::unique_ptr<MetaBatch> batch = (*meta)->NewBatch();
-  if (absl::IsNotFound(sb.status())) {
-    sb = meta::Superblock();
-    sb->set_block_size(device->block_size());
-    sb->set_block_count(device->block_count());
-    sb->set_volume_id(volume_id);
-    sb->set_epoch(1);
-    sb->set_max_inodes(
-        std::max<uint64_t>(device->block_count() * 4, uint64_t{1} << 20));
-    // A volume whose old content stayed (a raw device) has no block that is
-    // known to hold nothing.
-    sb->set_high_water(zeroed ? 1 : device->block_count());
-    meta::InodeRecord root;
-    const int64_t now = absl::ToUnixNanos(clock->Now());
-    root.set_generation(kRootGeneration);
-    root.set_mode(S_IFDIR | 0755);
-    root.set_nlink(2);
-    root.set_atime_ns(now);
-    root.set_mtime_ns(now);
-    root.set_ctime_ns(now);
-    root.set_parent(kRootIno);
-    root.set_next_cookie(3);
-    batch->PutInode(kRootIno, root);
-  } else if (!sb.ok()) {
-    return sb.status();
-  } else if (sb->volume_id() != volume_id ||
-             sb->block_size() != device->block_size()) {
-    return ErrnoError(EINVAL, absl::StrCat("volume ", volume_path,
-                                           " does not belong to the metadata "
-                                           "store in ",
-                                           meta_path));
-  }
-  sb->set_epoch(sb->epoch() + 1);
-  batch->PutSuperblock(*sb);
-  if (absl::Status s = (*meta)->Commit(batch.get()); !s.ok()) return s;
-  if (absl::Status s = (*meta)->Sync(); !s.ok()) return s;
+  absl::StatusOr<meta::Superblock> sb =
+      StartEpoch(meta->get(), *device, volume_id, zeroed,
+                 options.shared != nullptr, volume_path, meta_path, clock);
+  if (!sb.ok()) return sb.status();
 
   // Rebuild the allocator and counters from the durable records.
-  auto allocator = std::make_unique<BlockAllocator>(sb->block_count());
+  const std::shared_ptr<SharedVolume>& shared = options.shared;
+  auto allocator =
+      std::make_unique<BlockAllocator>(sb->block_count(), shared != nullptr);
   uint64_t max_ino = kRootIno;
   uint64_t inodes = 0;
   absl::Status scan = (*meta)->ForEachInode([&](uint64_t ino) {
@@ -135,11 +162,25 @@ absl::StatusOr<std::unique_ptr<Filesystem>> Filesystem::Open(
   if (!scan.ok()) return scan;
   uint64_t bad_blocks = 0;
   uint64_t used_blocks = 0;
-  scan = (*meta)->ForEachBlock([&](uint64_t, uint64_t, uint64_t block) {
-    ++used_blocks;
-    if (!allocator->MarkUsed(block)) ++bad_blocks;
-    return true;
-  });
+  if (shared != nullptr) {
+    // The feed's snapshot, then its changes, keep the bitmap; a block
+    // mapped twice is the checker's to find, as others may map meanwhile.
+    BlockAllocator* const bitmap = allocator.get();
+    scan = shared->Follow([bitmap](uint64_t block, bool mapped) {
+      if (mapped) {
+        bitmap->MarkUsed(block);
+      } else {
+        bitmap->MarkFree(block);
+      }
+    });
+    used_blocks = allocator->data_blocks() - allocator->free_blocks();
+  } else {
+    scan = (*meta)->ForEachBlock([&](uint64_t, uint64_t, uint64_t block) {
+      ++used_blocks;
+      if (!allocator->MarkUsed(block)) ++bad_blocks;
+      return true;
+    });
+  }
   if (!scan.ok()) return scan;
   if (bad_blocks > 0) {
     return ErrnoError(EIO, absl::StrCat(bad_blocks,
@@ -157,7 +198,7 @@ absl::StatusOr<std::unique_ptr<Filesystem>> Filesystem::Open(
       fresh ? absl::InfinitePast() : clock->Now() + options.lease_timeout;
   return std::unique_ptr<Filesystem>(
       new Filesystem(std::move(device), std::move(*meta), std::move(allocator),
-                     *sb, max_ino + 1, inodes, options.commit_interval,
+                     shared, *sb, max_ino + 1, inodes, options.commit_interval,
                      options.lease_timeout, clock, grace_end));
 }
 

@@ -104,5 +104,37 @@ TEST(BlockAllocatorTest, FillsALargeVolumeInMultiBlockRuns) {
   EXPECT_EQ(alloc.free_blocks(), 15u);
 }
 
+TEST(BlockAllocatorTest, SharedItAllocatesOnlyFromTheGroupsItHolds) {
+  constexpr uint64_t kBlocks = 3 * 4096 + 100;  // a short last group
+  ASSERT_EQ(BlockAllocator::GroupBlocks(kBlocks), 4096u);
+  BlockAllocator alloc(kBlocks, /*shared=*/true);
+  EXPECT_EQ(StatusToErrno(alloc.Allocate(1).status()), ENOSPC);
+  // Another server's blocks in group 0, reported by the feed.
+  for (uint64_t b = 1; b < 1000; ++b) ASSERT_TRUE(alloc.MarkUsed(b));
+  // The freest unheld groups first: 1 and 2 are empty, 0 has 3097 blocks
+  // free, the short group 3 only 100.
+  EXPECT_EQ(alloc.GroupsToClaim(), (std::vector<uint64_t>{1, 2, 0, 3}));
+  alloc.AllowGroup(1);
+  EXPECT_EQ(alloc.GroupsToClaim(), (std::vector<uint64_t>{2, 0, 3}));
+  absl::StatusOr<std::vector<uint64_t>> got = alloc.Allocate(4096);
+  ASSERT_TRUE(got.ok()) << got.status();
+  for (uint64_t b : *got) {
+    EXPECT_GE(b, 4096u);
+    EXPECT_LT(b, 8192u);
+  }
+  EXPECT_EQ(StatusToErrno(alloc.Allocate(1).status()), ENOSPC);
+  // A freed mapping comes back through the feed only; a block no commit
+  // mapped comes back at once.
+  alloc.Free({(*got)[0]});
+  EXPECT_EQ(StatusToErrno(alloc.Allocate(1).status()), ENOSPC);
+  EXPECT_TRUE(alloc.MarkFree((*got)[0]));
+  EXPECT_FALSE(alloc.MarkFree((*got)[0]));
+  absl::StatusOr<std::vector<uint64_t>> again = alloc.Allocate(1);
+  ASSERT_TRUE(again.ok());
+  EXPECT_EQ(again->front(), (*got)[0]);
+  alloc.Unallocate(*again);
+  EXPECT_TRUE(alloc.Allocate(1).ok());
+}
+
 }  // namespace
 }  // namespace rbfs

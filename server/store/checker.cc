@@ -86,7 +86,7 @@ absl::StatusOr<CheckReport> CheckStores(const MetaStoreFactory& meta_factory,
     problem("root directory (inode 1) is missing");
   }
 
-  scan = store.ForEachOrphan([&](uint64_t ino) {
+  scan = store.ForEachOrphan([&](uint64_t ino, absl::string_view) {
     auto it = inodes.find(ino);
     if (it == inodes.end()) {
       problem(absl::StrCat("orphan record for missing inode ", ino));

@@ -44,7 +44,8 @@ class MockMetaStore : public MetaStore {
   MOCK_METHOD(absl::Status, ForEachInode,
               (const std::function<bool(uint64_t)>& fn), (const, override));
   MOCK_METHOD(absl::Status, ForEachOrphan,
-              (const std::function<bool(uint64_t)>& fn), (const, override));
+              (const std::function<bool(uint64_t, absl::string_view)>& fn),
+              (const, override));
   MOCK_METHOD(absl::Status, ForEachBlock,
               ((const std::function<bool(uint64_t, uint64_t, uint64_t)>& fn)),
               (const, override));

@@ -85,15 +85,19 @@ std::string EtcdKeyPrefix(std::string prefix) {
   return prefix;
 }
 
-void AddServingFence(const std::string& prefix, int64_t revision,
+void RequireCreateRevision(const std::string& key, int64_t revision,
+                           etcdserverpb::TxnRequest* txn) {
+  etcdserverpb::Compare* created = txn->add_compare();
+  created->set_key(key);
+  created->set_target(etcdserverpb::Compare::CREATE);
+  created->set_result(etcdserverpb::Compare::EQUAL);
+  created->set_create_revision(revision);
+}
+
+void AddServingFence(const std::string& key, int64_t revision,
                      etcdserverpb::TxnRequest* txn) {
   if (revision == 0) return;
-  const std::string key = prefix + std::string(meta_keys::kServingLock);
-  etcdserverpb::Compare* held = txn->add_compare();
-  held->set_key(key);
-  held->set_target(etcdserverpb::Compare::CREATE);
-  held->set_result(etcdserverpb::Compare::EQUAL);
-  held->set_create_revision(revision);
+  RequireCreateRevision(key, revision, txn);
   txn->add_failure()->mutable_request_range()->set_key(key);
 }
 

@@ -47,10 +47,15 @@ absl::Status EtcdTxn(etcdserverpb::KV::StubInterface& kv,
 // The key prefix of options.prefix: with a "/" at the end.
 std::string EtcdKeyPrefix(std::string prefix);
 
-// Makes `txn` apply only while the serving lock under `prefix` has create
-// revision `revision`, and fetch the lock record otherwise (its failure
-// branch). No-op for revision 0.
-void AddServingFence(const std::string& prefix, int64_t revision,
+// Makes `txn` apply only while `key` (the whole key) has create revision
+// `revision`; 0: while it is absent.
+void RequireCreateRevision(const std::string& key, int64_t revision,
+                           etcdserverpb::TxnRequest* txn);
+
+// Makes `txn` apply only while the serving lock `key` (the whole key) has
+// create revision `revision`, and fetch the lock record otherwise (its
+// failure branch). No-op for revision 0.
+void AddServingFence(const std::string& key, int64_t revision,
                      etcdserverpb::TxnRequest* txn);
 // Whether a Txn that did not succeed failed on that fence (rather than on
 // the caller's own compares).

@@ -79,7 +79,11 @@ EtcdMetaStore::EtcdMetaStore(const EtcdOptions& options,
                              std::unique_ptr<Client> client,
                              std::function<absl::Status()> before_flush)
     : prefix_(EtcdKeyPrefix(options.prefix)),
+      fence_key_(prefix_ + (options.fence_key.empty()
+                                ? std::string(meta_keys::kServingLock)
+                                : options.fence_key)),
       fence_revision_(options.fence_revision),
+      own_commits_(options.own_commits),
       op_timeout_(options.op_timeout),
       page_keys_(options.page_keys > 0 ? options.page_keys
                                        : EtcdOptions::kDefaultPageKeys),
@@ -209,7 +213,7 @@ absl::Status EtcdMetaStore::Commit(MetaBatch* batch) {
     it->second.revisions.clear();
   }
   if (changes.empty()) return absl::OkStatus();
-  AddServingFence(prefix_, fence_revision_, &txn);
+  AddServingFence(fence_key_, fence_revision_, &txn);
   bool maps_blocks = false;
   // A run of deleted block map entries of one inode at consecutive indexes,
   // from run_key to run_last: one DeleteRange when it ends.
@@ -262,7 +266,13 @@ absl::Status EtcdMetaStore::Commit(MetaBatch* batch) {
   }
   etcdserverpb::TxnResponse response;
   std::unique_ptr<grpc::ClientContext> context = EtcdCallContext(op_timeout_);
+  const uint64_t ticket = own_commits_ != nullptr ? own_commits_->Begin() : 0;
   const grpc::Status status = client_->kv->Txn(context.get(), txn, &response);
+  if (own_commits_ != nullptr) {
+    own_commits_->End(ticket, status.ok() && response.succeeded()
+                                  ? response.header().revision()
+                                  : 0);
+  }
   if (status.error_code() == grpc::StatusCode::INVALID_ARGUMENT) {
     return ErrnoError(
         EIO,
@@ -283,7 +293,8 @@ absl::Status EtcdMetaStore::Commit(MetaBatch* batch) {
 
 absl::Status EtcdMetaStore::Fenced() const {
   return ErrnoError(EIO, absl::StrCat("this server no longer serves ", prefix_,
-                                      ": another server took it over"));
+                                      ": its lease ended, so another server "
+                                      "may serve it now"));
 }
 
 absl::StatusOr<uint64_t> EtcdMetaStore::ReserveInodes(uint64_t floor,
@@ -302,7 +313,7 @@ absl::StatusOr<uint64_t> EtcdMetaStore::ReserveInodes(uint64_t floor,
     etcdserverpb::PutRequest* put = txn.add_success()->mutable_request_put();
     put->set_key(prefix_ + key);
     put->set_value(meta_keys::EncodeU64(first + count));
-    AddServingFence(prefix_, fence_revision_, &txn);
+    AddServingFence(fence_key_, fence_revision_, &txn);
     etcdserverpb::TxnResponse response;
     if (absl::Status s = EtcdTxn(*client_->kv, op_timeout_, txn, &response,
                                  "reserve inodes");

@@ -107,7 +107,11 @@ class EtcdMetaStore : public KeyValueMetaStore {
   absl::Status Fenced() const;
 
   const std::string prefix_;
+  // The whole key of the serving lock or membership record every Txn is
+  // fenced on, and its create revision (0: not fenced).
+  const std::string fence_key_;
   const int64_t fence_revision_;
+  const std::shared_ptr<CommitRevisions> own_commits_;
   const absl::Duration op_timeout_;
   const int page_keys_;
   const std::unique_ptr<Client> client_;

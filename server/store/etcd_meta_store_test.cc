@@ -70,7 +70,7 @@ TEST_F(EtcdMetaStoreTest, BatchesApplyWholeAndTheLastChangeOfARecordWins) {
   batch->PutDirent(1, "seven", d);
   batch->PutBlock(7, 0, 99);
   batch->PutBlock(7, 5, 100);
-  batch->PutOrphan(7);
+  batch->PutOrphan(7, "");
   meta::CallRecord call;
   call.set_ino(7);
   batch->PutCall(3, 1, call);
@@ -100,7 +100,7 @@ TEST_F(EtcdMetaStoreTest, BatchesApplyWholeAndTheLastChangeOfARecordWins) {
   EXPECT_EQ(names, std::vector<std::string>{"seven"});
   std::vector<uint64_t> orphans;
   ASSERT_TRUE(store
-                  ->ForEachOrphan([&](uint64_t ino) {
+                  ->ForEachOrphan([&](uint64_t ino, absl::string_view) {
                     orphans.push_back(ino);
                     return true;
                   })
@@ -289,12 +289,14 @@ TEST_F(EtcdMetaStoreTest, ACommitWhoseReadsChangedMeanwhileAppliesNothing) {
     ASSERT_TRUE(PutInode(*b, 5, 2).ok());
     std::unique_ptr<MetaBatch> batch = a->NewBatch();
     batch->PutInode(5, InodeOfSize(3));
-    batch->PutOrphan(5);
+    batch->PutOrphan(5, "");
     EXPECT_TRUE(absl::IsAborted(a->Commit(batch.get())));
   }
   EXPECT_EQ(a->GetInode(5)->size(), 2u) << "b's change stands";
   bool orphan = false;
-  ASSERT_TRUE(a->ForEachOrphan([&](uint64_t) { return orphan = true; }).ok());
+  ASSERT_TRUE(a->ForEachOrphan([&](uint64_t, absl::string_view) {
+                 return orphan = true;
+               }).ok());
   EXPECT_FALSE(orphan) << "nothing of the aborted batch was applied";
   // Run again, it reads b's change and commits.
   {
@@ -392,7 +394,7 @@ TEST(EtcdMetaStoreOutageTest, AnEtcdGoneIsEioAfterTheDeadlineNotAHang) {
   const absl::Time began = absl::Now();
   EXPECT_EQ(StatusToErrno((*store)->GetInode(1).status()), EIO);
   std::unique_ptr<MetaBatch> batch = (*store)->NewBatch();
-  batch->PutOrphan(1);
+  batch->PutOrphan(1, "");
   EXPECT_EQ(StatusToErrno((*store)->Commit(batch.get())), EIO);
   EXPECT_EQ(
       StatusToErrno((*store)->ForEachInode([](uint64_t) { return true; })),

@@ -6,10 +6,12 @@
 #define RBFS_SERVER_STORE_ETCD_OPTIONS_H_
 
 #include <cstdint>
+#include <memory>
 #include <string>
 #include <vector>
 
 #include "absl/time/time.h"
+#include "server/store/commit_revisions.h"
 
 namespace rbfs {
 
@@ -28,9 +30,14 @@ struct EtcdOptions {
   // Keys per Range call of a ForEach.
   int page_keys = kDefaultPageKeys;
   // Nonzero: the create revision of this server's serving lock
-  // (etcd_serving_lock.h), which every Txn then requires, so that a server
-  // that lost the lock commits nothing more.
+  // (etcd_serving_lock.h), the record `fence_key` under the prefix, which
+  // every Txn then requires, so that a server that lost the lock commits
+  // nothing more.
   int64_t fence_revision = 0;
+  std::string fence_key;
+  // When set, the store adds the revision of each of its commits (for the
+  // change feed of a shared volume to skip).
+  std::shared_ptr<CommitRevisions> own_commits;
 };
 
 }  // namespace rbfs

@@ -29,6 +29,22 @@ absl::Duration PollInterval(absl::Duration ttl) {
 
 }  // namespace
 
+absl::StatusOr<int64_t> EtcdServingLock::GrantLease(Client& client,
+                                                    absl::Duration ttl) {
+  etcdserverpb::LeaseGrantRequest grant;
+  grant.set_ttl(absl::ToInt64Seconds(ttl));
+  etcdserverpb::LeaseGrantResponse granted;
+  std::unique_ptr<grpc::ClientContext> context =
+      EtcdCallContext(client.op_timeout);
+  if (absl::Status s =
+          EtcdStatus(client.lease->LeaseGrant(context.get(), grant, &granted),
+                     "lease grant");
+      !s.ok()) {
+    return s;
+  }
+  return granted.id();
+}
+
 absl::Status EtcdServingLock::RevokeLease(Client& client, int64_t lease) {
   etcdserverpb::LeaseRevokeRequest revoke;
   revoke.set_id(lease);
@@ -55,8 +71,10 @@ absl::StatusOr<std::unique_ptr<EtcdServingLock>> EtcdServingLock::Acquire(
   client->kv = etcdserverpb::KV::NewStub(*channel);
   client->lease = etcdserverpb::Lease::NewStub(*channel);
   client->op_timeout = options.etcd.op_timeout;
-  const std::string key =
-      EtcdKeyPrefix(options.etcd.prefix) + std::string(meta_keys::kServingLock);
+  const std::string prefix = EtcdKeyPrefix(options.etcd.prefix);
+  const std::string key = prefix + std::string(meta_keys::kServingLock);
+  if (options.shared)
+    return Join(std::move(client), options, std::move(on_lost));
   std::string logged_holder;
   for (;;) {
     // Who holds it, if anybody: a standby polls with this read alone.
@@ -67,6 +85,20 @@ absl::StatusOr<std::unique_ptr<EtcdServingLock>> EtcdServingLock::Acquire(
             EtcdRange(*client->kv, client->op_timeout, read, &held);
         !s.ok()) {
       return s;
+    }
+    if (held.kvs_size() == 0) {
+      // Servers serving it together never hold the lock; this one would
+      // not stand by but serve beside them. (A member joining between
+      // this read and the Txn below is not seen: start all of one volume's
+      // servers in the same mode.)
+      absl::StatusOr<int64_t> members = CountMembers(*client, prefix);
+      if (!members.ok()) return members.status();
+      if (*members > 0) {
+        return absl::FailedPreconditionError(absl::StrCat(
+            prefix, " is served by ", *members,
+            " servers together (--etcd-shared); start this one with "
+            "--etcd-shared too"));
+      }
     }
     if (held.kvs_size() > 0) {
       if (held.kvs(0).value() != logged_holder) {
@@ -82,28 +114,15 @@ absl::StatusOr<std::unique_ptr<EtcdServingLock>> EtcdServingLock::Acquire(
       }
       continue;
     }
-    etcdserverpb::LeaseGrantRequest grant;
-    grant.set_ttl(absl::ToInt64Seconds(options.ttl));
-    etcdserverpb::LeaseGrantResponse granted;
-    std::unique_ptr<grpc::ClientContext> context =
-        EtcdCallContext(client->op_timeout);
-    if (absl::Status s = EtcdStatus(
-            client->lease->LeaseGrant(context.get(), grant, &granted),
-            "lease grant");
-        !s.ok()) {
-      return s;
-    }
+    absl::StatusOr<int64_t> granted = GrantLease(*client, options.ttl);
+    if (!granted.ok()) return granted.status();
     // Create the record unless another standby did since the read.
     etcdserverpb::TxnRequest txn;
-    etcdserverpb::Compare* free = txn.add_compare();
-    free->set_key(key);
-    free->set_target(etcdserverpb::Compare::CREATE);
-    free->set_result(etcdserverpb::Compare::EQUAL);
-    free->set_create_revision(0);
+    RequireCreateRevision(key, 0, &txn);
     etcdserverpb::PutRequest* put = txn.add_success()->mutable_request_put();
     put->set_key(key);
     put->set_value(options.holder);
-    put->set_lease(granted.id());
+    put->set_lease(*granted);
     etcdserverpb::TxnResponse response;
     if (absl::Status s = EtcdTxn(*client->kv, client->op_timeout, txn,
                                  &response, "serving lock");
@@ -115,22 +134,77 @@ absl::StatusOr<std::unique_ptr<EtcdServingLock>> EtcdServingLock::Acquire(
       LogInfo("serving %s (lock revision %d, lease %s)",
               EtcdKeyPrefix(options.etcd.prefix), revision,
               absl::FormatDuration(options.ttl));
-      return std::unique_ptr<EtcdServingLock>(
-          new EtcdServingLock(std::move(client), options.ttl, granted.id(),
-                              revision, std::move(on_lost)));
+      return std::unique_ptr<EtcdServingLock>(new EtcdServingLock(
+          std::move(client), options.ttl, *granted,
+          std::string(meta_keys::kServingLock), revision, std::move(on_lost)));
     }
     // The unused lease would expire by itself; revoking it is only tidier.
-    RevokeLease(*client, granted.id()).IgnoreError();
+    RevokeLease(*client, *granted).IgnoreError();
   }
+}
+
+absl::StatusOr<int64_t> EtcdServingLock::CountMembers(
+    Client& client, const std::string& prefix) {
+  etcdserverpb::RangeRequest read;
+  const std::string members = prefix + std::string(meta_keys::kMembers);
+  read.set_key(members);
+  read.set_range_end(meta_keys::PrefixEnd(members));
+  read.set_count_only(true);
+  etcdserverpb::RangeResponse listed;
+  if (absl::Status s = EtcdRange(*client.kv, client.op_timeout, read, &listed);
+      !s.ok()) {
+    return s;
+  }
+  return listed.count();
+}
+
+absl::StatusOr<std::unique_ptr<EtcdServingLock>> EtcdServingLock::Join(
+    std::unique_ptr<Client> client, const Options& options,
+    std::function<void()> on_lost) {
+  const std::string prefix = EtcdKeyPrefix(options.etcd.prefix);
+  const std::string lock_key = prefix + std::string(meta_keys::kServingLock);
+  absl::StatusOr<int64_t> granted = GrantLease(*client, options.ttl);
+  if (!granted.ok()) return granted.status();
+  // The lease's id names the member: etcd never grants one twice.
+  const std::string member = meta_keys::MemberKey(*granted);
+  etcdserverpb::TxnRequest txn;
+  RequireCreateRevision(lock_key, 0, &txn);
+  etcdserverpb::PutRequest* put = txn.add_success()->mutable_request_put();
+  put->set_key(prefix + member);
+  put->set_value(options.holder);
+  put->set_lease(*granted);
+  txn.add_failure()->mutable_request_range()->set_key(lock_key);
+  etcdserverpb::TxnResponse response;
+  if (absl::Status s = EtcdTxn(*client->kv, client->op_timeout, txn, &response,
+                               "serving membership");
+      !s.ok()) {
+    return s;
+  }
+  if (!response.succeeded()) {
+    RevokeLease(*client, *granted).IgnoreError();
+    const auto& lock = response.responses(0).response_range();
+    return absl::FailedPreconditionError(absl::StrCat(
+        prefix, " is served by ",
+        lock.kvs_size() > 0 ? lock.kvs(0).value() : std::string("a server"),
+        " alone (started without --etcd-shared); it cannot be shared while "
+        "that one serves"));
+  }
+  const int64_t revision = response.header().revision();
+  LogInfo("serving %s together with the servers on it (member %016x, lease %s)",
+          prefix, *granted, absl::FormatDuration(options.ttl));
+  return std::unique_ptr<EtcdServingLock>(
+      new EtcdServingLock(std::move(client), options.ttl, *granted, member,
+                          revision, std::move(on_lost)));
 }
 
 EtcdServingLock::EtcdServingLock(std::unique_ptr<Client> client,
                                  absl::Duration ttl, int64_t lease,
-                                 int64_t revision,
+                                 std::string key, int64_t revision,
                                  std::function<void()> on_lost)
     : client_(std::move(client)),
       ttl_(ttl),
       lease_(lease),
+      key_(std::move(key)),
       revision_(revision),
       on_lost_(std::move(on_lost)),
       renewer_([this] { RenewLoop(); }) {}
@@ -177,7 +251,7 @@ void EtcdServingLock::RenewLoop() {
       continue;
     }
     if ((answered && response.ttl() <= 0) || absl::Now() - renewed >= ttl_) {
-      LogError("lost the serving lock: its lease %s",
+      LogError("lost the right to serve: its lease %s",
                answered ? "is gone" : "could not be renewed in time");
       if (on_lost_) on_lost_();
       return;

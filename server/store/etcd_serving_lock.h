@@ -13,6 +13,13 @@
 // record's create revision to be this holder's (EtcdOptions::
 // fence_revision), so once another server took over, nothing it commits
 // applies; `on_lost` tells it to stop.
+//
+// Shared (Options::shared, --etcd-shared): servers serve one volume
+// together instead (active-active). Each holds its own record "M" + lease
+// id, bound to its lease and fenced the same way; joining fails while a
+// server holds "L", and taking "L" fails while members are listed, so the
+// two modes never mix on one volume. The lease also binds what the member
+// claims for itself (its allocation groups, etcd_shared_volume.h).
 #ifndef RBFS_SERVER_STORE_ETCD_SERVING_LOCK_H_
 #define RBFS_SERVER_STORE_ETCD_SERVING_LOCK_H_
 
@@ -41,9 +48,12 @@ class EtcdServingLock {
     absl::Duration ttl = kDefaultTtl;
     // Who holds it, for the standbys' log (host, address, pid).
     std::string holder;
+    // Serve together with the other servers on the prefix (see above).
+    bool shared = false;
   };
 
-  // Takes the lock, waiting while another server holds it: between
+  // Takes the lock, waiting while another server holds it (shared: joins
+  // at once, or FailedPrecondition beside a sole holder): between
   // attempts `wait(d)` waits up to d and returns false to give up (then
   // CANCELLED). `on_lost` is called once, from the renewing thread, if the
   // lease could not be renewed within ttl or is gone.
@@ -56,21 +66,35 @@ class EtcdServingLock {
   EtcdServingLock(const EtcdServingLock&) = delete;
   EtcdServingLock& operator=(const EtcdServingLock&) = delete;
 
-  // The lock record's create revision, the store's fence.
+  // The record's key under the prefix ("L", or this member's "M" key) and
+  // its create revision: the store's fence (EtcdOptions::fence_key).
+  const std::string& key() const { return key_; }
   int64_t revision() const { return revision_; }
+  // The etcd lease the record is bound to.
+  int64_t lease() const { return lease_; }
 
  private:
   struct Client;
 
   EtcdServingLock(std::unique_ptr<Client> client, absl::Duration ttl,
-                  int64_t lease, int64_t revision,
+                  int64_t lease, std::string key, int64_t revision,
                   std::function<void()> on_lost);
+  // Acquire for Options::shared.
+  static absl::StatusOr<std::unique_ptr<EtcdServingLock>> Join(
+      std::unique_ptr<Client> client, const Options& options,
+      std::function<void()> on_lost);
+  // How many members serve the volume under `prefix` together.
+  static absl::StatusOr<int64_t> CountMembers(Client& client,
+                                              const std::string& prefix);
+  // A new etcd lease of `ttl`; its id.
+  static absl::StatusOr<int64_t> GrantLease(Client& client, absl::Duration ttl);
   static absl::Status RevokeLease(Client& client, int64_t lease);
   void RenewLoop();
 
   const std::unique_ptr<Client> client_;
   const absl::Duration ttl_;
   const int64_t lease_;
+  const std::string key_;
   const int64_t revision_;
   const std::function<void()> on_lost_;
 

@@ -89,10 +89,11 @@ absl::Status KeyValueMetaStore::ForEachInode(
 }
 
 absl::Status KeyValueMetaStore::ForEachOrphan(
-    const std::function<bool(uint64_t ino)>& fn) const {
+    const std::function<bool(uint64_t ino, absl::string_view holder)>& fn)
+    const {
   return Scan(meta_keys::kOrphans, meta_keys::kOrphans,
-              [&](absl::string_view key, absl::string_view) {
-                return fn(DecodeU64(key));
+              [&](absl::string_view key, absl::string_view holder) {
+                return fn(DecodeU64(key), holder);
               });
 }
 

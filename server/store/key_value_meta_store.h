@@ -38,7 +38,8 @@ class KeyValueMetaStore : public MetaStore {
   absl::Status ForEachInode(
       const std::function<bool(uint64_t ino)>& fn) const override;
   absl::Status ForEachOrphan(
-      const std::function<bool(uint64_t ino)>& fn) const override;
+      const std::function<bool(uint64_t ino, absl::string_view holder)>& fn)
+      const override;
   absl::Status ForEachBlock(
       const std::function<bool(uint64_t ino, uint64_t index, uint64_t block)>&
           fn) const override;

@@ -53,6 +53,21 @@ bool ParseBlockKey(absl::string_view key, uint64_t* ino, uint64_t* index) {
 
 std::string OrphanKey(uint64_t ino) { return KindAnd(kOrphans, ino); }
 
+std::string MemberKey(int64_t lease) {
+  return KindAnd(kMembers, static_cast<uint64_t>(lease));
+}
+
+std::string GroupKey(uint64_t group) { return KindAnd(kGroups, group); }
+
+bool ParseGroupKey(absl::string_view key, uint64_t* group) {
+  if (key.size() != kGroups.size() + 8 ||
+      key.substr(0, kGroups.size()) != kGroups) {
+    return false;
+  }
+  *group = DecodeU64(key.substr(kGroups.size()));
+  return true;
+}
+
 std::string CallPrefix(uint64_t session) { return KindAnd(kCalls, session); }
 
 std::string CallKey(uint64_t session, uint64_t seq) {
@@ -128,7 +143,9 @@ void KeyValueMetaBatch::DeleteBlock(uint64_t ino, uint64_t index) {
   Delete(BlockKey(ino, index));
 }
 
-void KeyValueMetaBatch::PutOrphan(uint64_t ino) { Put(OrphanKey(ino), ""); }
+void KeyValueMetaBatch::PutOrphan(uint64_t ino, absl::string_view holder) {
+  Put(OrphanKey(ino), std::string(holder));
+}
 
 void KeyValueMetaBatch::DeleteOrphan(uint64_t ino) { Delete(OrphanKey(ino)); }
 

@@ -9,13 +9,19 @@
 //   "D" parent name      -> DirentRecord, name cleared (lookup by name)
 //   "C" parent cookie    -> DirentRecord, name set (readdir in cookie order)
 //   "B" ino block_index  -> physical block number (8 bytes, big-endian)
-//   "O" ino              -> "" (orphan: unlinked, open)
+//   "O" ino              -> "" or, shared, the member keeping it (orphan:
+//                           unlinked, open)
 //   "R" session seq      -> CallRecord (result of a numbered call)
 //   "X" ino name         -> the value's bytes (extended attribute)
 //   "N"                  -> the first inode number nobody reserved yet
 //                           (8 bytes; kept by stores with several users)
 //   "L"                  -> who serves the volume (etcd: the serving lock,
 //                           bound to its holder's lease)
+//   "M" lease            -> who serves it together with others (etcd,
+//                           --etcd-shared: one record per server, bound to
+//                           that server's lease, whose id is in the key)
+//   "G" group            -> the lease of the server that allocates from
+//                           allocation group `group` (8 bytes; bound to it)
 // KeyValueMetaBatch turns MetaBatch's records into these keys once, for the
 // stores to apply as puts and deletes.
 #ifndef RBFS_SERVER_STORE_META_KEYS_H_
@@ -40,6 +46,8 @@ inline constexpr absl::string_view kCalls = "R";
 inline constexpr absl::string_view kXattrs = "X";
 inline constexpr absl::string_view kInodeCounter = "N";
 inline constexpr absl::string_view kServingLock = "L";
+inline constexpr absl::string_view kMembers = "M";
+inline constexpr absl::string_view kGroups = "G";
 
 std::string InodeKey(uint64_t ino);
 std::string DirentKey(uint64_t parent, absl::string_view name);
@@ -48,6 +56,8 @@ std::string BlockKey(uint64_t ino, uint64_t index);
 std::string OrphanKey(uint64_t ino);
 std::string CallKey(uint64_t session, uint64_t seq);
 std::string XattrKey(uint64_t ino, absl::string_view name);
+std::string MemberKey(int64_t lease);
+std::string GroupKey(uint64_t group);
 // Prefixes of all B keys of one inode, all C keys of one directory, all R
 // keys of one session and all X keys of one inode.
 std::string BlockPrefix(uint64_t ino);
@@ -58,6 +68,8 @@ std::string XattrPrefix(uint64_t ino);
 // Whether `key` is a whole block map key (BlockKey); its inode and index
 // if so.
 bool ParseBlockKey(absl::string_view key, uint64_t* ino, uint64_t* index);
+// Whether `key` is a whole GroupKey; its group if so.
+bool ParseGroupKey(absl::string_view key, uint64_t* group);
 
 std::string EncodeU64(uint64_t v);
 // The number in the first 8 bytes of `bytes` (fewer: those).
@@ -80,7 +92,7 @@ class KeyValueMetaBatch : public MetaBatch {
                     uint64_t cookie) override;
   void PutBlock(uint64_t ino, uint64_t index, uint64_t block) override;
   void DeleteBlock(uint64_t ino, uint64_t index) override;
-  void PutOrphan(uint64_t ino) override;
+  void PutOrphan(uint64_t ino, absl::string_view holder) override;
   void DeleteOrphan(uint64_t ino) override;
   void PutCall(uint64_t session, uint64_t seq,
                const meta::CallRecord& record) override;

@@ -29,6 +29,15 @@ TEST(MetaKeysTest, ABlockKeyParsesBackAndNothingElseDoes) {
   EXPECT_FALSE(ParseBlockKey(BlockKey(7, 1) + "x", &ino, &index));
 }
 
+TEST(MetaKeysTest, AGroupKeyParsesBackAndNothingElseDoes) {
+  uint64_t group = 0;
+  ASSERT_TRUE(ParseGroupKey(GroupKey(300), &group));
+  EXPECT_EQ(group, 300u);
+  EXPECT_FALSE(ParseGroupKey(MemberKey(300), &group));
+  EXPECT_FALSE(ParseGroupKey(GroupKey(300) + "x", &group));
+  EXPECT_LT(MemberKey(1), MemberKey(2));
+}
+
 TEST(MetaKeysTest, PrefixEndBoundsExactlyThePrefix) {
   const std::string prefix = BlockPrefix(7);
   const std::string end = PrefixEnd(prefix);

@@ -51,8 +51,10 @@ class MetaBatch {
   // Maps block `index` of `ino` to physical block `block`.
   virtual void PutBlock(uint64_t ino, uint64_t index, uint64_t block) = 0;
   virtual void DeleteBlock(uint64_t ino, uint64_t index) = 0;
-  // An orphan: unlinked, its record kept while open (see Filesystem).
-  virtual void PutOrphan(uint64_t ino) = 0;
+  // An orphan: unlinked, its record kept while open (see Filesystem);
+  // `holder` names the server that keeps it when several serve the volume
+  // (SharedVolume::member), else empty.
+  virtual void PutOrphan(uint64_t ino, absl::string_view holder) = 0;
   virtual void DeleteOrphan(uint64_t ino) = 0;
   virtual void PutCall(uint64_t session, uint64_t seq,
                        const meta::CallRecord& record) = 0;
@@ -86,11 +88,13 @@ class MetaStore {
       uint64_t ino, uint64_t first, uint64_t count) const = 0;
 
   // Each ForEach calls fn in key order (numeric, as listed) until it
-  // returns false. Every inode number; every orphan.
+  // returns false. Every inode number; every orphan, with its holder
+  // (MetaBatch::PutOrphan).
   virtual absl::Status ForEachInode(
       const std::function<bool(uint64_t ino)>& fn) const = 0;
   virtual absl::Status ForEachOrphan(
-      const std::function<bool(uint64_t ino)>& fn) const = 0;
+      const std::function<bool(uint64_t ino, absl::string_view holder)>& fn)
+      const = 0;
   // Every mapped block of every inode, by inode and index.
   virtual absl::Status ForEachBlock(
       const std::function<bool(uint64_t ino, uint64_t index, uint64_t block)>&

@@ -263,9 +263,11 @@ absl::StatusOr<OpenedVolume> RbdVolumeFactory::Open(bool may_format) const {
   auto close_image = [&image] {
     if (image != nullptr) rbd_close(image);
   };
-  if (absl::Status s = TakeOver(image, where); !s.ok()) {
-    close_image();
-    return s;
+  if (!options_.shared) {
+    if (absl::Status s = TakeOver(image, where); !s.ok()) {
+      close_image();
+      return s;
+    }
   }
   uint64_t bytes = 0;
   if (r = rbd_get_size(image, &bytes); r < 0) {

@@ -49,6 +49,10 @@ struct RbdOptions {
   uint64_t volume_size = BlockStore::kDefaultVolumeSize;
   // librados' limit on every monitor and OSD operation (and on connecting).
   absl::Duration op_timeout = absl::Seconds(20);
+  // Several servers write the image at once (rbfs-server --etcd-shared):
+  // none takes its exclusive lock, which would fence all but the last; the
+  // etcd membership is then the only fence.
+  bool shared = false;
 };
 
 class RbdVolume final : public BlockDevice {

@@ -39,7 +39,7 @@ TEST(RocksMetaStoreTest, BatchesAreAtomicAndSurviveReopen) {
     batch->PutBlock(7, 0, 99);
     batch->PutBlock(7, 5, 100);
     batch->PutBlock(9, 0, 101);
-    batch->PutOrphan(7);
+    batch->PutOrphan(7, "");
     meta::CallRecord call;
     call.set_ino(7);
     batch->PutCall(3, 1, call);
@@ -109,7 +109,7 @@ TEST(RocksMetaStoreTest, BatchesAreAtomicAndSurviveReopen) {
   EXPECT_EQ(seen, std::vector<uint64_t>{7});
   seen.clear();
   ASSERT_TRUE((*store)
-                  ->ForEachOrphan([&](uint64_t ino) {
+                  ->ForEachOrphan([&](uint64_t ino, absl::string_view) {
                     seen.push_back(ino);
                     return true;
                   })
